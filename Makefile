@@ -1,0 +1,40 @@
+# Two commands: `make demo` and `make test`. Both bootstrap .venv from a bare python3.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CASE   ?= reports/demo.duckdb
+
+.PHONY: demo test lab install bench lint clean sample
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (forensics)" > /dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/forensics demo --data sample_data --out reports
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir .
+
+sample: $(STAMP)
+	$(VENV)/bin/forensics sample --out sample_data
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check forensics tests bench
+
+clean:
+	rm -rf reports .pytest_cache

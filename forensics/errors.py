@@ -1,0 +1,45 @@
+"""Errors a user can cause. The CLI prints their message on one line and exits 2, without a traceback."""
+
+from __future__ import annotations
+
+
+class ForensicsError(Exception):
+    """Base class for errors the user can act on. The message says what to do."""
+
+
+class EvidenceNotFound(ForensicsError):
+    pass
+
+
+class UnknownFormat(ForensicsError):
+    pass
+
+
+class BadMapping(ForensicsError):
+    pass
+
+
+class BadTimeWindow(ForensicsError):
+    pass
+
+
+class UnknownNotebook(ForensicsError):
+    pass
+
+
+class UnknownParameter(ForensicsError):
+    pass
+
+
+class UnknownQuery(ForensicsError):
+    pass
+
+
+class NotebookFailed(ForensicsError):
+    """A report notebook raised. Carries the failing cell and the paths of what was still written."""
+
+    def __init__(self, message: str, *, cell_index: int | None, notebook_path: str, html_path: str | None):
+        super().__init__(message)
+        self.cell_index = cell_index
+        self.notebook_path = notebook_path
+        self.html_path = html_path

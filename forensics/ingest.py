@@ -1,0 +1,643 @@
+"""Lossless ingest: hash a file, split it into records, hand them to a source, account for each one.
+
+Every record read from a file ends in a case table or in the ``rejects`` ledger, and the evidence
+row records ``records_read = records_loaded + records_rejected`` (``records_duplicate`` is the part
+of ``records_loaded`` that matched an event the case already held). Blank lines are counted in
+``blank_lines`` and are not records.
+
+Containers are recognised by content, never by file name: gzip by its magic bytes; then JSON Lines,
+one JSON document (an array, a ``{"Records": [...]}`` object, or any object), CSV, or text.
+Inputs are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from forensics.errors import EvidenceNotFound, UnknownFormat
+from forensics.sources import registry
+from forensics.sources.base import Batch, Probe, Source, temp_name
+
+#: A JSON Lines line longer than this is rejected (its first 64 KiB kept in the ledger).
+MAX_LINE_BYTES = 8 * 1024 * 1024
+#: A single JSON document larger than this (after decompression) is rejected as a whole.
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+#: How much raw text a reject keeps.
+RAW_KEEP = 65536
+PIECE_BYTES = 32 * 1024 * 1024
+HEAD_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+MAPPING_SUFFIX = ".mapping.toml"
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file."""
+
+    path: str
+    status: str  # ingested | already ingested | unplaced
+    sha256: str = ""
+    size_bytes: int = 0
+    loader: str = ""
+    format: str = ""
+    records_read: int = 0
+    records_loaded: int = 0
+    records_rejected: int = 0
+    records_duplicate: int = 0
+    blank_lines: int = 0
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def reconciled(self) -> bool:
+        return self.records_read == self.records_loaded + self.records_rejected
+
+
+@dataclass
+class _Counts:
+    read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    blank: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# files, hashing and byte streams
+
+
+def iter_input_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, bool]]:
+    """Yield (path as given, named explicitly) for files and directory trees, in a stable order.
+    Field-mapping sidecars (``*.mapping.toml``) and hidden files inside trees are not evidence."""
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith(".") or name.endswith(MAPPING_SUFFIX):
+                        continue
+                    yield os.path.join(root, name), False
+        elif os.path.isfile(p):
+            yield p, True
+        else:
+            raise EvidenceNotFound(f"no such file or directory: {p}")
+
+
+def hash_file(path: str) -> tuple[str, int]:
+    """sha256 and size of a file, read once in 1 MiB pieces."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while piece := f.read(1 << 20):
+            h.update(piece)
+            size += len(piece)
+    return h.hexdigest(), size
+
+
+def is_gzip(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+class ByteStream:
+    """The decompressed bytes of a file, in pieces. A truncated or corrupt gzip stream ends the
+    pieces early and sets ``damage`` to the reason; bytes before the damage are kept."""
+
+    def __init__(self, path: str, piece_bytes: int = PIECE_BYTES):
+        self.path = path
+        self.piece_bytes = piece_bytes
+        self.gzip = is_gzip(path)
+        self.damage: str | None = None
+        self.compressed_read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            if not self.gzip:
+                while piece := f.read(self.piece_bytes):
+                    self.compressed_read += len(piece)
+                    yield piece
+                return
+            d = zlib.decompressobj(wbits=31)
+            pending = b""
+            while True:
+                if not pending:
+                    pending = f.read(1 << 20)
+                    self.compressed_read += len(pending)
+                    if not pending:
+                        break
+                try:
+                    out = d.decompress(pending, self.piece_bytes)
+                except zlib.error as e:
+                    self.damage = f"corrupt gzip stream near compressed byte {self.compressed_read}: {e}"
+                    return
+                pending = d.unconsumed_tail
+                if out:
+                    yield out
+                if d.eof:
+                    rest = d.unused_data + pending
+                    pending = rest.lstrip(b"\x00")  # padding between members
+                    if not pending:
+                        pending = f.read(1 << 20)
+                        self.compressed_read += len(pending)
+                        pending = pending.lstrip(b"\x00") if pending else pending
+                        if not pending:
+                            return
+                    d = zlib.decompressobj(wbits=31)
+            if not d.eof:
+                tail = d.flush()
+                if tail:
+                    yield tail
+                self.damage = f"truncated gzip stream: it ends at compressed byte {self.compressed_read} before its end marker"
+
+    def head(self, n: int = HEAD_BYTES) -> bytes:
+        out = b""
+        for piece in ByteStream(self.path, piece_bytes=n):
+            out += piece
+            if len(out) >= n:
+                break
+        return out[:n]
+
+
+# --------------------------------------------------------------------------------------------
+# sniffing the container
+
+
+def _strip_bom(b: bytes) -> bytes:
+    return b[3:] if b.startswith(BOM) else b
+
+
+def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes], bool]:
+    """Up to n non-blank lines from the start (BOM stripped), and whether the first line was
+    longer than max_bytes (then only its start is returned)."""
+    lines: list[bytes] = []
+    buf = b""
+    long_first = False
+    for piece in stream:
+        buf += piece
+        while b"\n" in buf and len(lines) < n:
+            line, buf = buf.split(b"\n", 1)
+            if line.strip():
+                lines.append(line)
+        if len(lines) >= n:
+            break
+        if not lines and len(buf) > max_bytes:
+            long_first = True
+            break
+    if buf.strip() and len(lines) < n and not long_first:
+        lines.append(buf)
+    if lines:
+        lines[0] = _strip_bom(lines[0])
+    elif long_first:
+        lines = [_strip_bom(buf[:max_bytes])]
+    return lines, long_first
+
+
+def _json_loads(b: bytes):
+    try:
+        return json.loads(b)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
+    count = 0
+    carry = b""
+    for piece in stream:
+        data = carry + piece
+        parts = data.split(b"\n")
+        carry = parts.pop()
+        count += sum(1 for p in parts if p.strip())
+        if count >= n:
+            return count
+    if carry.strip():
+        count += 1
+    return count
+
+
+def sniff(path: str) -> Probe:
+    """Recognise the container of a file by its content and parse a sample of its records."""
+    stream = ByteStream(path)
+    head = _strip_bom(stream.head())
+    text_head = head.decode("utf-8", errors="replace")
+    stripped = head.lstrip()
+    if not stripped.strip():
+        return Probe(path, "empty", head=text_head)
+    if b"\x00" in head[:4096] and not stripped.startswith((b"{", b"[")):
+        return Probe(path, "binary", head=text_head)
+    if stripped[:1] in (b"{", b"["):
+        lines, long_first = _first_lines(ByteStream(path), 50, 4 * 1024 * 1024)
+        parsed = [_json_loads(ln) for ln in lines]
+        objects = [p for p in parsed if isinstance(p, dict)]
+        nonblank = _count_nonblank_lines_upto(ByteStream(path), 2)
+        if nonblank >= 2 and parsed and parsed[0] is not None and not long_first:
+            return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
+        # one JSON document (maybe pretty-printed, maybe one long line)
+        doc = None
+        top_keys: tuple[str, ...] = ()
+        size = os.path.getsize(path)
+        if size <= 64 * 1024 * 1024 or not stream.gzip and size <= 64 * 1024 * 1024:
+            raw = b"".join(ByteStream(path))
+            doc = _json_loads(_strip_bom(raw)) if len(raw) <= 64 * 1024 * 1024 else None
+        if doc is None and nonblank >= 2 and len(objects) * 2 >= len(lines):
+            return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
+        if isinstance(doc, dict):
+            top_keys = tuple(doc.keys())
+            recs = doc.get("Records")
+            samples = recs[:50] if isinstance(recs, list) else [doc]
+        elif isinstance(doc, list):
+            samples = doc[:50]
+        else:
+            samples = []
+        return Probe(path, "json", samples=samples, document=doc, top_keys=top_keys, head=text_head)
+    first = text_head.split("\n", 2)
+    if len(first) >= 2:
+        for delim in (",", "\t", ";", "|"):
+            n = first[0].count(delim)
+            if n >= 1 and first[1].count(delim) >= 1:
+                return Probe(path, "csv", head=text_head)
+    return Probe(path, "text", head=text_head)
+
+
+# --------------------------------------------------------------------------------------------
+# the engine
+
+
+class Ingestor:
+    """Ingests files into a case connection. One instance per ``Case.ingest`` call."""
+
+    def __init__(self, con, *, progress: ProgressFn | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+                 max_document_bytes: int = MAX_DOCUMENT_BYTES):
+        self.con = con
+        self.progress = progress
+        self.max_line_bytes = max_line_bytes
+        self.max_document_bytes = max_document_bytes
+
+    def choose_source(self, probe: Probe, loader: str | Source | None, mapping: str | None) -> Source | None:
+        if isinstance(loader, Source):
+            return loader
+        if mapping is not None:
+            return registry.generic_with_mapping(mapping)
+        if loader:
+            return registry.get(loader)
+        return registry.detect(probe)
+
+    def ingest_file(self, path: str, *, loader: str | Source | None = None, mapping: str | None = None) -> FileResult:
+        t0 = time.perf_counter()
+        if mapping is None and loader is None and os.path.isfile(path + MAPPING_SUFFIX):
+            mapping = path + MAPPING_SUFFIX
+        sha, size = hash_file(path)
+        known = self.con.execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
+        if known:
+            return FileResult(path, "already ingested", sha, size, known[0][0], known[0][1],
+                              note="same sha256 as evidence already in the case; nothing changed")
+        probe = sniff(path)
+        source = self.choose_source(probe, loader, mapping)
+        if source is None:
+            return FileResult(path, "unplaced", sha, size, format=probe.container,
+                              note=f"no loader recognises this {probe.container} content")
+        container = probe.container
+        if container not in source.containers:
+            if loader is None and mapping is None:
+                return FileResult(path, "unplaced", sha, size, format=container,
+                                  note=f"loader {source.name} does not read {container} content")
+            # an explicitly chosen loader reads what it cannot parse line by line, rejecting each line
+            container = "jsonl" if container != "csv" else container
+        if container == "empty":
+            container = "jsonl"
+        counts = _Counts()
+        stream = ByteStream(path)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if container == "csv":
+                self._read_csv(path, stream, sha, source, counts)
+            elif container == "json":
+                self._read_document(path, stream, sha, source, probe, counts)
+            else:
+                self._read_lines(path, stream, sha, source, counts, size)
+            if stream.damage:
+                self._reject_raw(sha, None, stream.compressed_read, None, stream.damage, b"", 0)
+                counts.read += 1
+                counts.rejected += 1
+                counts.notes.append(stream.damage)
+            source.finish(self.con, sha)
+            fmt = ("gzip+" if stream.gzip else "") + container
+            eid = self.con.execute("SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence").fetchone()[0]
+            self.con.execute(
+                """INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)""",
+                [eid, path, sha, size, "gzip" if stream.gzip else "none", fmt, source.name,
+                 counts.read, counts.loaded, counts.rejected, counts.duplicate, counts.blank,
+                 "; ".join(counts.notes) or None],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return FileResult(path, "ingested", sha, size, source.name, fmt, counts.read, counts.loaded,
+                          counts.rejected, counts.duplicate, counts.blank, time.perf_counter() - t0,
+                          "; ".join(counts.notes))
+
+    # -- rejects written straight from Python (damage, over-long lines, invalid UTF-8) -----------
+    def _reject_raw(self, sha, line, offset, record, reason, raw: bytes, length: int) -> None:
+        text = raw[:RAW_KEEP].decode("utf-8", errors="backslashreplace")
+        self.con.execute("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", [sha, line, offset, record, reason, text, length])
+
+    # -- run one staged batch through the source ----------------------------------------------
+    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts) -> None:
+        batch = Batch(self.con, table, sha, source)
+        source.load_batch(batch)
+        loaded, rejected = batch.settle()
+        counts.loaded += loaded
+        counts.rejected += rejected
+        counts.duplicate += batch.duplicates
+        counts.read += loaded + rejected
+
+    # -- JSON Lines (and text read line by line) ----------------------------------------------
+    def _read_lines(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int) -> None:
+        done = 0
+        last_report = time.monotonic()
+        for item in _line_chunks(stream, self.max_line_bytes):
+            if isinstance(item, _LongLine):
+                counts.read += 1
+                counts.rejected += 1
+                self._reject_raw(sha, item.line_no, item.offset, item.line_no,
+                                 f"line exceeds the {self.max_line_bytes} byte bound ({item.length} bytes)",
+                                 item.prefix, item.length)
+                continue
+            self._stage_lines(item, sha, source, counts)
+            done = stream.compressed_read
+            if self.progress and time.monotonic() - last_report > 1.0:
+                self.progress(path, done, size)
+                last_report = time.monotonic()
+        if self.progress:
+            self.progress(path, size, size)
+
+    def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts) -> None:
+        data = chunk.data
+        arr = np.frombuffer(data, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        ends = nl + 1
+        if len(data) and data[-1:] != b"\n":
+            ends = np.append(ends, len(data))
+        offsets = np.concatenate([[0], ends]).astype(np.int64)
+        n = len(offsets) - 1
+        if n == 0:
+            return
+        line_nos = np.arange(chunk.line_no, chunk.line_no + n, dtype=np.int64)
+        byte_offsets = offsets[:-1] + chunk.offset
+        try:
+            data.decode("utf-8")
+            text = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+            bad = np.zeros(n, dtype=bool)
+        except UnicodeDecodeError:
+            values, bad_list = [], []
+            for i in range(n):
+                piece = data[offsets[i]:offsets[i + 1]]
+                try:
+                    values.append(piece.decode("utf-8"))
+                    bad_list.append(False)
+                except UnicodeDecodeError:
+                    values.append("")
+                    bad_list.append(True)
+                    raw = piece.rstrip(b"\r\n")
+                    self._reject_raw(sha, int(line_nos[i]), int(byte_offsets[i]), int(line_nos[i]),
+                                     "invalid UTF-8", raw, len(raw))
+                    counts.read += 1
+                    counts.rejected += 1
+            text = pa.array(values, type=pa.large_string())
+            bad = np.array(bad_list, dtype=bool)
+        arrow = pa.table({"line_no": line_nos, "byte_offset": byte_offsets, "text": text, "bad": bad})
+        con = self.con
+        cls = temp_name("cls")
+        con.register("_fx_arrow", arrow)
+        con.execute(
+            f"""CREATE TEMP TABLE {cls} AS
+                SELECT line_no, byte_offset, t AS text,
+                       CASE WHEN strlen(t) > {self.max_line_bytes} THEN 'line exceeds the {self.max_line_bytes} byte bound'
+                            WHEN jt = 'OBJECT' THEN NULL
+                            WHEN jt IS NULL THEN 'malformed JSON'
+                            ELSE 'non-object record (' || jt || ')' END AS reason
+                FROM (SELECT line_no, byte_offset, t, try(json_type(t)) AS jt
+                      FROM (SELECT line_no, byte_offset, rtrim(text, chr(13) || chr(10)) AS t FROM _fx_arrow WHERE NOT bad)
+                      WHERE trim(t, ' ' || chr(9) || chr(13)) <> '')"""
+        )
+        con.unregister("_fx_arrow")
+        counts.blank += n - int(bad.sum()) - con.execute(f"SELECT count(*) FROM {cls}").fetchone()[0]
+        rej = con.execute(
+            f"""INSERT INTO rejects SELECT ?, line_no, byte_offset, line_no, reason, left(text, {RAW_KEEP}), strlen(text)
+                FROM {cls} WHERE reason IS NOT NULL""",
+            [sha],
+        ).fetchone()[0]
+        counts.read += rej
+        counts.rejected += rej
+        batch = temp_name("batch")
+        con.execute(
+            f"""CREATE TEMP TABLE {batch} AS
+                SELECT line_no AS record_no, line_no, byte_offset, CAST(text AS JSON) AS doc
+                FROM {cls} WHERE reason IS NULL"""
+        )
+        con.execute(f"DROP TABLE {cls}")
+        self._run_batch(batch, sha, source, counts)
+        con.execute(f"DROP TABLE {batch}")
+
+    # -- one JSON document ----------------------------------------------------------------------
+    def _read_document(self, path: str, stream: ByteStream, sha: str, source: Source, probe: Probe, counts: _Counts) -> None:
+        buf = bytearray()
+        for piece in stream:
+            buf += piece
+            if len(buf) > self.max_document_bytes:
+                counts.read += 1
+                counts.rejected += 1
+                self._reject_raw(sha, None, 0, 1, f"JSON document exceeds the {self.max_document_bytes} byte bound; "
+                                 "convert it to JSON Lines", bytes(buf[:RAW_KEEP]), os.path.getsize(path))
+                return
+        raw = _strip_bom(bytes(buf))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            counts.read += 1
+            counts.rejected += 1
+            self._reject_raw(sha, None, e.start, 1, "invalid UTF-8 in JSON document", raw, len(raw))
+            return
+        con = self.con
+        rpath = source.record_path(probe)
+        kind = con.execute("SELECT try(json_type(?::VARCHAR, ?))", [text, rpath]).fetchone()[0]
+        if kind is None:
+            counts.read += 1
+            counts.rejected += 1
+            valid = con.execute("SELECT json_valid(?::VARCHAR)", [text]).fetchone()[0]
+            reason = f"nothing at {rpath} in the JSON document" if valid else "malformed JSON document"
+            self._reject_raw(sha, None, 0, 1, reason, raw, len(raw))
+            return
+        batch = temp_name("batch")
+        if kind == "ARRAY":
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(key AS BIGINT) + 1 AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, CAST(value AS JSON) AS doc
+                    FROM json_each(?::VARCHAR, ?)""",
+                [text, rpath],
+            )
+        else:
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(1 AS BIGINT) AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, json_extract(?::VARCHAR, ?) AS doc""",
+                [text, rpath],
+            )
+        rej = con.execute(
+            f"""INSERT INTO rejects SELECT ?, NULL, NULL, record_no, 'non-object record (' || json_type(doc) || ')',
+                       left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
+                FROM {batch} WHERE json_type(doc) <> 'OBJECT'""",
+            [sha],
+        ).fetchone()[0]
+        counts.read += rej
+        counts.rejected += rej
+        con.execute(f"DELETE FROM {batch} WHERE json_type(doc) <> 'OBJECT'")
+        self._run_batch(batch, sha, source, counts)
+        con.execute(f"DROP TABLE {batch}")
+
+    # -- CSV ------------------------------------------------------------------------------------
+    def _read_csv(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts) -> None:
+        con = self.con
+        tmp = None
+        read_path = path
+        if stream.gzip:
+            fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="forensics-")
+            with os.fdopen(fd, "wb") as out:
+                for piece in stream:
+                    out.write(piece)
+            read_path = tmp
+        rej_table, rej_scan = temp_name("csvrej"), temp_name("csvscan")
+        batch = temp_name("batch")
+        try:
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(ordinality AS BIGINT) AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset,
+                           CAST(to_json(t) AS JSON) AS doc
+                    FROM (SELECT * FROM read_csv(?, all_varchar = true, header = true, strict_mode = true,
+                                                 store_rejects = true, rejects_table = '{rej_table}',
+                                                 rejects_scan = '{rej_scan}', parallel = false)
+                          WITH ORDINALITY) AS t""",
+                [read_path],
+            )
+            # to_json(t) carries the ordinality column too; drop it from the record
+            con.execute(f"UPDATE {batch} SET doc = json_merge_patch(doc, '{{\"ordinality\": null}}')")
+            rej = con.execute(
+                f"""INSERT INTO rejects
+                    SELECT ?, line, byte_position, NULL, 'CSV ' || lower(error_type) || ': ' || error_message,
+                           left(csv_line, {RAW_KEEP}), strlen(csv_line)
+                    FROM (SELECT DISTINCT ON (line) * FROM {rej_table} ORDER BY line)""",
+                [sha],
+            ).fetchone()[0]
+            counts.read += rej
+            counts.rejected += rej
+            self._run_batch(batch, sha, source, counts)
+        finally:
+            for t in (batch, rej_table, rej_scan):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+            if tmp:
+                os.unlink(tmp)
+
+
+@dataclass
+class _LineChunk:
+    data: bytes
+    line_no: int
+    offset: int
+
+
+@dataclass
+class _LongLine:
+    line_no: int
+    offset: int
+    prefix: bytes
+    length: int
+
+
+def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _LongLine]:
+    """Whole lines in large chunks, and over-long lines as ``_LongLine`` (only their first 64 KiB
+    kept), so that memory stays bounded whatever the input."""
+    carry = b""
+    line_no = 1
+    offset = 0
+    skipping: _LongLine | None = None
+    first = True
+    for piece in stream:
+        if first:
+            first = False
+            if piece.startswith(BOM):
+                piece = piece[3:]
+                offset = 3
+        if skipping is not None:
+            i = piece.find(b"\n")
+            if i < 0:
+                skipping.length += len(piece)
+                continue
+            skipping.length += i
+            yield skipping
+            offset += skipping.length + 1
+            line_no += 1
+            piece = piece[i + 1:]
+            skipping = None
+        buf = carry + piece if carry else piece
+        last = buf.rfind(b"\n")
+        if last >= 0:
+            whole = buf[: last + 1]
+            yield _LineChunk(whole, line_no, offset)
+            line_no += whole.count(b"\n")
+            offset += len(whole)
+            carry = buf[last + 1:]
+        else:
+            carry = buf
+        if len(carry) > max_line:
+            skipping = _LongLine(line_no, offset, carry[:RAW_KEEP], len(carry))
+            carry = b""
+    if skipping is not None:
+        yield skipping
+    elif carry:
+        yield _LineChunk(carry, line_no, offset)
+
+
+def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None = None, mapping: str | None = None,
+                 progress: ProgressFn | None = None, on_file: Callable[[FileResult], None] | None = None,
+                 ) -> list[FileResult]:
+    """Ingest files and directory trees. Raises ``UnknownFormat`` after the walk if a file named
+    explicitly could not be placed (files found in a tree are reported as ``unplaced``)."""
+    ing = Ingestor(con, progress=progress)
+    results: list[FileResult] = []
+    explicit_unplaced: list[str] = []
+    for path, explicit in list(iter_input_files(paths)):
+        res = ing.ingest_file(path, loader=loader, mapping=mapping)
+        results.append(res)
+        if on_file:
+            on_file(res)
+        if res.status == "unplaced" and explicit:
+            explicit_unplaced.append(path)
+    if explicit_unplaced:
+        err = UnknownFormat(
+            "unknown format: " + ", ".join(explicit_unplaced)
+            + " (name a loader with --loader, or give a field mapping with --mapping)"
+        )
+        err.results = results  # type: ignore[attr-defined]
+        raise err
+    return results
+
+
+__all__ = ["FileResult", "Ingestor", "ingest_paths", "sniff", "hash_file", "iter_input_files", "Path"]

@@ -1,0 +1,62 @@
+"""SQL analyses kept as files under ``queries/<area>/<name>.sql``.
+
+Each file starts with a header comment that says what it answers, its parameters (``$name``,
+bound by DuckDB, never pasted into the text) and what a non-empty result means. Files under
+``queries/invariants/`` must return zero rows on a healthy system.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from forensics.errors import UnknownQuery
+
+_PARAM = re.compile(r"(?<![:$\w])\$([A-Za-z_]\w*)")
+
+
+def queries_dir() -> Path:
+    env = os.environ.get("FORENSICS_QUERIES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "queries"
+
+
+def find(name: str) -> Path:
+    """``area/name`` (or a unique ``name``) to its .sql file."""
+    root = queries_dir()
+    direct = root / f"{name}.sql"
+    if direct.is_file():
+        return direct
+    matches = sorted(root.glob(f"**/{name}.sql"))
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(sorted(str(p.relative_to(root).with_suffix("")) for p in root.glob("**/*.sql")))
+    raise UnknownQuery(f"unknown query {name!r}; known queries: {known}")
+
+
+def load(name: str) -> str:
+    return find(name).read_text(encoding="utf-8")
+
+
+def parameters(sql: str) -> set[str]:
+    """Named parameters a query uses (comments and string literals excluded)."""
+    body = re.sub(r"--[^\n]*", "", sql)
+    body = re.sub(r"'(?:[^']|'')*'", "''", body)
+    return set(_PARAM.findall(body))
+
+
+def header(sql: str) -> str:
+    """The leading comment block, without the comment markers."""
+    lines = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line[2:].strip())
+    return "\n".join(lines)
+
+
+def invariant_names() -> list[str]:
+    root = queries_dir() / "invariants"
+    return sorted(p.stem for p in root.glob("*.sql"))

@@ -1,0 +1,1 @@
+"""Source families. Each module defines ``SOURCES``; ``registry`` discovers them."""

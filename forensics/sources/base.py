@@ -1,0 +1,275 @@
+"""The contract between the ingest engine and a source (one module per source family).
+
+A source says whether it recognises a file (``detect``), where its records sit inside a JSON
+document (``record_path``), and how its records become rows (``load_batch``). The engine owns
+everything else: hashing, splitting into records, rejecting what is not a JSON object, batching,
+de-duplication, and the reconciliation ``records_read = records_loaded + records_rejected``.
+
+Adding a source is one new module in this package that defines ``SOURCES = [MySource()]``;
+the engine discovers it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Columns of ``events`` that a mapping may produce, with their SQL types.
+EVENT_COLUMNS: dict[str, str] = {
+    "time": "TIMESTAMPTZ",
+    "time_raw": "VARCHAR",
+    "end_time": "TIMESTAMPTZ",
+    "source": "VARCHAR",
+    "category": "VARCHAR",
+    "action": "VARCHAR",
+    "actor": "VARCHAR",
+    "actor_type": "VARCHAR",
+    "credential_id": "VARCHAR",
+    "src_ip": "VARCHAR",
+    "user_agent": "VARCHAR",
+    "target": "VARCHAR",
+    "service": "VARCHAR",
+    "environment": "VARCHAR",
+    "outcome": "VARCHAR",
+    "outcome_reason": "VARCHAR",
+    "request_id": "VARCHAR",
+    "trace_id": "VARCHAR",
+    "span_id": "VARCHAR",
+    "artifact_digest": "VARCHAR",
+    "event_uid": "VARCHAR",
+    "event_seq": "INTEGER",
+    "raw": "JSON",
+}
+
+CATEGORIES = ("audit", "trace", "deploy", "build", "provenance", "other")
+OUTCOMES = ("success", "failure", "timeout", "unknown")
+
+_temp_names = itertools.count()
+
+
+def temp_name(prefix: str) -> str:
+    """A fresh name for a temporary table."""
+    return f"_fx_{prefix}_{next(_temp_names)}"
+
+
+@dataclass
+class Probe:
+    """What the engine learned about a file before choosing its source.
+
+    ``container`` is one of ``jsonl``, ``json`` (one JSON document), ``csv``, ``text`` or ``empty``.
+    ``samples`` holds up to 50 parsed records (for ``json``, after the default unwrap: the
+    elements of a top-level array or of ``Records``, else the document itself) and ``document``
+    the whole parsed document when it is small (else ``None``). ``head`` is the first 64 KiB as text.
+    """
+
+    path: str
+    container: str
+    samples: list[Any] = field(default_factory=list)
+    document: Any = None
+    top_keys: tuple[str, ...] = ()
+    head: str = ""
+
+    @property
+    def first(self) -> dict:
+        """The first sample record when it is an object, else an empty dict."""
+        for s in self.samples:
+            if isinstance(s, dict):
+                return s
+        return {}
+
+    def objects(self) -> list[dict]:
+        return [s for s in self.samples if isinstance(s, dict)]
+
+
+class Source:
+    """Base class. Subclasses set ``name`` and ``category`` and override what they need."""
+
+    name: str = "source"
+    category: str = "other"
+    #: Containers this source can read.
+    containers: tuple[str, ...] = ("jsonl", "json")
+
+    def detect(self, probe: Probe) -> int:
+        """Confidence from 0 (not mine) to 100 that the probed file belongs to this source."""
+        return 0
+
+    def record_path(self, probe: Probe) -> str:
+        """JSON path of the records inside a JSON document. ``$`` means the document itself
+        (or, if it is an array, its elements)."""
+        if probe.container == "json" and isinstance(probe.document, dict) and isinstance(
+            probe.document.get("Records"), list
+        ):
+            return "$.Records"
+        if "Records" in probe.top_keys and probe.document is None:
+            return "$.Records"
+        return "$"
+
+    def events_sql(self) -> str | None:
+        """A SELECT over the batch table, written ``{batch}`` (columns record_no, line_no, byte_offset, doc JSON),
+        producing ``record_no``, ``time``, ``time_problem`` and any of ``EVENT_COLUMNS``.
+        Return None if the source writes its own tables in ``load_batch``."""
+        return None
+
+    def load_batch(self, batch: Batch) -> None:
+        """Load one batch of records. The default maps them to ``events`` with ``events_sql``."""
+        sql = self.events_sql()
+        if sql is None:
+            raise NotImplementedError(f"source {self.name} defines neither events_sql nor load_batch")
+        batch.insert_events(sql)
+
+    def finish(self, case_con, evidence_sha256: str) -> None:
+        """Called once per file after all batches, inside the file's transaction."""
+
+
+class Batch:
+    """One batch of records of one file, staged in a temporary table, and the bookkeeping of what
+    became of each record. Sources call ``insert_events``, ``insert_rows`` and ``reject``; each
+    marks the records it touched, so the engine can prove that every record landed somewhere."""
+
+    def __init__(self, con, table: str, evidence_sha256: str, source: Source):
+        self.con = con
+        self.table = table
+        self.evidence_sha256 = evidence_sha256
+        self.source = source
+        self.duplicates = 0
+        self.outcome = temp_name("outcome")
+        con.execute(f"CREATE TEMP TABLE {self.outcome} (record_no BIGINT, status VARCHAR)")
+
+    # -- helpers for sources -------------------------------------------------------------------
+    def insert_events(self, select_sql: str, params: list | dict | None = None) -> None:
+        """Insert events produced by ``select_sql`` (which names the batch table ``{batch}``).
+
+        Rows whose ``time`` is NULL are rejected with ``time_problem`` as the reason. Rows with an
+        ``event_uid`` already present for the same source (or repeated in the batch) are counted as
+        duplicates and kept once."""
+        con = self.con
+        select_sql = select_sql.replace("{batch}", self.table)
+        mapped = temp_name("mapped")
+        con.execute(
+            f"CREATE TEMP TABLE {mapped} AS SELECT * FROM ({select_sql}) WHERE true",
+            params or [],
+        )
+        # a record with no parseable time goes to the rejects ledger, with its reason
+        con.execute(
+            f"""INSERT INTO rejects
+                SELECT ?, r.line_no, r.byte_offset, r.record_no,
+                       coalesce(m.time_problem, 'no parseable time'),
+                       left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
+                FROM {mapped} m JOIN {self.table} r USING (record_no)
+                WHERE m.time IS NULL""",
+            [self.evidence_sha256],
+        )
+        con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'rejected' FROM {mapped} WHERE time IS NULL")
+        cols = set(c.lower() for c in [d[0] for d in con.execute(f"SELECT * FROM {mapped} LIMIT 0").description])
+        select = []
+        for col, typ in EVENT_COLUMNS.items():
+            if col in cols:
+                select.append(f"CAST(m.{col} AS {typ}) AS {col}")
+            elif col == "source":
+                select.append(f"'{self.source.name}' AS source")
+            elif col == "category":
+                select.append(f"'{self.source.category}' AS category")
+            elif col == "outcome":
+                select.append("'unknown' AS outcome")
+            elif col == "outcome_reason":
+                select.append("'the source records no outcome' AS outcome_reason")
+            elif col == "event_seq":
+                select.append("0 AS event_seq")
+            elif col == "raw":
+                select.append("r.doc AS raw")
+            else:
+                select.append(f"CAST(NULL AS {typ}) AS {col}")
+        good = temp_name("good")
+        con.execute(
+            f"""CREATE TEMP TABLE {good} AS
+                SELECT {", ".join(select)}, m.record_no, r.line_no
+                FROM {mapped} m JOIN {self.table} r USING (record_no)
+                WHERE m.time IS NOT NULL"""
+        )
+        con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {good}")
+        # de-duplicate on (source, event_uid): within the batch, then against what the case holds
+        before = con.execute(f"SELECT count(*) FROM {good}").fetchone()[0]
+        con.execute(
+            f"""DELETE FROM {good} g WHERE g.event_uid IS NOT NULL AND (
+                    EXISTS (SELECT 1 FROM events e WHERE e.source = g.source AND e.event_uid = g.event_uid)
+                    OR EXISTS (SELECT 1 FROM {good} h WHERE h.source = g.source AND h.event_uid = g.event_uid
+                               AND (h.record_no, h.event_seq) < (g.record_no, g.event_seq)))"""
+        )
+        after = con.execute(f"SELECT count(*) FROM {good}").fetchone()[0]
+        self.duplicates += before - after
+        con.execute(
+            f"""INSERT INTO events BY NAME
+                SELECT * EXCLUDE (record_no, line_no),
+                       ? || ':' || record_no || ':' || event_seq AS event_id,
+                       ? AS evidence_sha256, line_no AS evidence_line, record_no AS evidence_record
+                FROM {good} ORDER BY time""",
+            [self.evidence_sha256[:16], self.evidence_sha256],
+        )
+        con.execute(f"DROP TABLE {mapped}; DROP TABLE {good}")
+
+    def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
+        """Insert rows into another case table (spans, attestations, ...). ``select_sql`` must
+        produce a ``record_no`` column; it is used for bookkeeping and not inserted."""
+        staged = temp_name("rows")
+        select_sql = select_sql.replace("{batch}", self.table)
+        self.con.execute(f"CREATE TEMP TABLE {staged} AS {select_sql}", params or [])
+        self.con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {staged}")
+        self.con.execute(f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (record_no) FROM {staged}")
+        self.con.execute(f"DROP TABLE {staged}")
+
+    def reject(self, select_sql: str, params: list | dict | None = None) -> None:
+        """Reject records: ``select_sql`` reads ``{batch}`` and yields ``record_no`` and ``reason``."""
+        select_sql = select_sql.replace("{batch}", self.table)
+        staged = temp_name("rej")
+        self.con.execute(f"CREATE TEMP TABLE {staged} AS {select_sql}", params or [])
+        self.con.execute(
+            f"""INSERT INTO rejects
+                SELECT ?, r.line_no, r.byte_offset, r.record_no, s.reason,
+                       left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
+                FROM {staged} s JOIN {self.table} r USING (record_no)""",
+            [self.evidence_sha256],
+        )
+        self.con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'rejected' FROM {staged}")
+        self.con.execute(f"DROP TABLE {staged}")
+
+    def mark_loaded(self, select_sql: str, params: list | dict | None = None) -> None:
+        """Mark records loaded (``select_sql`` yields ``record_no``) when a source wrote them itself."""
+        select_sql = select_sql.replace("{batch}", self.table)
+        self.con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM ({select_sql})", params or [])
+
+    # -- used by the engine --------------------------------------------------------------------
+    def settle(self) -> tuple[int, int]:
+        """Give every record of the batch exactly one fate. A record marked loaded by any row is
+        loaded (its sub-record rejects stay in the ledger); a record the source never touched is
+        rejected, so that a loader bug cannot lose data silently. Returns (loaded, rejected)."""
+        con = self.con
+        con.execute(
+            f"""INSERT INTO rejects
+                SELECT ?, r.line_no, r.byte_offset, r.record_no,
+                       'the {self.source.name} loader produced nothing for this record',
+                       left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
+                FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})""",
+            [self.evidence_sha256],
+        )
+        loaded, total = con.execute(
+            f"""SELECT count(*) FILTER (WHERE record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
+                       count(*)
+                FROM {self.table}"""
+        ).fetchone()
+        con.execute(f"DROP TABLE {self.outcome}")
+        return loaded, total - loaded
+
+
+def field_path(path: str) -> str:
+    """A dotted field name (``user.name``) as a DuckDB JSON path (``$."user"."name"``).
+    A path starting with ``$`` is used as given."""
+    if path.startswith("$"):
+        return path
+    parts = path.split(".")
+    return "$." + ".".join('"' + p.replace('"', '\\"') + '"' for p in parts)
+
+
+def sql_str(value: str) -> str:
+    """Quote a constant that the kit itself chose (never user or evidence data) as a SQL literal."""
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,75 @@
+"""Time rules, as DuckDB macros installed on every case connection.
+
+The rules (docs/schema.md, "Time"):
+
+* ISO 8601 / RFC 3339 text with ``Z`` or a numeric offset is read as given and converted to UTC.
+* A bare number is an epoch; its magnitude says the unit: below 1e11 seconds, below 1e14
+  milliseconds, below 1e17 microseconds, otherwise nanoseconds. Fractions are kept to the microsecond.
+* A naive timestamp (no zone) is read as UTC only when the caller passes ``naive_utc = true``,
+  which a loader does only where its source defines its times as UTC. Otherwise it is not a time.
+* Sub-microsecond digits are truncated, never rounded into the next second.
+
+The session zone is also pinned to UTC, but no rule depends on it: naive text goes through
+``timezone('UTC', ...)`` explicitly.
+"""
+
+from __future__ import annotations
+
+_MACROS = r"""
+CREATE OR REPLACE TEMP MACRO fx_epoch(s) AS (
+    CASE
+        WHEN regexp_full_match(s, '-?[0-9]{1,20}') THEN
+            CASE
+                WHEN abs(CAST(s AS HUGEINT)) < 100000000000 THEN make_timestamp(CAST(CAST(s AS HUGEINT) * 1000000 AS BIGINT))
+                WHEN abs(CAST(s AS HUGEINT)) < 100000000000000 THEN make_timestamp(CAST(CAST(s AS HUGEINT) * 1000 AS BIGINT))
+                WHEN abs(CAST(s AS HUGEINT)) < 100000000000000000 THEN make_timestamp(CAST(s AS BIGINT))
+                ELSE make_timestamp(CAST(CAST(s AS HUGEINT) // 1000 AS BIGINT))
+            END
+        WHEN regexp_full_match(s, '-?[0-9]+\.[0-9]*([eE][+-]?[0-9]+)?|-?[0-9]+[eE][+-]?[0-9]+') THEN
+            CASE
+                WHEN abs(CAST(s AS DOUBLE)) < 1e11 THEN make_timestamp(CAST(floor(CAST(s AS DOUBLE) * 1e6) AS BIGINT))
+                WHEN abs(CAST(s AS DOUBLE)) < 1e14 THEN make_timestamp(CAST(floor(CAST(s AS DOUBLE) * 1e3) AS BIGINT))
+                WHEN abs(CAST(s AS DOUBLE)) < 1e17 THEN make_timestamp(CAST(floor(CAST(s AS DOUBLE)) AS BIGINT))
+                ELSE make_timestamp(CAST(floor(CAST(s AS DOUBLE) / 1e3) AS BIGINT))
+            END
+    END
+);
+
+CREATE OR REPLACE TEMP MACRO fx_iso_trim(s) AS
+    regexp_replace(trim(s), '(\.[0-9]{6})[0-9]+', '\1');
+
+CREATE OR REPLACE TEMP MACRO fx_has_zone(s) AS
+    regexp_matches(trim(s), '([zZ]|[+-][0-9]{2}(:?[0-9]{2})?|\s(UTC|GMT))$')
+    AND regexp_matches(trim(s), '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}');
+
+CREATE OR REPLACE TEMP MACRO fx_is_naive(s) AS
+    regexp_full_match(trim(s), '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?');
+
+-- fx_time(text, naive_utc) -> TIMESTAMPTZ, or NULL when the text is not a time under the rules.
+CREATE OR REPLACE TEMP MACRO fx_time(s, naive_utc) AS (
+    CASE
+        WHEN s IS NULL OR trim(s) = '' THEN NULL
+        WHEN regexp_full_match(trim(s), '-?[0-9.eE+]+') THEN timezone('UTC', try(fx_epoch(trim(s))))
+        WHEN fx_has_zone(s) THEN try_cast(fx_iso_trim(s) AS TIMESTAMPTZ)
+        WHEN fx_is_naive(s) AND naive_utc THEN timezone('UTC', try_cast(fx_iso_trim(s) AS TIMESTAMP))
+        ELSE NULL
+    END
+);
+
+-- fx_time_problem(text, naive_utc) -> why fx_time gave NULL (NULL when it did not).
+CREATE OR REPLACE TEMP MACRO fx_time_problem(s, naive_utc) AS (
+    CASE
+        WHEN s IS NULL OR trim(s) = '' THEN 'no time field'
+        WHEN fx_time(s, naive_utc) IS NOT NULL THEN NULL
+        WHEN fx_is_naive(s) AND NOT naive_utc THEN 'naive timestamp (no zone) and the source does not define one'
+        ELSE 'unparseable time'
+    END
+);
+"""
+
+
+def install_time_macros(con) -> None:
+    """Install the ``fx_time`` family of macros on a DuckDB connection."""
+    for statement in _MACROS.split(";\n"):
+        if statement.strip():
+            con.execute(statement)
