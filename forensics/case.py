@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from forensics import queries
+from forensics import derive, queries
 from forensics.errors import BadTimeWindow, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
 from forensics.timeparse import install_time_macros
@@ -61,7 +61,14 @@ class Case:
         """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
-        return ingest_paths(self.con, paths, loader=loader, mapping=mapping, progress=progress, on_file=on_file)
+        try:
+            return ingest_paths(self.con, paths, loader=loader, mapping=mapping, progress=progress, on_file=on_file)
+        finally:
+            self.rederive()
+
+    def rederive(self) -> None:
+        """Rebuild the derived tables (credentials, deploys, ...) from what the case holds."""
+        derive.run_all(self.con)
 
     # -- reading ------------------------------------------------------------------------------
     def sql(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
