@@ -1,0 +1,201 @@
+"""AWS CloudTrail: S3-delivered ``{"Records": [...]}`` files (plain or gzip, whole bucket trees),
+JSON Lines exports (CloudTrail Lake, EventBridge ``detail`` envelopes, Logstash lines with
+``@timestamp``), console CSV exports, and CloudTrail digest files.
+
+Mapping (docs/audit.md has the full table):
+
+* ``eventTime`` (else ``@timestamp``, else the EventBridge ``time``) -> ``time``. CloudTrail defines
+  its times as UTC, so a zone-less time is read as UTC (the console CSV writes them that way).
+* ``eventSource`` + ``eventName`` -> ``action`` as ``s3:GetObject`` (the prefix before
+  ``.amazonaws.com``). An unknown or missing ``eventSource`` still loads.
+* ``userIdentity`` -> ``actor`` (arn, else userName, principalId, invokedBy, accountId),
+  ``actor_type`` (its ``type``) and ``credential_id`` (``accessKeyId``).
+* ``errorCode``/``errorMessage`` -> ``outcome``: no error is success; ``RequestTimeout`` and
+  ``RequestTimeoutException`` are timeouts; throttling and access denied are failures with their reason.
+* ``eventID`` -> ``event_uid`` (duplicates across overlapping exports are counted once).
+
+Digest files (``digestStartTime``, ``logFiles``) are evidence about the log, not events: they go
+to ``cloudtrail_digests``.
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Batch, Probe, Source
+
+_EVENT_KEYS = {"eventVersion", "eventSource", "eventName", "userIdentity", "eventTime", "eventID"}
+_CSV_HEADERS = ("event name", "eventname")
+_CSV_ID_HEADERS = ("event id", "eventid")
+
+#: Shape of a CloudTrail event, parsed once per record.
+_SHAPE = """{
+ "eventTime": "VARCHAR", "@timestamp": "VARCHAR", "time": "VARCHAR",
+ "eventSource": "VARCHAR", "eventName": "VARCHAR", "eventType": "VARCHAR",
+ "awsRegion": "VARCHAR", "sourceIPAddress": "VARCHAR", "userAgent": "VARCHAR",
+ "errorCode": "VARCHAR", "errorMessage": "VARCHAR", "requestID": "VARCHAR", "eventID": "VARCHAR",
+ "recipientAccountId": "VARCHAR", "readOnly": "VARCHAR",
+ "userIdentity": {"type": "VARCHAR", "arn": "VARCHAR", "principalId": "VARCHAR", "accountId": "VARCHAR",
+                  "accessKeyId": "VARCHAR", "userName": "VARCHAR", "invokedBy": "VARCHAR"},
+ "requestParameters": {"bucketName": "VARCHAR", "key": "VARCHAR", "roleArn": "VARCHAR", "userName": "VARCHAR",
+                       "repositoryName": "VARCHAR", "roleName": "VARCHAR", "policyName": "VARCHAR",
+                       "functionName": "VARCHAR", "name": "VARCHAR", "instanceId": "VARCHAR",
+                       "accessKeyId": "VARCHAR", "imageDigest": "VARCHAR"},
+ "resources": "JSON", "responseElements": "JSON"
+}"""
+
+_TIMEOUT_CODES = "('RequestTimeout', 'RequestTimeoutException')"
+_THROTTLE_CODES = ("('Throttling', 'ThrottlingException', 'ThrottledException', 'RequestLimitExceeded', "
+                   "'TooManyRequestsException', 'SlowDown', 'RequestThrottled', 'RequestThrottledException', "
+                   "'Client.RequestLimitExceeded', 'LimitExceededException')")
+
+_JSON_EVENTS = f"""
+WITH env AS (
+    SELECT r.record_no, r.doc,
+           CASE WHEN r.doc->>'detail-type' IS NOT NULL AND json_type(r.doc, '$.detail') = 'OBJECT'
+                THEN r.doc->'detail' ELSE r.doc END AS e,
+           CASE WHEN r.doc->>'detail-type' IS NOT NULL THEN r.doc->>'time' END AS envelope_time
+    FROM {{batch}} r
+), p AS (
+    SELECT record_no, doc, envelope_time, json_transform(e, '{_SHAPE}') AS s FROM env
+), m AS (
+    SELECT record_no, s,
+           coalesce(s.eventTime, s."@timestamp", envelope_time) AS t_raw,
+           nullif(s.userIdentity.accessKeyId, '') AS key_id,
+           s.responseElements AS resp
+    FROM p
+)
+SELECT record_no,
+       fx_time(t_raw, true) AS time,
+       fx_time_problem(t_raw, true) AS time_problem,
+       t_raw AS time_raw,
+       CASE WHEN s.eventSource IS NULL THEN s.eventName
+            ELSE regexp_replace(s.eventSource, '\\.amazonaws\\.com$', '') || ':' || coalesce(s.eventName, '?') END AS action,
+       coalesce(nullif(s.userIdentity.arn, ''), nullif(s.userIdentity.userName, ''),
+                nullif(s.userIdentity.principalId, ''), nullif(s.userIdentity.invokedBy, ''),
+                nullif(s.userIdentity.accountId, '')) AS actor,
+       s.userIdentity.type AS actor_type,
+       key_id AS credential_id,
+       s.sourceIPAddress AS src_ip,
+       s.userAgent AS user_agent,
+       coalesce(
+           nullif(array_to_string(json_extract_string(s.resources, '$[*].ARN'), ', '), ''),
+           s.requestParameters.bucketName || coalesce('/' || s.requestParameters.key, ''),
+           s.requestParameters.roleArn, s.requestParameters.repositoryName,
+           s.requestParameters.userName, s.requestParameters.roleName, s.requestParameters.functionName,
+           s.requestParameters.instanceId, s.requestParameters.name) AS target,
+       CASE WHEN s.errorCode IN {_TIMEOUT_CODES} THEN 'timeout'
+            WHEN s.errorCode IS NOT NULL AND s.errorCode <> '' THEN 'failure'
+            WHEN resp->>'ConsoleLogin' = 'Failure' THEN 'failure'
+            ELSE 'success' END AS outcome,
+       CASE WHEN s.errorCode IN {_TIMEOUT_CODES} THEN 'timed out: ' || s.errorCode || coalesce(': ' || s.errorMessage, '')
+            WHEN s.errorCode IN {_THROTTLE_CODES} THEN 'throttled: ' || s.errorCode || coalesce(': ' || s.errorMessage, '')
+            WHEN s.errorCode ILIKE '%AccessDenied%' OR s.errorCode ILIKE '%Unauthorized%'
+                 OR s.errorCode ILIKE '%Forbidden%' OR s.errorCode IN ('InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'SignatureDoesNotMatch')
+                 THEN 'access denied: ' || s.errorCode || coalesce(': ' || s.errorMessage, '')
+            WHEN s.errorCode IS NOT NULL AND s.errorCode <> '' THEN s.errorCode || coalesce(': ' || s.errorMessage, '')
+            WHEN resp->>'ConsoleLogin' = 'Failure' THEN 'ConsoleLogin Failure'
+            ELSE 'no errorCode' END AS outcome_reason,
+       s.requestID AS request_id,
+       s.eventID AS event_uid,
+       s.recipientAccountId AS environment,
+       coalesce(resp->>'$.image.imageId.imageDigest', s.requestParameters.imageDigest) AS artifact_digest
+FROM m
+"""
+
+# Console "Event history" CSV and other flattened exports: header names vary, so each column is
+# looked up under the names those exports use. The S3 honeybucket CSV carries the identity as a
+# Python-style dict text ('accountId': '...').
+_CSV_EVENTS = """
+WITH c AS (
+    SELECT r.record_no,
+           coalesce(r.doc->>'$."eventTime"', r.doc->>'$."Event time"', r.doc->>'$."Event DateTime"') AS t_raw,
+           coalesce(r.doc->>'$."eventSource"', r.doc->>'$."Event source"') AS src,
+           coalesce(r.doc->>'$."eventName"', r.doc->>'$."Event name"', r.doc->>'$."Event Name"') AS name,
+           coalesce(r.doc->>'$."eventID"', r.doc->>'$."Event ID"') AS uid,
+           coalesce(r.doc->>'$."requestID"', r.doc->>'$."Request ID"') AS req,
+           coalesce(r.doc->>'$."sourceIPAddress"', r.doc->>'$."Source IP address"', r.doc->>'$."Source IP"') AS ip,
+           coalesce(r.doc->>'$."userAgent"', r.doc->>'$."User agent"', r.doc->>'$."Request User Agent"') AS ua,
+           coalesce(r.doc->>'$."accessKeyId"', r.doc->>'$."AWS access key"') AS key_id,
+           coalesce(r.doc->>'$."userName"', r.doc->>'$."User name"',
+                    nullif(regexp_extract(r.doc->>'$."User ID"', '''arn'': ''([^'']+)''', 1), ''),
+                    nullif(regexp_extract(r.doc->>'$."User ID"', '''principalId'': ''([^'']+)''', 1), ''),
+                    nullif(regexp_extract(r.doc->>'$."User ID"', '''accountId'': ''([^'']+)''', 1), '')) AS who,
+           nullif(regexp_extract(r.doc->>'$."User ID"', '''type'': ''([^'']+)''', 1), '') AS who_type,
+           coalesce(r.doc->>'$."Resources"', nullif(regexp_extract(r.doc->>'$."Request Parameters"', '''bucketName'': ''([^'']+)''', 1), '')) AS tgt,
+           r.doc->>'$."errorCode"' AS err1, r.doc->>'$."Error code"' AS err2,
+           (r.doc->'$."errorCode"') IS NOT NULL OR (r.doc->'$."Error code"') IS NOT NULL AS has_err_col
+    FROM {batch} r
+)
+SELECT record_no, fx_time(t_raw, true) AS time, fx_time_problem(t_raw, true) AS time_problem, t_raw AS time_raw,
+       CASE WHEN src IS NULL OR src = '' THEN name
+            ELSE regexp_replace(src, '\\.amazonaws\\.com$', '') || ':' || coalesce(name, '?') END AS action,
+       who AS actor, who_type AS actor_type, nullif(key_id, '') AS credential_id, ip AS src_ip, ua AS user_agent,
+       tgt AS target,
+       CASE WHEN NOT has_err_col THEN 'unknown'
+            WHEN coalesce(nullif(err1, ''), nullif(err2, '')) IS NULL THEN 'success'
+            WHEN coalesce(err1, err2) IN ('RequestTimeout', 'RequestTimeoutException') THEN 'timeout'
+            ELSE 'failure' END AS outcome,
+       CASE WHEN NOT has_err_col THEN 'this CSV export has no error code column'
+            ELSE coalesce(nullif(err1, ''), nullif(err2, ''), 'no error code') END AS outcome_reason,
+       req AS request_id, uid AS event_uid
+FROM c
+"""
+
+
+class CloudTrailSource(Source):
+    name = "cloudtrail"
+    category = "audit"
+    containers = ("jsonl", "json", "csv")
+
+    def detect(self, probe: Probe) -> int:
+        if probe.container == "csv":
+            header = probe.head.split("\n", 1)[0].lower()
+            return 70 if any(h in header for h in _CSV_HEADERS) and any(h in header for h in _CSV_ID_HEADERS) else 0
+        if probe.container == "json" and isinstance(probe.document, dict) and _is_digest(probe.document):
+            return 90
+        if "Records" in probe.top_keys and not probe.objects():
+            return 60  # an empty Records file: only CloudTrail writes these
+        objs = probe.objects()
+        if not objs:
+            return 0
+        hits = sum(1 for o in objs if _looks_like_event(o))
+        return 90 if hits * 2 >= len(objs) else (40 if hits else 0)
+
+    def record_path(self, probe: Probe) -> str:
+        if isinstance(probe.document, dict) and _is_digest(probe.document):
+            return "$"
+        return super().record_path(probe)
+
+    def load_batch(self, batch: Batch) -> None:
+        con = batch.con
+        digest = f"""SELECT record_no FROM {batch.table}
+                     WHERE doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
+        if con.execute(f"SELECT count(*) FROM ({digest})").fetchone()[0]:
+            batch.insert_rows("cloudtrail_digests", f"""
+                SELECT record_no, ? AS evidence_sha256, doc->>'awsAccountId' AS account_id,
+                       fx_time(doc->>'digestStartTime', true) AS digest_start,
+                       fx_time(doc->>'digestEndTime', true) AS digest_end,
+                       doc->>'digestS3Bucket' AS s3_bucket, doc->>'digestS3Object' AS s3_object,
+                       doc->>'previousDigestSignature' AS previous_digest_signature,
+                       doc->>'digestPublicKeyFingerprint' AS public_key_fingerprint,
+                       CAST(json_array_length(doc, '$.logFiles') AS BIGINT) AS log_file_count,
+                       doc->'logFiles' AS log_files
+                FROM ({digest}) d JOIN {batch.table} USING (record_no)""", [batch.evidence_sha256])
+            batch.insert_events(_JSON_EVENTS.replace("FROM {batch} r", f"FROM {{batch}} r WHERE r.record_no NOT IN ({digest})"))
+            return
+        keys = con.execute(f"SELECT json_keys(doc) FROM {batch.table} LIMIT 1").fetchone()
+        flat_csv = keys and any(k in ("Event name", "Event Name", "Event ID") for k in keys[0])
+        batch.insert_events(_CSV_EVENTS if flat_csv else _JSON_EVENTS)
+
+
+def _is_digest(doc: dict) -> bool:
+    return "digestStartTime" in doc and isinstance(doc.get("logFiles"), list)
+
+
+def _looks_like_event(o: dict) -> bool:
+    detail = o.get("detail")
+    if isinstance(detail, dict) and "CloudTrail" in str(o.get("detail-type", "")):
+        return True
+    return len(_EVENT_KEYS & o.keys()) >= 3 and "eventName" in o
+
+
+SOURCES = [CloudTrailSource()]
