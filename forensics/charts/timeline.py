@@ -1,10 +1,92 @@
-"""The incident timeline chart (placeholder replaced in the next commit)."""
+"""The incident timeline: a lane per source (or actor), colour by outcome with timeouts in a colour
+of their own, interval bars for events with an end (spans), and deploy/rollback markers.
+
+Above ``max_points`` events the chart shows counts per time bin, lane and outcome instead of
+single events, and its subtitle says so: it never drops events silently."""
 
 from __future__ import annotations
 
 import altair as alt
 import polars as pl
 
+OUTCOME_COLOURS = {
+    "success": "#4c9a2a",
+    "failure": "#d62728",
+    "timeout": "#ff7f0e",
+    "unknown": "#9e9e9e",
+}
+_ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
-def timeline(df: pl.DataFrame) -> alt.Chart:
-    return alt.Chart(df.select("time", "source", "outcome").to_pandas()).mark_tick().encode(x="time:T", y="source:N")
+
+def _iso(col: str) -> pl.Expr:
+    return pl.col(col).dt.convert_time_zone("UTC").dt.strftime(_ISO)
+
+
+def _colour() -> alt.Color:
+    return alt.Color(
+        "outcome:N",
+        scale=alt.Scale(domain=list(OUTCOME_COLOURS), range=list(OUTCOME_COLOURS.values())),
+        legend=alt.Legend(title="outcome"),
+    )
+
+
+def _yoffset() -> alt.YOffset:
+    return alt.YOffset("outcome:N", scale=alt.Scale(domain=list(OUTCOME_COLOURS)))
+
+
+def _x(title: str = "time (UTC)") -> alt.X:
+    return alt.X("time:T", scale=alt.Scale(type="utc"), axis=alt.Axis(title=title, format="%H:%M", labelAngle=0, labelOverlap=True, tickCount=12))
+
+
+def timeline(df: pl.DataFrame, lane: str = "source", max_points: int = 5000, width: int = 900,
+             title: str = "Timeline") -> alt.LayerChart | alt.Chart:
+    """Chart a timeline frame (as returned by ``Case.timeline``)."""
+    if df.is_empty():
+        return alt.Chart(pl.DataFrame({"note": ["no events in this window"]})).mark_text(size=14).encode(
+            text="note:N").properties(width=width, height=60, title=title)
+    lanes = df.get_column(lane).fill_null("(none)").cast(pl.Utf8)
+    data = df.with_columns(lane=lanes).select(
+        "lane", "outcome",
+        time=_iso("time"),
+        end=_iso("end_time") if "end_time" in df.columns else pl.lit(None),
+        action=pl.col("action").fill_null("").str.slice(0, 80),
+        category=pl.col("category"),
+    )
+    n_lanes = data.get_column("lane").n_unique()
+    height = max(120, 36 * n_lanes)
+    subtitle: list[str] = [f"{df.height} events, lane = {lane}"]
+    if df.height > max_points:
+        span_s = max(1.0, (df["time"].max() - df["time"].min()).total_seconds())
+        bin_s = max(1, int(span_s / 300))
+        binned = (
+            df.with_columns(lane=lanes)
+            .group_by_dynamic("time", every=f"{bin_s}s", group_by=["lane", "outcome"])
+            .agg(events=pl.len())
+            .with_columns(time=_iso("time"))
+        )
+        subtitle.append(f"aggregated: more than {max_points} events, so each mark counts events in a {bin_s}-second bin")
+        base = alt.Chart(binned).mark_square(opacity=0.8).encode(
+            x=_x(), y=alt.Y("lane:N", title=None), yOffset=_yoffset(), color=_colour(),
+            size=alt.Size("events:Q", scale=alt.Scale(type="sqrt", range=[10, 200]), legend=alt.Legend(title="events", format="d")),
+            tooltip=["lane:N", "outcome:N", "events:Q", alt.Tooltip("time:T", format="%H:%M:%S")],
+        )
+        layers = [base]
+    else:
+        points = alt.Chart(data).mark_tick(thickness=2, size=5).encode(
+            x=_x(), y=alt.Y("lane:N", title=None), yOffset=_yoffset(), color=_colour(),
+            tooltip=["lane:N", "action:N", "outcome:N", alt.Tooltip("time:T", format="%H:%M:%S.%L")],
+        )
+        layers = [points]
+        intervals = data.filter(pl.col("end").is_not_null())
+        if intervals.height:
+            layers.append(alt.Chart(intervals).mark_bar(height=8, opacity=0.6).encode(
+                x=_x(), x2="end:T", y=alt.Y("lane:N", title=None), color=_colour()))
+    deploys = data.filter(pl.col("category") == "deploy")
+    if deploys.height:
+        deploys = deploys.with_columns(label=pl.col("action") + " " + df.filter(pl.col("category") == "deploy")
+                                       .get_column("service").fill_null("").cast(pl.Utf8))
+        layers.append(alt.Chart(deploys).mark_rule(strokeDash=[4, 3], color="#444").encode(x=_x()))
+        layers.append(alt.Chart(deploys).mark_text(angle=270, align="left", baseline="bottom", dy=-2, fontSize=9,
+                                                   color="#444").encode(x=_x(), y=alt.value(4), text="label:N"))
+    return alt.layer(*layers).properties(width=width, height=height,
+                                         title=alt.Title(title, subtitle=subtitle))

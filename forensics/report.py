@@ -1,0 +1,126 @@
+"""Running a report: papermill executes a notebook from ``notebooks/`` with parameters, and
+nbconvert renders the result to one self-contained HTML file with the kit's offline template
+(no remote script, charts as inline SVG, input cells hidden).
+
+On failure the partial notebook and its HTML are still written, and ``NotebookFailed`` names the
+failing cell and both paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from forensics.errors import NotebookFailed, UnknownNotebook, UnknownParameter
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_REMOTE = re.compile(r"<script[^>]+src\s*=|<link[^>]+href\s*=\s*[\"']?https?:|@import\s+url\(\s*[\"']?https?:", re.I)
+
+
+def notebooks_dir() -> Path:
+    env = os.environ.get("FORENSICS_NOTEBOOKS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in notebooks_dir().glob("*.ipynb"))
+
+
+def notebook_path(name: str) -> Path:
+    path = notebooks_dir() / f"{name}.ipynb"
+    if not path.is_file():
+        raise UnknownNotebook(f"unknown notebook {name!r}; available: {', '.join(available()) or 'none'}")
+    return path
+
+
+def parameters_of(name: str) -> dict[str, dict]:
+    """The notebook's parameters (from its cell tagged ``parameters``): name -> papermill's description."""
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(notebook_path(name))))
+
+
+def coerce_parameters(name: str, raw: dict[str, object]) -> dict[str, object]:
+    """Check parameter names against the notebook and convert CLI strings to the default's type:
+    lists from comma-separated text or JSON, numbers, booleans; ``none`` or empty means None."""
+    known = parameters_of(name)
+    out: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise UnknownParameter(f"notebook {name} has no parameter {key!r}; its parameters: {', '.join(known)}")
+        if not isinstance(value, str):
+            out[key] = value
+            continue
+        kind = known[key].get("inferred_type_name", "None")
+        text = value.strip()
+        if text.lower() in ("none", "null", ""):
+            out[key] = [] if kind.startswith("list") else None
+        elif kind.startswith("list"):
+            out[key] = json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+        elif kind == "int":
+            out[key] = int(text)
+        elif kind == "float":
+            out[key] = float(text)
+        elif kind == "bool":
+            out[key] = text.lower() in ("1", "true", "yes", "on")
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class ReportResult:
+    name: str
+    notebook: Path
+    html: Path
+
+
+def render_html(notebook: Path, html_path: Path) -> Path:
+    """Render an executed notebook to self-contained HTML with the offline template, inputs hidden."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    nb = nbformat.read(str(notebook), as_version=4)
+    body, _ = exporter.from_notebook_node(nb)
+    if _REMOTE.search(body):
+        raise RuntimeError(f"report {html_path} would load a remote resource; refusing to write it")
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def run_report(name: str, case_path: str | os.PathLike, params: dict | None = None,
+               out_dir: str | os.PathLike = "reports", *, log_output: bool = False) -> ReportResult:
+    """Execute ``notebooks/<name>.ipynb`` on a case and render ``<out_dir>/<name>.html``."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = notebook_path(name)
+    params = coerce_parameters(name, dict(params or {}))
+    if "case_path" in parameters_of(name):
+        params.setdefault("case_path", os.path.abspath(os.fspath(case_path)))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params.setdefault("out_dir", str(out.resolve())) if "out_dir" in parameters_of(name) else None
+    nb_out = out / f"{name}.ipynb"
+    html_out = out / f"{name}.html"
+    try:
+        papermill.execute_notebook(
+            str(source), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False,
+            log_output=log_output, cwd=str(out.resolve()),
+        )
+    except PapermillExecutionError as e:
+        render_html(nb_out, html_out)
+        raise NotebookFailed(
+            f"notebook {name} failed in cell {e.cell_index} ({e.ename}: {e.evalue}); "
+            f"partial notebook: {nb_out}; partial report: {html_out}",
+            cell_index=e.cell_index, notebook_path=str(nb_out), html_path=str(html_out),
+        ) from None
+    render_html(nb_out, html_out)
+    return ReportResult(name, nb_out, html_out)
