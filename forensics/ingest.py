@@ -320,6 +320,8 @@ class Ingestor:
             container = "jsonl" if container != "csv" else container
         if container == "empty":
             container = "jsonl"
+        if getattr(source, "reads_text_lines", False) and container in ("text", "csv"):
+            container = "text"  # the source parses the lines itself (e.g. Prometheus exposition)
         counts = _Counts()
         stream = ByteStream(path)
         self.con.execute("BEGIN TRANSACTION")
@@ -423,13 +425,15 @@ class Ingestor:
             bad = np.array(bad_list, dtype=bool)
         arrow = pa.table({"line_no": line_nos, "byte_offset": byte_offsets, "text": text, "bad": bad})
         con = self.con
+        # a source that reads text lines gets every non-blank line, as a JSON string
+        text_lines = bool(getattr(source, "reads_text_lines", False))
         cls = temp_name("cls")
         con.register("_fx_arrow", arrow)
         con.execute(
             f"""CREATE TEMP TABLE {cls} AS
                 SELECT line_no, byte_offset, t AS text,
                        CASE WHEN strlen(t) > {self.max_line_bytes} THEN 'line exceeds the {self.max_line_bytes} byte bound'
-                            WHEN jt = 'OBJECT' THEN NULL
+                            WHEN {text_lines} OR jt = 'OBJECT' THEN NULL
                             WHEN jt IS NULL THEN 'malformed JSON'
                             ELSE 'non-object record (' || jt || ')' END AS reason
                 FROM (SELECT line_no, byte_offset, t, try(json_type(t)) AS jt
@@ -448,7 +452,8 @@ class Ingestor:
         batch = temp_name("batch")
         con.execute(
             f"""CREATE TEMP TABLE {batch} AS
-                SELECT line_no AS record_no, line_no, byte_offset, CAST(text AS JSON) AS doc
+                SELECT line_no AS record_no, line_no, byte_offset,
+                       {"to_json(text)" if text_lines else "CAST(text AS JSON)"} AS doc
                 FROM {cls} WHERE reason IS NULL"""
         )
         con.execute(f"DROP TABLE {cls}")
