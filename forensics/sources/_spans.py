@@ -1,0 +1,146 @@
+"""What the three trace loaders (OTLP, Zipkin, Jaeger) share: one normalized span shape, the
+per-span outcome rule, and writing ``spans``, ``span_attributes`` and the timeline ``events``.
+
+Each loader turns its records into a temporary table of normalized spans (``NORM_COLUMNS``) with
+set-based SQL, then calls ``load_spans``. Everything after that is identical for every format,
+so an outcome means the same thing whichever tracer produced the span (docs/traces.md).
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Batch, temp_name
+
+#: Columns a loader's normalized span table must have.
+NORM_COLUMNS = (
+    "record_no", "trace_id", "span_id", "parent_span_id", "service", "name", "kind",
+    "start_us", "end_us", "start_raw", "end_raw", "status_code", "status_message",
+    "attrs", "res_attrs", "events", "links", "event_error_type",
+)
+
+#: The key/value list type loaders produce for attributes.
+KV_LIST = "STRUCT(key VARCHAR, value VARCHAR)[]"
+
+MACROS = r"""
+CREATE OR REPLACE TEMP MACRO fx_attr(l, k) AS list_filter(l, lambda a: a.key = k)[1].value;
+-- a hex id (any case, maybe missing leading zeros: padded to 16 or 32 digits) or a base64 id of
+-- 8 or 16 bytes, as lowercase hex; NULL when it is neither
+CREATE OR REPLACE TEMP MACRO fx_hex_id(x, nbytes) AS (
+    CASE WHEN x IS NULL OR trim(x) = '' THEN NULL
+         WHEN regexp_full_match(x, '[0-9a-fA-F]+') AND length(x) <= 2 * nbytes
+             THEN lpad(lower(x), CASE WHEN length(x) <= 16 THEN 16 ELSE 32 END, '0')
+         ELSE CASE WHEN octet_length(try(from_base64(x))) IN (8, 16)
+                   THEN lower(hex(try(from_base64(x)))) END END);
+-- OTLP span kinds, as numbers or enum names, to one word
+CREATE OR REPLACE TEMP MACRO fx_span_kind(k) AS (
+    CASE upper(replace(coalesce(CAST(k AS VARCHAR), ''), 'SPAN_KIND_', ''))
+         WHEN '1' THEN 'internal' WHEN 'INTERNAL' THEN 'internal'
+         WHEN '2' THEN 'server' WHEN 'SERVER' THEN 'server'
+         WHEN '3' THEN 'client' WHEN 'CLIENT' THEN 'client'
+         WHEN '4' THEN 'producer' WHEN 'PRODUCER' THEN 'producer'
+         WHEN '5' THEN 'consumer' WHEN 'CONSUMER' THEN 'consumer'
+         ELSE 'unspecified' END);
+CREATE OR REPLACE TEMP MACRO fx_us_time(us) AS (
+    CASE WHEN us IS NULL OR us <= 0 THEN NULL ELSE CAST(make_timestamp(CAST(us AS BIGINT)) AS TIMESTAMPTZ) END);
+"""
+
+#: The per-span outcome rule (first match wins). ``derive/traces.py`` refines it with rules that
+#: need other spans (a client that errored while its server completed is a timeout).
+OUTCOME_SQL = r"""
+CASE
+  WHEN start_us IS NULL OR start_us <= 0 THEN {'o': 'unknown', 'r': 'span has no start time'}
+  WHEN end_us IS NULL OR end_us <= 0 THEN {'o': 'unknown', 'r': 'span has no end: still in flight or cut off at the capture edge'}
+  WHEN end_us < start_us THEN {'o': 'unknown', 'r': 'span ends before it starts'}
+  WHEN grpc_status = 4 THEN {'o': 'timeout', 'r': 'gRPC status 4 DEADLINE_EXCEEDED'}
+  WHEN http_status IN (408, 504) THEN {'o': 'timeout', 'r': 'HTTP ' || http_status}
+  WHEN regexp_matches(coalesce(error_type, ''), '(?i)time.?out|deadline')
+       THEN {'o': 'timeout', 'r': 'error type names a timeout: ' || left(error_type, 200)}
+  WHEN status_code = 'error' THEN {'o': 'failure', 'r': 'status ERROR' || coalesce(': ' || left(nullif(status_message, ''), 200), '')}
+  WHEN grpc_status IS NOT NULL AND grpc_status <> 0 THEN {'o': 'failure', 'r': 'gRPC status ' || grpc_status}
+  WHEN http_status >= 500 THEN {'o': 'failure', 'r': 'HTTP ' || http_status}
+  WHEN http_status >= 400 AND kind = 'client' THEN {'o': 'failure', 'r': 'HTTP ' || http_status || ' seen by the client'}
+  WHEN error_type IS NOT NULL THEN {'o': 'failure', 'r': 'error type ' || left(error_type, 200)}
+  WHEN status_code = 'ok' THEN {'o': 'success', 'r': 'status OK'}
+  ELSE {'o': 'success', 'r': 'ended with status unset and no error signal'}
+END
+"""
+
+#: A side effect: a write to a database, or an internal span naming a money movement.
+SIDE_EFFECT_SQL = r"""(
+  upper(coalesce(fx_attr(attrs, 'db.operation.name'), fx_attr(attrs, 'db.operation'), '')) IN
+      ('INSERT', 'UPDATE', 'DELETE', 'UPSERT', 'MERGE', 'SET', 'HSET', 'INCR')
+  OR regexp_matches(coalesce(fx_attr(attrs, 'db.query.text'), fx_attr(attrs, 'db.statement'), ''), '(?i)^\s*(insert|update|delete|merge|upsert)\b')
+  OR (kind IN ('internal', 'server') AND regexp_matches(coalesce(name, ''), '(?i)\b(capture|refund|payout|transfer)\b'))
+)"""
+
+
+def install_macros(con) -> None:
+    con.execute(MACROS)
+
+
+def load_spans(batch: Batch, norm: str, source_name: str) -> None:
+    """Write the normalized spans in temp table ``norm`` to spans, span_attributes and events."""
+    con = batch.con
+    install_macros(con)
+    batch.reject(
+        f"""SELECT record_no, 'span without a usable ' ||
+                   CASE WHEN trace_id IS NULL THEN 'trace id' ELSE 'span id' END
+                   || ' (ids must be hex or base64 of 16/8 bytes)' AS reason
+            FROM {norm} WHERE trace_id IS NULL OR span_id IS NULL"""
+    )
+    rich = temp_name("spans")
+    con.execute(
+        f"""CREATE TEMP TABLE {rich} AS
+            SELECT *, {OUTCOME_SQL} AS oc
+            FROM (SELECT n.*,
+                    try_cast(coalesce(fx_attr(attrs, 'http.response.status_code'), fx_attr(attrs, 'http.status_code')) AS INTEGER) AS http_status,
+                    try_cast(coalesce(fx_attr(attrs, 'rpc.grpc.status_code'), fx_attr(attrs, 'grpc.status_code')) AS INTEGER) AS grpc_status,
+                    coalesce(fx_attr(attrs, 'error.type'), fx_attr(attrs, 'exception.type'), event_error_type) AS error_type,
+                    coalesce(fx_attr(attrs, 'http.route'), fx_attr(attrs, 'url.template'), name) AS endpoint,
+                    coalesce(fx_attr(res_attrs, 'service.version'), fx_attr(attrs, 'service.version')) AS service_version,
+                    coalesce(fx_attr(attrs, 'user_agent.original'), fx_attr(attrs, 'http.user_agent'), fx_attr(attrs, 'user_agent')) AS user_agent,
+                    coalesce(fx_attr(attrs, 'http.request.header.idempotency-key'), fx_attr(attrs, 'idempotency.key'),
+                             fx_attr(attrs, 'app.order.id'), fx_attr(attrs, 'order.id'), fx_attr(attrs, 'order_id')) AS request_key,
+                    coalesce(fx_attr(attrs, 'http.request.header.x-request-id'), fx_attr(attrs, 'guid:x-request-id'),
+                             fx_attr(attrs, 'request.id'), fx_attr(attrs, 'request_id')) AS request_id
+                  FROM {norm} n WHERE trace_id IS NOT NULL AND span_id IS NOT NULL)"""
+    )
+    con.execute(
+        f"""INSERT INTO spans BY NAME
+            SELECT trace_id, span_id, parent_span_id, service, name, kind,
+                   fx_us_time(start_us) AS start, fx_us_time(end_us) AS "end",
+                   CASE WHEN end_us >= start_us AND start_us > 0 THEN end_us - start_us END AS duration_us,
+                   status_code, status_message, oc.o AS outcome, oc.r AS outcome_reason,
+                   oc.o AS base_outcome, oc.r AS base_outcome_reason,
+                   coalesce(try(to_json(map_from_entries(attrs))), to_json(attrs)) AS attributes,
+                   coalesce(try(to_json(map_from_entries(res_attrs))), to_json(res_attrs)) AS resource_attributes,
+                   events, links, start_raw, end_raw,
+                   fx_us_time(start_us) AS start_corrected, fx_us_time(end_us) AS end_corrected,
+                   http_status, grpc_status, error_type, endpoint, service_version, user_agent, request_key, request_id,
+                   {SIDE_EFFECT_SQL} AS side_effect,
+                   ? AS source, ? AS evidence_sha256, b.line_no AS evidence_line, s.record_no AS evidence_record
+            FROM {rich} s JOIN {batch.table} b USING (record_no)""",
+        [source_name, batch.evidence_sha256],
+    )
+    con.execute(
+        f"""INSERT INTO span_attributes
+            SELECT trace_id, span_id, 'span', a.key, a.value, ? FROM (SELECT trace_id, span_id, unnest(attrs) AS a FROM {rich})
+            WHERE a.key IS NOT NULL
+            UNION ALL
+            SELECT trace_id, span_id, 'resource', a.key, a.value, ? FROM (SELECT trace_id, span_id, unnest(res_attrs) AS a FROM {rich})
+            WHERE a.key IS NOT NULL""",
+        [batch.evidence_sha256, batch.evidence_sha256],
+    )
+    batch.mark_loaded(f"SELECT record_no FROM {rich}")
+    batch.insert_events(
+        f"""SELECT record_no, fx_us_time(start_us) AS time,
+                   CASE WHEN fx_us_time(start_us) IS NULL THEN 'span has no start time' END AS time_problem,
+                   start_raw AS time_raw, fx_us_time(end_us) AS end_time, 'trace' AS category,
+                   name AS action, service, user_agent, coalesce(request_key, endpoint) AS target,
+                   oc.o AS outcome, oc.r AS outcome_reason, request_id, trace_id, span_id,
+                   trace_id || '/' || span_id || '/' || kind AS event_uid,
+                   CAST(row_number() OVER (PARTITION BY record_no ORDER BY start_us, span_id) AS INTEGER) AS event_seq,
+                   to_json({{'trace_id': trace_id, 'span_id': span_id, 'parent_span_id': parent_span_id,
+                             'kind': kind, 'name': name, 'service': service}}) AS raw
+            FROM {rich} WHERE (kind = 'server' OR parent_span_id IS NULL) AND start_us > 0"""
+    )
+    con.execute(f"DROP TABLE {rich}")
