@@ -1,0 +1,201 @@
+"""Kubernetes API-server audit events (``audit.k8s.io/v1`` and ``v1beta1``): JSON Lines as the
+log backend writes them, an ``EventList`` document (``items``), and the Logstash-flattened
+headerless CSV some pipelines keep (cluster, time, user, verb, resource, subresource, name,
+namespace, URI, auditID, stage, code).
+
+One logical request is one ``auditID``. The API server may write it several times, once per
+stage (RequestReceived, ResponseStarted, ResponseComplete, Panic). All stages are loaded records
+(nothing is dropped), but only the most complete stage is kept as the event: ``event_uid`` is the
+auditID and ``event_seq`` the stage rank (RequestReceived 1, ResponseStarted 2, ResponseComplete
+and Panic 3). Within a batch the highest rank wins (then the later record); against events the
+case already holds, a higher stage replaces a lower one. Every stage not kept is counted in
+``records_duplicate``. ``time`` is ``requestReceivedTimestamp`` (the same for every stage),
+``end_time`` the ``stageTimestamp`` of a ResponseComplete stage.
+
+Kubernetes writes RFC 3339 times with a zone; a zone-less time is rejected, never guessed.
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Batch, Probe, Source
+
+_EVENT_KEYS = {
+    "kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "impersonatedUser",
+    "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject", "responseObject",
+    "requestReceivedTimestamp", "stageTimestamp", "annotations", "timestamp", "metadata",
+}
+
+_CRED = "authentication.kubernetes.io/credential-id"
+
+_SHAPE = """{
+ "kind": "VARCHAR", "apiVersion": "VARCHAR", "auditID": "VARCHAR", "stage": "VARCHAR", "verb": "VARCHAR",
+ "requestURI": "VARCHAR", "userAgent": "VARCHAR", "sourceIPs": "VARCHAR[]",
+ "requestReceivedTimestamp": "VARCHAR", "stageTimestamp": "VARCHAR", "timestamp": "VARCHAR",
+ "user": {"username": "VARCHAR", "extra": "JSON"},
+ "impersonatedUser": {"username": "VARCHAR"},
+ "objectRef": {"resource": "VARCHAR", "subresource": "VARCHAR", "namespace": "VARCHAR", "name": "VARCHAR",
+               "apiGroup": "VARCHAR"},
+ "responseStatus": {"code": "INTEGER", "reason": "VARCHAR", "message": "VARCHAR", "status": "VARCHAR"},
+ "annotations": "JSON", "requestObject": "JSON"
+}"""
+
+# The columns every k8s row set has, whatever its origin (JSON event or CSV row).
+_COMMON = """
+    fx_time(t_raw, false) AS time, fx_time_problem(t_raw, false) AS time_problem, t_raw AS time_raw,
+    CASE WHEN stage = 'ResponseComplete' THEN fx_time(stage_ts, false) END AS end_time,
+    verb || ' ' || coalesce(resource || coalesce('/' || nullif(subresource, ''), ''),
+                            regexp_replace(uri, '\\?.*$', '')) AS action,
+    username AS actor,
+    CASE WHEN username LIKE 'system:serviceaccount:%' THEN 'service_account'
+         WHEN username LIKE 'system:node:%' THEN 'node'
+         WHEN username = 'system:anonymous' THEN 'anonymous'
+         WHEN username LIKE 'system:%' THEN 'system'
+         WHEN username IS NULL THEN NULL ELSE 'user' END
+      || CASE WHEN impersonated IS NOT NULL THEN ' impersonating ' || impersonated ELSE '' END AS actor_type,
+    CASE WHEN resource IS NULL THEN regexp_replace(uri, '\\?.*$', '')
+         ELSE coalesce(nullif(namespace, '') || '/', '') || resource || coalesce('/' || nullif(name, ''), '') END AS target,
+    CASE WHEN code = 504 OR status_reason = 'Timeout' THEN 'timeout'
+         WHEN code BETWEEN 100 AND 399 THEN 'success'
+         WHEN code >= 400 THEN 'failure'
+         WHEN decision = 'forbid' THEN 'failure'
+         ELSE 'unknown' END AS outcome,
+    CASE WHEN code = 504 OR status_reason = 'Timeout' THEN 'timed out: HTTP ' || coalesce(code::VARCHAR, '?') || coalesce(' ' || status_reason, '')
+         WHEN code = 429 THEN 'throttled: HTTP 429' || coalesce(' ' || status_reason, '')
+         WHEN code IN (401, 403) THEN 'access denied: HTTP ' || code || coalesce(' ' || status_reason, '')
+                                      || coalesce(' (' || nullif(authz_reason, '') || ')', '')
+         WHEN code IS NOT NULL THEN 'HTTP ' || code || coalesce(' ' || status_reason, '')
+         WHEN decision = 'forbid' THEN 'access denied: authorization decision forbid'
+         ELSE 'no response status recorded (stage ' || coalesce(stage, '?') || ')' END AS outcome_reason,
+    audit_id AS request_id, audit_id AS event_uid,
+    CASE stage WHEN 'RequestReceived' THEN 1 WHEN 'ResponseStarted' THEN 2 ELSE 3 END AS event_seq
+"""
+
+_JSON_EVENTS = f"""
+WITH p AS (SELECT record_no, json_transform(doc, '{_SHAPE}') AS s FROM {{batch}}),
+f AS (
+    SELECT record_no, s.kind AS kind,
+           coalesce(s.requestReceivedTimestamp, s.timestamp, s.stageTimestamp) AS t_raw,
+           s.stageTimestamp AS stage_ts, s.stage AS stage, s.verb AS verb, s.requestURI AS uri,
+           s.objectRef.resource AS resource, s.objectRef.subresource AS subresource,
+           s.objectRef.namespace AS namespace, s.objectRef.name AS name,
+           s.user.username AS username, s.impersonatedUser.username AS impersonated,
+           s.responseStatus.code AS code, s.responseStatus.reason AS status_reason,
+           s.annotations->>'$."authorization.k8s.io/decision"' AS decision,
+           s.annotations->>'$."authorization.k8s.io/reason"' AS authz_reason,
+           s.auditID AS audit_id, s.sourceIPs[1] AS src_ip, s.userAgent AS user_agent,
+           s.user.extra->>'$."{_CRED}"[0]' AS credential_id,
+           regexp_extract(CAST(s.requestObject AS VARCHAR), 'sha256:[0-9a-f]{{64}}') AS digest
+    FROM p
+)
+SELECT record_no, {_COMMON}, src_ip, user_agent, credential_id, nullif(digest, '') AS artifact_digest
+FROM f
+"""
+
+# A Logstash-flattened CSV row, handed over as one text line (reads_text_lines): split it into
+# fields with a CSV field pattern, then unquote.
+_CSV_FIELDS = """
+WITH l AS (
+    SELECT record_no, regexp_extract_all(doc->>'$', '(?:^|,)("(?:[^"]|"")*"|[^,]*)', 1) AS raw_f FROM {batch}
+), u AS (
+    SELECT record_no, len(raw_f) AS n,
+           list_transform(raw_f, lambda x: CASE WHEN x LIKE '"%"' THEN replace(x[2:-2], '""', '"') ELSE x END) AS v
+    FROM l
+)
+"""
+
+_CSV_EVENTS = _CSV_FIELDS + f"""
+, f AS (
+    SELECT record_no, v[2] AS t_raw, CAST(NULL AS VARCHAR) AS stage_ts, nullif(v[11], '') AS stage,
+           nullif(v[4], '') AS verb, nullif(v[9], '') AS uri, nullif(v[5], '') AS resource, v[6] AS subresource,
+           v[8] AS namespace, v[7] AS name, nullif(v[3], '') AS username, CAST(NULL AS VARCHAR) AS impersonated,
+           try_cast(v[12] AS INTEGER) AS code, CAST(NULL AS VARCHAR) AS status_reason,
+           CAST(NULL AS VARCHAR) AS decision, CAST(NULL AS VARCHAR) AS authz_reason, nullif(v[10], '') AS audit_id,
+           v[1]->>'name' AS cluster
+    FROM u WHERE n = 15
+)
+SELECT record_no, {_COMMON}, cluster AS environment FROM f
+"""
+
+
+class K8sAuditSource(Source):
+    name = "k8s_audit"
+    category = "audit"
+    containers = ("jsonl", "json")
+
+    def detect(self, probe: Probe) -> int:
+        doc = probe.document
+        if isinstance(doc, dict) and doc.get("kind") == "EventList" and str(doc.get("apiVersion", "")).startswith("audit.k8s.io"):
+            return 90
+        objs = probe.objects()
+        if not objs:
+            return 0
+        hits = sum(1 for o in objs if "auditID" in o and ("verb" in o or "stage" in o))
+        if hits * 2 >= len(objs):
+            return 90
+        if all(o.keys() and o.keys() <= _EVENT_KEYS and "kind" in o for o in objs):
+            return 20  # only audit Event keys, e.g. a damaged event: still ours, to reject with a reason
+        return 40 if hits else 0
+
+    def record_path(self, probe: Probe) -> str:
+        if isinstance(probe.document, dict) and probe.document.get("kind") == "EventList":
+            return "$.items"
+        return super().record_path(probe)
+
+    def load_batch(self, batch: Batch) -> None:
+        batch.reject("""
+            SELECT record_no,
+                   CASE WHEN kind IS NOT NULL AND kind <> '"Event"'
+                        THEN 'not a Kubernetes audit Event: kind is ' || left(kind, 80) || ', expected "Event"'
+                        ELSE 'not a Kubernetes audit Event: no auditID and no verb' END AS reason
+            FROM (SELECT record_no, CAST(doc->'kind' AS VARCHAR) AS kind, doc->>'auditID' AS audit_id,
+                         doc->>'verb' AS verb FROM {batch})
+            WHERE (kind IS NOT NULL AND kind <> '"Event"') OR (audit_id IS NULL AND verb IS NULL)""")
+        _insert_best_stage(batch, _JSON_EVENTS.replace("FROM {batch}", """FROM {batch} WHERE coalesce(CAST(doc->'kind' AS VARCHAR), '"Event"') = '"Event"'
+              AND (doc->>'auditID' IS NOT NULL OR doc->>'verb' IS NOT NULL)"""))
+
+
+class K8sAuditCsvSource(Source):
+    """Kubernetes audit flattened to headerless CSV by Logstash (15 fields; see the module docstring)."""
+
+    name = "k8s_audit_csv"
+    category = "audit"
+    containers = ("csv",)
+    reads_text_lines = True
+
+    def detect(self, probe: Probe) -> int:
+        first = probe.head.split("\n", 1)[0]
+        fields = first.split(",")
+        looks = (len(fields) >= 15 and fields[10] in ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
+                 and len(fields[9]) == 36 and fields[1][:2] == "20")
+        return 80 if looks else 0
+
+    def load_batch(self, batch: Batch) -> None:
+        batch.reject(_CSV_FIELDS + """
+            SELECT record_no, 'truncated or malformed CSV row: ' || n || ' of 15 fields' AS reason FROM u WHERE n <> 15""")
+        _insert_best_stage(batch, _CSV_EVENTS)
+
+
+def _insert_best_stage(batch: Batch, events_sql: str) -> None:
+    """Insert one event per auditID: the most complete stage; count the other stages as duplicates."""
+    con = batch.con
+    staged = f"{batch.table}_k8s"
+    con.execute(f"CREATE TEMP TABLE {staged} AS {events_sql.replace('{batch}', batch.table)}")
+    # rank within the batch; rows with no parseable time are never preferred over a good one
+    con.execute(f"""CREATE TEMP TABLE {staged}_r AS
+        SELECT *, row_number() OVER (PARTITION BY coalesce(event_uid, 'record:' || record_no)
+                                     ORDER BY time IS NULL, event_seq DESC, record_no DESC) AS pick
+        FROM {staged}""")
+    # a lower stage already in the case gives way to a higher stage of the same request
+    replaced = con.execute(f"""DELETE FROM events e USING {staged}_r s
+        WHERE s.pick = 1 AND s.time IS NOT NULL AND e.source = ? AND e.event_uid = s.event_uid
+          AND e.event_seq < s.event_seq""", [batch.source.name]).fetchone()[0]
+    batch.duplicates += replaced
+    batch.insert_events(f"SELECT * EXCLUDE (pick) FROM {staged}_r WHERE pick = 1")
+    other = con.execute(f"SELECT count(*) FROM {staged}_r WHERE pick > 1").fetchone()[0]
+    if other:
+        batch.mark_loaded(f"SELECT record_no FROM {staged}_r WHERE pick > 1")
+        batch.duplicates += other
+    con.execute(f"DROP TABLE {staged}; DROP TABLE {staged}_r")
+
+
+SOURCES = [K8sAuditSource(), K8sAuditCsvSource()]
