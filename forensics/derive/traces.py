@@ -1,0 +1,89 @@
+"""Span rules that need more than one span, rebuilt after every ingest (docs/traces.md).
+
+1. Outcome refinement: a client span that failed while the server span answering it completed
+   successfully is a ``timeout`` (the client gave up; the work happened). Every other span keeps
+   the per-span outcome its loader gave it (``base_outcome``).
+2. Clock skew: for each trace, pairs of a parent and a child in another service where the child
+   falls outside its parent's interval give a correction for the child's service
+   (``trace_skew``); ``spans.skew_us`` and ``start_corrected``/``end_corrected`` carry it, raw
+   times stay as they were.
+3. The timeline events promoted from spans take the refined outcome.
+
+Idempotent: every step starts again from the loaders' columns.
+"""
+
+from __future__ import annotations
+
+ORDER = 20
+
+RESET = """
+UPDATE spans SET outcome = base_outcome, outcome_reason = base_outcome_reason, skew_us = NULL,
+                 start_corrected = start, end_corrected = "end"
+WHERE base_outcome IS NOT NULL
+"""
+
+# A client span that failed (no timeout signal of its own) while its server span completed.
+CLIENT_TIMEOUT = """
+UPDATE spans SET outcome = 'timeout',
+       outcome_reason = 'client span failed while its server span ' || srv.span_id || ' (' || coalesce(srv.service, '?')
+                        || ') completed successfully: the client gave up, the work happened'
+FROM (SELECT c.trace_id AS t, c.span_id AS s, c.kind AS k, min(v.span_id) AS span_id, min(v.service) AS service
+      FROM spans c JOIN spans v
+        ON v.trace_id = c.trace_id AND v.kind = 'server'
+       AND (v.parent_span_id = c.span_id OR (v.span_id = c.span_id AND v.service IS DISTINCT FROM c.service))
+      WHERE c.kind = 'client' AND c.base_outcome = 'failure' AND v.base_outcome = 'success'
+      GROUP BY ALL) srv
+WHERE spans.trace_id = srv.t AND spans.span_id = srv.s AND spans.kind = srv.k
+"""
+
+SKEW = """
+INSERT INTO trace_skew
+WITH s AS (
+    SELECT trace_id, span_id, parent_span_id, service, kind, epoch_us(start) AS st, epoch_us("end") AS en
+    FROM spans WHERE start IS NOT NULL AND "end" IS NOT NULL),
+pairs AS (
+    SELECT c.trace_id, c.service, p.service AS reference_service,
+           CASE WHEN p.kind = 'client' AND c.kind = 'server'
+                THEN (p.st + ((p.en - p.st) - (c.en - c.st)) // 2) - c.st
+                WHEN c.st < p.st THEN p.st - c.st
+                ELSE p.en - c.en END AS correction,
+           CASE WHEN p.kind = 'client' AND c.kind = 'server' THEN 'client/server midpoint'
+                ELSE 'child outside parent' END AS method
+    FROM s c JOIN s p
+      ON p.trace_id = c.trace_id
+     AND (c.parent_span_id = p.span_id OR (c.span_id = p.span_id AND p.kind = 'client' AND c.kind = 'server'))
+    WHERE c.service IS DISTINCT FROM p.service
+      AND (c.st < p.st OR c.en > p.en)
+      -- a child whose parent id also names a span of its own service belongs to that span
+      AND NOT EXISTS (SELECT 1 FROM s l WHERE l.trace_id = c.trace_id AND l.span_id = c.parent_span_id
+                      AND l.service IS NOT DISTINCT FROM c.service AND c.parent_span_id <> c.span_id))
+-- a client/server pair measures the skew directly; other pairs only bound it
+SELECT trace_id, service, reference_service,
+       CAST(coalesce(median(correction) FILTER (WHERE method = 'client/server midpoint'), median(correction)) AS BIGINT) AS skew_us,
+       CAST(count(*) AS INTEGER) AS pairs, min(method) AS method
+FROM pairs GROUP BY trace_id, service, reference_service
+"""
+
+APPLY_SKEW = """
+UPDATE spans SET skew_us = k.skew_us,
+       start_corrected = start + to_microseconds(k.skew_us),
+       end_corrected = "end" + to_microseconds(k.skew_us)
+FROM (SELECT trace_id, service, arg_max(skew_us, pairs) AS skew_us FROM trace_skew GROUP BY ALL) k
+WHERE spans.trace_id = k.trace_id AND spans.service IS NOT DISTINCT FROM k.service
+"""
+
+EVENTS = """
+UPDATE events SET outcome = s.outcome, outcome_reason = s.outcome_reason
+FROM spans s
+WHERE events.category = 'trace' AND events.source = s.source AND events.trace_id = s.trace_id
+  AND events.span_id = s.span_id AND events.event_uid = s.trace_id || '/' || s.span_id || '/' || s.kind
+  AND events.outcome IS DISTINCT FROM s.outcome
+"""
+
+
+def derive(con) -> None:
+    con.execute("DELETE FROM trace_skew")
+    if not con.execute("SELECT count(*) FROM spans").fetchone()[0]:
+        return
+    for sql in (RESET, CLIENT_TIMEOUT, SKEW, APPLY_SKEW, EVENTS):
+        con.execute(sql)
