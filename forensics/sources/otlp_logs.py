@@ -54,7 +54,7 @@ class OtlpLogsSource(Source):
                      json_each(rl.value, '$.scopeLogs') sl,
                      json_each(sl.value, '$.logRecords') lr""",
             [sha[:16]],
-        )
+        ).fetchall()
         try:
             batch.insert_rows(
                 "log_records",
@@ -88,7 +88,7 @@ class OtlpLogsSource(Source):
                     WHERE record_no NOT IN (SELECT record_no FROM {flat})"""
             )
         finally:
-            con.execute(f"DROP TABLE {flat}")
+            con.execute(f"DROP TABLE {flat}").fetchall()
 
 
 SOURCES = [OtlpLogsSource()]

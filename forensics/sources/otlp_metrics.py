@@ -45,7 +45,7 @@ class OtlpMetricsSource(Source):
                      json_each(rm.value, '$.scopeMetrics') sm,
                      json_each(sm.value, '$.metrics') m,
                      LATERAL ({kinds}) d"""
-        )
+        ).fetchall()
         try:
             insert_metric_rows(
                 batch,
@@ -67,7 +67,7 @@ class OtlpMetricsSource(Source):
                     WHERE record_no NOT IN (SELECT record_no FROM {points})"""
             )
         finally:
-            con.execute(f"DROP TABLE {points}")
+            con.execute(f"DROP TABLE {points}").fetchall()
 
 
 SOURCES = [OtlpMetricsSource()]

@@ -239,7 +239,7 @@ def insert_metric_rows(batch: Batch, select_sql: str, source: str) -> None:
                    CASE WHEN ts_us IS NOT NULL THEN timezone('UTC', make_timestamp(ts_us)) END AS time,
                    time_raw, sample_bytes
             FROM ({select_sql.replace('{batch}', batch.table)})"""
-    )
+    ).fetchall()
     try:
         batch.insert_rows(
             "metric_samples",
@@ -256,7 +256,7 @@ def insert_metric_rows(batch: Batch, select_sql: str, source: str) -> None:
             [batch.evidence_sha256],
         )
     finally:
-        batch.con.execute(f"DROP TABLE {staged}")
+        batch.con.execute(f"DROP TABLE {staged}").fetchall()
 
 
 SOURCES = [PrometheusSource()]
