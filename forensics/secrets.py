@@ -1,0 +1,56 @@
+"""Secret scanning: credential-shaped strings in everything the case ingested.
+
+The scan is one DuckDB query (``queries/credentials/secret_exposures.sql``): RE2 patterns over
+every string leaf of ``events.raw`` (log fields, CI job log lines), span attribute values and the
+raw text of rejected records. It rebuilds the ``secret_exposures`` table, which stores where each
+secret was exposed (evidence sha256, line, record, field) and only a redacted form of it: kind,
+first four characters and a fingerprint (``forensics.display.redact`` computed in SQL). The secret
+itself is never stored, returned or shown.
+
+An AWS access key id is an identifier, not a secret (the revoke command needs it in full); the
+secret access key beside it is the secret, and the key id's row says whether one was found within
+five lines of the same file (``secret_nearby``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from forensics import queries
+
+#: What each exposure kind means for revocation: (credential kind, lifetime class).
+EXPOSURE_KINDS: dict[str, tuple[str, str]] = {
+    "aws_access_key_id": ("aws_access_key", "long-lived"),
+    "aws_secret_access_key": ("aws_access_key", "long-lived"),
+    "github_token": ("github_token", "long-lived"),
+    "github_fine_grained_pat": ("github_pat", "long-lived"),
+    "gitlab_pat": ("gitlab_pat", "long-lived"),
+    "slack_token": ("slack_token", "long-lived"),
+    "jwt": ("jwt", "short-lived"),
+    "private_key_pem": ("private_key", "long-lived"),
+    "gcp_service_account_key": ("gcp_service_account_key", "long-lived"),
+}
+
+
+def scan(con) -> int:
+    """Rebuild ``secret_exposures`` from the case; returns the number of exposures found."""
+    sql = queries.load("credentials/secret_exposures")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM secret_exposures")
+        con.execute(f"INSERT INTO secret_exposures BY NAME {sql}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return con.execute("SELECT count(*) FROM secret_exposures").fetchone()[0]
+
+
+def exposures(case) -> pl.DataFrame:
+    """The exposures table, redacted, in evidence order (run ``scan`` first)."""
+    return case.sql(
+        """SELECT x.kind, x.redacted, x.credential_id, x.secret_nearby, x.time, x.actor, x.source,
+                  ev.path AS evidence_path, x.evidence_sha256, x.evidence_line, x.field
+           FROM secret_exposures x LEFT JOIN evidence ev ON ev.sha256 = x.evidence_sha256
+           ORDER BY x.time NULLS LAST, x.evidence_sha256, x.evidence_line, x.exposure_id"""
+    )

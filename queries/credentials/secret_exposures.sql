@@ -1,0 +1,80 @@
+-- Which credential-shaped secrets appear in ingested text, and where (evidence, line, field)?
+-- Scans every string leaf of events.raw (log fields, CI job log lines), span attribute values and
+-- the raw text of rejected records, with RE2 patterns (docs/credentials.md lists them).
+-- The secret itself never leaves this query: only kind, fingerprint, redacted form and length.
+-- Parameters: none.
+-- Non-empty means: secrets were exposed in the evidence; each must be revoked or rotated.
+WITH patterns(kind, pattern, needs_key) AS (VALUES
+    ('aws_access_key_id',       '(?:^|[^A-Z0-9])((?:AKIA|ASIA)[A-Z0-9]{16})(?:[^A-Z0-9]|$)', false),
+    ('aws_secret_access_key',   '(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key|secretaccesskey)["'']?\s*[:=]\s*["'']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)', false),
+    -- an unlabelled 40-character key-alphabet token counts only beside an access key id (below)
+    ('aws_secret_access_key',   '(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)', true),
+    ('github_token',            '(?:^|[^A-Za-z0-9_])((?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,251})(?:[^A-Za-z0-9_]|$)', false),
+    ('github_fine_grained_pat', '(?:^|[^A-Za-z0-9_])(github_pat_[A-Za-z0-9_]{22,255})', false),
+    ('gitlab_pat',              '(glpat-[A-Za-z0-9_-]{20,})', false),
+    ('slack_token',             '(xox[abposr]-[A-Za-z0-9-]{10,})', false),
+    ('jwt',                     '(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})', false),
+    ('private_key_pem',         '(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s\\]*(?:-----END [A-Z ]*PRIVATE KEY-----)?)', false),
+    ('gcp_service_account_key', '"?private_key_id"?\s*[:=]\s*"?([0-9a-f]{40})', false)
+),
+prefilter(p) AS (VALUES ('(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')),
+texts AS (
+    SELECT 'events' AS location, e.event_id, e.source, e.evidence_sha256, e.evidence_line, e.evidence_record,
+           e.time, e.actor, j.fullkey AS field,
+           coalesce(j.key || '=', '') || (j.value->>'$') AS text
+    FROM (SELECT * FROM events WHERE regexp_matches(CAST(raw AS VARCHAR), (SELECT p FROM prefilter))) e,
+         json_tree(e.raw) j
+    WHERE j.type = 'VARCHAR'
+    UNION ALL
+    SELECT 'span_attributes', NULL, 'spans', a.evidence_sha256, NULL, NULL, s.start, s.service,
+           a.scope || ':' || a.key, a.key || '=' || a.value
+    FROM span_attributes a LEFT JOIN spans s USING (trace_id, span_id)
+    WHERE regexp_matches(a.value, (SELECT p FROM prefilter))
+    UNION ALL
+    SELECT 'rejects', NULL, 'rejects', r.evidence_sha256, r.line, r.record_index, NULL, NULL, 'raw_text', r.raw_text
+    FROM rejects r
+    WHERE regexp_matches(r.raw_text, (SELECT p FROM prefilter))
+),
+numbered AS (SELECT row_number() OVER () AS text_no, * FROM texts),
+raw_hits AS (
+    SELECT t.* EXCLUDE (text), p.kind, unnest(regexp_extract_all(t.text, p.pattern, 1)) AS secret, p.needs_key
+    FROM numbered t JOIN patterns p
+      ON regexp_matches(t.text, p.pattern)
+     AND (NOT p.needs_key OR regexp_matches(t.text, '(?:AKIA|ASIA)[A-Z0-9]{16}'))
+),
+hits AS (
+    SELECT DISTINCT * EXCLUDE (needs_key) FROM raw_hits
+    WHERE NOT needs_key
+       OR (regexp_matches(secret, '[A-Z]') AND regexp_matches(secret, '[a-z]')
+           AND NOT regexp_matches(secret, '^(?:AKIA|ASIA)'))
+),
+numbered_hits AS (SELECT row_number() OVER (ORDER BY evidence_sha256, evidence_line, evidence_record, field, kind, secret) AS hit_no, * FROM hits),
+near AS (  -- an AWS secret and an access key id in the same record, or within 5 lines of the same file
+    SELECT s.hit_no AS secret_hit, k.hit_no AS key_hit, k.secret AS key_id,
+           row_number() OVER (PARTITION BY s.hit_no
+                              ORDER BY abs(coalesce(s.evidence_line, 0) - coalesce(k.evidence_line, 0)), k.hit_no) AS rank_for_secret
+    FROM numbered_hits s JOIN numbered_hits k
+      ON s.kind = 'aws_secret_access_key' AND k.kind = 'aws_access_key_id'
+     AND s.evidence_sha256 = k.evidence_sha256 AND s.location = k.location
+     AND (s.text_no = k.text_no OR s.evidence_record = k.evidence_record
+          OR abs(s.evidence_line - k.evidence_line) <= 5)
+),
+enriched AS (
+    SELECT h.*,
+           'sha256:' || left(sha256(h.secret), 12) AS fp,
+           CASE WHEN h.kind = 'aws_access_key_id' THEN h.secret
+                WHEN h.kind = 'aws_secret_access_key' THEN (SELECT n.key_id FROM near n WHERE n.secret_hit = h.hit_no AND n.rank_for_secret = 1)
+                WHEN h.kind = 'gcp_service_account_key' THEN h.secret
+                WHEN h.kind IN ('github_token', 'github_fine_grained_pat') THEN
+                     (SELECT c.credential_id FROM credentials c WHERE c.credential_id = to_base64(unhex(sha256(h.secret))))
+           END AS credential_id,
+           CASE WHEN h.kind = 'aws_access_key_id' THEN EXISTS (SELECT 1 FROM near n WHERE n.key_hit = h.hit_no) END AS secret_nearby
+    FROM numbered_hits h
+)
+SELECT hit_no AS exposure_id, kind, fp AS fingerprint,
+       '[' || kind || ' ' || CASE WHEN length(secret) > 8 THEN left(secret, 4) ELSE '' END || '… ' || fp || ']' AS redacted,
+       CAST(length(secret) AS INTEGER) AS secret_length,
+       credential_id, secret_nearby, location, source, event_id, evidence_sha256, evidence_line, evidence_record,
+       field, time, actor
+FROM enriched
+ORDER BY exposure_id
