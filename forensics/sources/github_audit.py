@@ -1,0 +1,170 @@
+"""GitHub audit log (JSON array pages from the REST API, JSON/JSON Lines and CSV exports, the
+streaming format) and GitHub organisation/repository admin webhooks (member, organization,
+deploy_key, installation, repository, branch_protection_rule) as audit events.
+
+Audit log: ``@timestamp`` (epoch milliseconds; else ``created_at``) -> time; ``action`` ->
+action (``repo.destroy``); ``actor``, ``actor_ip``, ``user_agent``, ``request_id``;
+``hashed_token`` (else ``token_id``) -> credential_id; the target is the repo, else the team,
+user or org. ``_document_id`` -> event_uid (else ``@timestamp|action|actor``). GitHub records
+actions that took place, so the outcome is success, except actions whose name says they failed.
+Zone-less times are rejected (GitHub writes epoch numbers or zoned ISO 8601).
+
+Webhooks carry no delivery time in their body (it is only in the HTTP headers), so the time is
+the payload's own time for the object changed (``rule.updated_at``, ``key.created_at``,
+``installation.created_at``, ``invitation.created_at``, ``repository.updated_at``); a payload that
+carries none (``member.added``, ``organization.member_added``) is rejected with that reason, not
+given an invented time.
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Probe, Source
+
+_AUDIT_KEYS = {"@timestamp", "_document_id", "action", "actor", "actor_ip", "org", "repo", "created_at",
+               "hashed_token", "programmatic_access_type", "operation_type", "business", "actor_id"}
+
+_AUDIT_EVENTS = r"""
+WITH f AS (
+    SELECT r.record_no, r.doc,
+           coalesce(r.doc->>'$."@timestamp"', r.doc->>'created_at', r.doc->>'timestamp') AS t_raw,
+           r.doc->>'action' AS act, r.doc->>'actor' AS actor
+    FROM {batch} r
+)
+SELECT record_no,
+       fx_time(t_raw, false) AS time, fx_time_problem(t_raw, false) AS time_problem, t_raw AS time_raw,
+       act AS action, actor,
+       CASE WHEN actor LIKE '%[bot]' THEN 'bot'
+            WHEN doc->>'programmatic_access_type' IS NOT NULL THEN 'user (' || (doc->>'programmatic_access_type') || ')'
+            WHEN actor IS NOT NULL THEN 'user' END AS actor_type,
+       coalesce(nullif(doc->>'hashed_token', ''), nullif(doc->>'token_id', '')) AS credential_id,
+       nullif(doc->>'actor_ip', '') AS src_ip,
+       doc->>'user_agent' AS user_agent,
+       coalesce(nullif(doc->>'repo', ''), nullif(doc->>'repository', ''), nullif(doc->>'team', ''),
+                nullif(doc->>'user', ''), nullif(doc->>'org', '')) AS target,
+       CASE WHEN regexp_matches(act, '(fail|denied|reject)') THEN 'failure' ELSE 'success' END AS outcome,
+       CASE WHEN regexp_matches(act, '(fail|denied|reject)') THEN 'action name records a failure: ' || act
+            ELSE 'GitHub audit log records actions that took place' END AS outcome_reason,
+       doc->>'request_id' AS request_id,
+       coalesce(doc->>'_document_id', t_raw || '|' || coalesce(act, '') || '|' || coalesce(actor, '')) AS event_uid,
+       doc->>'org' AS environment
+FROM f
+"""
+
+_WEBHOOK_EVENTS = r"""
+WITH k AS (
+    SELECT r.record_no, r.doc, r.doc->>'action' AS act,
+           CASE WHEN json_exists(r.doc, '$.rule') THEN 'branch_protection_rule'
+                WHEN json_exists(r.doc, '$.key') THEN 'deploy_key'
+                WHEN json_exists(r.doc, '$.member') THEN 'member'
+                WHEN json_exists(r.doc, '$.membership') OR json_exists(r.doc, '$.invitation')
+                     OR (json_exists(r.doc, '$.organization') AND NOT json_exists(r.doc, '$.repository')) THEN 'organization'
+                WHEN json_exists(r.doc, '$.repositories') OR json_exists(r.doc, '$.installation.account') THEN 'installation'
+                ELSE 'repository' END AS event
+    FROM {batch} r
+), t AS (
+    SELECT *,
+           CASE event
+               WHEN 'branch_protection_rule' THEN CASE WHEN act = 'created' THEN 'rule.created_at' ELSE 'rule.updated_at' END
+               WHEN 'deploy_key' THEN CASE WHEN act = 'created' THEN 'key.created_at' END
+               WHEN 'installation' THEN CASE WHEN act = 'created' THEN 'installation.created_at' ELSE 'installation.updated_at' END
+               WHEN 'organization' THEN CASE WHEN act = 'member_invited' THEN 'invitation.created_at' END
+               WHEN 'repository' THEN CASE WHEN act = 'created' THEN 'repository.created_at' ELSE 'repository.updated_at' END
+           END AS time_field
+    FROM k
+), v AS (
+    SELECT *, CASE WHEN time_field IS NOT NULL THEN json_extract_string(doc, '$.' || time_field) END AS t_raw FROM t
+)
+SELECT record_no,
+       fx_time(t_raw, false) AS time,
+       CASE WHEN time_field IS NULL
+            THEN 'GitHub ' || event || '.' || coalesce(act, '?') || ' webhook payload carries no event time (the delivery time is only in the HTTP headers)'
+            ELSE fx_time_problem(t_raw, false) END AS time_problem,
+       t_raw AS time_raw,
+       event || '.' || coalesce(act, '?') AS action,
+       doc->>'$.sender.login' AS actor,
+       CASE WHEN doc->>'$.sender.type' = 'Bot' THEN 'bot' ELSE lower(doc->>'$.sender.type') END AS actor_type,
+       CASE event
+           WHEN 'member' THEN coalesce(doc->>'$.repository.full_name' || ':', '') || (doc->>'$.member.login')
+           WHEN 'organization' THEN coalesce(doc->>'$.organization.login', '') || coalesce(':' || coalesce(doc->>'$.membership.user.login', doc->>'$.user.login', doc->>'$.invitation.login'), '')
+           WHEN 'installation' THEN coalesce(doc->>'$.installation.account.login', '') || ':app/' || coalesce(doc->>'$.installation.app_slug', doc->>'$.installation.app_id', '?')
+           WHEN 'deploy_key' THEN coalesce(doc->>'$.repository.full_name', '') || ':key/' || coalesce(doc->>'$.key.id', '?')
+           WHEN 'branch_protection_rule' THEN coalesce(doc->>'$.repository.full_name', '') || ':' || coalesce(doc->>'$.rule.name', '?')
+           ELSE doc->>'$.repository.full_name' END AS target,
+       'success' AS outcome,
+       'webhook sent after the change was made; time from ' || coalesce(time_field, 'nowhere') AS outcome_reason,
+       'webhook:' || event || ':' || md5(CAST(doc AS VARCHAR)) AS event_uid,
+       coalesce(doc->>'$.organization.login', doc->>'$.repository.owner.login') AS environment
+FROM v
+"""
+
+_WEBHOOK_ACTIONS = {
+    "member": {"added", "removed", "edited"},
+    "organization": {"member_added", "member_removed", "member_invited", "renamed", "deleted"},
+    "deploy_key": {"created", "deleted"},
+    "installation": {"created", "deleted", "suspend", "unsuspend", "new_permissions_accepted"},
+    "repository": {"created", "deleted", "archived", "unarchived", "edited", "renamed", "transferred",
+                   "publicized", "privatized"},
+    "branch_protection_rule": {"created", "edited", "deleted"},
+}
+_REPOSITORY_EVENT_KEYS = {"action", "repository", "organization", "sender", "installation", "changes", "enterprise"}
+
+
+def webhook_event(o: dict) -> str | None:
+    """The admin webhook event a payload belongs to, judged by its keys, or None."""
+    act = o.get("action")
+    if not isinstance(act, str) or not isinstance(o.get("sender"), dict):
+        return None
+    keys = set(o)
+    if "rule" in keys and "repository" in keys:
+        event = "branch_protection_rule"
+    elif "key" in keys and "repository" in keys:
+        event = "deploy_key"
+    elif "member" in keys and "repository" in keys:
+        event = "member"
+    elif ("membership" in keys or "invitation" in keys) and "organization" in keys:
+        event = "organization"
+    elif "repositories" in keys and isinstance(o.get("installation"), dict) and "account" in o["installation"]:
+        event = "installation"
+    elif "repository" in keys and keys <= _REPOSITORY_EVENT_KEYS:
+        event = "repository"
+    else:
+        return None
+    return event if act in _WEBHOOK_ACTIONS[event] else None
+
+
+class GitHubAuditSource(Source):
+    name = "github_audit"
+    category = "audit"
+    containers = ("jsonl", "json", "csv")
+
+    def detect(self, probe: Probe) -> int:
+        if probe.container == "csv":
+            header = probe.head.split("\n", 1)[0]
+            return 70 if "action" in header and ("@timestamp" in header or "_document_id" in header) else 0
+        objs = probe.objects()
+        if not objs:
+            return 0
+        hits = sum(1 for o in objs if "action" in o and isinstance(o.get("action"), str) and "." in o["action"]
+                   and len(_AUDIT_KEYS & o.keys()) >= 3)
+        return 80 if hits * 2 >= len(objs) else 0
+
+    def events_sql(self) -> str:
+        return _AUDIT_EVENTS
+
+
+class GitHubAdminWebhookSource(Source):
+    name = "github_admin_webhook"
+    category = "audit"
+    containers = ("jsonl", "json")
+
+    def detect(self, probe: Probe) -> int:
+        objs = probe.objects()
+        if not objs:
+            return 0
+        return 70 if all(webhook_event(o) for o in objs) else 0
+
+    def events_sql(self) -> str:
+        return _WEBHOOK_EVENTS
+
+
+SOURCES = [GitHubAuditSource(), GitHubAdminWebhookSource()]
