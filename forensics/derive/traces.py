@@ -32,6 +32,7 @@ FROM (SELECT c.trace_id AS t, c.span_id AS s, c.kind AS k, min(v.span_id) AS spa
         ON v.trace_id = c.trace_id AND v.kind = 'server'
        AND (v.parent_span_id = c.span_id OR (v.span_id = c.span_id AND v.service IS DISTINCT FROM c.service))
       WHERE c.kind = 'client' AND c.base_outcome = 'failure' AND v.base_outcome = 'success'
+        AND c.http_status IS NULL AND c.grpc_status IS NULL  -- the client never got an answer
       GROUP BY ALL) srv
 WHERE spans.trace_id = srv.t AND spans.span_id = srv.s AND spans.kind = srv.k
 """
@@ -39,28 +40,32 @@ WHERE spans.trace_id = srv.t AND spans.span_id = srv.s AND spans.kind = srv.k
 SKEW = """
 INSERT INTO trace_skew
 WITH s AS (
-    SELECT trace_id, span_id, parent_span_id, service, kind, epoch_us(start) AS st, epoch_us("end") AS en
+    SELECT trace_id, span_id, parent_span_id, service, kind, epoch_us(start) AS st, epoch_us("end") AS en,
+           base_outcome IN ('success', 'failure') AS answered
     FROM spans WHERE start IS NOT NULL AND "end" IS NOT NULL),
 pairs AS (
     SELECT c.trace_id, c.service, p.service AS reference_service,
-           CASE WHEN p.kind = 'client' AND c.kind = 'server'
+           CASE WHEN p.kind = 'client' AND c.kind = 'server' AND p.answered
                 THEN (p.st + ((p.en - p.st) - (c.en - c.st)) // 2) - c.st
                 WHEN c.st < p.st THEN p.st - c.st
                 ELSE p.en - c.en END AS correction,
-           CASE WHEN p.kind = 'client' AND c.kind = 'server' THEN 'client/server midpoint'
+           CASE WHEN p.kind = 'client' AND c.kind = 'server' AND p.answered THEN 'client/server midpoint'
                 ELSE 'child outside parent' END AS method
     FROM s c JOIN s p
       ON p.trace_id = c.trace_id
      AND (c.parent_span_id = p.span_id OR (c.span_id = p.span_id AND p.kind = 'client' AND c.kind = 'server'))
     WHERE c.service IS DISTINCT FROM p.service
-      AND (c.st < p.st OR c.en > p.en)
+      -- a parent that timed out or never ended may legitimately end before its child: only the
+      -- child starting before its parent is then evidence of skew
+      AND (c.st < p.st OR (c.en > p.en AND p.answered))
       -- a child whose parent id also names a span of its own service belongs to that span
       AND NOT EXISTS (SELECT 1 FROM s l WHERE l.trace_id = c.trace_id AND l.span_id = c.parent_span_id
                       AND l.service IS NOT DISTINCT FROM c.service AND c.parent_span_id <> c.span_id))
 -- a client/server pair measures the skew directly; other pairs only bound it
 SELECT trace_id, service, reference_service,
        CAST(coalesce(median(correction) FILTER (WHERE method = 'client/server midpoint'), median(correction)) AS BIGINT) AS skew_us,
-       CAST(count(*) AS INTEGER) AS pairs, min(method) AS method
+       CAST(count(*) AS INTEGER) AS pairs,
+       CASE WHEN bool_or(method = 'client/server midpoint') THEN 'client/server midpoint' ELSE 'child outside parent' END AS method
 FROM pairs GROUP BY trace_id, service, reference_service
 """
 
