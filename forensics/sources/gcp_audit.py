@@ -1,0 +1,103 @@
+"""GCP Cloud Audit Logs: ``LogEntry`` objects whose ``protoPayload`` is a
+``google.cloud.audit.AuditLog``, one per file, as a JSON array (a Logs Explorer download), as an
+``entries.list`` response (``{"entries": [...]}``) or as JSON Lines (a sink export).
+
+``timestamp`` -> time (GCP writes RFC 3339 with a zone; nanoseconds are truncated to the
+microsecond; a zone-less time is rejected). ``serviceName`` + ``methodName`` -> action
+(``pubsub.googleapis.com:google.pubsub.v1.Publisher.CreateTopic``); ``authenticationInfo``
+``principalEmail`` -> actor, ``serviceAccountKeyName`` -> credential_id, the first
+``serviceAccountDelegationInfo`` principal goes into actor_type (``service_account via ...``);
+``requestMetadata.callerIp`` / ``callerSuppliedUserAgent`` -> src_ip / user_agent;
+``resourceName`` -> target. ``status.code`` -> outcome: absent or 0 is success, 4
+(DEADLINE_EXCEEDED) is a timeout, 7 (PERMISSION_DENIED) and 16 (UNAUTHENTICATED) are access
+denied, 8 (RESOURCE_EXHAUSTED) is throttling, others are failures with their code.
+``logName`` + ``insertId`` -> event_uid.
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Probe, Source
+
+_SHAPE = """{
+ "timestamp": "VARCHAR", "insertId": "VARCHAR", "logName": "VARCHAR",
+ "resource": {"labels": {"project_id": "VARCHAR"}},
+ "operation": {"id": "VARCHAR"},
+ "protoPayload": {"serviceName": "VARCHAR", "methodName": "VARCHAR", "resourceName": "VARCHAR",
+   "authenticationInfo": {"principalEmail": "VARCHAR", "principalSubject": "VARCHAR",
+                          "serviceAccountKeyName": "VARCHAR", "serviceAccountDelegationInfo": "JSON"},
+   "requestMetadata": {"callerIp": "VARCHAR", "callerSuppliedUserAgent": "VARCHAR"},
+   "status": {"code": "INTEGER", "message": "VARCHAR"}}
+}"""
+
+_CODES = ("['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', "
+          "'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', "
+          "'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED']")
+
+_EVENTS = f"""
+WITH p AS (SELECT record_no, json_transform(doc, '{_SHAPE}') AS s FROM {{batch}}),
+f AS (
+    SELECT record_no, s, s.protoPayload AS pp, s.protoPayload.status.code AS code,
+           {_CODES}[s.protoPayload.status.code + 1] AS code_name,
+           s.protoPayload.authenticationInfo.serviceAccountDelegationInfo AS deleg
+    FROM p
+)
+SELECT record_no,
+       fx_time(s.timestamp, false) AS time, fx_time_problem(s.timestamp, false) AS time_problem,
+       s.timestamp AS time_raw,
+       coalesce(pp.serviceName, '?') || ':' || coalesce(pp.methodName, '?') AS action,
+       coalesce(pp.authenticationInfo.principalEmail, pp.authenticationInfo.principalSubject) AS actor,
+       CASE WHEN pp.authenticationInfo.principalEmail LIKE '%.gserviceaccount.com' THEN 'service_account'
+            WHEN pp.authenticationInfo.principalEmail IS NOT NULL THEN 'user' END
+         || coalesce(' via ' || coalesce(deleg->>'$[0].firstPartyPrincipal.principalEmail',
+                                         deleg->>'$[0].thirdPartyPrincipal.thirdPartyClaims'), '') AS actor_type,
+       pp.authenticationInfo.serviceAccountKeyName AS credential_id,
+       pp.requestMetadata.callerIp AS src_ip,
+       pp.requestMetadata.callerSuppliedUserAgent AS user_agent,
+       pp.resourceName AS target,
+       CASE WHEN code IS NULL OR code = 0 THEN 'success'
+            WHEN code = 4 THEN 'timeout'
+            ELSE 'failure' END AS outcome,
+       CASE WHEN code IS NULL THEN 'no status (OK)'
+            WHEN code = 0 THEN 'status 0 OK'
+            WHEN code = 4 THEN 'timed out: status 4 DEADLINE_EXCEEDED' || coalesce(': ' || pp.status.message, '')
+            WHEN code IN (7, 16) THEN 'access denied: status ' || code || ' ' || code_name || coalesce(': ' || pp.status.message, '')
+            WHEN code = 8 THEN 'throttled: status 8 RESOURCE_EXHAUSTED' || coalesce(': ' || pp.status.message, '')
+            ELSE 'status ' || code || coalesce(' ' || code_name, '') || coalesce(': ' || pp.status.message, '') END AS outcome_reason,
+       s.operation.id AS request_id,
+       coalesce(s.logName, '') || '|' || s.insertId AS event_uid,
+       s.resource.labels.project_id AS environment
+FROM f
+"""
+
+
+class GcpAuditSource(Source):
+    name = "gcp_audit"
+    category = "audit"
+    containers = ("jsonl", "json")
+
+    def detect(self, probe: Probe) -> int:
+        objs = probe.objects()
+        if isinstance(probe.document, dict) and isinstance(probe.document.get("entries"), list):
+            objs = [o for o in probe.document["entries"][:50] if isinstance(o, dict)]
+        if not objs:
+            return 0
+        hits = sum(1 for o in objs if _is_audit_entry(o))
+        return 85 if hits * 2 >= len(objs) else 0
+
+    def record_path(self, probe: Probe) -> str:
+        if isinstance(probe.document, dict) and isinstance(probe.document.get("entries"), list):
+            return "$.entries"
+        return super().record_path(probe)
+
+    def events_sql(self) -> str:
+        return _EVENTS
+
+
+def _is_audit_entry(o: dict) -> bool:
+    pp = o.get("protoPayload")
+    if not isinstance(pp, dict):
+        return False
+    return "AuditLog" in str(pp.get("@type", "")) or "cloudaudit.googleapis.com" in str(o.get("logName", ""))
+
+
+SOURCES = [GcpAuditSource()]
