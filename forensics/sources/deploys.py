@@ -1,0 +1,217 @@
+"""Deploy and CI events: the generic deploy log, GitHub deployments, GitHub Actions runs and jobs,
+Argo CD application history. All become ``events`` (category ``deploy`` or ``build``) with the
+original record in ``raw``; ``forensics/derive/provenance.py`` builds the ``deploys`` and
+``ci_runs`` tables from them after every ingest (and adds deploys seen in Kubernetes audit events).
+
+Generic deploy log (JSON Lines or CSV, one deploy per record)::
+
+    time, service, environment, version, digest (or artifact_digest / image_digest, or an image
+    reference ``repo@sha256:...``), image, actor, via (pipeline | manual), action (deploy |
+    rollback | scale), status (success | failure | timeout | anything else -> unknown), id
+
+GitHub: ``deployment`` and ``deployment_status`` webhooks; REST ``deployment`` and
+``deployment status`` objects and lists. Actions: ``workflow_run`` and ``workflow_job`` webhooks;
+REST workflow-run objects, ``{"workflow_runs": [...]}`` pages and ``{"jobs": [...]}`` job lists.
+Argo CD: ``argocd app history -o json`` (an array of history entries) or an ``Application``
+resource (``status.history``; one event per entry).
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Batch, Probe, Source
+
+_DIGEST_RE = "'sha256:[0-9a-f]{64}'"
+_TIME_KEYS = ("time", "timestamp", "deployed_at", "@timestamp")
+_DIGEST_KEYS = ("digest", "artifact_digest", "image_digest", "image")
+
+
+def _outcome(expr: str) -> str:
+    return f"""CASE WHEN lower({expr}) IN ('success', 'succeeded', 'ok', 'deployed', 'healthy') THEN 'success'
+                    WHEN lower({expr}) IN ('failure', 'failed', 'error', 'degraded', 'cancelled') THEN 'failure'
+                    WHEN lower({expr}) IN ('timeout', 'timed_out') THEN 'timeout' ELSE 'unknown' END"""
+
+
+class DeployLogSource(Source):
+    """The generic deploy log (JSON Lines, JSON array or CSV)."""
+
+    name = "deploys"
+    category = "deploy"
+    containers = ("jsonl", "json", "csv")
+
+    def detect(self, probe: Probe) -> int:
+        if probe.container == "csv":
+            header = {h.strip().strip('"').lower() for h in probe.head.split("\n", 1)[0].split(",")}
+        else:
+            header = set(probe.first)
+        if "service" in header and any(k in header for k in _TIME_KEYS) and any(k in header for k in _DIGEST_KEYS) \
+                and ("environment" in header or "action" in header):
+            return 75
+        return 0
+
+    def events_sql(self) -> str:
+        t = "coalesce(" + ", ".join(f"r.doc->>'{k}'" for k in _TIME_KEYS) + ")"
+        return f"""
+        SELECT r.record_no, fx_time({t}, false) AS time, fx_time_problem({t}, false) AS time_problem, {t} AS time_raw,
+               coalesce(r.doc->>'action', 'deploy') AS action, r.doc->>'actor' AS actor,
+               r.doc->>'service' AS service, r.doc->>'environment' AS environment,
+               coalesce(r.doc->>'image', r.doc->>'service') AS target,
+               lower(coalesce(nullif(regexp_extract(coalesce(r.doc->>'digest', r.doc->>'artifact_digest',
+                                                             r.doc->>'image_digest', r.doc->>'image'), {_DIGEST_RE}), ''),
+                              r.doc->>'digest', r.doc->>'artifact_digest', r.doc->>'image_digest')) AS artifact_digest,
+               {_outcome("r.doc->>'status'")} AS outcome,
+               CASE WHEN r.doc->>'status' IS NULL THEN 'the deploy record has no status'
+                    ELSE 'status=' || (r.doc->>'status') END AS outcome_reason,
+               coalesce(r.doc->>'id', r.doc->>'deploy_id') AS event_uid
+        FROM {{batch}} r"""
+
+
+class GitHubDeploymentSource(Source):
+    """GitHub deployment / deployment_status webhooks and REST objects."""
+
+    name = "github_deployment"
+    category = "deploy"
+    containers = ("jsonl", "json")
+
+    def detect(self, probe: Probe) -> int:
+        objs = probe.objects()
+        if not objs:
+            return 0
+        o = objs[0]
+        if isinstance(o.get("deployment"), dict) and "workflow_job" not in o:
+            return 85
+        if "statuses_url" in o and "sha" in o and "task" in o:
+            return 85
+        if "deployment_url" in o and "state" in o:
+            return 85
+        return 0
+
+    def events_sql(self) -> str:
+        dep = "coalesce(r.doc->'deployment', CASE WHEN (r.doc->>'statuses_url') IS NOT NULL THEN r.doc END)"
+        st = "coalesce(r.doc->'deployment_status', CASE WHEN (r.doc->>'deployment_url') IS NOT NULL THEN r.doc END)"
+        return f"""
+        WITH n AS (SELECT r.record_no, r.doc, {dep} AS d, {st} AS s FROM {{batch}} r)
+        SELECT record_no,
+               fx_time(coalesce(s->>'created_at', d->>'created_at'), false) AS time,
+               fx_time_problem(coalesce(s->>'created_at', d->>'created_at'), false) AS time_problem,
+               coalesce(s->>'created_at', d->>'created_at') AS time_raw,
+               CASE WHEN s IS NOT NULL THEN 'deployment_status ' || coalesce(s->>'state', '?')
+                    ELSE 'deployment ' || coalesce(doc->>'action', 'record') END AS action,
+               coalesce(s->'creator'->>'login', d->'creator'->>'login', doc->'sender'->>'login') AS actor,
+               coalesce(doc->'repository'->>'name',
+                        regexp_extract(coalesce(s->>'repository_url', d->>'repository_url'), '[^/]+$')) AS service,
+               coalesce(s->>'environment', d->>'environment') AS environment,
+               coalesce(doc->'repository'->>'full_name',
+                        regexp_extract(coalesce(s->>'repository_url', d->>'repository_url'), 'repos/(.*)$', 1))
+                   || coalesce('@' || (d->>'sha'), '') AS target,
+               nullif(regexp_extract(CAST(d->'payload' AS VARCHAR), {_DIGEST_RE}), '') AS artifact_digest,
+               CASE WHEN s IS NULL THEN 'unknown' ELSE {_outcome("s->>'state'")} END AS outcome,
+               CASE WHEN s IS NULL THEN 'a deployment record carries no outcome; see its deployment_status'
+                    ELSE 'state=' || coalesce(s->>'state', '?') END AS outcome_reason,
+               CASE WHEN s IS NOT NULL THEN 'status:' || (s->>'id') ELSE 'deployment:' || (d->>'id') || ':' ||
+                    coalesce(doc->>'action', 'record') END AS event_uid
+        FROM n"""
+
+
+class GitHubActionsSource(Source):
+    """GitHub Actions workflow runs and jobs (webhooks and REST captures) as CI events."""
+
+    name = "github_actions"
+    category = "build"
+    containers = ("jsonl", "json")
+
+    def detect(self, probe: Probe) -> int:
+        doc = probe.document
+        if isinstance(doc, dict) and (isinstance(doc.get("workflow_runs"), list) or isinstance(doc.get("jobs"), list)):
+            return 85
+        o = probe.first
+        if isinstance(o.get("workflow_run"), dict) and "deployment" not in o and "workflow_job_run" not in o:
+            return 85
+        if isinstance(o.get("workflow_job"), dict):
+            return 85
+        if "head_sha" in o and ("run_number" in o or "runner_name" in o or "run_id" in o):
+            return 80
+        return 0
+
+    def record_path(self, probe: Probe) -> str:
+        doc = probe.document
+        if isinstance(doc, dict) and isinstance(doc.get("workflow_runs"), list):
+            return "$.workflow_runs"
+        if isinstance(doc, dict) and isinstance(doc.get("jobs"), list):
+            return "$.jobs"
+        return "$"
+
+    def events_sql(self) -> str:
+        job = "coalesce(r.doc->'workflow_job', CASE WHEN (r.doc->>'run_id') IS NOT NULL AND (r.doc->>'head_sha') IS NOT NULL THEN r.doc END)"
+        run = "coalesce(r.doc->'workflow_run', CASE WHEN (r.doc->>'run_number') IS NOT NULL THEN r.doc END)"
+        return f"""
+        WITH n AS (SELECT r.record_no, r.doc, {job} AS j, CASE WHEN {job} IS NULL THEN {run} END AS w FROM {{batch}} r),
+        m AS (
+            SELECT record_no, doc, j, w, coalesce(j, w) AS o,
+                   coalesce(j->>'started_at', j->>'created_at', w->>'run_started_at', w->>'created_at') AS t
+            FROM n
+        )
+        SELECT record_no, fx_time(t, false) AS time, fx_time_problem(t, false) AS time_problem, t AS time_raw,
+               fx_time(coalesce(j->>'completed_at', CASE WHEN (w->>'status') = 'completed' THEN w->>'updated_at' END), false) AS end_time,
+               CASE WHEN j IS NOT NULL THEN 'workflow_job ' ELSE 'workflow_run ' END
+                   || coalesce(doc->>'action', o->>'status', 'record') AS action,
+               coalesce(w->'triggering_actor'->>'login', w->'actor'->>'login', doc->'sender'->>'login') AS actor,
+               coalesce(doc->'repository'->>'name', w->'repository'->>'name',
+                        regexp_extract(o->>'url', 'repos/[^/]+/([^/]+)/', 1)) AS service,
+               coalesce(doc->'repository'->>'full_name', w->'repository'->>'full_name',
+                        regexp_extract(o->>'url', 'repos/([^/]+/[^/]+)/', 1)) || coalesce(' ' || (w->>'path'), '')
+                   || coalesce(' job ' || (j->>'name'), '') AS target,
+               CASE WHEN lower(o->>'conclusion') = 'success' THEN 'success'
+                    WHEN lower(o->>'conclusion') IN ('failure', 'cancelled', 'startup_failure', 'action_required') THEN 'failure'
+                    WHEN lower(o->>'conclusion') = 'timed_out' THEN 'timeout' ELSE 'unknown' END AS outcome,
+               CASE WHEN (o->>'conclusion') IS NULL THEN 'no conclusion yet (status ' || coalesce(o->>'status', '?') || ')'
+                    ELSE 'conclusion=' || (o->>'conclusion') END AS outcome_reason,
+               CAST(coalesce(j->>'run_id', w->>'id') AS VARCHAR) AS request_id,
+               CASE WHEN j IS NOT NULL THEN 'job:' || (j->>'id') ELSE 'run:' || (w->>'id') || ':' || coalesce(w->>'run_attempt', '1') END
+                   || ':' || coalesce(o->>'status', '?') AS event_uid
+        FROM m WHERE o IS NOT NULL"""
+
+    def load_batch(self, batch: Batch) -> None:
+        batch.reject("""SELECT record_no, 'not a GitHub Actions workflow run or job' AS reason FROM {batch} r
+                        WHERE (r.doc->'workflow_job') IS NULL AND (r.doc->'workflow_run') IS NULL
+                          AND (r.doc->>'run_number') IS NULL AND ((r.doc->>'run_id') IS NULL OR (r.doc->>'head_sha') IS NULL)""")
+        batch.insert_events(self.events_sql())
+
+
+class ArgoCDSource(Source):
+    """Argo CD application history: ``argocd app history -o json`` or an Application's status.history."""
+
+    name = "argocd"
+    category = "deploy"
+    containers = ("jsonl", "json")
+
+    def detect(self, probe: Probe) -> int:
+        o = probe.first
+        if o.get("kind") == "Application" and isinstance((o.get("status") or {}).get("history"), list):
+            return 85
+        if "deployedAt" in o and "revision" in o or "deployedAt" in o and "revisions" in o:
+            return 80
+        return 0
+
+    def events_sql(self) -> str:
+        return """
+        WITH h AS (
+            SELECT r.record_no, r.doc->'metadata'->>'name' AS app, r.doc->'metadata'->>'namespace' AS ns,
+                   CAST(e.key AS INTEGER) AS seq, e.value AS v
+            FROM {batch} r, json_each(r.doc, '$.status.history') e WHERE (r.doc->>'kind') = 'Application'
+            UNION ALL
+            SELECT r.record_no, NULL, NULL, 0, r.doc FROM {batch} r WHERE (r.doc->>'kind') IS DISTINCT FROM 'Application'
+        )
+        SELECT record_no, seq AS event_seq, fx_time(v->>'deployedAt', false) AS time,
+               fx_time_problem(v->>'deployedAt', false) AS time_problem, v->>'deployedAt' AS time_raw,
+               'deploy' AS action, coalesce(v->'initiatedBy'->>'username',
+                                            CASE WHEN (v->'initiatedBy'->>'automated') = 'true' THEN 'argocd-automated' END) AS actor,
+               coalesce(app, regexp_extract(coalesce(v->'source'->>'path', v->'source'->>'chart'), '[^/]+$')) AS service,
+               ns AS environment,
+               coalesce(v->'source'->>'repoURL', '') || '@' || coalesce(v->>'revision', v->>'revisions') AS target,
+               nullif(regexp_extract(CAST(v AS VARCHAR), 'sha256:[0-9a-f]{64}'), '') AS artifact_digest,
+               'unknown' AS outcome, 'Argo CD history records that a sync deployed this revision, not its health' AS outcome_reason,
+               'argocd:' || coalesce(app, '') || ':' || coalesce(v->>'id', '') || ':' || (v->>'deployedAt') AS event_uid
+        FROM h"""
+
+
+SOURCES = [DeployLogSource(), GitHubDeploymentSource(), GitHubActionsSource(), ArgoCDSource()]
