@@ -62,7 +62,9 @@ class Case:
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
         try:
-            return ingest_paths(self.con, paths, loader=loader, mapping=mapping, progress=progress, on_file=on_file)
+            own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
+            return ingest_paths(self.con, paths, loader=loader, mapping=mapping, progress=progress, on_file=on_file,
+                                exclude=own)
         finally:
             self.rederive()
 
@@ -73,11 +75,8 @@ class Case:
     # -- reading ------------------------------------------------------------------------------
     def sql(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
         """Run SQL with bound parameters and return a polars frame."""
-        cur = self.con.cursor()
-        try:
-            return cur.sql(sql, params=params or None).pl()
-        finally:
-            cur.close()
+        self.con.complete()  # DuckDB 2.0: finish any result an earlier execute() left open
+        return self.con.sql(sql, params=params or None).pl()
 
     def table(self, name: str) -> pl.DataFrame:
         return self.sql(f'SELECT * FROM "{name}"')

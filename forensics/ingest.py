@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from forensics.db import scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
 from forensics.sources.base import Batch, Probe, Source, temp_name
@@ -81,9 +82,17 @@ class _Counts:
 # files, hashing and byte streams
 
 
-def iter_input_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, bool]]:
+def iter_input_files(paths: Iterable[str | os.PathLike], exclude: Iterable[str] = ()) -> Iterator[tuple[str, bool]]:
     """Yield (path as given, named explicitly) for files and directory trees, in a stable order.
-    Field-mapping sidecars (``*.mapping.toml``) and hidden files inside trees are not evidence."""
+    Field-mapping sidecars (``*.mapping.toml``), hidden files inside trees and the files in
+    ``exclude`` (the case database itself) are not evidence."""
+    skip = {os.path.realpath(e) for e in exclude}
+    for path, explicit in _walk(paths):
+        if os.path.realpath(path) not in skip:
+            yield path, explicit
+
+
+def _walk(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, bool]]:
     for p in paths:
         p = os.fspath(p)
         if os.path.isdir(p):
@@ -339,7 +348,7 @@ class Ingestor:
                 counts.notes.append(stream.damage)
             source.finish(self.con, sha)
             fmt = ("gzip+" if stream.gzip else "") + container
-            eid = self.con.execute("SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence").fetchone()[0]
+            eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
             self.con.execute(
                 """INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)""",
                 [eid, path, sha, size, "gzip" if stream.gzip else "none", fmt, source.name,
@@ -441,12 +450,12 @@ class Ingestor:
                       WHERE trim(t, ' ' || chr(9) || chr(13)) <> '')"""
         )
         con.unregister("_fx_arrow")
-        counts.blank += n - int(bad.sum()) - con.execute(f"SELECT count(*) FROM {cls}").fetchone()[0]
-        rej = con.execute(
+        counts.blank += n - int(bad.sum()) - scalar(con, f"SELECT count(*) FROM {cls}")
+        rej = scalar(con,
             f"""INSERT INTO rejects SELECT ?, line_no, byte_offset, line_no, reason, left(text, {RAW_KEEP}), strlen(text)
                 FROM {cls} WHERE reason IS NOT NULL""",
             [sha],
-        ).fetchone()[0]
+        )
         counts.read += rej
         counts.rejected += rej
         batch = temp_name("batch")
@@ -481,11 +490,11 @@ class Ingestor:
             return
         con = self.con
         rpath = source.record_path(probe)
-        kind = con.execute("SELECT try(json_type(?::VARCHAR, ?))", [text, rpath]).fetchone()[0]
+        kind = scalar(con, "SELECT try(json_type(?::VARCHAR, ?))", [text, rpath])
         if kind is None:
             counts.read += 1
             counts.rejected += 1
-            valid = con.execute("SELECT json_valid(?::VARCHAR)", [text]).fetchone()[0]
+            valid = scalar(con, "SELECT json_valid(?::VARCHAR)", [text])
             reason = f"nothing at {rpath} in the JSON document" if valid else "malformed JSON document"
             self._reject_raw(sha, None, 0, 1, reason, raw, len(raw))
             return
@@ -505,12 +514,12 @@ class Ingestor:
                            CAST(NULL AS BIGINT) AS byte_offset, json_extract(?::VARCHAR, ?) AS doc""",
                 [text, rpath],
             )
-        rej = con.execute(
+        rej = scalar(con,
             f"""INSERT INTO rejects SELECT ?, NULL, NULL, record_no, 'non-object record (' || json_type(doc) || ')',
                        left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
                 FROM {batch} WHERE json_type(doc) <> 'OBJECT'""",
             [sha],
-        ).fetchone()[0]
+        )
         counts.read += rej
         counts.rejected += rej
         con.execute(f"DELETE FROM {batch} WHERE json_type(doc) <> 'OBJECT'")
@@ -544,13 +553,13 @@ class Ingestor:
             )
             # to_json(t) carries the ordinality column too; drop it from the record
             con.execute(f"UPDATE {batch} SET doc = json_merge_patch(doc, '{{\"ordinality\": null}}')")
-            rej = con.execute(
+            rej = scalar(con,
                 f"""INSERT INTO rejects
                     SELECT ?, line, byte_position, NULL, 'CSV ' || lower(error_type) || ': ' || error_message,
                            left(csv_line, {RAW_KEEP}), strlen(csv_line)
                     FROM (SELECT DISTINCT ON (line) * FROM {rej_table} ORDER BY line)""",
                 [sha],
-            ).fetchone()[0]
+            )
             counts.read += rej
             counts.rejected += rej
             self._run_batch(batch, sha, source, counts)
@@ -622,13 +631,15 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
 
 def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None = None, mapping: str | None = None,
                  progress: ProgressFn | None = None, on_file: Callable[[FileResult], None] | None = None,
-                 ) -> list[FileResult]:
+                 exclude: Iterable[str] = ()) -> list[FileResult]:
     """Ingest files and directory trees. Raises ``UnknownFormat`` after the walk if a file named
     explicitly could not be placed (files found in a tree are reported as ``unplaced``)."""
+    if isinstance(loader, str):
+        registry.get(loader)  # an unknown loader name fails before any work
     ing = Ingestor(con, progress=progress)
     results: list[FileResult] = []
     explicit_unplaced: list[str] = []
-    for path, explicit in list(iter_input_files(paths)):
+    for path, explicit in list(iter_input_files(paths, exclude)):
         res = ing.ingest_file(path, loader=loader, mapping=mapping)
         results.append(res)
         if on_file:

@@ -15,6 +15,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from forensics.db import row, scalar
+
 #: Columns of ``events`` that a mapping may produce, with their SQL types.
 EVENT_COLUMNS: dict[str, str] = {
     "time": "TIMESTAMPTZ",
@@ -161,15 +163,17 @@ class Batch:
             [self.evidence_sha256],
         )
         con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'rejected' FROM {mapped} WHERE time IS NULL")
-        cols = set(c.lower() for c in [d[0] for d in con.execute(f"SELECT * FROM {mapped} LIMIT 0").description])
+        res = con.execute(f"SELECT * FROM {mapped} LIMIT 0")
+        cols = {d[0].lower() for d in res.description}
+        res.fetchall()
         select = []
         for col, typ in EVENT_COLUMNS.items():
             if col in cols:
                 select.append(f"CAST(m.{col} AS {typ}) AS {col}")
             elif col == "source":
-                select.append(f"'{self.source.name}' AS source")
+                select.append(f"{sql_str(self.source.name)} AS source")
             elif col == "category":
-                select.append(f"'{self.source.category}' AS category")
+                select.append(f"{sql_str(self.source.category)} AS category")
             elif col == "outcome":
                 select.append("'unknown' AS outcome")
             elif col == "outcome_reason":
@@ -189,14 +193,14 @@ class Batch:
         )
         con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {good}")
         # de-duplicate on (source, event_uid): within the batch, then against what the case holds
-        before = con.execute(f"SELECT count(*) FROM {good}").fetchone()[0]
+        before = scalar(con, f"SELECT count(*) FROM {good}")
         con.execute(
             f"""DELETE FROM {good} g WHERE g.event_uid IS NOT NULL AND (
                     EXISTS (SELECT 1 FROM events e WHERE e.source = g.source AND e.event_uid = g.event_uid)
                     OR EXISTS (SELECT 1 FROM {good} h WHERE h.source = g.source AND h.event_uid = g.event_uid
                                AND (h.record_no, h.event_seq) < (g.record_no, g.event_seq)))"""
         )
-        after = con.execute(f"SELECT count(*) FROM {good}").fetchone()[0]
+        after = scalar(con, f"SELECT count(*) FROM {good}")
         self.duplicates += before - after
         con.execute(
             f"""INSERT INTO events BY NAME
@@ -247,16 +251,16 @@ class Batch:
         con.execute(
             f"""INSERT INTO rejects
                 SELECT ?, r.line_no, r.byte_offset, r.record_no,
-                       'the {self.source.name} loader produced nothing for this record',
+                       'the ' || ? || ' loader produced nothing for this record',
                        left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
                 FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})""",
-            [self.evidence_sha256],
+            [self.evidence_sha256, self.source.name],
         )
-        loaded, total = con.execute(
+        loaded, total = row(con,
             f"""SELECT count(*) FILTER (WHERE record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
                        count(*)
                 FROM {self.table}"""
-        ).fetchone()
+        )
         con.execute(f"DROP TABLE {self.outcome}")
         return loaded, total - loaded
 

@@ -25,6 +25,7 @@ too, and leaves the outcome ``unknown``. Zone-less times are then rejected, neve
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,8 @@ class Mapping:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise BadMapping(f"mapping {origin}: 'name' (the source name) is required")
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", name):
+            raise BadMapping(f"mapping {origin}: name may hold only letters, digits and _ . : - (64 at most)")
         category = data.get("category", "other")
         if category not in CATEGORIES:
             raise BadMapping(f"mapping {origin}: category must be one of {', '.join(CATEGORIES)}")

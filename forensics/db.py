@@ -1,0 +1,23 @@
+"""Small helpers over a DuckDB connection. DuckDB 2.0 keeps a result open after ``fetchone()``
+until it is consumed, and refuses other work on the connection meanwhile, so single rows are read
+with ``fetchall()`` here."""
+
+from __future__ import annotations
+
+
+def row(con, sql: str, params=None) -> tuple | None:
+    """The first row of a statement's result (the rest is consumed), or None."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def scalar(con, sql: str, params=None):
+    """The first column of the first row, or None."""
+    r = row(con, sql, params)
+    return r[0] if r else None
+
+
+def run(con, sql: str, params=None) -> int | None:
+    """Run a statement and consume its result; for INSERT/UPDATE/DELETE, the number of rows changed."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int) else None

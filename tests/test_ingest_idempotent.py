@@ -1,0 +1,51 @@
+"""Evidence is keyed on sha256: the same bytes twice change nothing; changed bytes are new evidence."""
+
+from __future__ import annotations
+
+import json
+
+
+def _snapshot(case):
+    return tuple(case.sql(f"SELECT count(*) FROM {t}").item() for t in ("evidence", "events", "rejects"))
+
+
+def test_reingesting_the_same_file_changes_nothing(case, tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text(json.dumps({"time": "2026-03-14T09:00:00Z"}) + "\n{bad\n", encoding="utf-8")
+    case.ingest([p])
+    before = _snapshot(case)
+    (res,) = case.ingest([p])
+    assert res.status == "already ingested"
+    assert _snapshot(case) == before
+
+
+def test_same_bytes_under_another_name_are_the_same_evidence(case, tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "copy.jsonl"
+    a.write_text(json.dumps({"time": "2026-03-14T09:00:00Z"}) + "\n", encoding="utf-8")
+    b.write_bytes(a.read_bytes())
+    case.ingest([a])
+    (res,) = case.ingest([b])
+    assert res.status == "already ingested" and case.sql("SELECT count(*) FROM evidence").item() == 1
+
+
+def test_changed_file_at_same_path_is_a_new_evidence_row(case, tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text(json.dumps({"time": "2026-03-14T09:00:00Z"}) + "\n", encoding="utf-8")
+    case.ingest([p])
+    p.write_text(json.dumps({"time": "2026-03-14T09:05:00Z"}) + "\n", encoding="utf-8")
+    (res,) = case.ingest([p])
+    assert res.status == "ingested"
+    ev = case.evidence()
+    assert ev.height == 2 and ev.get_column("path").n_unique() == 1 and ev.get_column("sha256").n_unique() == 2
+
+
+def test_case_survives_reopen(tmp_path):
+    import forensics
+
+    p = tmp_path / "a.jsonl"
+    p.write_text(json.dumps({"time": "2026-03-14T09:00:00Z"}) + "\n", encoding="utf-8")
+    with forensics.open_case(tmp_path / "c.duckdb") as c:
+        c.ingest([p])
+    with forensics.open_case(tmp_path / "c.duckdb") as c:
+        assert c.ingest([p])[0].status == "already ingested"
+        assert c.timeline().height == 1
