@@ -7,7 +7,9 @@
    falls outside its parent's interval give a correction for the child's service
    (``trace_skew``); ``spans.skew_us`` and ``start_corrected``/``end_corrected`` carry it, raw
    times stay as they were.
-3. The timeline events promoted from spans take the refined outcome.
+3. Retries: ``retry_of_span_id`` links a client span to the failed call it repeats (the rule of
+   ``queries/traces/retries.sql`` with a 60 s window).
+4. The timeline events promoted from spans take the refined outcome.
 
 Idempotent: every step starts again from the loaders' columns.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 ORDER = 20
 
 RESET = """
-UPDATE spans SET outcome = base_outcome, outcome_reason = base_outcome_reason, skew_us = NULL,
+UPDATE spans SET outcome = base_outcome, outcome_reason = base_outcome_reason, skew_us = NULL, retry_of_span_id = NULL,
                  start_corrected = start, end_corrected = "end"
 WHERE base_outcome IS NOT NULL
 """
@@ -77,6 +79,27 @@ FROM (SELECT trace_id, service, arg_max(skew_us, pairs) AS skew_us FROM trace_sk
 WHERE spans.trace_id = k.trace_id AND spans.service IS NOT DISTINCT FROM k.service
 """
 
+#: Seconds after a failed client call within which the same call counts as its retry.
+RETRY_WINDOW_S = 60
+
+# The same rule as queries/traces/retries.sql, with its default window, stored on the retry span.
+RETRIES = f"""
+UPDATE spans SET retry_of_span_id = m.failed_span_id
+FROM (
+    WITH c AS (
+        SELECT trace_id, span_id, service, name, start, coalesce("end", start) AS done, outcome,
+               coalesce(request_key, trace_id || '/' || coalesce(parent_span_id, '')) AS logical_request
+        FROM spans WHERE kind = 'client' AND start IS NOT NULL)
+    SELECT r.trace_id, r.span_id, arg_max(f.span_id, f.done) AS failed_span_id
+    FROM c f ASOF JOIN c r
+      ON r.service IS NOT DISTINCT FROM f.service AND r.name IS NOT DISTINCT FROM f.name
+     AND r.logical_request = f.logical_request AND r.start >= f.done
+    WHERE f.outcome IN ('timeout', 'failure') AND r.span_id <> f.span_id
+      AND r.start < f.done + INTERVAL {RETRY_WINDOW_S} SECOND
+    GROUP BY ALL) m
+WHERE spans.trace_id = m.trace_id AND spans.span_id = m.span_id AND spans.kind = 'client'
+"""
+
 EVENTS = """
 UPDATE events SET outcome = s.outcome, outcome_reason = s.outcome_reason
 FROM spans s
@@ -90,5 +113,5 @@ def derive(con) -> None:
     con.execute("DELETE FROM trace_skew")
     if not con.execute("SELECT count(*) FROM spans").fetchone()[0]:
         return
-    for sql in (RESET, CLIENT_TIMEOUT, SKEW, APPLY_SKEW, EVENTS):
+    for sql in (RESET, CLIENT_TIMEOUT, SKEW, APPLY_SKEW, RETRIES, EVENTS):
         con.execute(sql)

@@ -26,3 +26,29 @@ CREATE TABLE IF NOT EXISTS trace_skew (
     pairs             INTEGER NOT NULL,
     method            VARCHAR NOT NULL
 );
+-- set by derive/traces.py: the failed client span (same client, operation and logical request,
+-- within 60 s before) that this client span retries
+ALTER TABLE spans ADD COLUMN IF NOT EXISTS retry_of_span_id VARCHAR;
+
+-- Requests as the caller saw them: one row per server span, with its calling client span when the
+-- trace holds it (Zipkin shared spans: the client span with the same id), the client cohort, the
+-- caller's outcome (client span's, else the server's) and latency, and whether the call was a retry.
+CREATE OR REPLACE VIEW trace_requests AS
+SELECT s.trace_id, s.span_id, s.service, s.service_version, s.endpoint, s.name, s.start, s."end",
+       s.start_corrected, s.duration_us, s.user_agent, s.request_key, s.request_id,
+       s.outcome AS server_outcome, s.outcome_reason AS server_reason,
+       p.span_id AS client_span_id, p.service AS client_service, p.service_version AS client_version,
+       p.outcome AS client_outcome, p.outcome_reason AS client_reason, p.duration_us AS client_duration_us,
+       coalesce(p.outcome, s.outcome) AS outcome,
+       coalesce(p.outcome_reason, s.outcome_reason) AS outcome_reason,
+       coalesce(p.duration_us, s.duration_us) AS latency_us,
+       p.retry_of_span_id IS NOT NULL AS is_retry,
+       coalesce(p.http_status, s.http_status) AS http_status,
+       -- spends error budget: a timeout, or a failure that is not the caller's own fault (HTTP 4xx)
+       coalesce(p.outcome, s.outcome) = 'timeout'
+         OR (coalesce(p.outcome, s.outcome) = 'failure'
+             AND coalesce(coalesce(p.http_status, s.http_status) NOT BETWEEN 400 AND 499, true)) AS slo_bad
+FROM spans s
+LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.kind = 'client'
+     AND (p.span_id = s.parent_span_id OR (p.span_id = s.span_id AND p.service IS DISTINCT FROM s.service))
+WHERE s.kind = 'server' AND s.start IS NOT NULL;
