@@ -56,3 +56,44 @@ CREATE TABLE IF NOT EXISTS log_attributes (
     time            TIMESTAMPTZ,
     evidence_sha256 VARCHAR NOT NULL
 );
+
+-- Every attribute occurrence of every signal, one row each, for per-key analysis:
+-- metrics (labels of each sample), logs (OTLP log attributes, and the top-level fields of events
+-- of category 'other', i.e. generic JSON Lines logs), spans (span and resource attributes).
+-- bytes = bytes of key and value as text: what the occurrence adds to ingested volume.
+CREATE OR REPLACE VIEW telemetry_attributes AS
+SELECT 'metrics' AS signal, l.metric AS subject, l.key, l.value, l.time,
+       strlen(l.key) + coalesce(strlen(l.value), 0) AS bytes, l.evidence_sha256
+FROM metric_labels l
+UNION ALL
+SELECT 'logs', a.scope, a.key, a.value, a.time,
+       strlen(a.key) + coalesce(strlen(a.value), 0), a.evidence_sha256
+FROM log_attributes a
+UNION ALL
+SELECT 'logs', e.source, j.key,
+       CASE WHEN j.type = 'VARCHAR' THEN j.value ->> '$' ELSE CAST(j.value AS VARCHAR) END,
+       e.time, strlen(j.key) + strlen(CAST(j.value AS VARCHAR)), e.evidence_sha256
+FROM events e, json_each(e.raw) j
+WHERE e.category = 'other' AND e.raw IS NOT NULL
+UNION ALL
+SELECT 'spans', coalesce(s.service, a.scope), a.key, a.value, s.start,
+       strlen(a.key) + coalesce(strlen(a.value), 0), a.evidence_sha256
+FROM span_attributes a
+LEFT JOIN spans s ON s.trace_id = a.trace_id AND s.span_id = a.span_id AND s.evidence_sha256 = a.evidence_sha256;
+
+-- Per metric and label: distinct values, series, and the series left if the label were dropped
+-- (label sets with the label removed, counted distinct).
+CREATE OR REPLACE VIEW metric_label_impact AS
+WITH series AS (
+    SELECT metric, series_hash, any_value(labels) AS labels FROM metric_samples GROUP BY metric, series_hash
+),
+keys AS (
+    SELECT metric, key, count(DISTINCT value) AS distinct_values,
+           CAST(sum(strlen(key) + coalesce(strlen(value), 0)) AS BIGINT) AS bytes
+    FROM metric_labels GROUP BY metric, key
+)
+SELECT k.metric, k.key AS label, k.distinct_values, k.bytes,
+       count(*) AS series,
+       count(DISTINCT CAST(json_merge_patch(s.labels, json_object(k.key, NULL)) AS VARCHAR)) AS series_if_dropped
+FROM keys k JOIN series s ON s.metric = k.metric
+GROUP BY k.metric, k.key, k.distinct_values, k.bytes;
