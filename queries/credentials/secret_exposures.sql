@@ -2,6 +2,7 @@
 -- Scans every string leaf of events.raw (log fields, CI job log lines), span attribute values and
 -- the raw text of rejected records, with RE2 patterns (docs/credentials.md lists them).
 -- The secret itself never leaves this query: only kind, fingerprint, redacted form and length.
+-- An AWS access key id or GCP key id counts only when its secret is exposed beside it.
 -- Parameters: none.
 -- Non-empty means: secrets were exposed in the evidence; each must be revoked or rotated.
 WITH patterns(kind, pattern, needs_key) AS (VALUES
@@ -76,5 +77,12 @@ SELECT hit_no AS exposure_id, kind, fp AS fingerprint,
        CAST(length(secret) AS INTEGER) AS secret_length,
        credential_id, secret_nearby, location, source, event_id, evidence_sha256, evidence_line, evidence_record,
        field, time, actor
-FROM enriched
+FROM enriched h
+-- an access key id or a GCP key id alone is an identifier that every audit log records: it is an
+-- exposure only with its secret beside it (the secret access key; the private key in the same record)
+WHERE NOT (kind = 'aws_access_key_id' AND NOT secret_nearby)
+  AND NOT (kind = 'gcp_service_account_key' AND NOT EXISTS (
+           SELECT 1 FROM numbered_hits k
+           WHERE k.kind = 'private_key_pem' AND k.evidence_sha256 = h.evidence_sha256 AND k.location = h.location
+             AND k.evidence_record IS NOT DISTINCT FROM h.evidence_record))
 ORDER BY exposure_id

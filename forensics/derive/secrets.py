@@ -1,0 +1,12 @@
+"""Rebuild ``secret_exposures`` after every ingest (after the credentials derivation, whose
+token hashes it links to). See ``forensics.secrets``."""
+
+from __future__ import annotations
+
+from forensics import secrets
+
+ORDER = 50
+
+
+def derive(con) -> None:
+    secrets.scan(con)
