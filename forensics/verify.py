@@ -30,7 +30,7 @@ Policy (a dict, JSON-friendly, given as a notebook parameter)::
      "repositories": {"owner/repo": {"identity": "<certificate SAN>", "identity_prefix": "...",
                                      "workflow_ref": "refs/heads/main", "builder_id": "..."}},
      "trusted_root": "/path/trusted_root.json",       # optional; default: production (embedded)
-     "keys": [{"keyid": "...", "public_key_pem": "...", "label": "TEST key ...", "repository": "owner/repo"}],
+     "keys": [{"keyid": "...", "public_key_pem": "...", "label": "TEST key ...", "repositories": ["owner/repo"]}],
      "artifacts": "/path/ARTIFACT_DIGESTS.tsv" | {"name": {"sha256": "...", "sha512": "..."}},
      "ci_actors": ["github-actions[bot]"], "rollout_window_minutes": 30}
 """
@@ -467,24 +467,29 @@ class KitVerifier:
         except (InvalidSignature, ValueError, KeyError) as e:
             return Verdict(FAILED, f"DSSE signature does not verify with {label}: {type(e).__name__}",
                            "keyed-dsse", label)
-        ident = {"signer_san": f"key:{key['keyid']}", "signer_issuer": label,
-                 "cert_repository": key.get("repository")}
-        v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
-        if v.verdict == FAILED:
-            return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match, ident)
         stmt = json.loads(payload)
         pred = stmt.get("predicate") or {}
         builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (pred.get("builder") or {}).get("id")
-        repo = (key.get("repository") or "").lower()
+        repo_uri = ((pred.get("buildDefinition") or {}).get("externalParameters") or {}).get("workflow", {}).get("repository") \
+            or ((pred.get("invocation") or {}).get("configSource") or {}).get("uri", "").split("@")[0].removeprefix("git+")
+        repo = (repo_uri or "").lower().removeprefix("https://github.com/")
+        ident = {"signer_san": f"key:{key['keyid']}", "signer_issuer": label, "cert_repository": repo or None}
+        v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
+        if v.verdict == FAILED:
+            return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match, ident)
+        allowed = [r.lower() for r in key.get("repositories") or []]
+        if allowed and repo not in allowed:
+            return Verdict(FAILED, f"{label} is not trusted for repository {repo or '(none)'}", "keyed-dsse", label,
+                           v.artifact_match, ident)
         rules = self.policy.repositories.get(repo)
         if rules is None:
-            return Verdict(INDETERMINATE, f"signature by {label} verifies, but the policy names no rules for repository {repo}",
-                           "keyed-dsse", label, v.artifact_match, ident)
+            return Verdict(INDETERMINATE, f"signature by {label} verifies, but the policy names no rules for repository "
+                           f"{repo or '(none in the statement)'}", "keyed-dsse", label, v.artifact_match, ident)
         if "builder_id" in rules and builder != rules["builder_id"]:
             return Verdict(FAILED, f"builder {builder} is not the expected {rules['builder_id']}", "keyed-dsse", label,
                            v.artifact_match, ident)
-        return Verdict(VERIFIED, f"DSSE statement signed by {label} (keyid {key['keyid'][:16]}...), builder {builder}; "
-                       f"trust root: {label}", "keyed-dsse", label, v.artifact_match, ident)
+        return Verdict(VERIFIED, f"DSSE statement for {repo} built by {builder}, signed by {label} "
+                       f"(keyid {key['keyid'][:16]}...)", "keyed-dsse", label, v.artifact_match, ident)
 
     def _keyed_link(self, record: dict, identity: dict) -> Verdict:
         sigs = record.get("signatures") or []

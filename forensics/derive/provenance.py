@@ -19,25 +19,29 @@ ORDER = 30
 _DEPLOYS = """
 CREATE OR REPLACE TEMP TABLE _fx_deploys AS
 WITH logged AS (
-    SELECT event_id, time, time_raw, service, environment, raw->>'version' AS version, artifact_digest,
+    SELECT event_id, time, time_raw, service, environment,
+           coalesce(raw->>'instance', raw->>'cluster', raw->>'region') AS instance, raw->>'version' AS version, artifact_digest,
            coalesce(raw->>'image', target) AS image, actor,
            CASE WHEN lower(raw->>'via') IN ('pipeline', 'manual') THEN lower(raw->>'via') ELSE 'unknown' END AS via,
            lower(coalesce(action, 'deploy')) AS action, outcome AS status, outcome_reason AS status_detail,
            source, evidence_sha256, evidence_record
     FROM events WHERE source = 'deploys'
 ), gh AS (
-    SELECT event_id, time, time_raw, service, environment, raw->'deployment'->>'sha' AS version, artifact_digest,
+    SELECT event_id, time, time_raw, service, environment, CAST(NULL AS VARCHAR) AS instance,
+           raw->'deployment'->>'sha' AS version, artifact_digest,
            target AS image, actor, CASE WHEN actor LIKE '%[bot]' THEN 'pipeline' ELSE 'unknown' END AS via,
            CASE WHEN action LIKE 'deployment_status%' THEN 'status' ELSE 'deploy' END AS action,
            outcome AS status, outcome_reason AS status_detail, source, evidence_sha256, evidence_record
     FROM events WHERE source = 'github_deployment'
 ), argo AS (
-    SELECT event_id, time, time_raw, service, environment, split_part(target, '@', 2) AS version, artifact_digest,
+    SELECT event_id, time, time_raw, service, environment, 'argocd:' || service AS instance,
+           split_part(target, '@', 2) AS version, artifact_digest,
            target AS image, actor, CASE WHEN actor = 'argocd-automated' THEN 'pipeline' ELSE 'unknown' END AS via,
            'deploy' AS action, outcome AS status, outcome_reason AS status_detail, source, evidence_sha256, evidence_record
     FROM events WHERE source = 'argocd'
 ), k8s AS (
     SELECT event_id, time, time_raw, split_part(target, '/', 3) AS service, split_part(target, '/', 1) AS environment,
+           coalesce(environment, 'k8s') || ':' || split_part(target, '/', 1) AS instance,
            nullif(regexp_extract(CAST(raw->'requestObject' AS VARCHAR), ':([0-9][0-9A-Za-z._-]*)@sha256', 1), '') AS version,
            lower(artifact_digest) AS artifact_digest,
            nullif(regexp_extract(CAST(raw->'requestObject' AS VARCHAR), '"image"\\s*:\\s*"([^"]+)"', 1), '') AS image,

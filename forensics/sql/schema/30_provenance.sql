@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS deploys (
     time_raw         VARCHAR,
     service          VARCHAR,
     environment      VARCHAR,
+    instance         VARCHAR,              -- cluster / region / namespace / app: one rollout lane
     version          VARCHAR,
     artifact_digest  VARCHAR,              -- sha256:<hex> when known
     image            VARCHAR,

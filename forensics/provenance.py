@@ -1,0 +1,138 @@
+"""What code was running: deploys joined to attestations by digest, with verdicts.
+
+    from forensics import provenance
+    provenance.verify(case, policy)                      # verdicts into attestations (forensics.verify)
+    provenance.running_at(case, "2026-03-14T09:50Z")     # what ran at that instant, per service
+    provenance.what_was_running(case)                    # service x environment x interval table
+    provenance.invariant_results(case, policy)           # the provenance invariants, with reasons
+    provenance.provenance_summary(case, policy)          # headline rows for the incident report
+
+All questions are SQL files under ``queries/provenance`` and ``queries/invariants/provenance_*``;
+this module binds their parameters from the policy (see ``forensics.verify`` for its format).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from forensics import verify as _verify
+from forensics.timewindow import parse_user_time
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+INVARIANTS = (
+    "provenance_deploy_without_attestation",
+    "provenance_attestation_failed",
+    "provenance_unexpected_identity",
+    "provenance_downgrade",
+    "provenance_deploy_outside_pipeline",
+    "provenance_mixed_versions",
+    "provenance_rollback_unverified",
+)
+
+
+def sample_policy() -> dict:
+    """The policy for the sample incident: the acme-pay repositories, GitHub's hosted builder, the
+    CI identities, and the sample's TEST signing key (labelled as test trust, never production)."""
+    from forensics.sample import scenario as S
+    from forensics.sample.writers import provenance as W
+
+    key = W.test_trust_key()
+    repos = [W.repository(i.service) for i in W.LEGIT]
+    key["repositories"] = repos
+    return {
+        "issuer": GITHUB_ISSUER,
+        "repositories": {r: {"builder_id": W.BUILDER_ID, "identity_prefix": f"https://github.com/{r}/"} for r in repos},
+        "keys": [key],
+        "ci_actors": [S.CI_ACTOR, S.K8S_CI_SA],
+        "rollout_window_minutes": 30,
+    }
+
+
+def verify(case, policy: dict | None) -> int:
+    """Verify every attestation in the case against ``policy`` (stored for later ingests)."""
+    n = _verify.verify_case(case, policy)
+    case.rederive()  # Kubernetes deploys take 'via' from the policy's ci_actors
+    return n
+
+
+def _time(t) -> datetime | None:
+    return parse_user_time(t) if isinstance(t, str) else t
+
+
+def what_was_running(case, service: str | None = None) -> pl.DataFrame:
+    """Service x environment x lane x interval: running digest, who deployed it, how and when, its
+    attestation verdict and reason, builder, signer and repository@commit."""
+    return case.query("provenance/what_was_running", at=None, service=service)
+
+
+def running_at(case, t, service: str | None = None) -> pl.DataFrame:
+    """What code was running at instant ``t`` (a datetime or an ISO 8601 text with a zone)."""
+    return case.query("provenance/what_was_running", at=_time(t), service=service)
+
+
+def deploy_evidence(case, start=None, end=None, service: str | None = None) -> pl.DataFrame:
+    """Every deploy with the attestations of its digest, verdicts and the evidence files."""
+    return case.query("provenance/deploy_evidence", start=_time(start), end=_time(end), service=service)
+
+
+def attestation_verdicts(case) -> pl.DataFrame:
+    return case.query("provenance/attestation_verdicts")
+
+
+def invariant_params(policy: dict | None) -> dict:
+    """Bind the invariants' parameters from a policy: CI actors, expected issuer, identities
+    (keys as ``key:<keyid>``) and builders, rollout window."""
+    policy = policy or {}
+    repos = policy.get("repositories") or {}
+    identities = [r["identity"] for r in repos.values() if r.get("identity")]
+    identities += [f"key:{k['keyid']}" for k in policy.get("keys") or [] if k.get("keyid")]
+    builders = sorted({r["builder_id"] for r in repos.values() if r.get("builder_id")})
+    prefixes = [r["identity_prefix"] for r in repos.values() if r.get("identity_prefix")]
+    return {
+        "ci_actors": list(policy.get("ci_actors") or []) or None,
+        "expected_issuer": policy.get("issuer"),
+        # identity prefixes cannot be listed exhaustively: with prefixes only, identities are not checked here
+        "expected_identities": identities if identities and not prefixes else None,
+        "expected_builders": builders or None,
+        "rollout_window_minutes": policy.get("rollout_window_minutes"),
+    }
+
+
+def invariant_results(case, policy: dict | None = None) -> dict[str, pl.DataFrame]:
+    """Each provenance invariant's violations (empty frame: healthy)."""
+    params = invariant_params(policy)
+    return {name: case.query(f"invariants/{name}", **{k: v for k, v in params.items()
+                                                      if k in _wanted(name)}) for name in INVARIANTS}
+
+
+def _wanted(name: str) -> set[str]:
+    from forensics import queries
+
+    return queries.parameters(queries.load(f"invariants/{name}"))
+
+
+def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
+    """Headline for the incident report: counts, the invariant violations with their reasons, and
+    (with ``at``) what was running then. Returns {"counts": frame, "violations": frame,
+    "running": frame}; every value is a polars frame ready for ``nb.table``."""
+    counts = case.sql(
+        """SELECT (SELECT count(*) FROM deploys) AS deploys,
+                  (SELECT count(DISTINCT attestation_id) FROM attestations) AS attestations,
+                  (SELECT count(DISTINCT attestation_id) FROM attestations WHERE verdict = 'verified') AS verified,
+                  (SELECT count(DISTINCT attestation_id) FROM attestations WHERE verdict = 'failed') AS failed,
+                  (SELECT count(DISTINCT attestation_id) FROM attestations WHERE verdict = 'indeterminate') AS indeterminate,
+                  (SELECT count(*) FROM sbom_components) AS sbom_components,
+                  (SELECT count(*) FROM ci_runs) AS ci_events"""
+    )
+    rows = []
+    for name, df in invariant_results(case, policy).items():
+        for r in df.iter_rows(named=True):
+            rows.append({"invariant": name, "time": r.get("time") or r.get("mixed_from"),
+                         "service": r.get("service"), "digest": r.get("artifact_digest") or r.get("digests"),
+                         "actor": r.get("actor") or r.get("signer_san"), "reason": r.get("reason")})
+    violations = pl.DataFrame(rows, schema={"invariant": pl.Utf8, "time": pl.Datetime("us", "UTC"), "service": pl.Utf8,
+                                            "digest": pl.Utf8, "actor": pl.Utf8, "reason": pl.Utf8})
+    running = running_at(case, at) if at is not None else what_was_running(case)
+    return {"counts": counts, "violations": violations, "running": running}
