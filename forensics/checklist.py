@@ -50,7 +50,7 @@ class Scope:
     @classmethod
     def of(cls, principals: Iterable[str] | None = None, credentials: Iterable[str] | None = None,
            runners: Iterable[str] | None = None, ips: Iterable[str] | None = None, start=None, end=None) -> Scope:
-        return cls(list(principals or []), list(credentials or []), list(runners or []), list(ips or []),
+        return cls(_names(principals), _names(credentials), _names(runners), _names(ips),
                    parse_user_time(start), parse_user_time(end))
 
     def params(self) -> dict:
@@ -63,6 +63,15 @@ class Scope:
                   ("runners", self.runners), ("source IPs", self.ips)) if vals]
         window = f"window {self.start or 'start of evidence'} to {self.end or 'end of evidence'} (UTC)"
         return "; ".join(parts + [window]) if parts else f"no scope given: every credential in the case; {window}"
+
+
+def _names(values: Iterable[str] | str | None) -> list[str]:
+    """A list of names; one string is read as a comma-separated list."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = values.split(",")
+    return [v.strip() for v in values if v and str(v).strip()]
 
 
 def build(case, scope: Scope | None = None, *, scan: bool = True) -> pl.DataFrame:
@@ -285,12 +294,45 @@ def write(df: pl.DataFrame, scope: Scope, out_dir: str | Path, stem: str = "cred
     return Written(md, js, cs)
 
 
+def status_counts(df: pl.DataFrame) -> pl.DataFrame:
+    """How many credentials have each status, with uses after revocation and expiry."""
+    return (df.group_by("status")
+              .agg(pl.len().alias("credentials"), pl.col("uses_after_revocation").sum(),
+                   pl.col("uses_after_expiry").sum())
+              .sort("status"))
+
+
+def blast_radius(df: pl.DataFrame) -> pl.DataFrame:
+    """What each credential reached: privileges, services, targets, artifacts and deploys."""
+    return df.select(
+        "risk_rank", "credential_id",
+        *[pl.col(c).list.join(", ").alias(c) for c in
+          ("privileges_seen", "denied_actions", "services", "targets", "artifacts", "deployed", "src_ips", "scope_reasons")],
+        "distinct_targets",
+    )
+
+
+def commands_table(df: pl.DataFrame) -> pl.DataFrame:
+    """One row per revoke command template, highest risk first (done rows last)."""
+    rows = [{"risk_rank": r["risk_rank"], "status": r["status"], "credential_id": r["credential_id"], "command": cmd}
+            for r in df.to_dicts() for cmd in revoke_commands(r)]
+    schema = {"risk_rank": pl.Int64, "status": pl.String, "credential_id": pl.String, "command": pl.String}
+    return pl.DataFrame(rows, schema=schema).sort(pl.col("status") == "revoked", "risk_rank")
+
+
+INVARIANTS = ("credential_used_after_revocation", "expired_credential_used")
+
+
+def invariant_violations(case) -> dict[str, pl.DataFrame]:
+    """The two credential invariants (empty frames when healthy)."""
+    return {name: case.query(f"invariants/{name}") for name in INVARIANTS}
+
+
 def summary(df: pl.DataFrame) -> pl.DataFrame:
     """The columns a report table shows, one row per credential."""
-    short = df.select(
-        "risk_rank", "status", "kind", "credential_id", "principal", "lifetime", "uses", "first_use", "last_use",
-        pl.col("services").list.join(", "), "distinct_targets", pl.col("artifacts").list.len().alias("artifacts"),
-        "exposures", "revoked_at", "uses_after_revocation", "uses_after_expiry", "instance_role_uses_outside_aws",
-        "risk_score",
+    return df.select(
+        "risk_rank", "status", "kind", "credential_id", "principal", "lifetime", "expires_at", "uses",
+        "first_use", "last_use", pl.col("services").list.join(", "), "distinct_targets",
+        pl.col("artifacts").list.len().alias("artifacts"), "exposures", "revoked_at", "revoked_how",
+        "uses_after_revocation", "uses_after_expiry", "instance_role_uses_outside_aws", "risk_score",
     )
-    return short
