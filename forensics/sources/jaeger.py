@@ -2,7 +2,8 @@
 ``/api/traces`` shape) or a single trace object. One record is one trace; it counts as loaded when
 its spans land. Times are epoch microseconds.
 
-The parent is the first ``CHILD_OF`` reference (else the first reference); all references are kept
+The parent is the first ``CHILD_OF`` reference within the same trace (else the first ``CHILD_OF``,
+else the first reference); all references are kept
 in ``links``. Tags become attributes; ``span.kind`` gives the kind; the ``error`` tag or
 ``otel.status_code`` ``ERROR`` gives status error; logs become span events (``exception.type`` or
 ``error.kind`` in a log feeds the timeout rule). The service is the span's process, looked up in
@@ -62,7 +63,9 @@ class JaegerUi(Source):
                   FROM sp)
             SELECT record_no,
                    fx_hex_id(s.traceID, 16) AS trace_id, fx_hex_id(s.spanID, 8) AS span_id,
-                   fx_hex_id(coalesce(list_filter(s.references, lambda r: r.refType = 'CHILD_OF')[1].spanID,
+                   fx_hex_id(coalesce(list_filter(s.references, lambda r: r.refType = 'CHILD_OF'
+                                                  AND fx_hex_id(r.traceID, 16) = fx_hex_id(s.traceID, 16))[1].spanID,
+                                      list_filter(s.references, lambda r: r.refType = 'CHILD_OF')[1].spanID,
                                       s.references[1].spanID), 8) AS parent_span_id,
                    proc.serviceName AS service, s.operationName AS name,
                    fx_span_kind(fx_attr(CAST(s.tags AS {KV_LIST}), 'span.kind')) AS kind,

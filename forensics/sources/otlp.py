@@ -118,4 +118,64 @@ class OtlpTraces(Source):
         con.execute(f"DROP TABLE {norm}")
 
 
-SOURCES = [OtlpTraces()]
+_SEARCH_SPAN = {"spanID": "VARCHAR", "name": "VARCHAR", "startTimeUnixNano": "VARCHAR", "durationNanos": "VARCHAR",
+                "attributes": [_KV]}
+SEARCH_TRACE_TYPE = json.dumps({"traceID": "VARCHAR", "rootServiceName": "VARCHAR", "rootTraceName": "VARCHAR",
+                                "spanSet": {"spans": [_SEARCH_SPAN]}, "spanSets": [{"spans": [_SEARCH_SPAN]}]})
+
+
+class TempoSearch(Source):
+    """Grafana Tempo search responses (``{"traces": [{traceID, spanSet(s)}]}``): the spans that
+    matched a TraceQL query, with start, duration and selected attributes but no parent, kind or
+    name. One record is one trace; a span listed in several span sets is loaded once."""
+
+    name = "tempo-search"
+    category = "trace"
+    containers = ("json",)
+
+    def detect(self, probe: Probe) -> int:
+        traces = probe.first.get("traces")
+        if isinstance(traces, list) and traces and isinstance(traces[0], dict) and "traceID" in traces[0] and (
+                "spanSet" in traces[0] or "spanSets" in traces[0]):
+            return 80
+        return 0
+
+    def record_path(self, probe: Probe) -> str:
+        return "$.traces"
+
+    def load_batch(self, batch: Batch) -> None:
+        con = batch.con
+        install_macros(con)
+        norm = temp_name("tempo")
+        con.execute(
+            f"""CREATE TEMP TABLE {norm} AS
+            WITH t AS (SELECT record_no, json_transform(doc, '{SEARCH_TRACE_TYPE}') AS t FROM {batch.table}),
+            sp AS (SELECT DISTINCT ON (record_no, s.spanID) record_no, t.traceID AS trace_id, s
+                   FROM (SELECT record_no, t, unnest(list_concat(coalesce(t.spanSet.spans, []),
+                                flatten(list_transform(coalesce(t.spanSets, []), lambda x: coalesce(x.spans, []))))) AS s
+                         FROM t)
+                   ORDER BY record_no, s.spanID)
+            SELECT record_no, fx_hex_id(trace_id, 16) AS trace_id, fx_hex_id(s.spanID, 8) AS span_id,
+                   CAST(NULL AS VARCHAR) AS parent_span_id,
+                   fx_attr({_kv('s.attributes')}, 'service.name') AS service, s.name AS name, 'unspecified' AS kind,
+                   CAST(try_cast(s.startTimeUnixNano AS HUGEINT) // 1000 AS BIGINT) AS start_us,
+                   CAST((try_cast(s.startTimeUnixNano AS HUGEINT) + try_cast(s.durationNanos AS HUGEINT)) // 1000 AS BIGINT) AS end_us,
+                   s.startTimeUnixNano AS start_raw,
+                   CAST(try_cast(s.startTimeUnixNano AS HUGEINT) + try_cast(s.durationNanos AS HUGEINT) AS VARCHAR) AS end_raw,
+                   CASE lower(coalesce(fx_attr({_kv('s.attributes')}, 'status'), ''))
+                        WHEN 'error' THEN 'error' WHEN 'ok' THEN 'ok' ELSE 'unset' END AS status_code,
+                   CAST(NULL AS VARCHAR) AS status_message,
+                   {_kv('s.attributes')} AS attrs,
+                   CAST([{{'key': 'service.name', 'value': fx_attr({_kv('s.attributes')}, 'service.name')}}] AS {KV_LIST}) AS res_attrs,
+                   CAST(NULL AS JSON) AS events, CAST(NULL AS JSON) AS links, CAST(NULL AS VARCHAR) AS event_error_type
+            FROM sp"""
+        )
+        batch.reject(
+            f"""SELECT record_no, 'Tempo search trace lists no spans' AS reason FROM {{batch}}
+                WHERE record_no NOT IN (SELECT record_no FROM {norm})"""
+        )
+        load_spans(batch, norm, self.name)
+        con.execute(f"DROP TABLE {norm}")
+
+
+SOURCES = [OtlpTraces(), TempoSearch()]
