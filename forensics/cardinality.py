@@ -313,6 +313,7 @@ class CardinalityResult:
     unbounded: pl.DataFrame
     values: pl.DataFrame
     exploded_values: pl.DataFrame = field(default_factory=pl.DataFrame)
+    observed: tuple = (None, None)  # first and last attribute time in the case
 
 
 def analyse(case, model: CostModel | None = None, window: str | int = "5m", top_n: int | None = 25,
@@ -338,4 +339,5 @@ def analyse(case, model: CostModel | None = None, window: str | int = "5m", top_
         unbounded=mask_frame(unbounded_keys(case), value_columns=()),
         values=top_values(case, per_key=values_per_key),
         exploded_values=exploded,
+        observed=case.sql("SELECT min(time), max(time) FROM telemetry_attributes").row(0),
     )
