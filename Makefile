@@ -31,6 +31,7 @@ sample: $(STAMP)
 	$(VENV)/bin/forensics sample --out sample_data
 
 bench: $(STAMP)
+	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev,bench]'
 	$(PY) bench/ingest.py
 
 lint: $(STAMP)

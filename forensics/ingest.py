@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from forensics.db import scalar
+from forensics.db import row, scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
 from forensics.sources.base import Batch, Probe, Source, temp_name
@@ -436,36 +436,48 @@ class Ingestor:
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
         text_lines = bool(getattr(source, "reads_text_lines", False))
-        cls = temp_name("cls")
-        con.register("_fx_arrow", arrow)
+        # classify every line without copying its text: only small columns are materialised
+        view, cls = temp_name("lines"), temp_name("cls")
+        con.register(view, arrow)
+        jtype = "CAST(NULL AS VARCHAR)" if text_lines else "try(json_type(text))"
         con.execute(
             f"""CREATE TEMP TABLE {cls} AS
-                SELECT line_no, byte_offset, t AS text,
-                       CASE WHEN strlen(t) > {self.max_line_bytes} THEN 'line exceeds the {self.max_line_bytes} byte bound'
-                            WHEN {text_lines} OR jt = 'OBJECT' THEN NULL
+                SELECT line_no, blank,
+                       CASE WHEN n > {self.max_line_bytes} THEN 'line exceeds the {self.max_line_bytes} byte bound'
+                            WHEN blank OR {text_lines} OR jt = 'OBJECT' THEN NULL
                             WHEN jt IS NULL THEN 'malformed JSON'
                             ELSE 'non-object record (' || jt || ')' END AS reason
-                FROM (SELECT line_no, byte_offset, t, try(json_type(t)) AS jt
-                      FROM (SELECT line_no, byte_offset, rtrim(text, chr(13) || chr(10)) AS t FROM _fx_arrow WHERE NOT bad)
-                      WHERE trim(t, ' ' || chr(9) || chr(13)) <> '')"""
+                FROM (SELECT line_no, strlen(text) AS n, jt,
+                             (jt IS NULL AND trim(text, ' ' || chr(9) || chr(10) || chr(13)) = '') AS blank
+                      FROM (SELECT line_no, text, {jtype} AS jt FROM {view} WHERE NOT bad))"""
         )
-        con.unregister("_fx_arrow")
-        counts.blank += n - int(bad.sum()) - scalar(con, f"SELECT count(*) FROM {cls}")
-        rej = scalar(con,
-            f"""INSERT INTO rejects SELECT ?, line_no, byte_offset, line_no, reason, left(text, {RAW_KEEP}), strlen(text)
-                FROM {cls} WHERE reason IS NOT NULL""",
-            [sha],
-        )
-        counts.read += rej
-        counts.rejected += rej
-        batch = temp_name("batch")
+        blank, rej = row(con, f"SELECT count(*) FILTER (WHERE blank), count(reason) FROM {cls}")
+        counts.blank += blank
+        if rej:
+            con.execute(
+                f"""INSERT INTO rejects
+                    SELECT ?, a.line_no, a.byte_offset, a.line_no, c.reason,
+                           left(rtrim(a.text, chr(13) || chr(10)), {RAW_KEEP}), strlen(rtrim(a.text, chr(13) || chr(10)))
+                    FROM {cls} c JOIN {view} a USING (line_no) WHERE c.reason IS NOT NULL""",
+                [sha],
+            )
+            counts.read += rej
+            counts.rejected += rej
+        keep = np.zeros(n, dtype=bool)
+        ok = con.execute(f"SELECT NOT blank AND reason IS NULL AS ok FROM {cls} ORDER BY line_no").fetchnumpy()["ok"]
+        keep[~bad] = np.asarray(ok, dtype=bool)
+        con.unregister(view)
+        con.execute(f"DROP TABLE {cls}")
+        good = arrow.filter(pa.array(keep))
+        staged, batch = temp_name("good"), temp_name("batch")
+        con.register(staged, good)
+        doc = "to_json(t)" if text_lines else "CAST(t AS JSON)"
         con.execute(
             f"""CREATE TEMP TABLE {batch} AS
-                SELECT line_no AS record_no, line_no, byte_offset,
-                       {"to_json(text)" if text_lines else "CAST(text AS JSON)"} AS doc
-                FROM {cls} WHERE reason IS NULL"""
+                SELECT line_no AS record_no, line_no, byte_offset, {doc} AS doc
+                FROM (SELECT line_no, byte_offset, rtrim(text, chr(13) || chr(10)) AS t FROM {staged})"""
         )
-        con.execute(f"DROP TABLE {cls}")
+        con.unregister(staged)
         self._run_batch(batch, sha, source, counts)
         con.execute(f"DROP TABLE {batch}")
 

@@ -184,33 +184,36 @@ class Batch:
                 select.append("r.doc AS raw")
             else:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
-        good = temp_name("good")
-        con.execute(
-            f"""CREATE TEMP TABLE {good} AS
-                SELECT {", ".join(select)}, m.record_no, r.line_no
-                FROM {mapped} m JOIN {self.table} r USING (record_no)
-                WHERE m.time IS NOT NULL"""
-        )
-        con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {good}")
+        seq = "m.event_seq" if "event_seq" in cols else "0"
+        src = "m.source" if "source" in cols else sql_str(self.source.name)
+        con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {mapped} WHERE time IS NOT NULL")
         # de-duplicate on (source, event_uid): within the batch, then against what the case holds
-        before = scalar(con, f"SELECT count(*) FROM {good}")
-        con.execute(
-            f"""DELETE FROM {good} g WHERE g.event_uid IS NOT NULL AND (
-                    EXISTS (SELECT 1 FROM events e WHERE e.source = g.source AND e.event_uid = g.event_uid)
-                    OR EXISTS (SELECT 1 FROM {good} h WHERE h.source = g.source AND h.event_uid = g.event_uid
-                               AND (h.record_no, h.event_seq) < (g.record_no, g.event_seq)))"""
-        )
-        after = scalar(con, f"SELECT count(*) FROM {good}")
-        self.duplicates += before - after
+        skip = ""
+        if "event_uid" in cols and scalar(con, f"SELECT count(event_uid) FROM {mapped} WHERE time IS NOT NULL"):
+            dup = temp_name("dup")
+            con.execute(
+                f"""CREATE TEMP TABLE {dup} AS
+                    SELECT record_no, seq FROM (
+                        SELECT m.record_no, {seq} AS seq, {src} AS src, m.event_uid,
+                               row_number() OVER (PARTITION BY {src}, m.event_uid ORDER BY m.record_no, {seq}) AS rn
+                        FROM {mapped} m WHERE m.time IS NOT NULL AND m.event_uid IS NOT NULL) d
+                    WHERE rn > 1 OR EXISTS (SELECT 1 FROM events e WHERE e.source = d.src AND e.event_uid = d.event_uid)"""
+            )
+            self.duplicates += scalar(con, f"SELECT count(*) FROM {dup}")
+            skip = f"AND NOT EXISTS (SELECT 1 FROM {dup} d WHERE d.record_no = m.record_no AND d.seq = {seq})"
         con.execute(
             f"""INSERT INTO events BY NAME
-                SELECT * EXCLUDE (record_no, line_no),
-                       ? || ':' || record_no || ':' || event_seq AS event_id,
-                       ? AS evidence_sha256, line_no AS evidence_line, record_no AS evidence_record
-                FROM {good} ORDER BY time""",
+                SELECT {", ".join(select)},
+                       ? || ':' || m.record_no || ':' || {seq} AS event_id,
+                       ? AS evidence_sha256, r.line_no AS evidence_line, m.record_no AS evidence_record
+                FROM {mapped} m JOIN {self.table} r USING (record_no)
+                WHERE m.time IS NOT NULL {skip}
+                ORDER BY time""",
             [self.evidence_sha256[:16], self.evidence_sha256],
         )
-        con.execute(f"DROP TABLE {mapped}; DROP TABLE {good}")
+        con.execute(f"DROP TABLE {mapped}")
+        if skip:
+            con.execute(f"DROP TABLE {dup}")
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert rows into another case table (spans, attestations, ...). ``select_sql`` must

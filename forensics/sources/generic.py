@@ -91,8 +91,24 @@ class Mapping:
         return cls(name, category, naive, data.get("time_format"), dict(fields), outcome.get("field"), values, origin)
 
 
-def _coalesce_keys(keys: list[str]) -> str:
-    return "coalesce(" + ", ".join(f"r.doc->>{sql_str(field_path(k))}" for k in keys) + ")"
+class _Paths:
+    """Collects the JSON paths a mapping reads, so one ``json_extract_string`` call parses each
+    record once and every field is an element of the list it returns."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def ref(self, field: str) -> str:
+        path = field_path(field)
+        if path not in self.paths:
+            self.paths.append(path)
+        return f"f[{self.paths.index(path) + 1}]"
+
+    def coalesce(self, fields: list[str]) -> str:
+        return "coalesce(" + ", ".join(self.ref(k) for k in fields) + ")"
+
+    def extract(self) -> str:
+        return "json_extract_string(r.doc, [" + ", ".join(sql_str(p) for p in self.paths) + "])"
 
 
 class GenericSource(Source):
@@ -114,51 +130,48 @@ class GenericSource(Source):
 
     def events_sql(self) -> str:
         m = self.mapping
+        p = _Paths()
         if m is None:
-            time_expr = _coalesce_keys(DEFAULT_TIME_KEYS)
+            time_expr = p.coalesce(DEFAULT_TIME_KEYS)
             naive = "false"
-            cols = {"action": _coalesce_keys(DEFAULT_ACTION_KEYS), "actor": _coalesce_keys(DEFAULT_ACTOR_KEYS)}
+            cols = {"action": p.coalesce(DEFAULT_ACTION_KEYS), "actor": p.coalesce(DEFAULT_ACTOR_KEYS)}
             outcome = "'unknown'"
             outcome_reason = "'generic loader: no outcome field declared'"
         else:
-            time_expr = f"r.doc->>{sql_str(field_path(m.fields['time']))}"
+            time_expr = p.ref(m.fields["time"])
             naive = "true" if m.naive_time == "utc" else "false"
-            cols = {k: f"r.doc->>{sql_str(field_path(v))}" for k, v in m.fields.items() if k != "time"}
+            cols = {k: p.ref(v) for k, v in m.fields.items() if k != "time"}
             if m.outcome_field:
-                ov = f"lower(r.doc->>{sql_str(field_path(m.outcome_field))})"
+                ov = f"lower({p.ref(m.outcome_field)})"
                 whens = " ".join(
                     f"WHEN {ov} IN ({', '.join(sql_str(v) for v in vals)}) THEN {sql_str(k)}"
                     for k, vals in m.outcome_values.items() if vals
                 )
                 outcome = f"CASE {whens} ELSE 'unknown' END" if whens else "'unknown'"
-                outcome_reason = (f"CASE WHEN {ov} IS NULL THEN 'no {m.outcome_field} field' "
+                outcome_reason = (f"CASE WHEN {ov} IS NULL THEN {sql_str('no ' + m.outcome_field + ' field')} "
                                   f"ELSE {sql_str(m.outcome_field + '=')} || {ov} END")
             else:
                 outcome = "'unknown'"
                 outcome_reason = "'mapping declares no outcome field'"
         if m is not None and m.time_format:
-            strp = f"try_strptime({time_expr}, {sql_str(m.time_format)})"
+            strp = f"try_strptime(time_raw, {sql_str(m.time_format)})"
             if "%z" in m.time_format or "%Z" in m.time_format:
                 strp_tz = f"CAST({strp} AS TIMESTAMPTZ)"
             elif naive == "true":
                 strp_tz = f"timezone('UTC', {strp})"
             else:
                 strp_tz = "CAST(NULL AS TIMESTAMPTZ)"
-            parsed = f"coalesce({strp_tz}, fx_time({time_expr}, {naive}))"
-            problem = f"CASE WHEN {parsed} IS NULL THEN fx_time_problem({time_expr}, {naive}) END"
+            parsed = f"coalesce({strp_tz}, fx_time(time_raw, {naive}))"
+            problem = f"CASE WHEN {parsed} IS NULL THEN fx_time_problem(time_raw, {naive}) END"
         else:
-            parsed = f"fx_time({time_expr}, {naive})"
-            problem = f"fx_time_problem({time_expr}, {naive})"
-        select = [
-            "r.record_no",
-            f"{parsed} AS time",
-            f"{problem} AS time_problem",
-            f"{time_expr} AS time_raw",
-            f"{outcome} AS outcome",
-            f"{outcome_reason} AS outcome_reason",
-        ]
-        select += [f"{expr} AS {col}" for col, expr in cols.items()]
-        return f"SELECT {', '.join(select)} FROM {{batch}} r"
+            parsed = f"fx_time(time_raw, {naive})"
+            problem = f"CASE WHEN {parsed} IS NULL THEN fx_time_problem(time_raw, {naive}) END"
+        inner = [f"{time_expr} AS time_raw", f"{outcome} AS outcome", f"{outcome_reason} AS outcome_reason"]
+        inner += [f"{expr} AS {col}" for col, expr in cols.items()]
+        outer = ", ".join(["record_no", f"{parsed} AS time", f"{problem} AS time_problem", "time_raw", "outcome",
+                           "outcome_reason"] + list(cols))
+        return (f"SELECT {outer} FROM (SELECT record_no, {', '.join(inner)} "
+                f"FROM (SELECT r.record_no, {p.extract()} AS f FROM {{batch}} r))")
 
 
 SOURCES = [GenericSource()]

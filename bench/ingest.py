@@ -1,0 +1,198 @@
+"""Ingest benchmark: the kit's lossless ingest against the I/O floor, a lossy DuckDB read, and the
+pandas line loop a responder writes by hand, side by side in one run on the same file.
+
+    python bench/ingest.py                 # ~1 GB NDJSON audit file
+    python bench/ingest.py --gb 0.2        # smaller
+    python bench/ingest.py --window-events 10000000   # also time a 1-hour window over 10 M events
+
+Each method runs in its own process; its peak RSS comes from wait4(). Results print as a Markdown
+table for BENCHMARKS.md. Numbers, not assertions: nothing here fails on speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+
+HERE = Path(__file__).resolve().parent
+MAPPING = """
+name = "bench-audit"
+category = "audit"
+[fields]
+time = "eventTime"
+action = "eventName"
+actor = "userIdentity.arn"
+credential_id = "userIdentity.accessKeyId"
+src_ip = "sourceIPAddress"
+user_agent = "userAgent"
+request_id = "requestID"
+event_uid = "eventID"
+[outcome]
+field = "errorCode"
+"""
+
+GEN_SQL = """
+COPY (
+  SELECT
+    strftime(TIMESTAMPTZ '2026-03-01 00:00:00+00' + to_microseconds(i * 250000), '%Y-%m-%dT%H:%M:%S.%fZ') AS eventTime,
+    '1.08' AS eventVersion,
+    {'type': 'IAMUser', 'principalId': 'AIDA' || lpad((i % 5000)::VARCHAR, 16, '0'),
+     'arn': 'arn:aws:iam::111122223333:user/user-' || (i % 5000),
+     'accountId': '111122223333', 'accessKeyId': 'AKIA' || lpad((i % 7000)::VARCHAR, 16, '0'),
+     'userName': 'user-' || (i % 5000)} AS userIdentity,
+    ['s3.amazonaws.com','ec2.amazonaws.com','iam.amazonaws.com','sts.amazonaws.com'][1 + i % 4] AS eventSource,
+    ['GetObject','DescribeInstances','ListUsers','GetCallerIdentity','PutObject'][1 + i % 5] AS eventName,
+    'us-east-1' AS awsRegion,
+    '198.51.' || (i % 200) || '.' || (i % 250) AS sourceIPAddress,
+    'aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.debian.12 prompt/off command/s3.cp' AS userAgent,
+    CASE WHEN i % 97 = 0 THEN 'AccessDenied' END AS errorCode,
+    {'bucketName': 'bucket-' || (i % 300), 'key': 'data/part-' || i || '.parquet'} AS requestParameters,
+    md5(i::VARCHAR) AS requestID,
+    md5('e' || i::VARCHAR) AS eventID,
+    true AS readOnly,
+    'AwsApiCall' AS eventType,
+    '111122223333' AS recipientAccountId
+  FROM range({n}) t(i)
+) TO '{path}' (FORMAT json)
+"""
+
+METHODS = {
+    "cat (I/O floor)": "import subprocess,sys; subprocess.run(['cat', sys.argv[1]], stdout=subprocess.DEVNULL, check=True)",
+    "DuckDB read_ndjson, explicit columns (lossy)": textwrap.dedent("""
+        import duckdb, sys
+        con = duckdb.connect(sys.argv[2])
+        con.execute(\"\"\"CREATE TABLE t AS SELECT * FROM read_ndjson(?, columns={'eventTime': 'VARCHAR',
+            'eventName': 'VARCHAR', 'sourceIPAddress': 'VARCHAR', 'userAgent': 'VARCHAR', 'errorCode': 'VARCHAR',
+            'requestID': 'VARCHAR', 'eventID': 'VARCHAR', 'userIdentity': 'JSON'}, ignore_errors=true)\"\"\", [sys.argv[1]])
+        print(con.execute('SELECT count(*) FROM t').fetchall()[0][0])
+    """),
+    "pandas json.loads line loop": textwrap.dedent("""
+        import json, sys
+        import pandas as pd
+        rows = []
+        with open(sys.argv[1], encoding='utf-8') as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                rows.append({'time': r.get('eventTime'), 'action': r.get('eventName'),
+                             'actor': (r.get('userIdentity') or {}).get('arn'), 'src_ip': r.get('sourceIPAddress'),
+                             'user_agent': r.get('userAgent'), 'error': r.get('errorCode'), 'raw': line})
+        df = pd.DataFrame(rows)
+        df['time'] = pd.to_datetime(df['time'], utc=True)
+        print(len(df))
+    """),
+    "forensics ingest (lossless)": textwrap.dedent("""
+        import sys
+        import forensics
+        with forensics.open_case(sys.argv[2]) as case:
+            (res,) = case.ingest([sys.argv[1]], mapping=sys.argv[3])
+        assert res.reconciled
+        print(res.records_loaded, res.records_rejected)
+    """),
+}
+
+
+def run(code: str, *args: str) -> tuple[float, int, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    out = proc.stdout.read().decode().strip()
+    err = proc.stderr.read().decode().strip()
+    if status != 0:
+        raise RuntimeError(f"benchmark step failed: {err[-2000:]}")
+    return elapsed, usage.ru_maxrss * 1024, out
+
+
+def make_file(path: Path, gb: float) -> int:
+    per_event = 700  # bytes, measured on this generator
+    n = int(gb * 1e9 / per_event)
+    con = duckdb.connect()
+    con.execute(GEN_SQL.replace("{n}", str(n)).replace("{path}", str(path)))
+    # a sprinkling of malformed lines, as real exports have
+    with open(path, "ab") as f:
+        for i in range(max(1, n // 100_000)):
+            f.write(b'{"eventTime": "2026-03-01T00:00:00Z", "truncated\n')
+    return n
+
+
+def window_query(n: int, workdir: Path) -> tuple[float, float, int]:
+    """Time a 1-hour window over n events held in time order (the order the kit inserts in)."""
+    import forensics
+
+    path = workdir / "window.duckdb"
+    with forensics.open_case(path) as case:
+        case.con.execute(
+            """INSERT INTO events (event_id, time, source, category, outcome, evidence_sha256, evidence_record, action)
+               SELECT 'e' || i, TIMESTAMPTZ '2026-03-01 00:00:00+00' + to_microseconds(i * 250000),
+                      'bench', 'audit', 'success', 'x', i, 'a' || (i % 50)
+               FROM range(?) t(i) ORDER BY 2""",
+            [n],
+        )
+        case.con.execute("CHECKPOINT")
+    with forensics.open_case(path, read_only=True) as case:
+        lo, hi = case.time_range()
+        mid = lo + (hi - lo) / 2
+        case.timeline(start=mid, end=mid.replace(minute=0) + (mid - mid))  # warm
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            df = case.timeline(start=mid, end=mid + __import__("datetime").timedelta(hours=1))
+            times.append(time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            case.sql("SELECT count(*) FROM events WHERE time >= $a AND time < $b",
+                     {"a": mid, "b": mid + __import__("datetime").timedelta(hours=1)})
+            times_count = time.perf_counter() - t1
+    return min(times), times_count, df.height
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gb", type=float, default=1.0, help="size of the generated NDJSON file (default 1 GB)")
+    ap.add_argument("--window-events", type=int, default=0, help="also time a 1-hour window over this many events")
+    ap.add_argument("--workdir", default=None, help="where to write the files (default: a temp dir)")
+    args = ap.parse_args()
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="forensics-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / "audit.jsonl"
+    t0 = time.perf_counter()
+    n = make_file(data, args.gb)
+    size = data.stat().st_size
+    print(f"generated {n} events, {size / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s at {data}", file=sys.stderr)
+    mapping = workdir / "mapping.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    rows = []
+    for name, code in METHODS.items():
+        db = workdir / f"{abs(hash(name))}.duckdb"
+        for p in (db, Path(str(db) + ".wal")):
+            p.unlink(missing_ok=True)
+        os.system("sync")
+        elapsed, rss, out = run(code, str(data), str(db), str(mapping))
+        rows.append((name, elapsed, rss, out))
+        print(f"{name}: {elapsed:.2f} s, {size / 1e6 / elapsed:.0f} MB/s, peak RSS {rss / 1e6:.0f} MB ({out})",
+              file=sys.stderr)
+    kit = next(r for r in rows if r[0].startswith("forensics"))
+    print(f"\n{size / 1e6:.0f} MB NDJSON, {n} events, {os.cpu_count()} cores\n")
+    print("| method | seconds | MB/s | events/s | peak RSS (MB) | time vs kit |")
+    print("|---|---|---|---|---|---|")
+    for name, elapsed, rss, _ in rows:
+        print(f"| {name} | {elapsed:.2f} | {size / 1e6 / elapsed:.0f} | {n / elapsed:,.0f} | {rss / 1e6:.0f} "
+              f"| {elapsed / kit[1]:.2f}x |")
+    if args.window_events:
+        best, count_s, height = window_query(args.window_events, workdir)
+        print(f"\n1-hour window over {args.window_events:,} events: timeline() {best * 1000:.0f} ms "
+              f"({height} rows returned); count(*) in window {count_s * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
