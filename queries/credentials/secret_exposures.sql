@@ -50,7 +50,7 @@ hits AS (
            AND NOT regexp_matches(secret, '^(?:AKIA|ASIA)'))
 ),
 numbered_hits AS (SELECT row_number() OVER (ORDER BY evidence_sha256, evidence_line, evidence_record, field, kind, secret) AS hit_no, * FROM hits),
-near AS (  -- an AWS secret and an access key id in the same record, or within 5 lines of the same file
+near AS (  -- an AWS secret and the access key ids in the same record or within 5 lines of the same file; the nearest is its pair
     SELECT s.hit_no AS secret_hit, k.hit_no AS key_hit, k.secret AS key_id,
            row_number() OVER (PARTITION BY s.hit_no
                               ORDER BY abs(coalesce(s.evidence_line, 0) - coalesce(k.evidence_line, 0)), k.hit_no) AS rank_for_secret
@@ -69,7 +69,7 @@ enriched AS (
                 WHEN h.kind IN ('github_token', 'github_fine_grained_pat') THEN
                      (SELECT c.credential_id FROM credentials c WHERE c.credential_id = to_base64(unhex(sha256(h.secret))))
            END AS credential_id,
-           CASE WHEN h.kind = 'aws_access_key_id' THEN EXISTS (SELECT 1 FROM near n WHERE n.key_hit = h.hit_no) END AS secret_nearby
+           CASE WHEN h.kind = 'aws_access_key_id' THEN EXISTS (SELECT 1 FROM near n WHERE n.key_hit = h.hit_no AND n.rank_for_secret = 1) END AS secret_nearby
     FROM numbered_hits h
 )
 SELECT hit_no AS exposure_id, kind, fp AS fingerprint,

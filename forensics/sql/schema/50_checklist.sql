@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS secret_exposures (
     redacted         VARCHAR NOT NULL,   -- as forensics.display.redact(secret, kind)
     secret_length    INTEGER NOT NULL,
     credential_id    VARCHAR,            -- the credential it belongs to when known (AWS key id, paired key id, GCP key id, matched token hash)
-    secret_nearby    BOOLEAN,            -- AWS key id: a secret access key was exposed within 5 lines (or in the same record)
+    secret_nearby    BOOLEAN,            -- AWS key id: a secret access key exposed in the same record or within 5 lines is paired with it (nearest key wins)
     location         VARCHAR NOT NULL,   -- events | span_attributes | rejects
     source           VARCHAR,            -- events.source, 'spans' or 'rejects'
     event_id         VARCHAR,
