@@ -38,7 +38,7 @@ _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*")
 class _FileState:
     openmetrics: bool = False
     family: str | None = None
-    meta: list[str] = field(default_factory=list)  # HELP/TYPE/UNIT lines of the current family
+    meta: dict[str, str] = field(default_factory=dict)  # HELP/TYPE/UNIT line of the current family, by directive
 
 
 @dataclass
@@ -90,6 +90,7 @@ class PrometheusSource(Source):
             if ln.text.strip() == "# EOF":
                 self._parse_segment(segment, state, samples, rejects, meta_lines)
                 segment = []
+                state.family, state.meta = None, {}  # the next scrape declares its families again
         if segment:
             self._parse_segment(segment, state, samples, rejects, meta_lines)
         self._write(batch, samples, rejects, meta_lines)
@@ -108,17 +109,17 @@ class PrometheusSource(Source):
                 m = _META.match(text)
                 if m:
                     if m.group(2) != state.family:
-                        state.family, state.meta = m.group(2), []
-                    state.meta.append(text)
+                        state.family, state.meta = m.group(2), {}
+                    state.meta[m.group(1)] = text
                     meta_lines.append(ln.line_no)
                 elif text.strip() == "# EOF":
                     meta_lines.append(ln.line_no)
                 else:
                     rejects.append((ln.line_no, "comment line: not a sample"))
                 continue
-            sample_lines.append((ln, list(state.meta) if self._belongs(text, state.family) else []))
+            sample_lines.append((ln, list(state.meta.values()) if self._belongs(text, state.family) else []))
             if not self._belongs(text, state.family):
-                state.family, state.meta = None, []
+                state.family, state.meta = None, {}
         if not sample_lines:
             return
         parse = om_families if state.openmetrics else prom_families
