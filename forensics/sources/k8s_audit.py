@@ -6,7 +6,8 @@ namespace, URI, auditID, stage, code).
 One logical request is one ``auditID``. The API server may write it several times, once per
 stage (RequestReceived, ResponseStarted, ResponseComplete, Panic). All stages are loaded records
 (nothing is dropped), but only the most complete stage is kept as the event: ``event_uid`` is the
-auditID and ``event_seq`` the stage rank (RequestReceived 1, ResponseStarted 2, ResponseComplete
+auditID plus a short hash of user, verb and URI (so two different requests that reuse an auditID, as
+hand-edited fixtures do, are not merged) and ``event_seq`` the stage rank (RequestReceived 1, ResponseStarted 2, ResponseComplete
 and Panic 3). Within a batch the highest rank wins (then the later record); against events the
 case already holds, a higher stage replaces a lower one. Every stage not kept is counted in
 ``records_duplicate``. ``time`` is ``requestReceivedTimestamp`` (the same for every stage),
@@ -66,7 +67,8 @@ _COMMON = """
          WHEN code IS NOT NULL THEN 'HTTP ' || code || coalesce(' ' || status_reason, '')
          WHEN decision = 'forbid' THEN 'access denied: authorization decision forbid'
          ELSE 'no response status recorded (stage ' || coalesce(stage, '?') || ')' END AS outcome_reason,
-    audit_id AS request_id, audit_id AS event_uid,
+    audit_id AS request_id,
+    audit_id || '/' || left(md5(coalesce(username, '') || '|' || coalesce(verb, '') || '|' || coalesce(uri, '')), 12) AS event_uid,
     CASE stage WHEN 'RequestReceived' THEN 1 WHEN 'ResponseStarted' THEN 2 ELSE 3 END AS event_seq
 """
 
