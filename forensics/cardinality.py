@@ -16,6 +16,7 @@ data or secrets (emails, IP addresses, tokens) are counted like any other value 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -131,7 +132,6 @@ def window_seconds(window: str | int) -> int:
 _SENSITIVE = [
     ("email", re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}")),
     ("ip", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])")),
-    ("ip", re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")),
     ("aws key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     ("token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{16,}"
                          r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk_(?:live|test)_[A-Za-z0-9]{16,})")),
@@ -140,6 +140,7 @@ _SENSITIVE = [
     ("secret", re.compile(r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]*[0-9])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
                           r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")),
 ]
+_V6_CANDIDATE = re.compile(r"\[?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?\]?")
 #: Keys whose values are shown masked whatever they look like.
 SENSITIVE_KEY = re.compile(r"(?i)(e-?mail|passw|secret|token|api[-_.]?key|authorization|cookie|session|"
                            r"(^|[._-])ip($|[._-])|address|phone|ssn)")
@@ -153,6 +154,12 @@ def sensitive_kind(value) -> str | None:
     for kind, rx in _SENSITIVE:
         if rx.search(text):
             return kind
+    for token in _V6_CANDIDATE.findall(text):
+        try:
+            ipaddress.IPv6Address(token.strip("[]"))
+        except ValueError:
+            continue
+        return "ip"
     return None
 
 
