@@ -108,8 +108,9 @@ def test_sample_github_pat_used_from_attacker_ip_and_revoked(sample_case):
 
 
 def test_credentials_rebuild_is_idempotent(case, tmp_path):
-    from forensics.sample.writers import cloudtrail
     import random
+
+    from forensics.sample.writers import cloudtrail
 
     cloudtrail.write(tmp_path, random.Random(3), 1)
     case.ingest(tmp_path)

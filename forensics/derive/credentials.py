@@ -51,7 +51,7 @@ SELECT * FROM (
 ) WHERE credential_id IS NOT NULL AND credential_id <> ''
 """
 
-REBUILD = f"""
+REBUILD = """
 INSERT INTO credentials BY NAME
 WITH revocations AS (
     -- direct revocations of one credential
@@ -153,7 +153,7 @@ after AS (
     GROUP BY r.credential_id
 )
 SELECT b.credential_id,
-       CASE WHEN b.source = 'cloudtrail' OR regexp_matches(b.credential_id, '^A[KS]IA[A-Z0-9]{{12,}}$') THEN
+       CASE WHEN b.source = 'cloudtrail' OR regexp_matches(b.credential_id, '^A[KS]IA[A-Z0-9]{12,}$') THEN
                 CASE WHEN b.credential_id LIKE 'AKIA%' THEN 'aws_access_key'
                      WHEN b.credential_id LIKE 'ASIA%' THEN 'aws_temporary_key' ELSE 'other' END
             WHEN b.source LIKE 'k8s_audit%' THEN

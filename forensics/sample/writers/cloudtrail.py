@@ -167,7 +167,7 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
         path.write_bytes(gzip.compress(body, mtime=0))
         written.append(path)
         log_files.append({"s3Bucket": "acme-cloudtrail-logs", "s3Object": str(path.relative_to(out / "cloudtrail")),
-                          "hashValue": "%064x" % rng.getrandbits(256), "hashAlgorithm": "SHA-256",
+                          "hashValue": f"{rng.getrandbits(256):064x}", "hashAlgorithm": "SHA-256",
                           "newestEventTime": buckets[stamp][-1]["eventTime"],
                           "oldestEventTime": buckets[stamp][0]["eventTime"]})
     dig = out / "cloudtrail" / "AWSLogs" / S.ACCOUNT / "CloudTrail-Digest" / S.REGION / f"{day:%Y/%m/%d}"
@@ -175,7 +175,7 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
     digest = {"awsAccountId": S.ACCOUNT, "digestStartTime": _iso(S.DAY_START), "digestEndTime": _iso(S.DAY_END),
               "digestS3Bucket": "acme-cloudtrail-logs",
               "digestS3Object": f"AWSLogs/{S.ACCOUNT}/CloudTrail-Digest/{S.REGION}/{day:%Y/%m/%d}/digest.json.gz",
-              "digestPublicKeyFingerprint": "%032x" % rng.getrandbits(128), "digestSignatureAlgorithm": "SHA256withRSA",
+              "digestPublicKeyFingerprint": f"{rng.getrandbits(128):032x}", "digestSignatureAlgorithm": "SHA256withRSA",
               "newestEventTime": trail.records[-1]["eventTime"], "oldestEventTime": trail.records[0]["eventTime"],
               "previousDigestS3Bucket": None, "previousDigestS3Object": None, "previousDigestHashValue": None,
               "previousDigestHashAlgorithm": None, "previousDigestSignature": None, "logFiles": log_files}

@@ -34,8 +34,7 @@ def _pat_use(rng: random.Random, when: datetime, action: str, ip: str) -> dict:
     return _event(rng, when, action, S.DEPLOY_BOT_GH_USER, repo=S.REPO, actor_ip=ip, user_agent=GIT_UA,
                   hashed_token=S.GH_DEPLOY_PAT_HASHED, programmatic_access_type=PAT_KIND,
                   token_scopes="repo,workflow", transport_protocol_name="http", repository_public=False,
-                  request_id="%08X:%04X:%06X:%07X:%08X" % (rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(24),
-                                                           rng.getrandbits(28), rng.getrandbits(32)))
+                  request_id=f"{rng.getrandbits(32):08X}:{rng.getrandbits(16):04X}:{rng.getrandbits(24):06X}:{rng.getrandbits(28):07X}:{rng.getrandbits(32):08X}")
 
 
 def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
