@@ -535,13 +535,13 @@ def verify_case(case, policy: dict | Policy | None, store: bool = True) -> int:
     con = _con(case)
     pol = policy if isinstance(policy, Policy) else Policy.from_dict(policy)
     if store and not isinstance(policy, Policy):
-        con.execute("INSERT OR REPLACE INTO case_meta VALUES (?, ?)", [POLICY_META_KEY, json.dumps(policy or {}, default=str)])
+        con.execute("INSERT OR REPLACE INTO case_meta VALUES (?, ?)", [POLICY_META_KEY, json.dumps(policy or {}, default=str)]).fetchall()
     return _verify_rows(con, pol, only_unchecked=False)
 
 
 def stored_policy(case) -> dict | None:
-    row = _con(case).execute("SELECT value FROM case_meta WHERE key = ?", [POLICY_META_KEY]).fetchone()
-    return json.loads(row[0]) if row else None
+    row = _con(case).execute("SELECT value FROM case_meta WHERE key = ?", [POLICY_META_KEY]).fetchall()
+    return json.loads(row[0][0]) if row else None
 
 
 def refresh(con) -> None:
@@ -583,7 +583,7 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
                     i.get("cert_not_after")))
     con.execute("""CREATE OR REPLACE TEMP TABLE _fx_verdicts (attestation_id VARCHAR, verdict VARCHAR, reason VARCHAR,
                    path VARCHAR, trust_root VARCHAR, artifact_match VARCHAR, san VARCHAR, issuer VARCHAR, repo VARCHAR,
-                   wref VARCHAR, sha VARCHAR, trig VARCHAR, runner VARCHAR, nb TIMESTAMPTZ, na TIMESTAMPTZ)""")
+                   wref VARCHAR, sha VARCHAR, trig VARCHAR, runner VARCHAR, nb TIMESTAMPTZ, na TIMESTAMPTZ)""").fetchall()
     con.executemany("INSERT INTO _fx_verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out)
     con.execute(
         """UPDATE attestations a SET verdict = v.verdict, verdict_reason = v.reason, verification_path = v.path,
@@ -591,6 +591,6 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
                   signer_issuer = v.issuer, cert_repository = v.repo, cert_workflow_ref = v.wref, cert_sha = v.sha,
                   cert_trigger = v.trig, cert_runner_environment = v.runner, cert_not_before = v.nb, cert_not_after = v.na
            FROM _fx_verdicts v WHERE a.attestation_id = v.attestation_id"""
-    )
-    con.execute("DROP TABLE _fx_verdicts")
+    ).fetchall()
+    con.execute("DROP TABLE _fx_verdicts").fetchall()
     return len(out)
