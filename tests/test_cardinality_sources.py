@@ -7,8 +7,6 @@ import json
 import subprocess
 import sys
 
-import forensics
-
 PROM = """\
 # HELP http_requests_total Requests, by route
 # TYPE http_requests_total counter
