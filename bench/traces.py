@@ -1,0 +1,150 @@
+"""Trace benchmark: OTLP/JSON Lines ingest by the kit against a polars baseline, and p99 latency per
+endpoint per minute over many spans.
+
+    python bench/traces.py                    # ~1 GB of collector file-exporter JSON Lines
+    python bench/traces.py --gb 0.2           # smaller (what the shared 2-core machine can afford)
+    python bench/traces.py --query-spans 10000000
+
+Each ingest method runs in its own process; peak RSS comes from wait4(). Results print as a
+Markdown table for BENCHMARKS.md. Numbers, not assertions: nothing here fails on speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+
+SPANS_PER_LINE = 20
+
+# One collector export per line: one resource, one scope, SPANS_PER_LINE spans with 6 attributes.
+GEN_SQL = """
+COPY (
+  SELECT [{'resource': {'attributes': [
+             {'key': 'service.name', 'value': {'stringValue': 'svc-' || (i % 12)}},
+             {'key': 'service.version', 'value': {'stringValue': '1.' || (i % 5) || '.0'}}]},
+           'scopeSpans': [{'scope': {'name': 'io.opentelemetry.http', 'version': '1.25.0'},
+             'spans': list_transform(range(@SPL@), lambda j: {
+               'traceId': md5(CAST(i * @SPL@ + j AS VARCHAR)),
+               'spanId': left(md5('s' || (i * @SPL@ + j)), 16),
+               'parentSpanId': left(md5('p' || (i * @SPL@ + j)), 16),
+               'name': 'GET /api/v1/items/{id}',
+               'kind': 1 + (j % 3),
+               'startTimeUnixNano': CAST(1773475200000000000 + (i * @SPL@ + j) * 5000000 AS VARCHAR),
+               'endTimeUnixNano': CAST(1773475200000000000 + (i * @SPL@ + j) * 5000000 + 1000000 + (hash(i, j) % 900000000) AS VARCHAR),
+               'attributes': [
+                 {'key': 'http.request.method', 'value': {'stringValue': 'GET'}},
+                 {'key': 'http.route', 'value': {'stringValue': '/api/v1/items/' || (j % 40)}},
+                 {'key': 'http.response.status_code', 'value': {'intValue': CAST(CASE WHEN hash(i, j) % 50 = 0 THEN 503 ELSE 200 END AS VARCHAR)}},
+                 {'key': 'user_agent.original', 'value': {'stringValue': 'client/' || (j % 7)}},
+                 {'key': 'app.order.id', 'value': {'stringValue': 'ord-' || (i * @SPL@ + j)}},
+                 {'key': 'net.peer.name', 'value': {'stringValue': 'host-' || (i % 97) || '.internal'}}],
+               'status': CASE WHEN hash(i, j) % 50 = 0 THEN {'code': 2, 'message': 'upstream error'}
+                              ELSE {'code': 0, 'message': ''} END})}]}] AS resourceSpans
+  FROM range(@LINES@) t(i)
+) TO '@PATH@' (FORMAT json)
+"""
+
+KIT = """
+import sys, forensics
+c = forensics.open_case(sys.argv[2])
+r = c.ingest(sys.argv[1])[0]
+n = c.sql("SELECT count(*) AS n FROM spans")["n"][0]
+print(n, r.records_loaded, r.records_rejected)
+"""
+
+POLARS = """
+import sys, polars as pl
+df = pl.read_ndjson(sys.argv[1])
+spans = (df.explode("resourceSpans").unnest("resourceSpans").explode("scopeSpans").unnest("scopeSpans")
+           .explode("spans").unnest("spans"))
+attrs = spans.select("traceId", "spanId", "attributes").explode("attributes").unnest("attributes")
+print(spans.height, attrs.height, 0)
+"""
+
+
+def _gen(lines: int, path: Path) -> str:
+    # constants chosen here (never evidence): safe to place in the statement
+    return GEN_SQL.replace("@SPL@", str(SPANS_PER_LINE)).replace("@LINES@", str(lines)).replace("@PATH@", str(path))
+
+
+def generate(path: Path, gb: float) -> int:
+    con = duckdb.connect()
+    probe = path.with_suffix(".probe")
+    con.execute(_gen(100, probe))
+    per_line = probe.stat().st_size / 100
+    probe.unlink()
+    lines = max(1, int(gb * 1e9 / per_line))
+    con.execute(_gen(lines, path))
+    return lines * SPANS_PER_LINE
+
+
+def run(code: str, *args: str) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of ``code`` run in a fresh interpreter."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t0
+    out = proc.stdout.read().strip() if proc.stdout else ""
+    if status != 0:
+        out = f"failed (status {status})"
+    return secs, usage.ru_maxrss / 1024, out
+
+
+def query_bench(n: int) -> tuple[float, int]:
+    """Seconds for p99 per endpoint per minute over ``n`` server spans held in a case."""
+    import forensics
+
+    with tempfile.TemporaryDirectory() as d:
+        case = forensics.open_case(Path(d) / "q.duckdb")
+        case.con.execute(
+            """INSERT INTO spans (trace_id, span_id, service, name, kind, start, "end", duration_us, outcome,
+                                  outcome_reason, endpoint, source, evidence_sha256, evidence_record)
+               SELECT md5(CAST(i AS VARCHAR)), left(md5('s' || i), 16), 'svc-' || (i % 12), 'op', 'server',
+                      TIMESTAMPTZ '2026-03-14 00:00:00+00' + to_microseconds(i * 8000),
+                      TIMESTAMPTZ '2026-03-14 00:00:00+00' + to_microseconds(CAST(i * 8000 + 1000 + hash(i) % 900000 AS BIGINT)),
+                      CAST(1000 + hash(i) % 900000 AS BIGINT), 'success', 'bench', '/api/v1/items/' || (i % 40), 'otlp', 'bench', i
+               FROM range(?) t(i)""",
+            [n],
+        )
+        t0 = time.perf_counter()
+        rows = case.query("traces/latency", bucket_s=60).height
+        secs = time.perf_counter() - t0
+        case.close()
+    return secs, rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gb", type=float, default=1.0, help="size of the generated OTLP JSON Lines file (default 1 GB)")
+    ap.add_argument("--query-spans", type=int, default=10_000_000, help="spans for the p99-per-minute query (0: skip)")
+    ap.add_argument("--skip-polars", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="fx-bench-traces-") as d:
+        path = Path(d) / "traces.jsonl"
+        spans = generate(path, args.gb)
+        size_mb = path.stat().st_size / 1e6
+        print(f"file: {size_mb:.0f} MB, {spans:,} spans ({SPANS_PER_LINE} per line, 6 attributes each + 2 resource)\n")
+        print("| method | seconds | spans/s | MB/s | peak RSS (MB) | result |")
+        print("|---|---:|---:|---:|---:|---|")
+        methods = [("kit: forensics ingest (DuckDB)", KIT, [str(path), str(Path(d) / "case.duckdb")])]
+        if not args.skip_polars:
+            methods.append(("polars read_ndjson + explode/unnest", POLARS, [str(path)]))
+        for label, code, argv in methods:
+            secs, rss, out = run(code, *argv)
+            print(f"| {label} | {secs:.1f} | {spans / secs:,.0f} | {size_mb / secs:.0f} | {rss:,.0f} | {out} |")
+    if args.query_spans:
+        secs, rows = query_bench(args.query_spans)
+        print(f"\np99/p95/p50 per endpoint per minute (queries/traces/latency.sql over trace_requests) on "
+              f"{args.query_spans:,} server spans: {secs:.2f} s ({rows:,} rows)")
+
+
+if __name__ == "__main__":
+    main()
