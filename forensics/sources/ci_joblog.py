@@ -74,7 +74,7 @@ class CiJobLogSource(Source):
     def finish(self, case_con, evidence_sha256: str) -> None:
         """Give every line of the file the runner, workflow and repository its header names."""
         case_con.execute(
-            rf"""WITH lines AS (
+            r"""WITH lines AS (
                      SELECT raw->>'line' AS line FROM events
                      WHERE evidence_sha256 = $sha AND source = 'ci_joblog'),
                  hdr AS (
