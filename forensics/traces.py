@@ -77,6 +77,11 @@ def skew(case: Case, min_abs_us: int = 0) -> pl.DataFrame:
     return case.query("traces/skew", min_abs_us=min_abs_us)
 
 
+def unsafe_ordering(case: Case, start: Time = None, end: Time = None) -> pl.DataFrame:
+    """Consecutive trace events of two services closer together than the clock skew between them."""
+    return case.query("traces/unsafe_ordering", start=start, end=end)
+
+
 def audit_links(case: Case, start: Time = None, end: Time = None) -> pl.DataFrame:
     """Spans and the audit/log/deploy events that share their trace or request id, with clock offsets."""
     return case.query("traces/audit_links", start=start, end=end)

@@ -130,6 +130,16 @@ def test_zipkin_skew_json_skew_detected_and_corrected(traces_case):
     assert not case.query("traces/skew").filter(case.query("traces/skew")["service"] == "serviceb").is_empty()
 
 
+def test_ordering_closer_than_the_skew_is_flagged(traces_case):
+    from forensics import traces as T
+
+    case, _ = traces_case
+    unsafe = T.unsafe_ordering(case)
+    row = unsafe.filter(unsafe["first_service"] == "serviceb").row(0, named=True)
+    assert (row["first_action"], row["second_service"], row["second_action"]) == ("post", "servicea", "get")
+    assert row["gap_ms"] < row["skew_bound_ms"]
+
+
 def test_only_server_and_root_spans_reach_the_timeline(traces_case):
     case, _ = traces_case
     n = case.sql("""SELECT count(*) AS n FROM spans WHERE start IS NOT NULL AND (kind = 'server' OR parent_span_id IS NULL)""")
