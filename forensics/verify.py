@@ -27,7 +27,7 @@ Paths (``attestations.verification_path``):
 Policy (a dict, JSON-friendly, given as a notebook parameter)::
 
     {"issuer": "https://token.actions.githubusercontent.com",
-     "repositories": {"owner/repo": {"identity": "<certificate SAN>", "identity_prefix": "...",
+     "repositories": {"owner/repo": {"identity": "<certificate SAN>" | [SANs], "identity_prefix": "...",
                                      "workflow_ref": "refs/heads/main", "builder_id": "..."}},
      "trusted_root": "/path/trusted_root.json",       # optional; default: production (embedded)
      "keys": [{"keyid": "...", "public_key_pem": "...", "label": "TEST key ...", "repositories": ["owner/repo"]}],
@@ -407,8 +407,9 @@ class KitVerifier:
         if identity.get("signer_issuer") != issuer:
             return (FAILED, f"signer issuer {identity.get('signer_issuer')} is not the expected {issuer}")
         san = identity.get("signer_san") or ""
-        if "identity" in rules and san != rules["identity"]:
-            return (FAILED, f"signer identity {san} is not the expected {rules['identity']}")
+        expected = rules.get("identity")
+        if expected is not None and san not in ([expected] if isinstance(expected, str) else expected):
+            return (FAILED, f"signer identity {san} is not the expected {expected}")
         if "identity_prefix" in rules and not san.startswith(rules["identity_prefix"]):
             return (FAILED, f"signer identity {san} does not start with {rules['identity_prefix']}")
         if "workflow_ref" in rules and identity.get("cert_workflow_ref") != rules["workflow_ref"]:
