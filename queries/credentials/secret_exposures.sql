@@ -1,47 +1,73 @@
 -- Which credential-shaped secrets appear in ingested text, and where (evidence, line, field)?
 -- Scans every string leaf of events.raw (log fields, CI job log lines), span attribute values and
--- the raw text of rejected records, with RE2 patterns (docs/credentials.md lists them).
+-- the raw text of rejected records, with RE2 patterns (one branch of raw_hits per pattern, so that
+-- each compiles once; docs/credentials.md lists them).
 -- The secret itself never leaves this query: only kind, fingerprint, redacted form and length.
 -- An AWS access key id or GCP key id counts only when its secret is exposed beside it.
 -- Parameters: none.
 -- Non-empty means: secrets were exposed in the evidence; each must be revoked or rotated.
-WITH patterns(kind, pattern, needs_key) AS (VALUES
-    ('aws_access_key_id',       '(?:^|[^A-Z0-9])((?:AKIA|ASIA)[A-Z0-9]{16})(?:[^A-Z0-9]|$)', false),
-    ('aws_secret_access_key',   '(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key|secretaccesskey)["'']?\s*[:=]\s*["'']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)', false),
-    -- an unlabelled 40-character key-alphabet token counts only beside an access key id (below)
-    ('aws_secret_access_key',   '(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)', true),
-    ('github_token',            '(?:^|[^A-Za-z0-9_])((?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,251})(?:[^A-Za-z0-9_]|$)', false),
-    ('github_fine_grained_pat', '(?:^|[^A-Za-z0-9_])(github_pat_[A-Za-z0-9_]{22,255})', false),
-    ('gitlab_pat',              '(glpat-[A-Za-z0-9_-]{20,})', false),
-    ('slack_token',             '(xox[abposr]-[A-Za-z0-9-]{10,})', false),
-    ('jwt',                     '(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})', false),
-    ('private_key_pem',         '(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s\\]*(?:-----END [A-Z ]*PRIVATE KEY-----)?)', false),
-    ('gcp_service_account_key', '"?private_key_id"?\s*[:=]\s*"?([0-9a-f]{40})', false)
-),
-prefilter(p) AS (VALUES ('(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')),
-texts AS (
+WITH
+texts AS (  -- the cheap prefilter runs on whole records first, then on each string leaf
     SELECT 'events' AS location, e.event_id, e.source, e.evidence_sha256, e.evidence_line, e.evidence_record,
            e.time, e.actor, j.fullkey AS field,
            coalesce(j.key || '=', '') || (j.value->>'$') AS text
-    FROM (SELECT * FROM events WHERE regexp_matches(CAST(raw AS VARCHAR), (SELECT p FROM prefilter))) e,
+    FROM (SELECT * FROM events WHERE regexp_matches(CAST(raw AS VARCHAR), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')) e,
          json_tree(e.raw) j
     WHERE j.type = 'VARCHAR'
+      AND regexp_matches(coalesce(j.key || '=', '') || (j.value->>'$'), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret|[A-Za-z0-9/+]{40}')
     UNION ALL
     SELECT 'span_attributes', NULL, 'spans', a.evidence_sha256, NULL, NULL, s.start, s.service,
            a.scope || ':' || a.key, a.key || '=' || a.value
     FROM span_attributes a LEFT JOIN spans s USING (trace_id, span_id)
-    WHERE regexp_matches(a.value, (SELECT p FROM prefilter))
+    WHERE regexp_matches(a.value, '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')
     UNION ALL
     SELECT 'rejects', NULL, 'rejects', r.evidence_sha256, r.line, r.record_index, NULL, NULL, 'raw_text', r.raw_text
     FROM rejects r
-    WHERE regexp_matches(r.raw_text, (SELECT p FROM prefilter))
+    WHERE regexp_matches(r.raw_text, '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')
 ),
 numbered AS (SELECT row_number() OVER () AS text_no, * FROM texts),
 raw_hits AS (
-    SELECT t.* EXCLUDE (text), p.kind, unnest(regexp_extract_all(t.text, p.pattern, 1)) AS secret, p.needs_key
-    FROM numbered t JOIN patterns p
-      ON regexp_matches(t.text, p.pattern)
-     AND (NOT p.needs_key OR regexp_matches(t.text, '(?:AKIA|ASIA)[A-Z0-9]{16}'))
+    SELECT t.* EXCLUDE (text), 'aws_access_key_id' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(?:^|[^A-Z0-9])((?:AKIA|ASIA)[A-Z0-9]{16})(?:[^A-Z0-9]|$)', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(?:^|[^A-Z0-9])((?:AKIA|ASIA)[A-Z0-9]{16})(?:[^A-Z0-9]|$)')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'aws_secret_access_key' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key|secretaccesskey)["'']?\s*[:=]\s*["'']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key|secretaccesskey)["'']?\s*[:=]\s*["'']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)')
+    UNION ALL
+    -- an unlabelled 40-character key-alphabet token counts only beside an access key id
+    SELECT t.* EXCLUDE (text), 'aws_secret_access_key' AS kind, true AS needs_key,
+           unnest(regexp_extract_all(t.text, '(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)')
+      AND regexp_matches(t.text, '(?:AKIA|ASIA)[A-Z0-9]{16}')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'github_token' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(?:^|[^A-Za-z0-9_])((?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,251})(?:[^A-Za-z0-9_]|$)', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(?:^|[^A-Za-z0-9_])((?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,251})(?:[^A-Za-z0-9_]|$)')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'github_fine_grained_pat' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(?:^|[^A-Za-z0-9_])(github_pat_[A-Za-z0-9_]{22,255})', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(?:^|[^A-Za-z0-9_])(github_pat_[A-Za-z0-9_]{22,255})')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'gitlab_pat' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(glpat-[A-Za-z0-9_-]{20,})', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(glpat-[A-Za-z0-9_-]{20,})')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'slack_token' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(xox[abposr]-[A-Za-z0-9-]{10,})', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(xox[abposr]-[A-Za-z0-9-]{10,})')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'jwt' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'private_key_pem' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s\\]*(?:-----END [A-Z ]*PRIVATE KEY-----)?)', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s\\]*(?:-----END [A-Z ]*PRIVATE KEY-----)?)')
+    UNION ALL
+    SELECT t.* EXCLUDE (text), 'gcp_service_account_key' AS kind, false AS needs_key,
+           unnest(regexp_extract_all(t.text, '"?private_key_id"?\s*[:=]\s*"?([0-9a-f]{40})', 1)) AS secret
+    FROM numbered t WHERE regexp_matches(t.text, '"?private_key_id"?\s*[:=]\s*"?([0-9a-f]{40})')
 ),
 hits AS (
     SELECT DISTINCT * EXCLUDE (needs_key) FROM raw_hits
