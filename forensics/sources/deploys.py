@@ -167,7 +167,8 @@ class GitHubActionsSource(Source):
                     ELSE 'conclusion=' || (o->>'conclusion') END AS outcome_reason,
                CAST(coalesce(j->>'run_id', w->>'id') AS VARCHAR) AS request_id,
                CASE WHEN j IS NOT NULL THEN 'job:' || (j->>'id') ELSE 'run:' || (w->>'id') || ':' || coalesce(w->>'run_attempt', '1') END
-                   || ':' || coalesce(o->>'status', '?') AS event_uid
+                   || ':' || coalesce(o->>'status', '?') || ':' || coalesce(o->>'conclusion', '')
+                   || ':' || coalesce(o->>'completed_at', o->>'updated_at', '') AS event_uid
         FROM m WHERE o IS NOT NULL"""
 
     def load_batch(self, batch: Batch) -> None:
