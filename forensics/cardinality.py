@@ -259,13 +259,10 @@ def cost_metrics(case, model: CostModel, top_n: int | None = None) -> pl.DataFra
 
 
 def month_factors(case) -> dict[str, float]:
-    """Per signal, 30 days divided by the period the case observed (first to last attribute time),
+    """Per signal, 30 days divided by the period the case observed (first to last record time),
     to project observed volume to a month. A signal observed over less than a minute, or without
     times, is not projected (factor 1)."""
-    df = case.sql(
-        """SELECT signal, epoch(max(time) - min(time)) AS seconds FROM telemetry_attributes
-           WHERE time IS NOT NULL GROUP BY signal"""
-    )
+    df = case.sql("SELECT signal, epoch(last_time - first_time) AS seconds FROM signal_periods")
     return {s: (30 * 86400 / sec if sec and sec >= 60 else 1.0) for s, sec in df.iter_rows()}
 
 
@@ -346,5 +343,5 @@ def analyse(case, model: CostModel | None = None, window: str | int = "5m", top_
         unbounded=mask_frame(unbounded_keys(case), value_columns=()),
         values=top_values(case, per_key=values_per_key),
         exploded_values=exploded,
-        observed=case.sql("SELECT min(time), max(time) FROM telemetry_attributes").row(0),
+        observed=case.sql("SELECT min(first_time), max(last_time) FROM signal_periods").row(0),
     )

@@ -8,11 +8,8 @@ WITH per_key AS (
            count(*) AS occurrences,
            count(DISTINCT value) AS distinct_exact,
            approx_count_distinct(value) AS distinct_approx,
-           CAST(sum(bytes) AS BIGINT) AS bytes,
-           count(DISTINCT subject) AS subjects,
-           min(time) AS first_seen,
-           max(time) AS last_seen
-    FROM telemetry_attributes
+           CAST(sum(bytes) AS BIGINT) AS bytes
+    FROM attribute_values
     WHERE $signal IS NULL OR signal = $signal
     GROUP BY signal, key
 )
@@ -21,8 +18,7 @@ SELECT signal, key, occurrences, distinct_exact, distinct_approx,
        round(100.0 * occurrences / sum(occurrences) OVER (PARTITION BY signal), 3) AS share_of_occurrences_pct,
        bytes,
        round(100.0 * bytes / greatest(sum(bytes) OVER (PARTITION BY signal), 1), 3) AS share_of_bytes_pct,
-       round(100.0 * distinct_exact / greatest(sum(distinct_exact) OVER (PARTITION BY signal), 1), 3) AS share_of_distinct_pct,
-       subjects, first_seen, last_seen
+       round(100.0 * distinct_exact / greatest(sum(distinct_exact) OVER (PARTITION BY signal), 1), 3) AS share_of_distinct_pct
 FROM per_key
 ORDER BY distinct_exact DESC, bytes DESC, signal, key
 LIMIT coalesce($top_n, 9223372036854775807)

@@ -7,7 +7,7 @@
 WITH per_key AS (
     SELECT signal, key, count(*) AS occurrences, count(DISTINCT value) AS distinct_values,
            CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(strlen(key)) AS BIGINT) AS key_bytes
-    FROM telemetry_attributes
+    FROM attribute_values
     WHERE signal <> 'metrics' AND ($signal IS NULL OR signal = $signal)
     GROUP BY signal, key
 ),

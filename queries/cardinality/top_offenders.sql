@@ -4,7 +4,7 @@
 WITH attrs AS (
     SELECT signal, NULL AS metric, key, count(DISTINCT value) AS distinct_values,
            NULL::BIGINT AS series_due, CAST(sum(bytes) AS BIGINT) AS bytes, count(*) AS occurrences
-    FROM telemetry_attributes GROUP BY signal, key
+    FROM attribute_values GROUP BY signal, key
 ),
 labels AS (
     SELECT 'metrics' AS signal, metric, label AS key, distinct_values,

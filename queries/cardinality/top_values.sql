@@ -6,7 +6,7 @@ SELECT signal, key, value, occurrences, rank
 FROM (
     SELECT signal, key, value, count(*) AS occurrences,
            row_number() OVER (PARTITION BY signal, key ORDER BY count(*) DESC, value) AS rank
-    FROM telemetry_attributes
+    FROM attribute_values
     WHERE ($signal IS NULL OR signal = $signal) AND ($key IS NULL OR key = $key)
     GROUP BY signal, key, value
 )

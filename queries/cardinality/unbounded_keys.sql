@@ -6,7 +6,7 @@
 -- Rows: every key with a pattern match, flagged ones first. Non-empty flagged rows: these keys
 -- should be dropped, hashed or bucketed before they reach a metrics label or an index.
 WITH d AS (
-    SELECT signal, key, value FROM telemetry_attributes
+    SELECT signal, key, value FROM attribute_values
     WHERE value IS NOT NULL AND ($signal IS NULL OR signal = $signal)
     GROUP BY signal, key, value
 ),

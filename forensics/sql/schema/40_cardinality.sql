@@ -97,3 +97,22 @@ SELECT k.metric, k.key AS label, k.distinct_values, k.bytes,
        count(DISTINCT CAST(json_merge_patch(s.labels, json_object(k.key, NULL)) AS VARCHAR)) AS series_if_dropped
 FROM keys k JOIN series s ON s.metric = k.metric
 GROUP BY k.metric, k.key, k.distinct_values, k.bytes;
+
+-- The same occurrences without their time, for analyses that need none: spans are read from
+-- span_attributes alone (no join to spans), which keeps per-key counting over tens of millions of
+-- rows fast. subject for spans is the attribute scope (span | resource) here.
+CREATE OR REPLACE VIEW attribute_values AS
+SELECT signal, subject, key, value, bytes, evidence_sha256 FROM telemetry_attributes WHERE signal <> 'spans'
+UNION ALL
+SELECT 'spans', a.scope, a.key, a.value, strlen(a.key) + coalesce(strlen(a.value), 0), a.evidence_sha256
+FROM span_attributes a;
+
+-- Per signal, the first and last time it observed (for projecting observed volume to a month).
+CREATE OR REPLACE VIEW signal_periods AS
+SELECT 'metrics' AS signal, min(time) AS first_time, max(time) AS last_time FROM metric_samples
+UNION ALL
+SELECT 'logs', min(t0), max(t1) FROM (
+    SELECT min(time) AS t0, max(time) AS t1 FROM log_records
+    UNION ALL SELECT min(time), max(time) FROM events WHERE category = 'other')
+UNION ALL
+SELECT 'spans', min(start), max(start) FROM spans;
