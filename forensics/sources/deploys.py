@@ -107,8 +107,10 @@ class GitHubDeploymentSource(Source):
                CASE WHEN s IS NULL THEN 'unknown' ELSE {_outcome("s->>'state'")} END AS outcome,
                CASE WHEN s IS NULL THEN 'a deployment record carries no outcome; see its deployment_status'
                     ELSE 'state=' || coalesce(s->>'state', '?') END AS outcome_reason,
-               CASE WHEN s IS NOT NULL THEN 'status:' || (s->>'id') ELSE 'deployment:' || (d->>'id') || ':' ||
-                    coalesce(doc->>'action', 'record') END AS event_uid
+               CASE WHEN s IS NOT NULL THEN 'status:' || (s->>'id') || ':' || coalesce(s->>'state', '')
+                    ELSE 'deployment:' || (d->>'id') || ':' || coalesce(doc->>'action', 'record') END
+                   || ':' || coalesce(s->>'repository_url', d->>'repository_url', '') || ':'
+                   || coalesce(s->>'created_at', d->>'created_at', '') AS event_uid
         FROM n"""
 
 
