@@ -111,10 +111,24 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def demo_parameters() -> dict[str, dict]:
+    """Per-report parameters for the sample incident: the scope a responder would give."""
+    from forensics.sample import scenario as S
+
+    window = {"start": "2026-03-14T08:00:00Z", "end": "2026-03-14T11:00:00Z"}
+    return {
+        "incident_reconstruction": {"title": "Incident reconstruction: double charge (sample)", **window},
+        "credential_revocation": {
+            "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN], "runners": [S.COMPROMISED_RUNNER],
+            "ips": [S.ATTACKER_IP, S.ATTACKER_IP_2], **window,
+        },
+    }
+
+
 def cmd_demo(args) -> int:
     """Ingest the sample incident into a fresh case and write every report."""
     import forensics
-    from forensics.report import available, run_report
+    from forensics.report import available, parameters_of, run_report
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +147,8 @@ def cmd_demo(args) -> int:
             print(f"report {name}: notebook not present, skipped")
             continue
         try:
-            res = run_report(name, case_path, {}, out)
+            params = {k: v for k, v in demo_parameters().get(name, {}).items() if k in parameters_of(name)}
+            res = run_report(name, case_path, params, out)
             print(f"report {name}: {res.html}")
         except NotebookFailed as e:
             failed += 1

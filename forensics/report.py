@@ -8,6 +8,7 @@ failing cell and both paths.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -54,7 +55,7 @@ def coerce_parameters(name: str, raw: dict[str, object]) -> dict[str, object]:
         if not isinstance(value, str):
             out[key] = value
             continue
-        kind = known[key].get("inferred_type_name", "None")
+        kind = _kind(known[key])
         text = value.strip()
         if text.lower() in ("none", "null", ""):
             out[key] = [] if kind.startswith("list") else None
@@ -69,6 +70,18 @@ def coerce_parameters(name: str, raw: dict[str, object]) -> dict[str, object]:
         else:
             out[key] = value
     return out
+
+
+def _kind(spec: dict) -> str:
+    """A parameter's type: its annotation if it has one, else the type of its default value."""
+    kind = (spec.get("inferred_type_name") or "None").lower()
+    if kind not in ("none", ""):
+        return kind
+    try:
+        default = ast.literal_eval(spec.get("default", "None"))
+    except (ValueError, SyntaxError):
+        return "str"
+    return {list: "list", tuple: "list", bool: "bool", int: "int", float: "float"}.get(type(default), "str")
 
 
 @dataclass

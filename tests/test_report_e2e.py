@@ -77,3 +77,11 @@ def test_committed_notebooks_have_no_outputs_and_a_kernelspec():
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]), path
         for cell in nb["cells"]:
             assert not cell.get("outputs"), f"{path} is committed with outputs"
+
+
+def test_cli_parameters_take_the_type_of_the_notebook_default():
+    from forensics.report import coerce_parameters
+
+    got = coerce_parameters("incident_reconstruction", {"actors": "alice, bob", "max_rows": "20", "start": "none",
+                                                        "title": "t"})
+    assert got == {"actors": ["alice", "bob"], "max_rows": 20, "start": None, "title": "t"}
