@@ -77,10 +77,15 @@ def install_macros(con) -> None:
     con.execute(MACROS)
 
 
-def load_spans(batch: Batch, norm: str, source_name: str) -> None:
-    """Write the normalized spans in temp table ``norm`` to spans, span_attributes and events."""
+def load_spans(batch: Batch, norm: str, source_name: str, empty_reason: str) -> None:
+    """Write the normalized spans in temp table ``norm`` to spans, span_attributes and events, and
+    drop it. A record of the batch that yielded no span is rejected with ``empty_reason``."""
     con = batch.con
     install_macros(con)
+    batch.reject(
+        f"""SELECT record_no, ? AS reason FROM {{batch}} WHERE record_no NOT IN (SELECT record_no FROM {norm})""",
+        [empty_reason],
+    )
     batch.reject(
         f"""SELECT record_no, 'span without a usable ' ||
                    CASE WHEN trace_id IS NULL THEN 'trace id' ELSE 'span id' END
@@ -143,4 +148,4 @@ def load_spans(batch: Batch, norm: str, source_name: str) -> None:
                              'kind': kind, 'name': name, 'service': service}}) AS raw
             FROM {rich} WHERE (kind = 'server' OR parent_span_id IS NULL) AND start_us > 0"""
     )
-    con.execute(f"DROP TABLE {rich}")
+    con.execute(f"DROP TABLE {rich}; DROP TABLE {norm}")

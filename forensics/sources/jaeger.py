@@ -87,12 +87,7 @@ class JaegerUi(Source):
                             fx_attr(CAST(flatten(list_transform(coalesce(s.logs, []), lambda l: coalesce(l.fields, []))) AS {KV_LIST}), 'error.kind')) AS event_error_type
             FROM p"""
         )
-        batch.reject(
-            f"""SELECT record_no, 'Jaeger trace holds no spans' AS reason FROM {{batch}}
-                WHERE record_no NOT IN (SELECT record_no FROM {norm})"""
-        )
-        load_spans(batch, norm, self.name)
-        con.execute(f"DROP TABLE {norm}")
+        load_spans(batch, norm, self.name, "Jaeger trace holds no spans")
 
 
 SOURCES = [JaegerUi()]

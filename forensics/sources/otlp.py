@@ -110,12 +110,7 @@ class OtlpTraces(Source):
                            'exception.type') AS event_error_type
             FROM sp"""
         )
-        batch.reject(
-            f"""SELECT record_no, 'OTLP record holds no spans' AS reason FROM {{batch}}
-                WHERE record_no NOT IN (SELECT record_no FROM {norm})"""
-        )
-        load_spans(batch, norm, self.name)
-        con.execute(f"DROP TABLE {norm}")
+        load_spans(batch, norm, self.name, "OTLP record holds no spans")
 
 
 _SEARCH_SPAN = {"spanID": "VARCHAR", "name": "VARCHAR", "startTimeUnixNano": "VARCHAR", "durationNanos": "VARCHAR",
@@ -170,12 +165,7 @@ class TempoSearch(Source):
                    CAST(NULL AS JSON) AS events, CAST(NULL AS JSON) AS links, CAST(NULL AS VARCHAR) AS event_error_type
             FROM sp"""
         )
-        batch.reject(
-            f"""SELECT record_no, 'Tempo search trace lists no spans' AS reason FROM {{batch}}
-                WHERE record_no NOT IN (SELECT record_no FROM {norm})"""
-        )
-        load_spans(batch, norm, self.name)
-        con.execute(f"DROP TABLE {norm}")
+        load_spans(batch, norm, self.name, "Tempo search trace lists no spans")
 
 
 SOURCES = [OtlpTraces(), TempoSearch()]

@@ -58,8 +58,7 @@ class ZipkinV2(Source):
                          coalesce(json_transform(doc, '{{"tags": "MAP(VARCHAR, VARCHAR)"}}').tags, MAP()) AS m
                   FROM {batch.table})"""
         )
-        load_spans(batch, norm, self.name)
-        con.execute(f"DROP TABLE {norm}")
+        load_spans(batch, norm, self.name, "Zipkin record yields no span")
 
 
 SOURCES = [ZipkinV2()]
