@@ -88,3 +88,12 @@ def test_writers_are_deterministic(tmp_path):
         a = [p.read_bytes() for p in writer.write(tmp_path / "a", random.Random(1), 1)]
         b = [p.read_bytes() for p in writer.write(tmp_path / "b", random.Random(1), 1)]
         assert a == b
+
+
+def test_what_was_running_chart_renders_offline_with_verdict_colours(prov_sample):
+    import vl_convert as vlc
+
+    from forensics.charts.provenance import VERDICT_COLOURS, what_was_running
+
+    svg = vlc.vegalite_to_svg(what_was_running(provenance.what_was_running(prov_sample)).to_dict())
+    assert svg.startswith("<svg") and VERDICT_COLOURS["no attestation"] in svg and VERDICT_COLOURS["verified"] in svg
