@@ -136,3 +136,23 @@ def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
                                             "digest": pl.Utf8, "actor": pl.Utf8, "reason": pl.Utf8})
     running = running_at(case, at) if at is not None else what_was_running(case)
     return {"counts": counts, "violations": violations, "running": running}
+
+
+def policy_from_parameters(issuer: str | None = GITHUB_ISSUER, repositories: dict | None = None,
+                           ci_actors: list | None = None, trusted_root: str = "", artifacts: str = "",
+                           rollout_window_minutes: int = 30, use_sample_test_key: bool = False) -> dict:
+    """A policy from notebook parameters. ``use_sample_test_key`` adds the sample data's TEST key
+    and its repositories (for the demo only; the verdicts then name the TEST trust root)."""
+    policy: dict = {"issuer": issuer or None, "repositories": dict(repositories or {}),
+                    "ci_actors": list(ci_actors or []), "rollout_window_minutes": int(rollout_window_minutes or 30)}
+    if trusted_root:
+        policy["trusted_root"] = trusted_root
+    if artifacts:
+        policy["artifacts"] = artifacts
+    if use_sample_test_key:
+        sample = sample_policy()
+        policy["keys"] = sample["keys"]
+        for repo, rules in sample["repositories"].items():
+            policy["repositories"].setdefault(repo, rules)
+        policy["ci_actors"] = policy["ci_actors"] or sample["ci_actors"]
+    return policy

@@ -97,3 +97,14 @@ def test_what_was_running_chart_renders_offline_with_verdict_colours(prov_sample
 
     svg = vlc.vegalite_to_svg(what_was_running(provenance.what_was_running(prov_sample)).to_dict())
     assert svg.startswith("<svg") and VERDICT_COLOURS["no attestation"] in svg and VERDICT_COLOURS["verified"] in svg
+
+
+def test_provenance_audit_notebook_reports_the_rogue_deploy(sample_dir, tmp_path):
+    from forensics.report import run_report
+
+    c = forensics.open_case(tmp_path / "c.duckdb")
+    c.ingest([sample_dir / "deploys", sample_dir / "provenance", sample_dir / "ci"])
+    c.close()
+    r = run_report("provenance_audit", tmp_path / "c.duckdb", {"use_sample_test_key": True}, tmp_path / "out")
+    html = r.html.read_text()
+    assert S.PAYMENTS_ROGUE.digest in html and "deployed by hand" in html and "<script" not in html
