@@ -11,7 +11,6 @@ of the policy's ``ci_actors`` (or a service account when no policy is stored), e
 
 from __future__ import annotations
 
-
 from forensics import verify
 
 ORDER = 30

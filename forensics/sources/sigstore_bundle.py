@@ -26,11 +26,11 @@ class SigstoreBundleSource(Source):
         return 0
 
     def load_batch(self, batch: Batch) -> None:
-        normalized = f"""
+        normalized = """
             SELECT r.record_no, r.line_no, r.doc, r.doc AS bundle, r.doc->'dsseEnvelope' AS env,
                    CAST(NULL AS JSON) AS stmt_direct, CAST(NULL AS JSON) AS pred_direct,
                    CAST(NULL AS JSON) AS link, r.doc->'messageSignature' AS msg
-            FROM {{batch}} r"""
+            FROM {batch} r"""
         unusable = f"""
             SELECT r.record_no,
                    CASE WHEN NOT starts_with(coalesce(r.doc->>'mediaType', ''), '{MEDIA_PREFIX}')
