@@ -14,9 +14,12 @@ WINDOW_COLUMNS = ["time", "source", "category", "action", "actor", "credential_i
 
 def evidence_table(case: Case) -> pl.DataFrame:
     """Every evidence file with its sha256 and read = loaded + rejected."""
-    return case.evidence().select(
-        "evidence_id", "path", "sha256", "size_bytes", "format", "loader", "records_read", "records_loaded",
-        "records_rejected", "records_duplicate", "blank_lines", "reconciled",
+    ev = case.evidence()
+    return ev.select(
+        "path", "sha256",
+        bytes=ev["size_bytes"], format=ev["format"], loader=ev["loader"], read=ev["records_read"],
+        loaded=ev["records_loaded"], rejected=ev["records_rejected"], duplicate=ev["records_duplicate"],
+        blank=ev["blank_lines"], reconciled=ev["reconciled"],
     )
 
 
