@@ -106,6 +106,8 @@ CREDENTIALS = [
                "minted by AssumeRole with the deploy-bot key; used at 10:33 after revocation (AccessDenied)"),
     Credential(PERSIST_KEY, "aws_access_key", SVC_BACKUP_ARN, t("09:33"), None, None, None, 0,
                "created by the attacker for persistence; never revoked; used at 10:45"),
+    Credential(K8S_DEPLOY_BOT_CRED, "k8s_client_certificate", K8S_DEPLOY_BOT, None, None, None, None, 0,
+               "deploy-bot's Kubernetes client certificate; patched payments to the rogue image at 09:40; never revoked"),
     Credential(GH_DEPLOY_PAT_HASHED, "github_pat", DEPLOY_BOT_GH_USER, None, None, t("10:22"),
                "personal_access_token.access_revoked", 0,
                "long-lived deploy token used from a new IP at 09:20"),
