@@ -49,6 +49,10 @@ SELECT s.trace_id, s.span_id, s.service, s.service_version, s.endpoint, s.name, 
          OR (coalesce(p.outcome, s.outcome) = 'failure'
              AND coalesce(coalesce(p.http_status, s.http_status) NOT BETWEEN 400 AND 499, true)) AS slo_bad
 FROM spans s
-LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.kind = 'client'
-     AND (p.span_id = s.parent_span_id OR (p.span_id = s.span_id AND p.service IS DISTINCT FROM s.service))
+-- Zipkin shared span: the client span with the server's own id, in another service
+LEFT JOIN (SELECT trace_id, span_id, service FROM spans WHERE kind = 'client') z
+     ON z.trace_id = s.trace_id AND z.span_id = s.span_id AND z.service IS DISTINCT FROM s.service
+-- two equality joins (no OR), so both are hash joins however many spans a trace holds
+LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.kind = 'client' AND p.span_id = coalesce(z.span_id, s.parent_span_id)
+     AND (z.span_id IS NULL OR p.service = z.service)
 WHERE s.kind = 'server' AND s.start IS NOT NULL;
