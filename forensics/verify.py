@@ -468,6 +468,9 @@ class KitVerifier:
         except (InvalidSignature, ValueError, KeyError) as e:
             return Verdict(FAILED, f"DSSE signature does not verify with {label}: {type(e).__name__}",
                            "keyed-dsse", label)
+        v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
+        if v.verdict == FAILED or env.get("payloadType") != INTOTO_PAYLOAD_TYPE:
+            return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match)
         stmt = json.loads(payload)
         pred = stmt.get("predicate") or {}
         builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (pred.get("builder") or {}).get("id")
@@ -475,9 +478,6 @@ class KitVerifier:
             or ((pred.get("invocation") or {}).get("configSource") or {}).get("uri", "").split("@")[0].removeprefix("git+")
         repo = (repo_uri or "").lower().removeprefix("https://github.com/")
         ident = {"signer_san": f"key:{key['keyid']}", "signer_issuer": label, "cert_repository": repo or None}
-        v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
-        if v.verdict == FAILED:
-            return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match, ident)
         allowed = [r.lower() for r in key.get("repositories") or []]
         if allowed and repo not in allowed:
             return Verdict(FAILED, f"{label} is not trusted for repository {repo or '(none)'}", "keyed-dsse", label,
