@@ -161,3 +161,18 @@ def test_double_apply_quiet_when_the_timed_out_call_never_captured(case, tmp_pat
     case.ingest(p)
     assert case.invariants()["double_apply"].is_empty()
     assert case.query("traces/retries").height == 1
+
+
+def test_log_event_sharing_a_trace_id_links_with_its_clock_offset(case, tmp_path):
+    p = tmp_path / "t.jsonl"
+    p.write_text(_line("api", [_span(TR, "5555555555555555", "POST /pay", 2, 0, 100)]) + "\n")
+    log = tmp_path / "app.jsonl"
+    # the log line is stamped 250 ms after the span ended: the log host's clock runs ahead
+    log.write_text(json.dumps({"ts": "2026-03-14T09:20:00.350Z", "event": "charge", "trace_id": TR}) + "\n")
+    (tmp_path / "app.jsonl.mapping.toml").write_text('name = "app"\n[fields]\ntime = "ts"\naction = "event"\ntrace_id = "trace_id"\n')
+    case.ingest([p, log])
+    links = case.query("traces/audit_links")
+    assert links.height == 1
+    row = links.row(0, named=True)
+    assert row["linked_by"] == "trace_id" and row["outside"] is True
+    assert row["offset_ms"] == 350.0 and row["outside_by_ms"] == 250.0
