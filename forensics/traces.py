@@ -24,6 +24,12 @@ def outcomes(case: Case, start: Time = None, end: Time = None) -> pl.DataFrame:
     return case.query("traces/outcomes", start=start, end=end)
 
 
+def trace_spans(case: Case, trace_id: str | None = None, request_key: str | None = None,
+                request_id: str | None = None) -> pl.DataFrame:
+    """Every span of the traces with this trace id, request key (e.g. order id) or request id."""
+    return case.query("traces/trace_spans", trace_id=trace_id, request_key=request_key, request_id=request_id)
+
+
 def retries(case: Case, start: Time = None, end: Time = None, window_s: float = 60) -> pl.DataFrame:
     """Failed or timed-out client calls and the retry that followed each."""
     return case.query("traces/retries", start=start, end=end, window_s=window_s)

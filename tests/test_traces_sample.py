@@ -40,6 +40,13 @@ def test_double_charge_found_exactly_once(sample_case):
     assert sample_case.invariants()["double_apply"].height == 1
 
 
+def test_double_charge_trace_can_be_asked_for_by_order(sample_case):
+    spans = T.trace_spans(sample_case, request_key=S.DOUBLE_CHARGE_ORDER)
+    assert spans["trace_id"].n_unique() == 1
+    assert spans.filter(pl.col("side_effect") & (pl.col("outcome") == "success")).height == 4  # capture + INSERT, twice
+    assert spans.filter(pl.col("retry_of_span_id").is_not_null()).height == 1
+
+
 def test_client_timeouts_are_a_third_outcome(sample_case):
     t = sample_case.sql("SELECT outcome, count(*) AS n FROM spans WHERE kind = 'client' AND service = 'checkout' GROUP BY ALL")
     counts = dict(t.iter_rows())
