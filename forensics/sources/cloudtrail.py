@@ -20,10 +20,14 @@ to ``cloudtrail_digests``.
 
 from __future__ import annotations
 
+import re
+
 from forensics.sources.base import Batch, Probe, Source
 
 _EVENT_KEYS = {"eventVersion", "eventSource", "eventName", "userIdentity", "eventTime", "eventID"}
 _CSV_HEADERS = ("event name", "eventname")
+#: A Records document too large for the probe to parse whole still starts like this.
+_RECORDS_HEAD = re.compile(r'\s*\{\s*"Records"\s*:\s*\[\s*(\{\s*"(eventVersion|eventTime|userIdentity|eventSource)"|\])')
 _CSV_ID_HEADERS = ("event id", "eventid")
 
 #: Shape of a CloudTrail event, parsed once per record.
@@ -154,6 +158,8 @@ class CloudTrailSource(Source):
             return 90
         if "Records" in probe.top_keys and not probe.objects():
             return 60  # an empty Records file: only CloudTrail writes these
+        if probe.container == "json" and probe.document is None and _RECORDS_HEAD.match(probe.head):
+            return 80  # a Records file too large for the probe to parse whole
         objs = probe.objects()
         if not objs:
             return 0
@@ -163,6 +169,8 @@ class CloudTrailSource(Source):
     def record_path(self, probe: Probe) -> str:
         if isinstance(probe.document, dict) and _is_digest(probe.document):
             return "$"
+        if probe.document is None and _RECORDS_HEAD.match(probe.head):
+            return "$.Records"
         return super().record_path(probe)
 
     def load_batch(self, batch: Batch) -> None:
