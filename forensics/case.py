@@ -146,6 +146,13 @@ class Case:
             out[name] = self.sql(sql, {k: _bindable(params.get(k)) for k in wanted})
         return out
 
+    def running_at(self, t, service: str | None = None) -> pl.DataFrame:
+        """What code was running at ``t``: per service and environment, the digest, who deployed it,
+        its attestation verdict, builder and source (see docs/provenance.md)."""
+        from forensics import provenance
+
+        return provenance.running_at(self, t, service)
+
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         row = self.sql("SELECT min(time) AS lo, max(time) AS hi FROM events").row(0)
         return row[0], row[1]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from forensics.errors import ForensicsError, NotebookFailed
 
-DEFAULT_REPORTS = ("incident_reconstruction", "credential_revocation", "provenance_audit", "cardinality_costs")
+#: Demo order: provenance_audit first, since it verifies attestations and stores its policy in the case,
+#: and the incident report summarises with that policy.
+DEFAULT_REPORTS = ("provenance_audit", "credential_revocation", "cardinality_costs", "incident_reconstruction")
 
 
 class _Progress:
@@ -118,6 +120,7 @@ def demo_parameters() -> dict[str, dict]:
     window = {"start": "2026-03-14T08:00:00Z", "end": "2026-03-14T11:00:00Z"}
     return {
         "incident_reconstruction": {"title": "Incident reconstruction: double charge (sample)", **window},
+        "provenance_audit": {"use_sample_test_key": True, **window},
         "credential_revocation": {
             "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN], "runners": [S.COMPROMISED_RUNNER],
             "ips": [S.ATTACKER_IP, S.ATTACKER_IP_2], **window,

@@ -67,3 +67,8 @@ def timeouts(case: Case, start=None, end=None, limit: int = 200) -> pl.DataFrame
            ORDER BY time LIMIT $limit""",
         {"start": parse_user_time(start), "end": parse_user_time(end), "limit": limit},
     )
+
+
+def window_end(case: Case, end=None):
+    """The end of the report window: the parameter if given, else the last event in the case."""
+    return parse_user_time(end) or case.time_range()[1]
