@@ -45,21 +45,30 @@ WITH s AS (
     SELECT trace_id, span_id, parent_span_id, service, kind, epoch_us(start) AS st, epoch_us("end") AS en,
            base_outcome IN ('success', 'failure') AS answered
     FROM spans WHERE start IS NOT NULL AND "end" IS NOT NULL),
+-- parent/child pairs: by parent id, and Zipkin's shared client/server spans; equality joins only,
+-- so a trace with many spans stays a hash join
+linked AS (
+    SELECT c.trace_id, c.span_id, c.parent_span_id, c.service, c.kind, c.st, c.en,
+           p.service AS p_service, p.kind AS p_kind, p.st AS p_st, p.en AS p_en, p.answered AS p_answered
+    FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+    UNION ALL
+    SELECT c.trace_id, c.span_id, c.parent_span_id, c.service, c.kind, c.st, c.en,
+           p.service, p.kind, p.st, p.en, p.answered
+    FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.span_id
+    WHERE p.kind = 'client' AND c.kind = 'server'),
 pairs AS (
-    SELECT c.trace_id, c.service, p.service AS reference_service,
-           CASE WHEN p.kind = 'client' AND c.kind = 'server' AND p.answered
-                THEN (p.st + ((p.en - p.st) - (c.en - c.st)) // 2) - c.st
-                WHEN c.st < p.st THEN p.st - c.st
-                ELSE p.en - c.en END AS correction,
-           CASE WHEN p.kind = 'client' AND c.kind = 'server' AND p.answered THEN 'client/server midpoint'
+    SELECT trace_id, service, p_service AS reference_service,
+           CASE WHEN p_kind = 'client' AND kind = 'server' AND p_answered
+                THEN (p_st + ((p_en - p_st) - (en - st)) // 2) - st
+                WHEN st < p_st THEN p_st - st
+                ELSE p_en - en END AS correction,
+           CASE WHEN p_kind = 'client' AND kind = 'server' AND p_answered THEN 'client/server midpoint'
                 ELSE 'child outside parent' END AS method
-    FROM s c JOIN s p
-      ON p.trace_id = c.trace_id
-     AND (c.parent_span_id = p.span_id OR (c.span_id = p.span_id AND p.kind = 'client' AND c.kind = 'server'))
-    WHERE c.service IS DISTINCT FROM p.service
+    FROM linked c
+    WHERE service IS DISTINCT FROM p_service
       -- a parent that timed out or never ended may legitimately end before its child: only the
       -- child starting before its parent is then evidence of skew
-      AND (c.st < p.st OR (c.en > p.en AND p.answered))
+      AND (st < p_st OR (en > p_en AND p_answered))
       -- a child whose parent id also names a span of its own service belongs to that span
       AND NOT EXISTS (SELECT 1 FROM s l WHERE l.trace_id = c.trace_id AND l.span_id = c.parent_span_id
                       AND l.service IS NOT DISTINCT FROM c.service AND c.parent_span_id <> c.span_id))
