@@ -178,3 +178,16 @@ def test_deploy_webhooks_are_not_claimed_as_admin_audit_events(shared_data, case
     for p in sorted((shared_data / "deploy_events/github_webhooks").iterdir()):
         chosen = registry.detect(sniff(str(p)))
         assert chosen is None or chosen.name != "github_admin_webhook", p.name
+
+
+def test_honeybucket_csv_rows_keep_source_ip_user_agent_and_anonymous_principal(audit_case, shared_data):
+    c, _ = audit_case
+    path = shared_data / "audit_logs/aws_otrf/AWS_S3_HoneyBucketLogs.csv"
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    expected = {(r["Event ID"], r["Source IP"], r["Request User Agent"] or None) for r in rows}  # empty CSV field: NULL
+    got = c.sql("""SELECT event_uid, src_ip, user_agent FROM events e JOIN evidence v ON v.sha256 = e.evidence_sha256
+                   WHERE v.path LIKE '%HoneyBucket%'""")
+    assert set(got.iter_rows()) == expected
+    actors = c.sql("SELECT DISTINCT actor, outcome FROM events WHERE evidence_sha256 IN "
+                   "(SELECT sha256 FROM evidence WHERE path LIKE '%HoneyBucket%')")
+    assert actors.rows() == [("ANONYMOUS_PRINCIPAL", "unknown")]

@@ -112,7 +112,10 @@ _CSV_EVENTS = """
 WITH c AS (
     SELECT r.record_no,
            coalesce(r.doc->>'$."eventTime"', r.doc->>'$."Event time"', r.doc->>'$."Event DateTime"') AS t_raw,
-           coalesce(r.doc->>'$."eventSource"', r.doc->>'$."Event source"') AS src,
+           coalesce(r.doc->>'$."eventSource"', r.doc->>'$."Event source"',
+                    -- the honeybucket layout has no source column; its Host names the S3 endpoint
+                    CASE WHEN regexp_matches(r.doc->>'$."Request Parameters"', '''Host'': ''[^'']*\\.s3[.-]')
+                         THEN 's3.amazonaws.com' END) AS src,
            coalesce(r.doc->>'$."eventName"', r.doc->>'$."Event name"', r.doc->>'$."Event Name"') AS name,
            coalesce(r.doc->>'$."eventID"', r.doc->>'$."Event ID"') AS uid,
            coalesce(r.doc->>'$."requestID"', r.doc->>'$."Request ID"') AS req,
