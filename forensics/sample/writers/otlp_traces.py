@@ -12,6 +12,7 @@ captured again: the one double charge. The last trace is cut off mid-flight (its
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from datetime import datetime, timedelta
@@ -30,6 +31,12 @@ CUT_OFF_ORDER = "ord-29999"
 USER_AGENTS = ["acme-web/5.2 (Mozilla/5.0)", "acme-ios/3.8.1", "acme-android/3.8.0"]
 
 
+def trace_id_for(order: str) -> str:
+    """The trace id of a retried order's checkout trace: other writers (application logs) can put it
+    on their lines so that logs and traces link by trace id."""
+    return hashlib.sha256(f"trace:{order}".encode()).hexdigest()[:32]
+
+
 def _ns(t: datetime) -> str:
     return str(int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000)
 
@@ -46,9 +53,9 @@ def _attrs(**kv) -> list[dict]:
 
 
 class _Trace:
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, trace_id: str | None = None):
         self.rng = rng
-        self.trace_id = f"{rng.getrandbits(128):032x}"
+        self.trace_id = trace_id or f"{rng.getrandbits(128):032x}"
         self.by_service: dict[tuple[str, str], list[dict]] = {}
 
     def span(self, service: str, version: str, name: str, kind: int, start: datetime, end: datetime | None,
@@ -162,7 +169,7 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
         at += timedelta(seconds=rng.uniform(20, 40) / max(scale, 1))
     for when, order in retried.items():
         ua = rng.choice(USER_AGENTS)
-        tr = _Trace(rng)
+        tr = _Trace(rng, trace_id_for(order))
         root = _checkout(tr, when - timedelta(milliseconds=3), order, ua)
         double = order == S.DOUBLE_CHARGE_ORDER
         first_end = _call(tr, when, order, ua, root, 2412.0 if double else rng.uniform(2300, 3200),
