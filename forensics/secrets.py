@@ -32,18 +32,23 @@ EXPOSURE_KINDS: dict[str, tuple[str, str]] = {
 }
 
 
-def scan(con) -> int:
-    """Rebuild ``secret_exposures`` from the case; returns the number of exposures found."""
+def scan(con, only_new: bool = False) -> int:
+    """Scan the case for secrets and return the number of exposures held. With ``only_new``, only
+    evidence files not scanned before are read (the post-ingest derivation); otherwise the table is
+    rebuilt from everything, which also links exposures to credentials that arrived later."""
     sql = queries.load("credentials/secret_exposures")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM secret_exposures")
-        con.execute(f"INSERT INTO secret_exposures BY NAME {sql}")
+        if not only_new:
+            con.execute("DELETE FROM secret_exposures")
+            con.execute("DELETE FROM secret_scans")
+        con.execute(f"INSERT INTO secret_exposures BY NAME {sql}", {"only_new": only_new})
+        con.execute("INSERT INTO secret_scans SELECT sha256 FROM evidence WHERE sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans)")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return con.execute("SELECT count(*) FROM secret_exposures").fetchone()[0]
+    return con.execute("SELECT count(*) FROM secret_exposures").fetchall()[0][0]
 
 
 def exposures(case) -> pl.DataFrame:

@@ -90,3 +90,21 @@ def test_scan_runs_after_every_ingest_and_is_idempotent(scanned, tmp_path):
     before = scanned.sql("SELECT count(*) FROM secret_exposures").item()
     assert before >= 9
     assert secrets.scan(scanned.con) == before
+
+
+def test_post_ingest_scan_is_incremental_and_matches_a_full_rescan(case, tmp_path):
+    from forensics import secrets as fsecrets
+
+    def log(name, token):
+        p = tmp_path / name
+        p.write_text(json.dumps({"time": "2026-03-14T09:00:00Z", "msg": f"token={token}"}) + "\n", encoding="utf-8")
+        return p
+
+    case.ingest([log("a.jsonl", "ghp_" + "A" * 36)])
+    first = case.sql("SELECT count(*) FROM secret_exposures").item()
+    case.ingest([log("b.jsonl", "ghp_" + "B" * 36)])
+    incremental = case.sql("SELECT kind, fingerprint, evidence_sha256 FROM secret_exposures ORDER BY ALL").rows()
+    assert first == 1 and len(incremental) == 2
+    assert case.sql("SELECT count(*) FROM secret_scans").item() == 2
+    fsecrets.scan(case.con)
+    assert case.sql("SELECT kind, fingerprint, evidence_sha256 FROM secret_exposures ORDER BY ALL").rows() == incremental

@@ -1,4 +1,4 @@
-"""Rebuild ``secret_exposures`` after every ingest (after the credentials derivation, whose
+"""Scan newly ingested evidence for secrets after every ingest (after the credentials derivation, whose
 token hashes it links to). See ``forensics.secrets``."""
 
 from __future__ import annotations
@@ -9,4 +9,4 @@ ORDER = 50
 
 
 def derive(con) -> None:
-    secrets.scan(con)
+    secrets.scan(con, only_new=True)

@@ -4,14 +4,15 @@
 -- each compiles once; docs/credentials.md lists them).
 -- The secret itself never leaves this query: only kind, fingerprint, redacted form and length.
 -- An AWS access key id or GCP key id counts only when its secret is exposed beside it.
--- Parameters: none.
+-- Parameters: $only_new (true: only evidence files not yet in secret_scans; false/NULL: everything).
 -- Non-empty means: secrets were exposed in the evidence; each must be revoked or rotated.
 WITH
 texts AS (  -- the cheap prefilter runs on whole records first, then on each string leaf
     SELECT 'events' AS location, e.event_id, e.source, e.evidence_sha256, e.evidence_line, e.evidence_record,
            e.time, e.actor, j.fullkey AS field,
            coalesce(j.key || '=', '') || (j.value->>'$') AS text
-    FROM (SELECT * FROM events WHERE regexp_matches(CAST(raw AS VARCHAR), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')) e,
+    FROM (SELECT * FROM events WHERE (NOT coalesce($only_new, false) OR evidence_sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans))
+            AND regexp_matches(CAST(raw AS VARCHAR), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')) e,
          json_tree(e.raw) j
     WHERE j.type = 'VARCHAR'
       AND regexp_matches(coalesce(j.key || '=', '') || (j.value->>'$'), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret|[A-Za-z0-9/+]{40}')
@@ -19,11 +20,13 @@ texts AS (  -- the cheap prefilter runs on whole records first, then on each str
     SELECT 'span_attributes', NULL, 'spans', a.evidence_sha256, NULL, NULL, s.start, s.service,
            a.scope || ':' || a.key, a.key || '=' || a.value
     FROM span_attributes a LEFT JOIN spans s USING (trace_id, span_id)
-    WHERE regexp_matches(a.value, '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')
+    WHERE (NOT coalesce($only_new, false) OR a.evidence_sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans))
+      AND regexp_matches(a.value, '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')
     UNION ALL
     SELECT 'rejects', NULL, 'rejects', r.evidence_sha256, r.line, r.record_index, NULL, NULL, 'raw_text', r.raw_text
     FROM rejects r
-    WHERE regexp_matches(r.raw_text, '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')
+    WHERE (NOT coalesce($only_new, false) OR r.evidence_sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans))
+      AND regexp_matches(r.raw_text, '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')
 ),
 numbered AS (SELECT row_number() OVER () AS text_no, * FROM texts),
 raw_hits AS (
@@ -98,7 +101,7 @@ enriched AS (
            CASE WHEN h.kind = 'aws_access_key_id' THEN EXISTS (SELECT 1 FROM near n WHERE n.key_hit = h.hit_no AND n.rank_for_secret = 1) END AS secret_nearby
     FROM numbered_hits h
 )
-SELECT hit_no AS exposure_id, kind, fp AS fingerprint,
+SELECT hit_no + (SELECT coalesce(max(exposure_id), 0) FROM secret_exposures) AS exposure_id, kind, fp AS fingerprint,
        '[' || kind || ' ' || CASE WHEN length(secret) > 8 THEN left(secret, 4) ELSE '' END || '… ' || fp || ']' AS redacted,
        CAST(length(secret) AS INTEGER) AS secret_length,
        credential_id, secret_nearby, location, source, event_id, evidence_sha256, evidence_line, evidence_record,

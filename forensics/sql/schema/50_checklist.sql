@@ -19,3 +19,9 @@ CREATE TABLE IF NOT EXISTS secret_exposures (
     time             TIMESTAMPTZ,
     actor            VARCHAR             -- who or what wrote the text (the CI runner for job logs)
 );
+
+-- Evidence files whose text has been scanned for secrets (the post-ingest scan is incremental;
+-- forensics.secrets.scan(con) without only_new rescans everything).
+CREATE TABLE IF NOT EXISTS secret_scans (
+    evidence_sha256 VARCHAR PRIMARY KEY
+);
