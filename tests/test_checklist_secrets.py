@@ -108,3 +108,14 @@ def test_post_ingest_scan_is_incremental_and_matches_a_full_rescan(case, tmp_pat
     assert case.sql("SELECT count(*) FROM secret_scans").item() == 2
     fsecrets.scan(case.con)
     assert case.sql("SELECT kind, fingerprint, evidence_sha256 FROM secret_exposures ORDER BY ALL").rows() == incremental
+
+
+def test_audit_records_that_only_log_a_key_id_are_not_tree_walked_and_yield_nothing(case, tmp_path):
+    records = [{"eventTime": "2026-03-14T09:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+                "eventID": f"e{i}", "userIdentity": {"type": "IAMUser", "accessKeyId": "AKIAEXAMPLEIDONLY001"}}
+               for i in range(3)]
+    p = tmp_path / "trail.json"
+    p.write_text(json.dumps({"Records": records}), encoding="utf-8")
+    (res,) = case.ingest([p])
+    assert res.loader == "cloudtrail" and res.records_loaded == 3
+    assert case.sql("SELECT count(*) FROM secret_exposures").item() == 0

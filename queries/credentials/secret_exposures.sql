@@ -12,7 +12,11 @@ texts AS (  -- the cheap prefilter runs on whole records first, then on each str
            e.time, e.actor, j.fullkey AS field,
            coalesce(j.key || '=', '') || (j.value->>'$') AS text
     FROM (SELECT * FROM events WHERE (NOT coalesce($only_new, false) OR evidence_sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans))
-            AND regexp_matches(CAST(raw AS VARCHAR), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret')) e,
+            -- a key id alone is no exposure, and every audit record logs the one that signed it: an audit
+            -- record must hold something secret-shaped; free-text logs keep the key id, since its secret
+            -- may sit on a neighbouring line
+            AND (regexp_matches(CAST(raw AS VARCHAR), '(?i)gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret|[A-Za-z0-9/+]{40}')
+                 OR (category <> 'audit' AND regexp_matches(CAST(raw AS VARCHAR), 'AKIA|ASIA')))) e,
          json_tree(e.raw) j
     WHERE j.type = 'VARCHAR'
       AND regexp_matches(coalesce(j.key || '=', '') || (j.value->>'$'), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|eyJ|PRIVATE KEY|private_key_id|secret|[A-Za-z0-9/+]{40}')
