@@ -2,7 +2,7 @@
 -- Rebuilt from events after every ingest. One row per credential observed.
 CREATE TABLE IF NOT EXISTS credentials (
     credential_id     VARCHAR PRIMARY KEY,
-    kind              VARCHAR NOT NULL,   -- aws_access_key | aws_temporary_key | k8s_service_account_token | github_pat | github_oauth | github_app | github_installation | gcp_service_account_key | other
+    kind              VARCHAR NOT NULL,   -- aws_access_key | aws_temporary_key | k8s_service_account_token | k8s_client_certificate | github_pat | github_oauth | github_app | github_installation | gcp_service_account_key | other
     principal         VARCHAR,
     first_seen        TIMESTAMPTZ,
     last_seen         TIMESTAMPTZ,
