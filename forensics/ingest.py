@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from forensics.db import row, scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
@@ -34,6 +35,8 @@ from forensics.sources.base import Batch, Probe, Source, temp_name
 MAX_LINE_BYTES = 8 * 1024 * 1024
 #: A single JSON document larger than this (after decompression) is rejected as a whole.
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+#: A JSON document up to this size is parsed in Python to probe it; larger ones are probed by DuckDB.
+SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: How much raw text a reject keeps.
 RAW_KEEP = 65536
 PIECE_BYTES = 32 * 1024 * 1024
@@ -193,28 +196,32 @@ def _strip_bom(b: bytes) -> bytes:
 
 def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes], bool]:
     """Up to n non-blank lines from the start (BOM stripped), and whether the first line was
-    longer than max_bytes (then only its start is returned)."""
+    longer than max_bytes (then only its start is returned). Reads no further than it needs."""
     lines: list[bytes] = []
     buf = b""
-    long_first = False
+    pos = 0
     for piece in stream:
-        buf += piece
-        while b"\n" in buf and len(lines) < n:
-            line, buf = buf.split(b"\n", 1)
+        buf = buf[pos:] + piece
+        pos = 0
+        while len(lines) < n:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                break
+            line = buf[pos:nl]
+            pos = nl + 1
             if line.strip():
                 lines.append(line)
         if len(lines) >= n:
             break
-        if not lines and len(buf) > max_bytes:
-            long_first = True
-            break
-    if buf.strip() and len(lines) < n and not long_first:
-        lines.append(buf)
+        if not lines and len(buf) - pos > max_bytes:
+            rest = _strip_bom(buf[pos:pos + max_bytes])
+            return [rest], True
+    tail = buf[pos:]
+    if len(lines) < n and tail.strip():
+        lines.append(tail)
     if lines:
         lines[0] = _strip_bom(lines[0])
-    elif long_first:
-        lines = [_strip_bom(buf[:max_bytes])]
-    return lines, long_first
+    return lines, False
 
 
 def _json_loads(b: bytes):
@@ -225,18 +232,54 @@ def _json_loads(b: bytes):
 
 
 def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
+    """How many non-blank lines the stream holds, counting no further than n. A line is only
+    scanned, never accumulated, so one huge line costs one pass."""
     count = 0
-    carry = b""
+    current_has_text = False
     for piece in stream:
-        data = carry + piece
-        parts = data.split(b"\n")
-        carry = parts.pop()
-        count += sum(1 for p in parts if p.strip())
-        if count >= n:
-            return count
-    if carry.strip():
-        count += 1
-    return count
+        pos = 0
+        while True:
+            nl = piece.find(b"\n", pos)
+            segment = piece[pos:] if nl < 0 else piece[pos:nl]
+            current_has_text = current_has_text or bool(segment.strip())
+            if nl < 0:
+                break
+            count += current_has_text
+            current_has_text = False
+            if count >= n:
+                return count
+            pos = nl + 1
+    return count + current_has_text
+
+
+def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
+    """Top-level keys and up to 50 sample records of a large JSON document, parsed by DuckDB rather
+    than as Python objects. An object's arrays are cut to their first three elements in the sample,
+    so a source can still recognise its shape. None if the document is not valid JSON."""
+    import duckdb
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    con = duckdb.connect()
+    try:
+        kind = scalar(con, "SELECT try(json_type(?::VARCHAR))", [text])
+        if kind == "ARRAY":
+            rows = con.execute("SELECT value FROM json_each(?::VARCHAR) LIMIT 50", [text]).fetchall()
+            return (), [_json_loads(v.encode()) for (v,) in rows]
+        if kind != "OBJECT":
+            return None
+        keys = tuple(scalar(con, "SELECT json_keys(?::VARCHAR)", [text]) or ())
+        if "Records" in keys and scalar(con, "SELECT json_type(?::VARCHAR, '$.Records')", [text]) == "ARRAY":
+            rows = con.execute("SELECT value FROM json_each(?::VARCHAR, '$.Records') LIMIT 50", [text]).fetchall()
+            return keys, [_json_loads(v.encode()) for (v,) in rows]
+        rows = con.execute(
+            """SELECT key, CASE WHEN type = 'ARRAY' THEN json_extract(value, '$[0:3]') ELSE value END
+               FROM json_each(?::VARCHAR)""", [text]).fetchall()
+        return keys, [{k: _json_loads(v.encode()) for k, v in rows}]
+    finally:
+        con.close()
 
 
 def sniff(path: str) -> Probe:
@@ -250,22 +293,27 @@ def sniff(path: str) -> Probe:
     if b"\x00" in head[:4096] and not stripped.startswith((b"{", b"[")):
         return Probe(path, "binary", head=text_head)
     if stripped[:1] in (b"{", b"["):
-        lines, long_first = _first_lines(ByteStream(path), 50, 4 * 1024 * 1024)
+        lines, long_first = _first_lines(ByteStream(path, piece_bytes=1 << 20), 50, 4 * 1024 * 1024)
         parsed = [_json_loads(ln) for ln in lines]
         objects = [p for p in parsed if isinstance(p, dict)]
-        nonblank = _count_nonblank_lines_upto(ByteStream(path), 2)
+        nonblank = _count_nonblank_lines_upto(ByteStream(path, piece_bytes=1 << 20), 2)
         if nonblank >= 2 and parsed and parsed[0] is not None and not long_first:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         # one JSON document (maybe pretty-printed, maybe one long line)
-        doc = None
-        top_keys: tuple[str, ...] = ()
-        size = os.path.getsize(path)
-        if size <= 64 * 1024 * 1024 or not stream.gzip and size <= 64 * 1024 * 1024:
-            raw = b"".join(ByteStream(path))
-            doc = _json_loads(_strip_bom(raw)) if len(raw) <= 64 * 1024 * 1024 else None
-        if doc is None and nonblank >= 2 and len(objects) * 2 >= len(lines):
+        raw = b""
+        for piece in ByteStream(path):
+            raw += piece
+            if len(raw) > MAX_DOCUMENT_BYTES:
+                break
+        raw = _strip_bom(raw)
+        doc = _json_loads(raw) if len(raw) <= SMALL_DOCUMENT_BYTES else None
+        shape = _document_shape(raw) if doc is None and len(raw) <= MAX_DOCUMENT_BYTES else None
+        if doc is None and shape is None and nonblank >= 2 and len(objects) * 2 >= len(lines):
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
-        if isinstance(doc, dict):
+        top_keys: tuple[str, ...] = ()
+        if shape is not None:
+            top_keys, samples = shape
+        elif isinstance(doc, dict):
             top_keys = tuple(doc.keys())
             recs = doc.get("Records")
             samples = recs[:50] if isinstance(recs, list) else [doc]
@@ -432,52 +480,51 @@ class Ingestor:
                     counts.rejected += 1
             text = pa.array(values, type=pa.large_string())
             bad = np.array(bad_list, dtype=bool)
+        # newline characters go in Arrow (DuckDB's rtrim is several times slower)
+        text = pc.utf8_rtrim(text, characters="\r\n")
         arrow = pa.table({"line_no": line_nos, "byte_offset": byte_offsets, "text": text, "bad": bad})
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
         text_lines = bool(getattr(source, "reads_text_lines", False))
-        # classify every line without copying its text: only small columns are materialised
-        view, cls = temp_name("lines"), temp_name("cls")
+        view, batch, cls = temp_name("lines"), temp_name("batch"), temp_name("cls")
         con.register(view, arrow)
-        jtype = "CAST(NULL AS VARCHAR)" if text_lines else "try(json_type(text))"
+        ws = "' ' || chr(9) || chr(10) || chr(13)"
+        # one pass parses each line once: the parsed JSON is the batch, NULL marks a blank or malformed line
+        doc = "to_json(text)" if text_lines else "try_cast(text AS JSON)"
+        con.execute(
+            f"""CREATE TEMP TABLE {batch} AS
+                SELECT line_no AS record_no, line_no, byte_offset,
+                       CASE WHEN strlen(text) <= {self.max_line_bytes} THEN {doc} END AS doc,
+                       strlen(text) AS n
+                FROM {view} WHERE NOT bad {f"AND trim(text, {ws}) <> ''" if text_lines else ""}"""
+        )
         con.execute(
             f"""CREATE TEMP TABLE {cls} AS
-                SELECT line_no, blank,
-                       CASE WHEN n > {self.max_line_bytes} THEN 'line exceeds the {self.max_line_bytes} byte bound'
-                            WHEN blank OR {text_lines} OR jt = 'OBJECT' THEN NULL
-                            WHEN jt IS NULL THEN 'malformed JSON'
-                            ELSE 'non-object record (' || jt || ')' END AS reason
-                FROM (SELECT line_no, strlen(text) AS n, jt,
-                             (jt IS NULL AND trim(text, ' ' || chr(9) || chr(10) || chr(13)) = '') AS blank
-                      FROM (SELECT line_no, text, {jtype} AS jt FROM {view} WHERE NOT bad))"""
+                SELECT b.record_no AS line_no,
+                       CASE WHEN b.n > {self.max_line_bytes} THEN 'line exceeds the {self.max_line_bytes} byte bound'
+                            WHEN b.doc IS NULL AND trim(a.text, {ws}) = '' THEN NULL
+                            WHEN b.doc IS NULL THEN 'malformed JSON'
+                            ELSE 'non-object record (' || json_type(b.doc) || ')' END AS reason
+                FROM {batch} b JOIN {view} a ON a.line_no = b.record_no
+                WHERE b.n > {self.max_line_bytes} OR b.doc IS NULL
+                   {"" if text_lines else "OR json_type(b.doc) <> 'OBJECT'"}"""
         )
-        blank, rej = row(con, f"SELECT count(*) FILTER (WHERE blank), count(reason) FROM {cls}")
-        counts.blank += blank
+        blank, rej = row(con, f"SELECT count(*) - count(reason), count(reason) FROM {cls}")
+        counts.blank += blank + (n - int(bad.sum()) - scalar(con, f"SELECT count(*) FROM {batch}"))
         if rej:
             con.execute(
                 f"""INSERT INTO rejects
-                    SELECT ?, a.line_no, a.byte_offset, a.line_no, c.reason,
-                           left(rtrim(a.text, chr(13) || chr(10)), {RAW_KEEP}), strlen(rtrim(a.text, chr(13) || chr(10)))
+                    SELECT ?, a.line_no, a.byte_offset, a.line_no, c.reason, left(a.text, {RAW_KEEP}), strlen(a.text)
                     FROM {cls} c JOIN {view} a USING (line_no) WHERE c.reason IS NOT NULL""",
                 [sha],
             )
             counts.read += rej
             counts.rejected += rej
-        keep = np.zeros(n, dtype=bool)
-        ok = con.execute(f"SELECT NOT blank AND reason IS NULL AS ok FROM {cls} ORDER BY line_no").fetchnumpy()["ok"]
-        keep[~bad] = np.asarray(ok, dtype=bool)
+        if blank or rej:
+            con.execute(f"DELETE FROM {batch} WHERE record_no IN (SELECT line_no FROM {cls})")
+        con.execute(f"ALTER TABLE {batch} DROP COLUMN n")
         con.unregister(view)
         con.execute(f"DROP TABLE {cls}")
-        good = arrow.filter(pa.array(keep))
-        staged, batch = temp_name("good"), temp_name("batch")
-        con.register(staged, good)
-        doc = "to_json(t)" if text_lines else "CAST(t AS JSON)"
-        con.execute(
-            f"""CREATE TEMP TABLE {batch} AS
-                SELECT line_no AS record_no, line_no, byte_offset, {doc} AS doc
-                FROM (SELECT line_no, byte_offset, rtrim(text, chr(13) || chr(10)) AS t FROM {staged})"""
-        )
-        con.unregister(staged)
         self._run_batch(batch, sha, source, counts)
         con.execute(f"DROP TABLE {batch}")
 
