@@ -35,6 +35,10 @@ from forensics.sources.base import Batch, Probe, Source, temp_name
 MAX_LINE_BYTES = 8 * 1024 * 1024
 #: A single JSON document larger than this (after decompression) is rejected as a whole.
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+#: A line-oriented file commits after about this many bytes, which bounds memory; see Ingestor.purge.
+COMMIT_EVERY_BYTES = 128 * 1024 * 1024
+#: DuckDB's memory limit while ingesting (it spills beyond it); None keeps the connection's setting.
+INGEST_MEMORY_LIMIT = "1GB"
 #: A JSON document up to this size is parsed in Python to probe it; larger ones are probed by DuckDB.
 SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: How much raw text a reject keeps.
@@ -131,9 +135,9 @@ class ByteStream:
     """The decompressed bytes of a file, in pieces. A truncated or corrupt gzip stream ends the
     pieces early and sets ``damage`` to the reason; bytes before the damage are kept."""
 
-    def __init__(self, path: str, piece_bytes: int = PIECE_BYTES):
+    def __init__(self, path: str, piece_bytes: int | None = None):
         self.path = path
-        self.piece_bytes = piece_bytes
+        self.piece_bytes = piece_bytes or PIECE_BYTES
         self.gzip = is_gzip(path)
         self.damage: str | None = None
         self.compressed_read = 0
@@ -339,8 +343,9 @@ class Ingestor:
     """Ingests files into a case connection. One instance per ``Case.ingest`` call."""
 
     def __init__(self, con, *, progress: ProgressFn | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                 max_document_bytes: int = MAX_DOCUMENT_BYTES):
+                 max_document_bytes: int = MAX_DOCUMENT_BYTES, commit_every_bytes: int = COMMIT_EVERY_BYTES):
         self.con = con
+        self.commit_every_bytes = commit_every_bytes
         self.progress = progress
         self.max_line_bytes = max_line_bytes
         self.max_document_bytes = max_document_bytes
@@ -381,6 +386,7 @@ class Ingestor:
             container = "text"  # the source parses the lines itself (e.g. Prometheus exposition)
         counts = _Counts()
         stream = ByteStream(path)
+        self.purge(sha)  # rows a killed earlier ingest of these bytes left behind
         self.con.execute("BEGIN TRANSACTION")
         try:
             if container == "csv":
@@ -406,10 +412,35 @@ class Ingestor:
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
+            self.purge(sha)  # large files commit as they go: take back what was committed
             raise
         return FileResult(path, "ingested", sha, size, source.name, fmt, counts.read, counts.loaded,
                           counts.rejected, counts.duplicate, counts.blank, time.perf_counter() - t0,
                           "; ".join(counts.notes))
+
+    # -- transactions -----------------------------------------------------------------------------
+    def purge(self, sha: str) -> None:
+        """Remove every row that carries ``sha`` as its evidence when the evidence ledger does not
+        hold that file: the remains of an ingest that failed or was killed after partial commits.
+        The evidence row is written last, so a file without one was never ingested."""
+        if scalar(self.con, "SELECT count(*) FROM evidence WHERE sha256 = ?", [sha]):
+            return
+        tables = self.con.execute(
+            """SELECT table_name FROM information_schema.columns
+               WHERE column_name = 'evidence_sha256' AND table_schema = 'main'
+                 AND table_name IN (SELECT table_name FROM information_schema.tables
+                                    WHERE table_type = 'BASE TABLE' AND table_schema = 'main')"""
+        ).fetchall()
+        self.con.execute("BEGIN TRANSACTION")
+        for (table,) in tables:
+            self.con.execute(f'DELETE FROM "{table}" WHERE evidence_sha256 = ?', [sha])
+        self.con.execute("COMMIT")
+
+    def checkpoint_commit(self) -> None:
+        """Commit what a large file has staged so far, so memory stays bounded whatever its size.
+        The evidence row comes last; ``purge`` undoes a file that fails after this."""
+        self.con.execute("COMMIT")
+        self.con.execute("BEGIN TRANSACTION")
 
     # -- rejects written straight from Python (damage, over-long lines, invalid UTF-8) -----------
     def _reject_raw(self, sha, line, offset, record, reason, raw: bytes, length: int) -> None:
@@ -429,6 +460,7 @@ class Ingestor:
     # -- JSON Lines (and text read line by line) ----------------------------------------------
     def _read_lines(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int) -> None:
         done = 0
+        staged = 0
         last_report = time.monotonic()
         for item in _line_chunks(stream, self.max_line_bytes):
             if isinstance(item, _LongLine):
@@ -439,6 +471,10 @@ class Ingestor:
                                  item.prefix, item.length)
                 continue
             self._stage_lines(item, sha, source, counts)
+            staged += len(item.data)
+            if staged >= self.commit_every_bytes:
+                self.checkpoint_commit()
+                staged = 0
             done = stream.compressed_read
             if self.progress and time.monotonic() - last_report > 1.0:
                 self.progress(path, done, size)
@@ -698,13 +734,20 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
     ing = Ingestor(con, progress=progress)
     results: list[FileResult] = []
     explicit_unplaced: list[str] = []
-    for path, explicit in list(iter_input_files(paths, exclude)):
-        res = ing.ingest_file(path, loader=loader, mapping=mapping)
-        results.append(res)
-        if on_file:
-            on_file(res)
-        if res.status == "unplaced" and explicit:
-            explicit_unplaced.append(path)
+    previous_limit = scalar(con, "SELECT current_setting('memory_limit')")
+    if INGEST_MEMORY_LIMIT:
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+    try:
+        for path, explicit in list(iter_input_files(paths, exclude)):
+            res = ing.ingest_file(path, loader=loader, mapping=mapping)
+            results.append(res)
+            if on_file:
+                on_file(res)
+            if res.status == "unplaced" and explicit:
+                explicit_unplaced.append(path)
+    finally:
+        if INGEST_MEMORY_LIMIT:
+            con.execute("SET memory_limit = ?", [previous_limit])
     if explicit_unplaced:
         err = UnknownFormat(
             "unknown format: " + ", ".join(explicit_unplaced)

@@ -49,3 +49,44 @@ def test_case_survives_reopen(tmp_path):
     with forensics.open_case(tmp_path / "c.duckdb") as c:
         assert c.ingest([p])[0].status == "already ingested"
         assert c.timeline().height == 1
+
+
+def test_file_that_fails_after_partial_commits_leaves_nothing_and_can_be_ingested_again(case, tmp_path, monkeypatch):
+    import pytest
+
+    import forensics.ingest as ingest
+    from forensics.sources.generic import GenericSource
+
+    class FailsOnThirdBatch(GenericSource):
+        calls = 0
+
+        def load_batch(self, batch):
+            FailsOnThirdBatch.calls += 1
+            if FailsOnThirdBatch.calls == 3:
+                raise RuntimeError("disk full")
+            super().load_batch(batch)
+
+    p = tmp_path / "big.jsonl"
+    p.write_text("".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(400)))
+    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)  # many batches, a commit after each
+    ing = ingest.Ingestor(case.con, commit_every_bytes=1)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ing.ingest_file(str(p), loader=FailsOnThirdBatch())
+    assert _snapshot(case) == (0, 0, 0)
+    (res,) = case.ingest([p])
+    assert res.status == "ingested" and res.reconciled and res.records_loaded == 400
+    assert case.sql("SELECT count(*) FROM events").item() == 400
+
+
+def test_rows_left_by_a_killed_ingest_are_purged_before_the_file_is_read_again(case, tmp_path):
+    from forensics.ingest import hash_file
+
+    p = tmp_path / "a.jsonl"
+    p.write_text(json.dumps({"time": "2026-03-14T09:00:00Z"}) + "\n", encoding="utf-8")
+    sha, _ = hash_file(str(p))
+    case.con.execute(
+        "INSERT INTO events (event_id, time, source, category, outcome, evidence_sha256, evidence_record) "
+        "VALUES ('orphan', now(), 'generic', 'other', 'unknown', ?, 1)", [sha])
+    (res,) = case.ingest([p])
+    assert res.records_loaded == 1
+    assert case.sql("SELECT count(*) FROM events").item() == 1
