@@ -7,7 +7,6 @@ parameter) print one line to stderr and exit 2, without a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

@@ -14,7 +14,7 @@ def _frame(n: int) -> pl.DataFrame:
     return pl.DataFrame({
         "time": [t0 + timedelta(milliseconds=100 * i) for i in range(n)],
         "end_time": [None] * n,
-        "source": ["s%d" % (i % 3) for i in range(n)],
+        "source": [f"s{i % 3}" for i in range(n)],
         "outcome": [("success", "failure", "timeout", "unknown")[i % 4] for i in range(n)],
         "action": ["a"] * n,
         "category": ["deploy" if i == 5 else "audit" for i in range(n)],

@@ -46,7 +46,7 @@ def test_mapping_fills_event_columns_from_nested_fields(case, tmp_path):
 
 
 def test_mapping_outcome_values_keep_timeouts_distinct(case, tmp_path):
-    rows = [{"when": "2026-03-14T09:00:0%dZ" % i, "result": r} for i, r in enumerate(["ok", "denied", "deadline", "weird"])]
+    rows = [{"when": f"2026-03-14T09:00:0{i}Z", "result": r} for i, r in enumerate(["ok", "denied", "deadline", "weird"])]
     data, m = _write(tmp_path, rows)
     case.ingest([data], mapping=str(m))
     got = case.timeline().select("outcome", "outcome_reason").rows()

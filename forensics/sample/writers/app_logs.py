@@ -57,7 +57,7 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
             "ts": when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "level": "info" if status == "ok" else "warn",
             "service": "payments", "env": "production", "event": "charge.capture",
-            "order_id": f"ord-{20000 + i}", "client": "checkout", "client_ip": "10.30.0.%d" % rng.randint(2, 250),
+            "order_id": f"ord-{20000 + i}", "client": "checkout", "client_ip": f"10.30.0.{rng.randint(2, 250)}",
             "user_agent": "checkout/2.0.1", "request_id": f"req-{rng.getrandbits(48):012x}",
             "trace_id": f"{rng.getrandbits(128):032x}", "status": status,
             "latency_ms": round(rng.uniform(1600, 2600) if slow else rng.uniform(40, 120), 1),
