@@ -37,8 +37,9 @@ MAX_LINE_BYTES = 8 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 #: A line-oriented file commits after about this many bytes, which bounds memory; see Ingestor.purge.
 COMMIT_EVERY_BYTES = 128 * 1024 * 1024
-#: DuckDB's memory limit while ingesting (it spills beyond it); None keeps the connection's setting.
-INGEST_MEMORY_LIMIT = "1GB"
+#: DuckDB's memory limit while reading a line-oriented file (it spills beyond it); None keeps the
+#: connection's setting.
+LINES_MEMORY_LIMIT = "1GB"
 #: A JSON document up to this size is parsed in Python to probe it; larger ones are probed by DuckDB.
 SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: How much raw text a reject keeps.
@@ -459,7 +460,19 @@ class Ingestor:
 
     # -- JSON Lines (and text read line by line) ----------------------------------------------
     def _read_lines(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int) -> None:
-        done = 0
+        # batches here are bounded, so DuckDB can be held to a small budget (it spills past it);
+        # a single JSON document cannot be split, so other containers keep the connection's limit
+        previous_limit = scalar(self.con, "SELECT current_setting('memory_limit')")
+        if LINES_MEMORY_LIMIT:
+            self.con.execute(f"SET memory_limit = '{LINES_MEMORY_LIMIT}'")
+        try:
+            self._read_line_batches(path, stream, sha, source, counts, size)
+        finally:
+            if LINES_MEMORY_LIMIT:
+                self.con.execute("SET memory_limit = ?", [previous_limit])
+
+    def _read_line_batches(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts,
+                           size: int) -> None:
         staged = 0
         last_report = time.monotonic()
         for item in _line_chunks(stream, self.max_line_bytes):
@@ -475,9 +488,8 @@ class Ingestor:
             if staged >= self.commit_every_bytes:
                 self.checkpoint_commit()
                 staged = 0
-            done = stream.compressed_read
             if self.progress and time.monotonic() - last_report > 1.0:
-                self.progress(path, done, size)
+                self.progress(path, stream.compressed_read, size)
                 last_report = time.monotonic()
         if self.progress:
             self.progress(path, size, size)
@@ -734,20 +746,13 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
     ing = Ingestor(con, progress=progress)
     results: list[FileResult] = []
     explicit_unplaced: list[str] = []
-    previous_limit = scalar(con, "SELECT current_setting('memory_limit')")
-    if INGEST_MEMORY_LIMIT:
-        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
-    try:
-        for path, explicit in list(iter_input_files(paths, exclude)):
-            res = ing.ingest_file(path, loader=loader, mapping=mapping)
-            results.append(res)
-            if on_file:
-                on_file(res)
-            if res.status == "unplaced" and explicit:
-                explicit_unplaced.append(path)
-    finally:
-        if INGEST_MEMORY_LIMIT:
-            con.execute("SET memory_limit = ?", [previous_limit])
+    for path, explicit in list(iter_input_files(paths, exclude)):
+        res = ing.ingest_file(path, loader=loader, mapping=mapping)
+        results.append(res)
+        if on_file:
+            on_file(res)
+        if res.status == "unplaced" and explicit:
+            explicit_unplaced.append(path)
     if explicit_unplaced:
         err = UnknownFormat(
             "unknown format: " + ", ".join(explicit_unplaced)
