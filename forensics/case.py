@@ -5,6 +5,7 @@ run in name order each time, and every statement in them is idempotent."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from importlib import resources
@@ -159,6 +160,11 @@ class Case:
 
 
 def _bindable(v):
+    """CLI and notebook values as SQL parameters: numbers from numeric text, times from ISO text."""
+    if isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v.strip()):
+        return int(v)
+    if isinstance(v, str) and re.fullmatch(r"-?[0-9]*\.[0-9]+", v.strip()):
+        return float(v)
     if isinstance(v, str):
         try:
             return parse_user_time(v) if v and v[:4].isdigit() and "-" in v else v

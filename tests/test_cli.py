@@ -51,3 +51,29 @@ def test_timeline_csv_output(evidence, tmp_path, capsys):
     assert main(["timeline", "--case", str(case), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("event_id,time") and len(lines) == 2
+
+
+def test_query_parameters_from_the_command_line_are_bound_with_their_types(tmp_path, monkeypatch, capsys):
+    qdir = tmp_path / "queries" / "demo"
+    qdir.mkdir(parents=True)
+    (qdir / "add.sql").write_text("-- Adds one. Params: $n, $since.\nSELECT $n + 1 AS x, $since < TIMESTAMPTZ '2030-01-01' AS past\n")
+    monkeypatch.setenv("FORENSICS_QUERIES", str(tmp_path / "queries"))
+    case = tmp_path / "c.duckdb"
+    import forensics
+
+    forensics.open_case(case).close()
+    assert main(["query", "demo/add", "--case", str(case), "-p", "n", "41", "-p", "since", "2026-03-14T09:00Z"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["x,past", "42,true"]
+
+
+def test_unknown_query_parameter_is_a_user_error(tmp_path, monkeypatch, capsys):
+    qdir = tmp_path / "queries"
+    qdir.mkdir()
+    (qdir / "one.sql").write_text("SELECT 1 AS x\n")
+    monkeypatch.setenv("FORENSICS_QUERIES", str(qdir))
+    case = tmp_path / "c.duckdb"
+    import forensics
+
+    forensics.open_case(case).close()
+    assert main(["query", "one", "--case", str(case), "-p", "nope", "1"]) == 2
+    assert "takes no parameters" in capsys.readouterr().err
