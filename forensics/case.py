@@ -70,8 +70,12 @@ class Case:
             self.rederive()
 
     def rederive(self) -> None:
-        """Rebuild the derived tables (credentials, deploys, ...) from what the case holds."""
-        derive.run_all(self.con)
+        """Rebuild the derived tables (credentials, deploys, ...) from what the case holds. They are
+        aggregations that can spill, so they run within the ingest memory budget."""
+        from forensics.ingest import memory_budget
+
+        with memory_budget(self.con):
+            derive.run_all(self.con)
 
     # -- reading ------------------------------------------------------------------------------
     def sql(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:

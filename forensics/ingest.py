@@ -19,6 +19,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -462,14 +463,8 @@ class Ingestor:
     def _read_lines(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int) -> None:
         # batches here are bounded, so DuckDB can be held to a small budget (it spills past it);
         # a single JSON document cannot be split, so other containers keep the connection's limit
-        previous_limit = scalar(self.con, "SELECT current_setting('memory_limit')")
-        if LINES_MEMORY_LIMIT:
-            self.con.execute(f"SET memory_limit = '{LINES_MEMORY_LIMIT}'")
-        try:
+        with memory_budget(self.con):
             self._read_line_batches(path, stream, sha, source, counts, size)
-        finally:
-            if LINES_MEMORY_LIMIT:
-                self.con.execute("SET memory_limit = ?", [previous_limit])
 
     def _read_line_batches(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts,
                            size: int) -> None:
@@ -675,6 +670,19 @@ class Ingestor:
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             if tmp:
                 os.unlink(tmp)
+
+
+@contextmanager
+def memory_budget(con):
+    """Hold DuckDB to ``LINES_MEMORY_LIMIT`` for work that can spill, then restore the limit."""
+    previous = scalar(con, "SELECT current_setting('memory_limit')")
+    if LINES_MEMORY_LIMIT:
+        con.execute(f"SET memory_limit = '{LINES_MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        if LINES_MEMORY_LIMIT:
+            con.execute("SET memory_limit = ?", [previous])
 
 
 @dataclass
