@@ -28,7 +28,7 @@ def cost_bars(costs: pl.DataFrame, top_n: int = 20, currency: str = "USD", width
         "signal", "cost", "saving_if_dropped", "saving_if_bucketed",
         label=pl.col("signal") + ": " + pl.col("item").str.slice(0, 60),
     )
-    return alt.Chart(data.to_pandas()).mark_bar().encode(
+    return alt.Chart(data).mark_bar().encode(
         x=alt.X("cost:Q", title=f"{currency} per month"),
         y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=420)),
         color=alt.Color("signal:N", legend=alt.Legend(title="signal")),
@@ -43,7 +43,7 @@ def cumulative_cost(costs: pl.DataFrame, width: int = 700) -> alt.Chart:
     if costs.is_empty():
         return _empty("no attributes in the case", width, title)
     data = costs.select("rank", "cumulative_cost_pct", item=pl.col("signal") + ": " + pl.col("item").str.slice(0, 60))
-    return alt.Chart(data.to_pandas()).mark_line(point=True).encode(
+    return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("rank:Q", title="keys and labels, most expensive first"),
         y=alt.Y("cumulative_cost_pct:Q", title="cumulative % of cost", scale=alt.Scale(domain=[0, 100])),
         tooltip=["rank:Q", "item:N", alt.Tooltip("cumulative_cost_pct:Q", format=".1f")],
@@ -65,7 +65,7 @@ def distinct_over_time(new_values: pl.DataFrame, explosions: pl.DataFrame, width
     scale = alt.Scale(type="utc")
     if domain is not None and all(domain):
         scale = alt.Scale(type="utc", domain=[d.strftime("%Y-%m-%dT%H:%M:%SZ") for d in domain])
-    lines = alt.Chart(data.to_pandas()).mark_line(point=True).encode(
+    lines = alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("time:T", scale=scale, axis=alt.Axis(title="time (UTC)", format="%H:%M")),
         y=alt.Y("distinct_so_far:Q", title="distinct values so far"),
         color=alt.Color("series:N", legend=alt.Legend(title="key")),
@@ -77,7 +77,7 @@ def distinct_over_time(new_values: pl.DataFrame, explosions: pl.DataFrame, width
         time=_iso("explosion_start"), y=8 + 14 * pl.col("i"),
         note=pl.lit("explosion: ") + pl.col("signal") + ": " + pl.col("key").str.slice(0, 40)
         + " at " + pl.col("explosion_start").dt.convert_time_zone("UTC").dt.strftime("%H:%M:%S"),
-    ).to_pandas()
+    )
     rule = alt.Chart(marks).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(
         x=alt.X("time:T", scale=scale), tooltip=["note:N", "time:T"])
     text = alt.Chart(marks).mark_text(align="right", dx=-4, color="#d62728").encode(
@@ -91,7 +91,7 @@ def series_growth(growth: pl.DataFrame, width: int = 700) -> alt.Chart:
     if growth.is_empty():
         return _empty("no timed metric samples", width, title)
     data = growth.select("metric", "active_series", "cumulative_series", time=_iso("window_start"))
-    return alt.Chart(data.to_pandas()).mark_line().encode(
+    return alt.Chart(data).mark_line().encode(
         x=alt.X("time:T", scale=alt.Scale(type="utc"), axis=alt.Axis(title="time (UTC)", format="%H:%M")),
         y=alt.Y("active_series:Q", title="active series per window"),
         color=alt.Color("metric:N"),
