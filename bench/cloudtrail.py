@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from _measure import run
 
 GEN_SQL = """
 COPY (
@@ -68,18 +68,6 @@ METHODS = {
         print(sum(r.records_loaded for r in results), sum(r.records_rejected for r in results))
     """),
 }
-
-
-def run(code: str, *args: str) -> tuple[float, int, str]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    out = proc.stdout.read().decode().strip()
-    err = proc.stderr.read().decode().strip()
-    if status != 0:
-        raise RuntimeError(f"benchmark step failed: {err[-2000:]}")
-    return elapsed, usage.ru_maxrss * 1024, out
 
 
 def make_files(folder: Path, files: int, per_file: int) -> int:

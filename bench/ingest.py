@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -22,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+from _measure import run
 
 HERE = Path(__file__).resolve().parent
 MAPPING = """
@@ -101,18 +101,6 @@ METHODS = {
         print(res.records_loaded, res.records_rejected)
     """),
 }
-
-
-def run(code: str, *args: str) -> tuple[float, int, str]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    out = proc.stdout.read().decode().strip()
-    err = proc.stderr.read().decode().strip()
-    if status != 0:
-        raise RuntimeError(f"benchmark step failed: {err[-2000:]}")
-    return elapsed, usage.ru_maxrss * 1024, out
 
 
 def make_file(path: Path, gb: float) -> int:
