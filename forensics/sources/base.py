@@ -197,7 +197,10 @@ class Batch:
                         SELECT m.record_no, {seq} AS seq, {src} AS src, m.event_uid,
                                row_number() OVER (PARTITION BY {src}, m.event_uid ORDER BY m.record_no, {seq}) AS rn
                         FROM {mapped} m WHERE m.time IS NOT NULL AND m.event_uid IS NOT NULL) d
-                    WHERE rn > 1 OR EXISTS (SELECT 1 FROM events e WHERE e.source = d.src AND e.event_uid = d.event_uid)"""
+                    WHERE rn > 1 OR (d.src, d.event_uid) IN (
+                        -- the batch's ids are the small side: look them up in events, never hash all of events
+                        SELECT (e.source, e.event_uid) FROM events e
+                        WHERE e.event_uid IN (SELECT event_uid FROM {mapped} WHERE event_uid IS NOT NULL))"""
             )
             self.duplicates += scalar(con, f"SELECT count(*) FROM {dup}")
             skip = f"AND NOT EXISTS (SELECT 1 FROM {dup} d WHERE d.record_no = m.record_no AND d.seq = {seq})"
