@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--case", type=Path, help="(internal) an already built case")
     ap.add_argument("--skip-pyset-above", type=int, default=3_000_000, help="Python sets only up to this many rows")
     args = ap.parse_args()
-    if args.method != "all":
+    if args.case is not None:  # one method on a built case, in its own process (called below)
         print(json.dumps(run(args.method, args.case)))
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,6 +103,8 @@ def main() -> None:
         build(case_path, args.rows)
         print(f"built {args.rows:,} attribute rows in {time.perf_counter() - t0:.1f} s")
         methods = ["duckdb", "duckdb-direct", "polars"] + (["pyset"] if args.rows <= args.skip_pyset_above else [])
+        if args.method != "all":
+            methods = [args.method]
         exact = None
         for m in methods:
             out = subprocess.run([sys.executable, __file__, "--method", m, "--case", str(case_path)],

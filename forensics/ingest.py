@@ -616,15 +616,17 @@ class Ingestor:
                            CAST(NULL AS BIGINT) AS byte_offset, json_extract(?::VARCHAR, ?) AS doc""",
                 [text, rpath],
             )
+        # a source may take array records (e.g. Zipkin's list of traces, each a list of spans)
+        kinds = "('OBJECT', 'ARRAY')" if getattr(source, "accepts_array_records", False) else "('OBJECT')"
         rej = scalar(con,
             f"""INSERT INTO rejects SELECT ?, NULL, NULL, record_no, 'non-object record (' || json_type(doc) || ')',
                        left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
-                FROM {batch} WHERE json_type(doc) <> 'OBJECT'""",
+                FROM {batch} WHERE json_type(doc) NOT IN {kinds}""",
             [sha],
         )
         counts.read += rej
         counts.rejected += rej
-        con.execute(f"DELETE FROM {batch} WHERE json_type(doc) <> 'OBJECT'")
+        con.execute(f"DELETE FROM {batch} WHERE json_type(doc) NOT IN {kinds}")
         self._run_batch(batch, sha, source, counts)
         con.execute(f"DROP TABLE {batch}")
 

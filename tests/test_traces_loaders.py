@@ -154,3 +154,21 @@ def test_otlp_logs_are_not_taken_for_traces(shared_data, case):
     res = case.ingest(shared_data / "traces" / "otlp-proto__examples-logs.json")[0]
     assert res.loader != "otlp"
     assert case.sql("SELECT count(*) AS n FROM spans")["n"][0] == 0
+
+
+def test_zipkin_array_of_traces_loads_every_span(case, tmp_path):
+    def span(trace: str, sid: str, parent: str | None = None) -> dict:
+        s = {"traceId": trace * 16, "id": sid * 16, "name": "get", "kind": "SERVER" if parent is None else "CLIENT",
+             "timestamp": 1773478800000000, "duration": 1500, "localEndpoint": {"serviceName": "api"}}
+        if parent:
+            s["parentId"] = parent * 16
+        return s
+
+    traces = [[span("a", "1"), span("a", "2", "1")], [span("b", "3")], []]
+    p = tmp_path / "traces.json"
+    p.write_text(json.dumps(traces), encoding="utf-8")
+    (res,) = case.ingest([p])
+    assert res.loader == "zipkin"
+    assert (res.records_read, res.records_loaded, res.records_rejected) == (3, 2, 1)  # the empty trace is rejected
+    assert case.sql("SELECT count(*) FROM spans").item() == 3
+    assert case.sql("SELECT count(DISTINCT trace_id) FROM spans").item() == 2

@@ -1,5 +1,6 @@
-"""Zipkin v2 JSON: an array of spans (``/api/v2/trace/{id}`` or a span POST body), or JSON Lines
-of spans. One record is one span object. Times are epoch microseconds.
+"""Zipkin v2 JSON: an array of spans (``/api/v2/trace/{id}`` or a span POST body), an array of
+traces, each an array of spans (``/api/v2/traces``), or JSON Lines of spans. One record is one span
+object, or one trace in the array-of-traces form. Times are epoch microseconds.
 
 A span without ``timestamp`` is a fragment (Zipkin merges such pieces by id when it reads them):
 it still lands in ``spans`` with no start, outcome ``unknown`` ("span has no start time"), and is
@@ -22,9 +23,10 @@ class ZipkinV2(Source):
     name = "zipkin"
     category = "trace"
     containers = ("json", "jsonl")
+    accepts_array_records = True  # /api/v2/traces: a list of traces, each a list of spans
 
     def detect(self, probe: Probe) -> int:
-        objs = probe.objects()
+        objs = [o for s in probe.samples for o in (s if isinstance(s, list) else [s]) if isinstance(o, dict)]
         if not objs:
             return 0
         hits = sum(1 for o in objs if "traceId" in o and "id" in o
@@ -56,7 +58,9 @@ class ZipkinV2(Source):
                    CAST(NULL AS VARCHAR) AS event_error_type
             FROM (SELECT record_no, json_transform(doc, '{ZIPKIN_TYPE.replace(chr(10), " ")}') AS s,
                          coalesce(json_transform(doc, '{{"tags": "MAP(VARCHAR, VARCHAR)"}}').tags, MAP()) AS m
-                  FROM {batch.table})"""
+                  FROM (SELECT record_no,
+                               unnest(CASE WHEN json_type(doc) = 'ARRAY' THEN CAST(doc AS JSON[]) ELSE [doc] END) AS doc
+                        FROM {batch.table}))"""
         )
         load_spans(batch, norm, self.name, "Zipkin record yields no span")
 
