@@ -95,3 +95,13 @@ def test_summary_and_charts_render(sample_case):
     for chart in (C.timeouts_retries(T.rates(sample_case, service="payments"), s.double_applies),
                   C.latency(s.latency, s.deploys), C.burn(s.burn, 0.999)):
         assert chart.to_dict()["layer"]
+
+
+def test_double_charge_log_lines_link_to_their_trace(sample_case):
+    from forensics import traces
+    from forensics.sample import scenario as S
+    from forensics.sample.writers.otlp_traces import trace_id_for
+
+    links = traces.audit_links(sample_case)
+    mine = links.filter(links["trace_id"] == trace_id_for(S.DOUBLE_CHARGE_ORDER))
+    assert mine.height >= 2 and set(mine["linked_by"]) == {"trace_id"}

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from forensics.sample import scenario as S
+from forensics.sample.writers.otlp_traces import trace_id_for
 
 MAPPING = """\
 # Field mapping for the payments application log (generic loader; docs/mapping.md).
@@ -67,7 +68,7 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
             "ts": when.isoformat().replace("+00:00", "Z"), "level": "info", "service": "payments",
             "env": "production", "event": "charge.capture", "order_id": S.DOUBLE_CHARGE_ORDER, "client": "checkout",
             "client_ip": "10.30.0.17", "user_agent": "checkout/2.0.1", "request_id": f"req-double-{k}",
-            "trace_id": f"{rng.getrandbits(128):032x}", "status": "ok", "latency_ms": 2412.0 if k == 0 else 96.0,
+            "trace_id": trace_id_for(S.DOUBLE_CHARGE_ORDER), "status": "ok", "latency_ms": 2412.0 if k == 0 else 96.0,
         })
     rows.append({
         "ts": (S.t("09:21:07")).isoformat().replace("+00:00", "Z"), "level": "warn", "service": "payments",
