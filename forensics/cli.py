@@ -22,8 +22,8 @@ DEFAULT_REPORTS = ("provenance_audit", "credential_revocation", "cardinality_cos
 class _Progress:
     """Progress on stderr for long files: bytes done, rate, and per-file counts at the end."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
         self.t0: dict[str, float] = {}
 
     def __call__(self, path: str, done: int, total: int) -> None:

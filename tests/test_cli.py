@@ -77,3 +77,19 @@ def test_unknown_query_parameter_is_a_user_error(tmp_path, monkeypatch, capsys):
     forensics.open_case(case).close()
     assert main(["query", "one", "--case", str(case), "-p", "nope", "1"]) == 2
     assert "takes no parameters" in capsys.readouterr().err
+
+
+def test_ingest_reports_progress_to_the_end_of_each_file(tmp_path):
+    import forensics
+
+    p = tmp_path / "e.jsonl"
+    p.write_text("".join(json.dumps({"time": "2026-03-14T09:00:00Z", "i": i}) + "\n" for i in range(1000)))
+    calls = []
+    with forensics.open_case(tmp_path / "c.duckdb") as case:
+        case.ingest([p], progress=lambda path, done, total: calls.append((path, done, total)))
+    assert calls and calls[-1] == (str(p), p.stat().st_size, p.stat().st_size)
+
+
+def test_ingest_progress_flag_draws_on_stderr(evidence, tmp_path, capsys):
+    assert main(["ingest", str(evidence), "--case", str(tmp_path / "c.duckdb"), "--progress"]) == 0
+    assert "100.0%" in capsys.readouterr().err
