@@ -108,3 +108,8 @@ def test_provenance_audit_notebook_reports_the_rogue_deploy(sample_dir, tmp_path
     r = run_report("provenance_audit", tmp_path / "c.duckdb", {"use_sample_test_key": True}, tmp_path / "out")
     html = r.html.read_text()
     assert S.PAYMENTS_ROGUE.digest in html and "deployed by hand" in html and "<script" not in html
+
+
+def test_case_running_at_is_the_provenance_answer(prov_sample):
+    t = "2026-03-14T09:50:00Z"
+    assert prov_sample.running_at(t, service="payments").equals(provenance.running_at(prov_sample, t, "payments"))
