@@ -17,6 +17,7 @@ import polars as pl
 from forensics import derive, queries
 from forensics.errors import BadTimeWindow, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
+from forensics.sources.base import Source
 from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
 
@@ -57,7 +58,7 @@ class Case:
         self.close()
 
     # -- ingest -------------------------------------------------------------------------------
-    def ingest(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, loader: str | None = None,
+    def ingest(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, loader: str | Source | None = None,
                mapping: str | None = None, progress: ProgressFn | None = None, on_file=None) -> list[FileResult]:
         """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
         if isinstance(paths, str | os.PathLike):

@@ -124,7 +124,7 @@ def test_k8s_stages_of_one_request_are_one_event_and_the_complete_stage_is_kept(
         _k8s("a1", "RequestReceived"), _k8s("a1", "ResponseStarted"), _k8s("a1", "ResponseComplete", cred="JTI=abc")]))
     (r,) = case.ingest(f)
     assert (r.records_read, r.records_loaded, r.records_rejected, r.records_duplicate) == (3, 3, 0, 2)
-    got = case.sql("SELECT action, target, actor, actor_type, credential_id, outcome, event_seq, raw->>'stage' AS s FROM events")
+    got = case.sql("SELECT action, target, actor, actor_type, credential_id, outcome, event_rank, raw->>'stage' AS s FROM events")
     assert got.rows() == [("patch deployments", "prod/deployments/payments", "alice", "user", "JTI=abc", "success", 3,
                            "ResponseComplete")]
 

@@ -41,6 +41,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "artifact_digest": "VARCHAR",
     "event_uid": "VARCHAR",
     "event_seq": "INTEGER",
+    "event_rank": "SMALLINT",
     "raw": "JSON",
 }
 
@@ -178,31 +179,43 @@ class Batch:
                 select.append("'unknown' AS outcome")
             elif col == "outcome_reason":
                 select.append("'the source records no outcome' AS outcome_reason")
-            elif col == "event_seq":
-                select.append("0 AS event_seq")
+            elif col in ("event_seq", "event_rank"):
+                select.append(f"0 AS {col}")
             elif col == "raw":
                 select.append("r.doc AS raw")
             else:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
         seq = "m.event_seq" if "event_seq" in cols else "0"
         src = "m.source" if "source" in cols else sql_str(self.source.name)
+        rank = "m.event_rank" if "event_rank" in cols else "0"
         con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {mapped} WHERE time IS NOT NULL")
-        # de-duplicate on (source, event_uid): within the batch, then against what the case holds
+        # de-duplicate on (source, event_uid): one event per id, the copy with the highest event_rank
+        # (then the earliest record) wins, within the batch and against what the case already holds
         skip = ""
         if "event_uid" in cols and scalar(con, f"SELECT count(event_uid) FROM {mapped} WHERE time IS NOT NULL"):
-            dup = temp_name("dup")
+            cand, dup = temp_name("cand"), temp_name("dup")
+            con.execute(
+                f"""CREATE TEMP TABLE {cand} AS
+                    SELECT m.record_no, {seq} AS seq, {src} AS src, m.event_uid, {rank} AS rnk,
+                           row_number() OVER (PARTITION BY {src}, m.event_uid
+                                              ORDER BY {rank} DESC, m.record_no, {seq}) AS rn
+                    FROM {mapped} m WHERE m.time IS NOT NULL AND m.event_uid IS NOT NULL"""
+            )
+            # the batch's ids are the small side: look them up in events, never hash all of events
             con.execute(
                 f"""CREATE TEMP TABLE {dup} AS
-                    SELECT record_no, seq FROM (
-                        SELECT m.record_no, {seq} AS seq, {src} AS src, m.event_uid,
-                               row_number() OVER (PARTITION BY {src}, m.event_uid ORDER BY m.record_no, {seq}) AS rn
-                        FROM {mapped} m WHERE m.time IS NOT NULL AND m.event_uid IS NOT NULL) d
-                    WHERE rn > 1 OR (d.src, d.event_uid) IN (
-                        -- the batch's ids are the small side: look them up in events, never hash all of events
-                        SELECT (e.source, e.event_uid) FROM events e
-                        WHERE e.event_uid IN (SELECT event_uid FROM {mapped} WHERE event_uid IS NOT NULL))"""
+                    WITH held AS (
+                        SELECT e.source, e.event_uid, max(e.event_rank) AS rnk FROM events e
+                        WHERE e.event_uid IN (SELECT event_uid FROM {cand}) GROUP BY ALL)
+                    SELECT c.record_no, c.seq FROM {cand} c
+                    LEFT JOIN held h ON h.source = c.src AND h.event_uid = c.event_uid
+                    WHERE c.rn > 1 OR h.rnk >= c.rnk"""
             )
-            self.duplicates += scalar(con, f"SELECT count(*) FROM {dup}")
+            # a better copy replaces what the case held; the replaced copy counts as the duplicate
+            replaced = scalar(con,
+                f"""DELETE FROM events e USING {cand} c
+                    WHERE c.rn = 1 AND e.source = c.src AND e.event_uid = c.event_uid AND e.event_rank < c.rnk""")
+            self.duplicates += scalar(con, f"SELECT count(*) FROM {dup}") + (replaced or 0)
             skip = f"AND NOT EXISTS (SELECT 1 FROM {dup} d WHERE d.record_no = m.record_no AND d.seq = {seq})"
         con.execute(
             f"""INSERT INTO events BY NAME
@@ -216,7 +229,7 @@ class Batch:
         )
         con.execute(f"DROP TABLE {mapped}")
         if skip:
-            con.execute(f"DROP TABLE {dup}")
+            con.execute(f"DROP TABLE {dup}; DROP TABLE {cand}")
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert rows into another case table (spans, attestations, ...). ``select_sql`` must

@@ -7,9 +7,9 @@ One logical request is one ``auditID``. The API server may write it several time
 stage (RequestReceived, ResponseStarted, ResponseComplete, Panic). All stages are loaded records
 (nothing is dropped), but only the most complete stage is kept as the event: ``event_uid`` is the
 auditID plus a short hash of user, verb and URI (so two different requests that reuse an auditID, as
-hand-edited fixtures do, are not merged) and ``event_seq`` the stage rank (RequestReceived 1, ResponseStarted 2, ResponseComplete
-and Panic 3). Within a batch the highest rank wins (then the later record); against events the
-case already holds, a higher stage replaces a lower one. Every stage not kept is counted in
+hand-edited fixtures do, are not merged) and ``event_rank`` the stage rank (RequestReceived 1, ResponseStarted 2,
+ResponseComplete and Panic 3). The engine's de-duplication keeps the highest rank (then the earlier
+record); against events the case already holds, a higher stage replaces a lower one. Every stage not kept is counted in
 ``records_duplicate``. ``time`` is ``requestReceivedTimestamp`` (the same for every stage),
 ``end_time`` the ``stageTimestamp`` of a ResponseComplete stage.
 
@@ -69,7 +69,7 @@ _COMMON = """
          ELSE 'no response status recorded (stage ' || coalesce(stage, '?') || ')' END AS outcome_reason,
     audit_id AS request_id,
     audit_id || '/' || left(md5(coalesce(username, '') || '|' || coalesce(verb, '') || '|' || coalesce(uri, '')), 12) AS event_uid,
-    CASE stage WHEN 'RequestReceived' THEN 1 WHEN 'ResponseStarted' THEN 2 ELSE 3 END AS event_seq
+    CASE stage WHEN 'RequestReceived' THEN 1 WHEN 'ResponseStarted' THEN 2 ELSE 3 END AS event_rank
 """
 
 _JSON_EVENTS = f"""
@@ -152,7 +152,7 @@ class K8sAuditSource(Source):
             FROM (SELECT record_no, CAST(doc->'kind' AS VARCHAR) AS kind, doc->>'auditID' AS audit_id,
                          doc->>'verb' AS verb FROM {batch})
             WHERE (kind IS NOT NULL AND kind <> '"Event"') OR (audit_id IS NULL AND verb IS NULL)""")
-        _insert_best_stage(batch, _JSON_EVENTS.replace("FROM {batch}", """FROM {batch} WHERE coalesce(CAST(doc->'kind' AS VARCHAR), '"Event"') = '"Event"'
+        batch.insert_events(_JSON_EVENTS.replace("FROM {batch}", """FROM {batch} WHERE coalesce(CAST(doc->'kind' AS VARCHAR), '"Event"') = '"Event"'
               AND (doc->>'auditID' IS NOT NULL OR doc->>'verb' IS NOT NULL)"""))
 
 
@@ -174,30 +174,7 @@ class K8sAuditCsvSource(Source):
     def load_batch(self, batch: Batch) -> None:
         batch.reject(_CSV_FIELDS + """
             SELECT record_no, 'truncated or malformed CSV row: ' || n || ' of 15 fields' AS reason FROM u WHERE n <> 15""")
-        _insert_best_stage(batch, _CSV_EVENTS)
-
-
-def _insert_best_stage(batch: Batch, events_sql: str) -> None:
-    """Insert one event per auditID: the most complete stage; count the other stages as duplicates."""
-    con = batch.con
-    staged = f"{batch.table}_k8s"
-    con.execute(f"CREATE TEMP TABLE {staged} AS {events_sql.replace('{batch}', batch.table)}")
-    # rank within the batch; rows with no parseable time are never preferred over a good one
-    con.execute(f"""CREATE TEMP TABLE {staged}_r AS
-        SELECT *, row_number() OVER (PARTITION BY coalesce(event_uid, 'record:' || record_no)
-                                     ORDER BY time IS NULL, event_seq DESC, record_no DESC) AS pick
-        FROM {staged}""")
-    # a lower stage already in the case gives way to a higher stage of the same request
-    replaced = con.execute(f"""DELETE FROM events e USING {staged}_r s
-        WHERE s.pick = 1 AND s.time IS NOT NULL AND e.source = ? AND e.event_uid = s.event_uid
-          AND e.event_seq < s.event_seq""", [batch.source.name]).fetchone()[0]
-    batch.duplicates += replaced
-    batch.insert_events(f"SELECT * EXCLUDE (pick) FROM {staged}_r WHERE pick = 1")
-    other = con.execute(f"SELECT count(*) FROM {staged}_r WHERE pick > 1").fetchone()[0]
-    if other:
-        batch.mark_loaded(f"SELECT record_no FROM {staged}_r WHERE pick > 1")
-        batch.duplicates += other
-    con.execute(f"DROP TABLE {staged}; DROP TABLE {staged}_r")
+        batch.insert_events(_CSV_EVENTS)
 
 
 SOURCES = [K8sAuditSource(), K8sAuditCsvSource()]

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS events (
     evidence_line    BIGINT,
     evidence_record  BIGINT NOT NULL,
     event_seq        INTEGER NOT NULL DEFAULT 0,
+    event_rank       SMALLINT NOT NULL DEFAULT 0,
     raw              JSON
 );
 
