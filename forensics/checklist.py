@@ -29,11 +29,6 @@ from forensics import secrets
 from forensics.display import clean, md_text
 from forensics.timewindow import parse_user_time
 
-#: Statuses a row can have. Only ``revoked`` means a revocation event was found.
-STATUSES = ("revoked", "expired, not revoked", "not proven revoked")
-LIST_COLUMNS = ("scope_reasons", "privileges_seen", "denied_actions", "actions", "services", "targets",
-                "artifacts", "src_ips", "user_agents", "exposed_as", "exposed_in", "deployed")
-
 
 @dataclass
 class Scope:

@@ -18,19 +18,6 @@ import polars as pl
 
 from forensics import queries
 
-#: What each exposure kind means for revocation: (credential kind, lifetime class).
-EXPOSURE_KINDS: dict[str, tuple[str, str]] = {
-    "aws_access_key_id": ("aws_access_key", "long-lived"),
-    "aws_secret_access_key": ("aws_access_key", "long-lived"),
-    "github_token": ("github_token", "long-lived"),
-    "github_fine_grained_pat": ("github_pat", "long-lived"),
-    "gitlab_pat": ("gitlab_pat", "long-lived"),
-    "slack_token": ("slack_token", "long-lived"),
-    "jwt": ("jwt", "short-lived"),
-    "private_key_pem": ("private_key", "long-lived"),
-    "gcp_service_account_key": ("gcp_service_account_key", "long-lived"),
-}
-
 
 def scan(con, only_new: bool = False) -> int:
     """Scan the case for secrets and return the number of exposures held. With ``only_new``, only

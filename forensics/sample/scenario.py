@@ -56,7 +56,6 @@ ATTACKER_IP = "203.0.113.66"
 ATTACKER_IP_2 = "198.51.100.23"
 OFFICE_IP = "192.0.2.10"
 CI_HOSTED_IP = "192.0.2.200"
-RUNNER7_IP = "10.20.7.7"
 
 # -- identities ----------------------------------------------------------------------------
 DEPLOY_BOT_ARN = f"arn:aws:iam::{ACCOUNT}:user/deploy-bot"
@@ -79,7 +78,6 @@ DEPLOY_BOT_SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY01"  # the secret pri
 TEMP_KEY = "ASIAEXAMPLETEMP00001"
 PERSIST_KEY = "AKIAEXAMPLEPERSIST01"
 SRE_KEY = "AKIAEXAMPLESREALICE1"
-GH_DEPLOY_PAT = "ghp_EXAMPLEdeploybotPAT0000000000000000"  # ghp_ + 36
 GH_DEPLOY_PAT_HASHED = "sha256-hash-of-deploy-bot-pat"  # what the GitHub audit log shows (hashed_token)
 K8S_DEPLOY_BOT_CRED = "X509SHA256=7f3c9e5d0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5"
 

@@ -46,7 +46,6 @@ EVENT_COLUMNS: dict[str, str] = {
 }
 
 CATEGORIES = ("audit", "trace", "deploy", "build", "provenance", "other")
-OUTCOMES = ("success", "failure", "timeout", "unknown")
 
 _temp_names = itertools.count()
 

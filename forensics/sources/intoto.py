@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from forensics.sources.base import Batch, Probe, Source
 
-STATEMENT_TYPES = ("https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1")
-
 
 def attestation_rows_sql(normalized: str, kind: str) -> str:
     """A SELECT producing ``attestations`` rows (plus record_no) from ``normalized``, a SELECT over

@@ -47,10 +47,6 @@ class _Line:
     text: str
 
 
-def _is_metadata(text: str) -> bool:
-    return bool(_META.match(text)) or text.strip() == "# EOF"
-
-
 class PrometheusSource(Source):
     """Prometheus text exposition format 0.0.4 and OpenMetrics 1.0 text."""
 
