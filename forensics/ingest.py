@@ -306,8 +306,9 @@ def sniff(path: str) -> Probe:
         if nonblank >= 2 and parsed and parsed[0] is not None and not long_first:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         # one JSON document (maybe pretty-printed, maybe one long line)
+        whole = ByteStream(path)
         raw = b""
-        for piece in ByteStream(path):
+        for piece in whole:
             raw += piece
             if len(raw) > MAX_DOCUMENT_BYTES:
                 break
@@ -327,7 +328,10 @@ def sniff(path: str) -> Probe:
             samples = doc[:50]
         else:
             samples = []
-        return Probe(path, "json", samples=samples, document=doc, top_keys=top_keys, head=text_head)
+        probe = Probe(path, "json", samples=samples, document=doc, top_keys=top_keys, head=text_head)
+        if len(raw) <= MAX_DOCUMENT_BYTES:  # the engine reads the document from here, not from disk again
+            probe.content, probe.damage, probe.compressed_read = raw, whole.damage, whole.compressed_read
+        return probe
     first = text_head.split("\n", 2)
     if len(first) >= 2:
         for delim in (",", "\t", ";", "|"):
@@ -573,16 +577,21 @@ class Ingestor:
 
     # -- one JSON document ----------------------------------------------------------------------
     def _read_document(self, path: str, stream: ByteStream, sha: str, source: Source, probe: Probe, counts: _Counts) -> None:
-        buf = bytearray()
-        for piece in stream:
-            buf += piece
-            if len(buf) > self.max_document_bytes:
-                counts.read += 1
-                counts.rejected += 1
-                self._reject_raw(sha, None, 0, 1, f"JSON document exceeds the {self.max_document_bytes} byte bound; "
-                                 "convert it to JSON Lines", bytes(buf[:RAW_KEEP]), os.path.getsize(path))
-                return
-        raw = _strip_bom(bytes(buf))
+        if probe.content is not None and len(probe.content) <= self.max_document_bytes:
+            # sniff already read (and decompressed) it
+            raw, stream.damage, stream.compressed_read = probe.content, probe.damage, probe.compressed_read
+            probe.content = None
+        else:
+            buf = bytearray()
+            for piece in stream:
+                buf += piece
+                if len(buf) > self.max_document_bytes:
+                    counts.read += 1
+                    counts.rejected += 1
+                    self._reject_raw(sha, None, 0, 1, f"JSON document exceeds the {self.max_document_bytes} byte "
+                                     "bound; convert it to JSON Lines", bytes(buf[:RAW_KEEP]), os.path.getsize(path))
+                    return
+            raw = _strip_bom(bytes(buf))
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:

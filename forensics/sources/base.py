@@ -71,6 +71,11 @@ class Probe:
     document: Any = None
     top_keys: tuple[str, ...] = ()
     head: str = ""
+    #: for a ``json`` document within the size bound: its bytes (decompressed, BOM stripped) and any
+    #: damage found reading them, so the engine does not read the file twice
+    content: bytes | None = field(default=None, repr=False)
+    damage: str | None = None
+    compressed_read: int = 0
 
     @property
     def first(self) -> dict:
