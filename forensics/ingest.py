@@ -351,6 +351,7 @@ class Ingestor:
     def __init__(self, con, *, progress: ProgressFn | None = None, max_line_bytes: int = MAX_LINE_BYTES,
                  max_document_bytes: int = MAX_DOCUMENT_BYTES, commit_every_bytes: int = COMMIT_EVERY_BYTES):
         self.con = con
+        self.current_path: str | None = None
         self.commit_every_bytes = commit_every_bytes
         self.progress = progress
         self.max_line_bytes = max_line_bytes
@@ -369,6 +370,7 @@ class Ingestor:
         t0 = time.perf_counter()
         if mapping is None and loader is None and os.path.isfile(path + MAPPING_SUFFIX):
             mapping = path + MAPPING_SUFFIX
+        self.current_path = path
         sha, size = hash_file(path)
         known = self.con.execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
         if known:
@@ -455,7 +457,7 @@ class Ingestor:
 
     # -- run one staged batch through the source ----------------------------------------------
     def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts) -> None:
-        batch = Batch(self.con, table, sha, source)
+        batch = Batch(self.con, table, sha, source, self.current_path)
         source.load_batch(batch)
         loaded, rejected = batch.settle()
         counts.loaded += loaded

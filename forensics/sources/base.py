@@ -134,10 +134,12 @@ class Batch:
     became of each record. Sources call ``insert_events``, ``insert_rows`` and ``reject``; each
     marks the records it touched, so the engine can prove that every record landed somewhere."""
 
-    def __init__(self, con, table: str, evidence_sha256: str, source: Source):
+    def __init__(self, con, table: str, evidence_sha256: str, source: Source, path: str | None = None):
         self.con = con
         self.table = table
         self.evidence_sha256 = evidence_sha256
+        #: the evidence file being read (read-only), for a source that must see it whole
+        self.path = path
         self.source = source
         self.duplicates = 0
         self.outcome = temp_name("outcome")

@@ -11,7 +11,7 @@ CycloneDX XML: the engine's container sniff calls XML ``text``, so this source d
 ``containers = ("text",)`` with ``reads_text_lines``: each line arrives as a record, the batch's
 lines are joined back into the document and parsed with ``defusedxml`` (no entities, no external
 references: the input is hostile). The engine may split the lines into several batches, so the
-source re-reads the file it saw in ``detect`` (after checking its sha256 against the evidence) and
+source re-reads the evidence file (after checking its sha256 against the evidence) and
 parses the whole document once. Every line is then a loaded record (the document's) and the
 components point at line 1. An XML SBOM that does not parse is rejected line by line with the
 parser's reason.
@@ -133,30 +133,26 @@ class CycloneDxXmlSource(Source):
     reads_text_lines = True
 
     def __init__(self) -> None:
-        self._path: str | None = None
         self._parsed: tuple[str, list[dict] | str] | None = None  # (evidence sha256, rows or error)
 
     def detect(self, probe: Probe) -> int:
         head = probe.head.lstrip()
-        if head.startswith("<") and "<bom" in head and _CDX_NS in head:
-            self._path = probe.path
-            return 85
-        return 0
+        return 85 if head.startswith("<") and "<bom" in head and _CDX_NS in head else 0
 
     def _document(self, batch: Batch) -> list[dict] | str:
         """The parsed document (rows) or the reason it does not parse, once per file. The engine may
-        hand the lines over in several batches, so the whole file is read again, from the path seen
-        by ``detect``, after checking that its sha256 is the evidence's; without that path the
-        batch's own lines are the document."""
+        hand the lines over in several batches, so the whole file is read again, from the batch's
+        evidence path, after checking that its sha256 is still the evidence's; otherwise the batch's
+        own lines are the document."""
         sha = batch.evidence_sha256
         if self._parsed and self._parsed[0] == sha:
             return self._parsed[1]
         text = None
-        if self._path:
+        if batch.path:
             from forensics.ingest import ByteStream, hash_file
 
-            if hash_file(self._path)[0] == sha:
-                raw = b"".join(ByteStream(self._path))
+            if hash_file(batch.path)[0] == sha:
+                raw = b"".join(ByteStream(batch.path))
                 text = raw.decode("utf-8", errors="strict") if raw else ""
         if text is None:
             text = batch.con.execute(f"SELECT string_agg(doc->>'$', chr(10) ORDER BY record_no) FROM {batch.table}").fetchall()[0][0]
