@@ -45,6 +45,14 @@ CREATE OR REPLACE TEMP MACRO fx_has_zone(s) AS
 CREATE OR REPLACE TEMP MACRO fx_is_naive(s) AS
     regexp_full_match(trim(s), '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?');
 
+-- Epoch nanoseconds as text (OTLP's *UnixNano fields: the unit is known, so no magnitude rule):
+-- fx_unix_nanos_us -> BIGINT microseconds, truncated; fx_unix_nanos -> TIMESTAMPTZ, NULL unless positive.
+CREATE OR REPLACE TEMP MACRO fx_unix_nanos_us(s) AS CAST(try_cast(s AS HUGEINT) // 1000 AS BIGINT);
+
+CREATE OR REPLACE TEMP MACRO fx_unix_nanos(s) AS (
+    CASE WHEN try_cast(s AS HUGEINT) > 0 THEN timezone('UTC', make_timestamp(fx_unix_nanos_us(s))) END
+);
+
 -- fx_time(text, naive_utc) -> TIMESTAMPTZ, or NULL when the text is not a time under the rules.
 CREATE OR REPLACE TEMP MACRO fx_time(s, naive_utc) AS (
     CASE

@@ -79,3 +79,10 @@ def test_every_epoch_unit_round_trips_to_the_microsecond(us):
             assert c.sql("SELECT fx_time($t, false) AS t", {"t": str(us * 1000)}).item() == expected
         iso = expected.isoformat().replace("+00:00", "Z")
         assert c.sql("SELECT fx_time($t, false) AS t", {"t": iso}).item() == expected
+
+
+def test_known_unit_nanoseconds_convert_without_the_magnitude_rule(case):
+    got = case.sql("SELECT fx_unix_nanos($t) AS t, fx_unix_nanos('0') AS zero, fx_unix_nanos('1') AS tiny, "
+                   "fx_unix_nanos('x') AS bad", {"t": str(EPOCH_US * 1000 + 789)}).row(0)
+    # a 1 ns timestamp stays in 1970 (the magnitude rule would read it as 1 second); zero and junk are no time
+    assert got[0] == INSTANT and got[1] is None and got[2] == datetime(1970, 1, 1, tzinfo=UTC) and got[3] is None

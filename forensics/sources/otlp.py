@@ -92,8 +92,8 @@ class OtlpTraces(Source):
                    fx_attr({_kv('rattrs')}, 'service.name') AS service,
                    s.name AS name,
                    fx_span_kind(s.kind) AS kind,
-                   CAST(try_cast(s.startTimeUnixNano AS HUGEINT) // 1000 AS BIGINT) AS start_us,
-                   CAST(try_cast(s.endTimeUnixNano AS HUGEINT) // 1000 AS BIGINT) AS end_us,
+                   fx_unix_nanos_us(s.startTimeUnixNano) AS start_us,
+                   fx_unix_nanos_us(s.endTimeUnixNano) AS end_us,
                    s.startTimeUnixNano AS start_raw, s.endTimeUnixNano AS end_raw,
                    CASE upper(replace(coalesce(s.status.code, ''), 'STATUS_CODE_', ''))
                         WHEN '1' THEN 'ok' WHEN 'OK' THEN 'ok' WHEN '2' THEN 'error' WHEN 'ERROR' THEN 'error'
@@ -153,7 +153,7 @@ class TempoSearch(Source):
             SELECT record_no, fx_hex_id(trace_id, 16) AS trace_id, fx_hex_id(s.spanID, 8) AS span_id,
                    CAST(NULL AS VARCHAR) AS parent_span_id,
                    fx_attr({_kv('s.attributes')}, 'service.name') AS service, s.name AS name, 'unspecified' AS kind,
-                   CAST(try_cast(s.startTimeUnixNano AS HUGEINT) // 1000 AS BIGINT) AS start_us,
+                   fx_unix_nanos_us(s.startTimeUnixNano) AS start_us,
                    CAST((try_cast(s.startTimeUnixNano AS HUGEINT) + try_cast(s.durationNanos AS HUGEINT)) // 1000 AS BIGINT) AS end_us,
                    s.startTimeUnixNano AS start_raw,
                    CAST(try_cast(s.startTimeUnixNano AS HUGEINT) + try_cast(s.durationNanos AS HUGEINT) AS VARCHAR) AS end_raw,

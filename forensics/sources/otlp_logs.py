@@ -22,12 +22,6 @@ def anyvalue_text(expr: str) -> str:
     return ANYVALUE_TEXT.format(v=f"({expr})")
 
 
-def _nanos_time(expr: str) -> str:
-    """Epoch-nanosecond text to TIMESTAMPTZ (NULL for missing, zero or malformed)."""
-    return (f"CASE WHEN try_cast({expr} AS HUGEINT) > 0 "
-            f"THEN timezone('UTC', make_timestamp(CAST(try_cast({expr} AS HUGEINT) // 1000 AS BIGINT))) END")
-
-
 class OtlpLogsSource(Source):
     name = "otlp-logs"
     category = "other"
@@ -58,8 +52,8 @@ class OtlpLogsSource(Source):
         try:
             batch.insert_rows(
                 "log_records",
-                f"""SELECT record_no, log_id, {_nanos_time('time_raw')} AS time, time_raw,
-                           {_nanos_time("lr->>'observedTimeUnixNano'")} AS observed_time,
+                f"""SELECT record_no, log_id, fx_unix_nanos(time_raw) AS time, time_raw,
+                           fx_unix_nanos(lr->>'observedTimeUnixNano') AS observed_time,
                            try_cast(lr->>'severityNumber' AS INTEGER) AS severity_number,
                            lr->>'severityText' AS severity_text,
                            {anyvalue_text("lr->'body'")} AS body,
@@ -75,7 +69,7 @@ class OtlpLogsSource(Source):
             batch.insert_rows(
                 "log_attributes",
                 f"""SELECT f.record_no, f.log_id, a.scope, a.kv->>'key' AS key, {anyvalue_text("a.kv->'value'")} AS value,
-                           {_nanos_time('f.time_raw')} AS time, ? AS evidence_sha256
+                           fx_unix_nanos(f.time_raw) AS time, ? AS evidence_sha256
                     FROM {flat} f,
                          LATERAL (SELECT 'log' AS scope, value AS kv FROM json_each(f.lr, '$.attributes')
                                   UNION ALL SELECT 'resource', value FROM json_each(f.rl, '$.resource.attributes')

@@ -56,7 +56,7 @@ class OtlpMetricsSource(Source):
                            coalesce(try_cast(p.dp->>'asDouble' AS DOUBLE), try_cast(p.dp->>'asInt' AS DOUBLE),
                                     try_cast(p.dp->>'sum' AS DOUBLE)) AS value,
                            CASE WHEN try_cast(p.dp->>'timeUnixNano' AS HUGEINT) > 0
-                                THEN CAST(try_cast(p.dp->>'timeUnixNano' AS HUGEINT) // 1000 AS BIGINT) END AS ts_us,
+                                THEN fx_unix_nanos_us(p.dp->>'timeUnixNano') END AS ts_us,
                            p.dp->>'timeUnixNano' AS time_raw,
                            strlen(coalesce(p.metric, '')) + strlen(CAST(p.dp AS VARCHAR)) AS sample_bytes
                     FROM {points} p""",
