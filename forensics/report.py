@@ -44,10 +44,10 @@ def parameters_of(name: str) -> dict[str, dict]:
     return dict(papermill.inspect_notebook(str(notebook_path(name))))
 
 
-def coerce_parameters(name: str, raw: dict[str, object]) -> dict[str, object]:
+def coerce_parameters(name: str, raw: dict[str, object], known: dict[str, dict] | None = None) -> dict[str, object]:
     """Check parameter names against the notebook and convert CLI strings to the default's type:
     lists from comma-separated text or JSON, numbers, booleans; ``none`` or empty means None."""
-    known = parameters_of(name)
+    known = parameters_of(name) if known is None else known
     out: dict[str, object] = {}
     for key, value in raw.items():
         if key not in known:
@@ -115,12 +115,14 @@ def run_report(name: str, case_path: str | os.PathLike, params: dict | None = No
     from papermill.exceptions import PapermillExecutionError
 
     source = notebook_path(name)
-    params = coerce_parameters(name, dict(params or {}))
-    if "case_path" in parameters_of(name):
-        params.setdefault("case_path", os.path.abspath(os.fspath(case_path)))
+    known = parameters_of(name)
+    params = coerce_parameters(name, dict(params or {}), known)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    params.setdefault("out_dir", str(out.resolve())) if "out_dir" in parameters_of(name) else None
+    # the case and the output folder come from the call unless the caller set them as parameters
+    for key, value in (("case_path", os.path.abspath(os.fspath(case_path))), ("out_dir", str(out.resolve()))):
+        if key in known:
+            params.setdefault(key, value)
     nb_out = out / f"{name}.ipynb"
     html_out = out / f"{name}.html"
     try:
