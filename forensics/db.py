@@ -16,8 +16,3 @@ def scalar(con, sql: str, params=None):
     r = row(con, sql, params)
     return r[0] if r else None
 
-
-def run(con, sql: str, params=None) -> int | None:
-    """Run a statement and consume its result; for INSERT/UPDATE/DELETE, the number of rows changed."""
-    rows = con.execute(sql, params or []).fetchall()
-    return rows[0][0] if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int) else None

@@ -21,7 +21,6 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -784,4 +783,4 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
     return results
 
 
-__all__ = ["FileResult", "Ingestor", "ingest_paths", "sniff", "hash_file", "iter_input_files", "Path"]
+__all__ = ["FileResult", "Ingestor", "ingest_paths", "sniff", "hash_file", "iter_input_files"]
