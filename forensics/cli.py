@@ -118,7 +118,8 @@ def demo_parameters() -> dict[str, dict]:
 
     window = {"start": "2026-03-14T08:00:00Z", "end": "2026-03-14T11:00:00Z"}
     return {
-        "incident_reconstruction": {"title": "Incident reconstruction: double charge (sample)", **window},
+        "incident_reconstruction": {"title": "Incident reconstruction: double charge (sample)",
+                                    "slo_service": "payments", **window},
         "provenance_audit": {"use_sample_test_key": True, **window},
         "credential_revocation": {
             "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN], "runners": [S.COMPROMISED_RUNNER],
