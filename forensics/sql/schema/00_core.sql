@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS events (
     evidence_record  BIGINT NOT NULL,
     event_seq        INTEGER NOT NULL DEFAULT 0,
     event_rank       SMALLINT NOT NULL DEFAULT 0,
-    raw              JSON
+    raw              JSON USING COMPRESSION zstd
 );
 
 CREATE TABLE IF NOT EXISTS case_meta (
