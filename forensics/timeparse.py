@@ -56,6 +56,10 @@ CREATE OR REPLACE TEMP MACRO fx_unix_nanos(s) AS (
 -- fx_time(text, naive_utc) -> TIMESTAMPTZ, or NULL when the text is not a time under the rules.
 CREATE OR REPLACE TEMP MACRO fx_time(s, naive_utc) AS (
     CASE
+        -- the common case first, without a regular expression: RFC 3339 in UTC with at most six
+        -- fraction digits ('2026-03-01T00:00:00.250Z'), which the rules below would read the same way
+        WHEN strlen(s) BETWEEN 20 AND 27 AND s LIKE '____-__-__T%Z' AND try_cast(s AS TIMESTAMPTZ) IS NOT NULL
+             THEN try_cast(s AS TIMESTAMPTZ)
         WHEN s IS NULL OR trim(s) = '' THEN NULL
         WHEN regexp_full_match(trim(s), '-?[0-9.eE+]+') THEN timezone('UTC', try(fx_epoch(trim(s))))
         WHEN fx_has_zone(s) THEN try_cast(fx_iso_trim(s) AS TIMESTAMPTZ)
