@@ -90,8 +90,8 @@ sa_deletions AS (
 revoke_events AS (
     SELECT event_id FROM revocations UNION SELECT event_id FROM role_revocations
 ),
-uses AS (
-    SELECT e.* FROM events e
+uses AS (  -- no raw here: it is the widest column, and only GitHub's token type needs it (gh_types)
+    SELECT e.credential_id, e.source, e.event_id, e.time, e.action, e.actor, e.src_ip, e.outcome FROM events e
     WHERE e.credential_id IS NOT NULL AND e.credential_id <> ''
       AND NOT (e.source = 'github_audit' AND e.event_id IN (SELECT event_id FROM revocations))
 ),
@@ -101,9 +101,14 @@ usage AS (
            count(DISTINCT src_ip) AS distinct_src_ips,
            list_sort(list(DISTINCT src_ip) FILTER (WHERE src_ip IS NOT NULL)) AS src_ips,
            count(*) FILTER (WHERE outcome IN ('failure', 'timeout')) AS failed_events,
-           mode(actor) AS principal, mode(source) AS source,
-           mode(raw->>'programmatic_access_type') AS gh_type
+           mode(actor) AS principal, mode(source) AS source
     FROM uses GROUP BY credential_id
+),
+gh_types AS (
+    SELECT credential_id, mode(raw->>'programmatic_access_type') AS gh_type
+    FROM events
+    WHERE source = 'github_audit' AND credential_id IS NOT NULL AND credential_id <> ''
+    GROUP BY credential_id
 ),
 actions AS (
     SELECT credential_id, list(action ORDER BY n DESC, action)[1:5] AS sample_actions
@@ -125,10 +130,10 @@ base AS (
                                    WHEN s.how IS NOT NULL THEN 'cloudtrail' END) AS source,
            u.first_seen, u.last_seen, coalesce(u.event_count, 0) AS event_count,
            coalesce(u.distinct_src_ips, 0) AS distinct_src_ips, u.src_ips, coalesce(u.failed_events, 0) AS failed_events,
-           a.sample_actions, u.gh_type,
+           a.sample_actions, g.gh_type,
            s.issued_at, s.expires_at, s.issued_by, s.event_id AS issued_event_id
     FROM ids i LEFT JOIN usage u USING (credential_id) LEFT JOIN actions a USING (credential_id)
-    LEFT JOIN issued s USING (credential_id)
+    LEFT JOIN gh_types g USING (credential_id) LEFT JOIN issued s USING (credential_id)
 ),
 all_revocations AS (
     SELECT credential_id, time, event_id, how FROM revocations
