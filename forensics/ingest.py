@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from forensics.db import row, scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
-from forensics.sources.base import Batch, Probe, Source, temp_name
+from forensics.sources.base import Batch, Probe, Source, dedup_file, temp_name
 
 #: A JSON Lines line longer than this is rejected (its first 64 KiB kept in the ledger).
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -407,6 +407,7 @@ class Ingestor:
                 counts.read += 1
                 counts.rejected += 1
                 counts.notes.append(stream.damage)
+            counts.duplicate += dedup_file(self.con, sha)
             source.finish(self.con, sha)
             fmt = ("gzip+" if stream.gzip else "") + container
             eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
@@ -461,7 +462,6 @@ class Ingestor:
         loaded, rejected = batch.settle()
         counts.loaded += loaded
         counts.rejected += rejected
-        counts.duplicate += batch.duplicates
         counts.read += loaded + rejected
 
     # -- JSON Lines (and text read line by line) ----------------------------------------------
@@ -495,11 +495,11 @@ class Ingestor:
             self.progress(path, size, size)
 
     def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts) -> None:
-        data = chunk.data
+        data = chunk.data  # a view into the reader's buffer, valid until this method returns
         arr = np.frombuffer(data, dtype=np.uint8)
         nl = np.flatnonzero(arr == 10)
         ends = nl + 1
-        if len(data) and data[-1:] != b"\n":
+        if len(data) and data[-1] != 10:
             ends = np.append(ends, len(data))
         offsets = np.concatenate([[0], ends]).astype(np.int64)
         n = len(offsets) - 1
@@ -507,11 +507,12 @@ class Ingestor:
             return
         line_nos = np.arange(chunk.line_no, chunk.line_no + n, dtype=np.int64)
         byte_offsets = offsets[:-1] + chunk.offset
+        text = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        bad = None
         try:
-            data.decode("utf-8")
-            text = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-            bad = np.zeros(n, dtype=bool)
-        except UnicodeDecodeError:
+            text.validate(full=True)  # Arrow checks the UTF-8 of every line in C++
+        except pa.ArrowInvalid:
+            data = bytes(data)
             values, bad_list = [], []
             for i in range(n):
                 piece = data[offsets[i]:offsets[i + 1]]
@@ -530,49 +531,56 @@ class Ingestor:
             bad = np.array(bad_list, dtype=bool)
         # newline characters go in Arrow (DuckDB's rtrim is several times slower)
         text = pc.utf8_rtrim(text, characters="\r\n")
-        arrow = pa.table({"line_no": line_nos, "byte_offset": byte_offsets, "text": text, "bad": bad})
+        columns = {"line_no": _int64_array(line_nos), "byte_offset": _int64_array(byte_offsets), "text": text}
+        if bad is not None:
+            columns["bad"] = pa.array(bad, type=pa.bool_())
+        arrow = pa.Table.from_arrays(list(columns.values()), names=list(columns))
+        n_bad = int(bad.sum()) if bad is not None else 0
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
         text_lines = bool(getattr(source, "reads_text_lines", False))
-        view, batch, cls = temp_name("lines"), temp_name("batch"), temp_name("cls")
+        view, batch = temp_name("lines"), temp_name("batch")
         con.register(view, arrow)
         ws = "' ' || chr(9) || chr(10) || chr(13)"
-        # one pass parses each line once: the parsed JSON is the batch, NULL marks a blank or malformed line
-        doc = "to_json(text)" if text_lines else "try_cast(text AS JSON)"
+        limit = self.max_line_bytes
+        # One pass over the lines: each is parsed once (try_cast keeps the text as written and yields
+        # NULL when it is not JSON). A line that is not a record keeps its text in ``bad_text``, with
+        # its reason; a blank line keeps an empty reason. Valid JSON that starts with '{' is an object.
+        if text_lines:
+            doc = f"CASE WHEN strlen(text) <= {limit} THEN to_json(text) END"
+            reason = f"CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound' END"
+            where = f"AND trim(text, {ws}) <> ''"
+        else:
+            doc = f"CASE WHEN strlen(text) <= {limit} THEN try_cast(text AS JSON) END"
+            reason = (f"""CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
+                              WHEN doc IS NULL AND trim(text, {ws}) = '' THEN ''
+                              WHEN doc IS NULL THEN 'malformed JSON'
+                              WHEN NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
+                                   THEN 'non-object record (' || json_type(doc) || ')' END""")
+            where = ""
         con.execute(
             f"""CREATE TEMP TABLE {batch} AS
-                SELECT line_no AS record_no, line_no, byte_offset,
-                       CASE WHEN strlen(text) <= {self.max_line_bytes} THEN {doc} END AS doc,
-                       strlen(text) AS n
-                FROM {view} WHERE NOT bad {f"AND trim(text, {ws}) <> ''" if text_lines else ""}"""
+                SELECT line_no AS record_no, line_no, byte_offset, CASE WHEN reason IS NULL THEN doc END AS doc,
+                       reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text
+                FROM (SELECT line_no, byte_offset, text, doc, {reason} AS reason
+                      FROM (SELECT line_no, byte_offset, text, {doc} AS doc FROM {view}
+                            WHERE {"NOT bad" if bad is not None else "true"} {where}))"""
         )
-        con.execute(
-            f"""CREATE TEMP TABLE {cls} AS
-                SELECT b.record_no AS line_no,
-                       CASE WHEN b.n > {self.max_line_bytes} THEN 'line exceeds the {self.max_line_bytes} byte bound'
-                            WHEN b.doc IS NULL AND trim(a.text, {ws}) = '' THEN NULL
-                            WHEN b.doc IS NULL THEN 'malformed JSON'
-                            ELSE 'non-object record (' || json_type(b.doc) || ')' END AS reason
-                FROM {batch} b JOIN {view} a ON a.line_no = b.record_no
-                WHERE b.n > {self.max_line_bytes} OR b.doc IS NULL
-                   {"" if text_lines else "OR json_type(b.doc) <> 'OBJECT'"}"""
-        )
-        blank, rej = row(con, f"SELECT count(*) - count(reason), count(reason) FROM {cls}")
-        counts.blank += blank + (n - int(bad.sum()) - scalar(con, f"SELECT count(*) FROM {batch}"))
+        con.unregister(view)
+        blank, rej, staged = row(con, f"""SELECT count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> ''),
+                                                 count(*) FROM {batch}""")
+        counts.blank += blank + (n - n_bad - staged)  # text lines: blank ones were never staged
         if rej:
             con.execute(
                 f"""INSERT INTO rejects
-                    SELECT ?, a.line_no, a.byte_offset, a.line_no, c.reason, left(a.text, {RAW_KEEP}), strlen(a.text)
-                    FROM {cls} c JOIN {view} a USING (line_no) WHERE c.reason IS NOT NULL""",
+                    SELECT ?, line_no, byte_offset, line_no, reason, left(bad_text, {RAW_KEEP}), strlen(bad_text)
+                    FROM {batch} WHERE reason <> ''""",
                 [sha],
             )
             counts.read += rej
             counts.rejected += rej
         if blank or rej:
-            con.execute(f"DELETE FROM {batch} WHERE record_no IN (SELECT line_no FROM {cls})")
-        con.execute(f"ALTER TABLE {batch} DROP COLUMN n")
-        con.unregister(view)
-        con.execute(f"DROP TABLE {cls}")
+            con.execute(f"DELETE FROM {batch} WHERE reason IS NOT NULL")
         self._run_batch(batch, sha, source, counts)
         con.execute(f"DROP TABLE {batch}")
 
@@ -697,9 +705,16 @@ def memory_budget(con):
             con.execute("SET memory_limit = ?", [previous])
 
 
+def _int64_array(values: np.ndarray) -> pa.Array:
+    """An int64 numpy array as an Arrow array without a copy (and without pyarrow's conversion
+    path, whose first use imports pandas: a second lost on every run)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
 @dataclass
 class _LineChunk:
-    data: bytes
+    data: bytes | memoryview
     line_no: int
     offset: int
 
@@ -712,15 +727,32 @@ class _LongLine:
     length: int
 
 
+def _bounded(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The pieces, with any piece longer than ``size`` cut into pieces of at most ``size``."""
+    for piece in pieces:
+        if len(piece) <= size:
+            yield piece
+        else:
+            for i in range(0, len(piece), size):
+                yield piece[i:i + size]
+
+
 def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _LongLine]:
     """Whole lines in large chunks, and over-long lines as ``_LongLine`` (only their first 64 KiB
-    kept), so that memory stays bounded whatever the input."""
-    carry = b""
+    kept), so that memory stays bounded whatever the input.
+
+    The chunks are views into one buffer that is reused: a chunk's ``data`` is valid only until the
+    next chunk is asked for (the engine copies it into DuckDB before that). Reusing the buffer
+    spares a copy and a fresh allocation of every piece."""
+    cap = stream.piece_bytes + max_line + 1
+    buf = bytearray(cap)
+    view = memoryview(buf)
+    have = 0  # bytes of buf in use: the carried start of a line not yet complete
     line_no = 1
     offset = 0
     skipping: _LongLine | None = None
     first = True
-    for piece in stream:
+    for piece in _bounded(stream, stream.piece_bytes):
         if first:
             first = False
             if piece.startswith(BOM):
@@ -737,23 +769,26 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
             line_no += 1
             piece = piece[i + 1:]
             skipping = None
-        buf = carry + piece if carry else piece
-        last = buf.rfind(b"\n")
+        view[have:have + len(piece)] = piece
+        total = have + len(piece)
+        last = buf.rfind(b"\n", 0, total)
         if last >= 0:
-            whole = buf[: last + 1]
+            whole = view[: last + 1]
             yield _LineChunk(whole, line_no, offset)
-            line_no += whole.count(b"\n")
-            offset += len(whole)
-            carry = buf[last + 1:]
+            line_no += buf.count(b"\n", 0, last + 1)
+            offset += last + 1
+            whole.release()
+            have = total - (last + 1)
+            buf[:have] = buf[last + 1:total]  # the carry moves to the front (the length is unchanged)
         else:
-            carry = buf
-        if len(carry) > max_line:
-            skipping = _LongLine(line_no, offset, carry[:RAW_KEEP], len(carry))
-            carry = b""
+            have = total
+        if have > max_line:
+            skipping = _LongLine(line_no, offset, bytes(buf[:min(have, RAW_KEEP)]), have)
+            have = 0
     if skipping is not None:
         yield skipping
-    elif carry:
-        yield _LineChunk(carry, line_no, offset)
+    elif have:
+        yield _LineChunk(view[:have], line_no, offset)
 
 
 def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None = None, mapping: str | None = None,

@@ -141,7 +141,6 @@ class Batch:
         #: the evidence file being read (read-only), for a source that must see it whole
         self.path = path
         self.source = source
-        self.duplicates = 0
         self.outcome = temp_name("outcome")
         con.execute(f"CREATE TEMP TABLE {self.outcome} (record_no BIGINT, status VARCHAR)")
 
@@ -149,9 +148,9 @@ class Batch:
     def insert_events(self, select_sql: str, params: list | dict | None = None) -> None:
         """Insert events produced by ``select_sql`` (which names the batch table ``{batch}``).
 
-        Rows whose ``time`` is NULL are rejected with ``time_problem`` as the reason. Rows with an
-        ``event_uid`` already present for the same source (or repeated in the batch) are counted as
-        duplicates and kept once."""
+        Rows whose ``time`` is NULL are rejected with ``time_problem`` as the reason. Rows that share
+        an ``event_uid`` (for the same source) with another row of the file or of the case are kept
+        once; the engine settles that after the file's last batch (``dedup_file``)."""
         con = self.con
         select_sql = select_sql.replace("{batch}", self.table)
         mapped = temp_name("mapped")
@@ -192,50 +191,25 @@ class Batch:
             else:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
         seq = "m.event_seq" if "event_seq" in cols else "0"
-        src = "m.source" if "source" in cols else sql_str(self.source.name)
-        rank = "m.event_rank" if "event_rank" in cols else "0"
         con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {mapped} WHERE time IS NOT NULL")
-        # de-duplicate on (source, event_uid): one event per id, the copy with the highest event_rank
-        # (then the earliest record) wins, within the batch and against what the case already holds
-        skip = ""
-        if "event_uid" in cols and scalar(con, f"SELECT count(event_uid) FROM {mapped} WHERE time IS NOT NULL"):
-            cand, dup = temp_name("cand"), temp_name("dup")
-            con.execute(
-                f"""CREATE TEMP TABLE {cand} AS
-                    SELECT m.record_no, {seq} AS seq, {src} AS src, m.event_uid, {rank} AS rnk,
-                           row_number() OVER (PARTITION BY {src}, m.event_uid
-                                              ORDER BY {rank} DESC, m.record_no, {seq}) AS rn
-                    FROM {mapped} m WHERE m.time IS NOT NULL AND m.event_uid IS NOT NULL"""
-            )
-            # the batch's ids are the small side: look them up in events, never hash all of events
-            con.execute(
-                f"""CREATE TEMP TABLE {dup} AS
-                    WITH held AS (
-                        SELECT e.source, e.event_uid, max(e.event_rank) AS rnk FROM events e
-                        WHERE e.event_uid IN (SELECT event_uid FROM {cand}) GROUP BY ALL)
-                    SELECT c.record_no, c.seq FROM {cand} c
-                    LEFT JOIN held h ON h.source = c.src AND h.event_uid = c.event_uid
-                    WHERE c.rn > 1 OR h.rnk >= c.rnk"""
-            )
-            # a better copy replaces what the case held; the replaced copy counts as the duplicate
-            replaced = scalar(con,
-                f"""DELETE FROM events e USING {cand} c
-                    WHERE c.rn = 1 AND e.source = c.src AND e.event_uid = c.event_uid AND e.event_rank < c.rnk""")
-            self.duplicates += scalar(con, f"SELECT count(*) FROM {dup}") + (replaced or 0)
-            skip = f"AND NOT EXISTS (SELECT 1 FROM {dup} d WHERE d.record_no = m.record_no AND d.seq = {seq})"
+        # rows go in in time order, so that a time range prunes row groups; a batch already in time
+        # order (most logs are) is not sorted again (order inside a batch, smaller than a row group,
+        # does not change a row group's time range)
+        inversions = scalar(con,
+            f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY record_no{", " + seq if seq != "0" else ""}) AS back
+                FROM {mapped} m WHERE time IS NOT NULL) WHERE back""")
+        # (source, event_uid) duplicates are settled once per file, after its last batch: see dedup_file
         con.execute(
             f"""INSERT INTO events BY NAME
                 SELECT {", ".join(select)},
                        ? || ':' || m.record_no || ':' || {seq} AS event_id,
                        ? AS evidence_sha256, r.line_no AS evidence_line, m.record_no AS evidence_record
-                FROM {mapped} m JOIN {self.table} r USING (record_no)
-                WHERE m.time IS NOT NULL {skip}
-                ORDER BY time""",
+                FROM {self.table} r JOIN {mapped} m USING (record_no)
+                WHERE m.time IS NOT NULL
+                {"ORDER BY time" if inversions else ""}""",
             [self.evidence_sha256[:16], self.evidence_sha256],
         )
         con.execute(f"DROP TABLE {mapped}")
-        if skip:
-            con.execute(f"DROP TABLE {dup}; DROP TABLE {cand}")
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert rows into another case table (spans, attestations, ...). ``select_sql`` must
@@ -288,6 +262,30 @@ class Batch:
         )
         con.execute(f"DROP TABLE {self.outcome}")
         return loaded, total - loaded
+
+
+def dedup_file(con, evidence_sha256: str) -> int:
+    """Keep one event per (source, event_uid) among the events of one file and those the case
+    already held: the copy with the highest ``event_rank`` wins; at equal rank the copy the case
+    held before this file, then the earliest record. Runs once per file, after its last batch, in
+    the file's transaction, so its cost is one pass over ``events`` per file rather than per batch.
+    Returns how many copies were removed (a replaced held copy counts too)."""
+    return scalar(con,
+        """WITH mine AS (
+               SELECT DISTINCT source, event_uid FROM events
+               WHERE evidence_sha256 = $sha AND event_uid IS NOT NULL),
+           repeated AS (  -- the ids held more than once: usually none, so the ranking below is small
+               SELECT e.source, e.event_uid FROM events e SEMI JOIN mine m
+                   ON e.source = m.source AND e.event_uid = m.event_uid
+               GROUP BY ALL HAVING count(*) > 1),
+           ranked AS (
+               SELECT e.rowid AS rid,
+                      row_number() OVER (PARTITION BY e.source, e.event_uid
+                                         ORDER BY e.event_rank DESC, e.evidence_sha256 = $sha,
+                                                  e.evidence_record, e.event_seq) AS rn
+               FROM events e SEMI JOIN repeated r ON e.source = r.source AND e.event_uid = r.event_uid)
+           DELETE FROM events WHERE rowid IN (SELECT rid FROM ranked WHERE rn > 1)""",
+        {"sha": evidence_sha256}) or 0
 
 
 def field_path(path: str) -> str:
