@@ -407,7 +407,8 @@ class Ingestor:
                 counts.read += 1
                 counts.rejected += 1
                 counts.notes.append(stream.damage)
-            counts.duplicate += dedup_file(self.con, sha)
+            with memory_budget(self.con):  # one pass over the file's ids: it spills rather than grows
+                counts.duplicate += dedup_file(self.con, sha)
             source.finish(self.con, sha)
             fmt = ("gzip+" if stream.gzip else "") + container
             eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
@@ -417,7 +418,8 @@ class Ingestor:
                  counts.read, counts.loaded, counts.rejected, counts.duplicate, counts.blank,
                  "; ".join(counts.notes) or None],
             )
-            self.con.execute("COMMIT")
+            with memory_budget(self.con):
+                self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             self.purge(sha)  # large files commit as they go: take back what was committed
