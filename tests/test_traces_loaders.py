@@ -172,3 +172,21 @@ def test_zipkin_array_of_traces_loads_every_span(case, tmp_path):
     assert (res.records_read, res.records_loaded, res.records_rejected) == (3, 2, 1)  # the empty trace is rejected
     assert case.sql("SELECT count(*) FROM spans").item() == 3
     assert case.sql("SELECT count(DISTINCT trace_id) FROM spans").item() == 2
+
+
+def test_timeline_chart_marks_orderings_closer_than_the_skew(traces_case):
+    from forensics import charts
+    from forensics import traces as T
+
+    case, _ = traces_case
+    unsafe = T.unsafe_ordering(case)
+    events = case.timeline()
+    plain = charts.timeline(events).to_dict()
+    marked = charts.timeline(events, unsafe=unsafe).to_dict()
+    subtitle = " ".join(marked["title"]["subtitle"])
+    assert f"{unsafe.height} ordering(s) closer together than the clock skew" in subtitle
+    assert "clock skew" not in " ".join(plain["title"]["subtitle"])
+    from forensics.charts.timeline import UNSAFE_COLOUR
+
+    purple = [layer for layer in marked["layer"] if layer.get("mark", {}).get("color") == UNSAFE_COLOUR]
+    assert len(purple) == 3 and len(marked["layer"]) == len(plain["layer"]) + 3

@@ -38,9 +38,16 @@ def _x(title: str = "time (UTC)") -> alt.X:
     return alt.X("time:T", scale=alt.Scale(type="utc"), axis=alt.Axis(title=title, format="%H:%M", labelAngle=0, labelOverlap=True, tickCount=12))
 
 
+UNSAFE_COLOUR = "#7b3fa0"
+
+
 def timeline(df: pl.DataFrame, lane: str = "source", max_points: int = 5000, width: int = 900,
-             title: str = "Timeline") -> alt.LayerChart | alt.Chart:
-    """Chart a timeline frame (as returned by ``Case.timeline``)."""
+             title: str = "Timeline", unsafe: pl.DataFrame | None = None) -> alt.LayerChart | alt.Chart:
+    """Chart a timeline frame (as returned by ``Case.timeline``).
+
+    ``unsafe`` takes the ordering claims the clocks cannot support (``forensics.traces.unsafe_ordering``:
+    ``first_time``, ``second_time``, services and the skew bound): each is marked on the chart with a
+    purple band as wide as the skew bound and an "order uncertain" mark, and the subtitle says how many."""
     if df.is_empty():
         return alt.Chart(pl.DataFrame({"note": ["no events in this window"]})).mark_text(size=14).encode(
             text="note:N").properties(width=width, height=60, title=title)
@@ -88,5 +95,29 @@ def timeline(df: pl.DataFrame, lane: str = "source", max_points: int = 5000, wid
         layers.append(alt.Chart(deploys).mark_rule(strokeDash=[4, 3], color="#444").encode(x=_x()))
         layers.append(alt.Chart(deploys).mark_text(angle=270, align="left", baseline="bottom", dy=-2, fontSize=9,
                                                    color="#444").encode(x=_x(), y=alt.value(4), text="label:N"))
+    if unsafe is not None and unsafe.height:
+        layers.extend(_unsafe_layers(unsafe))
+        subtitle.append(f"{unsafe.height} ordering(s) closer together than the clock skew between their services "
+                        "are marked in purple: their order may be an artefact of the clocks")
     return alt.layer(*layers).properties(width=width, height=height,
                                          title=alt.Title(title, subtitle=subtitle))
+
+
+def _unsafe_layers(unsafe: pl.DataFrame) -> list[alt.Chart]:
+    bound_us = (pl.col("skew_bound_ms") * 1000).cast(pl.Int64)
+    marks = unsafe.select(
+        time=_iso("first_time"),
+        band_start=(pl.col("first_time") - pl.duration(microseconds=bound_us)).dt.convert_time_zone("UTC").dt.strftime(_ISO),
+        band_end=(pl.col("second_time") + pl.duration(microseconds=bound_us)).dt.convert_time_zone("UTC").dt.strftime(_ISO),
+        pair=(pl.col("first_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40) + " → "
+              + pl.col("second_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40)),
+        gap_ms=pl.col("gap_ms"), skew_bound_ms=pl.col("skew_bound_ms"),
+        label=pl.lit("≈ order uncertain"),
+    )
+    tooltip = ["pair:N", alt.Tooltip("gap_ms:Q", format=".3f"), alt.Tooltip("skew_bound_ms:Q", format=".3f")]
+    band = alt.Chart(marks).mark_rect(opacity=0.15, color=UNSAFE_COLOUR).encode(
+        x=_x(), x2="band_end:T", tooltip=tooltip).transform_calculate(time="datum.band_start")
+    rule = alt.Chart(marks).mark_rule(color=UNSAFE_COLOUR, strokeWidth=1.5).encode(x=_x(), tooltip=tooltip)
+    text = alt.Chart(marks).mark_text(color=UNSAFE_COLOUR, fontSize=9, align="left", dx=2, baseline="top").encode(
+        x=_x(), y=alt.value(2), text="label:N")
+    return [band, rule, text]
