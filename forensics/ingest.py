@@ -45,6 +45,8 @@ SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: How much raw text a reject keeps.
 RAW_KEEP = 65536
 PIECE_BYTES = 32 * 1024 * 1024
+#: Keep each staged batch of a line file in Arrow (scanned in parallel) rather than in a DuckDB temp table.
+ARROW_BATCHES = os.environ.get("FORENSICS_ARROW_BATCHES", "1") == "1"  # 0: the temp-table path, for A/B benchmarks
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
@@ -537,6 +539,8 @@ class Ingestor:
         if bad is not None:
             columns["bad"] = pa.array(bad, type=pa.bool_())
         arrow = pa.Table.from_arrays(list(columns.values()), names=list(columns))
+        if ARROW_BATCHES:
+            arrow = _rechunk(arrow, n)
         n_bad = int(bad.sum()) if bad is not None else 0
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
@@ -560,27 +564,43 @@ class Ingestor:
                               WHEN NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
                                    THEN 'non-object record (' || json_type(doc) || ')' END""")
             where = ""
-        con.execute(
-            f"""CREATE TEMP TABLE {batch} AS
-                SELECT line_no AS record_no, line_no, byte_offset, CASE WHEN reason IS NULL THEN doc END AS doc,
+        stage_sql = f"""SELECT line_no AS record_no, line_no, byte_offset, CASE WHEN reason IS NULL THEN doc END AS doc,
                        reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text
                 FROM (SELECT line_no, byte_offset, text, doc, {reason} AS reason
                       FROM (SELECT line_no, byte_offset, text, {doc} AS doc FROM {view}
                             WHERE {"NOT bad" if bad is not None else "true"} {where}))"""
-        )
+        staged_arrow = None
+        if ARROW_BATCHES:
+            # The batch stays in Arrow, cut into record batches, so that every scan of it (the
+            # source's mapping, the insert) runs on all cores: a DuckDB table this small is one row
+            # group, which only one thread scans.
+            staged_arrow = _rechunk(_arrow_result(con, stage_sql), n)
+            staged_view = temp_name("staged")
+            con.register(staged_view, staged_arrow)
+            con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
+                            FROM {staged_view} WHERE reason IS NULL""")
+            ledger = staged_view
+        else:
+            con.execute(f"CREATE TEMP TABLE {batch} AS {stage_sql}")
+            ledger = batch
         con.unregister(view)
         blank, rej, staged = row(con, f"""SELECT count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> ''),
-                                                 count(*) FROM {batch}""")
+                                                 count(*) FROM {ledger}""")
         counts.blank += blank + (n - n_bad - staged)  # text lines: blank ones were never staged
         if rej:
             con.execute(
                 f"""INSERT INTO rejects
                     SELECT ?, line_no, byte_offset, line_no, reason, left(bad_text, {RAW_KEEP}), strlen(bad_text)
-                    FROM {batch} WHERE reason <> ''""",
+                    FROM {ledger} WHERE reason <> ''""",
                 [sha],
             )
             counts.read += rej
             counts.rejected += rej
+        if staged_arrow is not None:
+            self._run_batch(batch, sha, source, counts)
+            con.execute(f"DROP VIEW {batch}")
+            con.unregister(ledger)
+            return
         if blank or rej:
             con.execute(f"DELETE FROM {batch} WHERE reason IS NOT NULL")
         self._run_batch(batch, sha, source, counts)
@@ -705,6 +725,21 @@ def memory_budget(con):
     finally:
         if LINES_MEMORY_LIMIT:
             con.execute("SET memory_limit = ?", [previous])
+
+
+def _arrow_result(con, sql: str) -> pa.Table:
+    """A query's result as an Arrow table, JSON columns kept as JSON (Arrow's ``arrow.json``)."""
+    con.execute("SET arrow_lossless_conversion = true")
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.execute("RESET arrow_lossless_conversion")
+
+
+def _rechunk(table: pa.Table, rows: int, parts: int = 16) -> pa.Table:
+    """The same rows in about ``parts`` record batches (slices, no copy), so DuckDB scans them in parallel."""
+    size = max(1024, -(-max(rows, 1) // parts))
+    return pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
 
 
 def _int64_array(values: np.ndarray) -> pa.Array:
