@@ -497,6 +497,9 @@ class Ingestor:
                 last_report = time.monotonic()
         if self.progress:
             self.progress(path, size, size)
+        # Arrow's allocator keeps freed batches for reuse; give them back before the file's
+        # de-duplication and commit, which are DuckDB's to spend
+        pa.default_memory_pool().release_unused()
 
     def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts) -> None:
         data = chunk.data  # a view into the reader's buffer, valid until this method returns
