@@ -94,8 +94,9 @@ SIDE_EFFECT_SQL = rf"""(
 
 #: What ``write_spans`` needs beyond the normalized columns: the fields read from well-known
 #: attributes, the outcome and whether the span is a side effect. ``@NORM@`` is a relation with
-#: ``NORM_COLUMNS``, ``line_no``, ``akeys`` and ``rkeys`` (the keys of ``attrs`` and ``res_attrs``)
-#: and ``resource_json``.
+#: ``NORM_COLUMNS``, ``line_no``, ``akeys`` (the keys of ``attrs``), and the resource's
+#: ``resource_json`` and ``res_version`` (its ``service.version``), which a loader may work out
+#: once per resource rather than per span.
 _ENRICHED = rf"""
 SELECT *, {OUTCOME_SQL} AS oc, {SIDE_EFFECT_SQL} AS side_effect
 FROM (SELECT n.*,
@@ -103,7 +104,7 @@ FROM (SELECT n.*,
         try_cast(coalesce({attr('rpc.grpc.status_code')}, {attr('grpc.status_code')}) AS INTEGER) AS grpc_status,
         coalesce({attr('error.type')}, {attr('exception.type')}, event_error_type) AS error_type,
         coalesce({attr('http.route')}, {attr('url.template')}, name) AS endpoint,
-        coalesce({attr('service.version', 'res_attrs', 'rkeys')}, {attr('service.version')}) AS service_version,
+        coalesce(res_version, {attr('service.version')}) AS service_version,
         coalesce({attr('user_agent.original')}, {attr('http.user_agent')}, {attr('user_agent')}) AS user_agent,
         coalesce({attr('http.request.header.idempotency-key')}, {attr('idempotency.key')},
                  {attr('app.order.id')}, {attr('order.id')}, {attr('order_id')}) AS request_key,
@@ -128,7 +129,7 @@ def load_spans(batch: Batch, norm: str, source_name: str, empty_reason: str) -> 
     con = batch.con
     install_macros(con)
     rich = temp_name("spans")
-    norm_sql = f"""SELECT n.*, b.line_no, {keys_of('n.attrs')} AS akeys, {keys_of('n.res_attrs')} AS rkeys,
+    norm_sql = f"""SELECT n.*, b.line_no, {keys_of('n.attrs')} AS akeys, fx_attr(n.res_attrs, 'service.version') AS res_version,
                           {kv_json('n.res_attrs')} AS resource_json
                    FROM {norm} n JOIN (SELECT record_no, line_no FROM {batch.table}) b USING (record_no)"""
     con.execute(f"CREATE TEMP TABLE {rich} AS {enrich(norm_sql)}")

@@ -36,7 +36,6 @@ _RESOURCE_SPANS = [{
     "scopeSpans": [{"spans": [_SPAN]}],
     "instrumentationLibrarySpans": [{"spans": [_SPAN]}],
 }]
-RESOURCE_SPANS_TYPE = json.dumps(_RESOURCE_SPANS)
 #: The three wrappings of ``resourceSpans`` in one type, so each record is parsed once.
 DOCUMENT_TYPE = json.dumps({"resourceSpans": _RESOURCE_SPANS, "result": {"resourceSpans": _RESOURCE_SPANS},
                             "batches": _RESOURCE_SPANS})
@@ -98,19 +97,22 @@ class OtlpTraces(Source):
                             ELSE list_concat(coalesce(rs.scopeSpans, []), rs.instrumentationLibrarySpans) END AS ss
                 FROM rs),
             res_keys AS (SELECT *, {keys_of('res_attrs')} AS rkeys FROM res),
-            -- a resource's service and attributes as JSON: worked out once per resource, not per span
+            -- a resource's service, version and attributes as JSON: worked out once per resource, not per span
             resource AS (
-                SELECT *, {attr('service.name', 'res_attrs', 'rkeys')} AS service, {kv_json('res_attrs')} AS resource_json
+                SELECT record_no, line_no, res_attrs, ss,
+                       {attr('service.name', 'res_attrs', 'rkeys')} AS service,
+                       {attr('service.version', 'res_attrs', 'rkeys')} AS res_version,
+                       {kv_json('res_attrs')} AS resource_json
                 FROM res_keys),
-            scope AS (SELECT record_no, line_no, res_attrs, rkeys, service, resource_json, unnest(ss) AS ss FROM resource),
-            sp AS (SELECT record_no, line_no, res_attrs, rkeys, service, resource_json, unnest(ss.spans) AS s FROM scope),
+            scope AS (SELECT record_no, line_no, res_attrs, service, res_version, resource_json, unnest(ss) AS ss FROM resource),
+            sp AS (SELECT record_no, line_no, res_attrs, service, res_version, resource_json, unnest(ss.spans) AS s FROM scope),
             -- ids already in canonical form (lowercase hex, 32 and 16 digits) skip fx_hex_id
             canon AS (
                 SELECT *, strlen(s.traceId) = 32 AND strlen(s.spanId) = 16
                           AND NOT regexp_matches(s.traceId || s.spanId || coalesce(s.parentSpanId, ''), '[^0-9a-f]') AS canon
                 FROM sp),
             n AS (
-                SELECT record_no, line_no, res_attrs, rkeys, service, resource_json,
+                SELECT record_no, line_no, res_attrs, service, res_version, resource_json,
                        CASE WHEN canon THEN s.traceId ELSE fx_hex_id(s.traceId, 16) END AS trace_id,
                        CASE WHEN canon THEN s.spanId ELSE fx_hex_id(s.spanId, 8) END AS span_id,
                        CASE WHEN canon AND strlen(s.parentSpanId) = 16 THEN s.parentSpanId
