@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import json
 
-from forensics.sources._spans import KV_LIST, attr, enrich, install_macros, keys_of, kv_json, load_spans, write_spans
+from forensics.sources._spans import (
+    KV_LIST,
+    attr,
+    enrich,
+    install_macros,
+    keys_of,
+    kv_json,
+    load_spans,
+    write_spans,
+)
 from forensics.sources.base import Batch, Probe, Source, temp_name
 
 _KV = {"key": "VARCHAR", "value": {"stringValue": "VARCHAR", "intValue": "VARCHAR", "boolValue": "VARCHAR",
