@@ -4,15 +4,19 @@ endpoint per minute over many spans.
     python bench/traces.py                    # ~1 GB of collector file-exporter JSON Lines
     python bench/traces.py --gb 0.2           # smaller (what the shared 2-core machine can afford)
     python bench/traces.py --query-spans 10000000
+    python bench/traces.py --gb 0.2 --profile # where the kit's time goes, statement by statement
 
-Each ingest method runs in its own process; peak RSS comes from wait4(). Results print as a
+Each ingest method runs in its own process; peak RSS and CPU seconds (user + system) come from
+wait4(). On a shared machine CPU seconds are steadier than wall seconds. Results print as a
 Markdown table for BENCHMARKS.md. Numbers, not assertions: nothing here fails on speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,16 +90,72 @@ def generate(path: Path, gb: float) -> int:
     return lines * SPANS_PER_LINE
 
 
-def run(code: str, *args: str) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of ``code`` run in a fresh interpreter."""
+def run(code: str, *args: str) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak RSS (MB) and stdout of ``code`` run in a fresh interpreter."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t0
-    out = proc.stdout.read().strip() if proc.stdout else ""
+    out = proc.stdout.read().strip().splitlines()[-1:] if proc.stdout else []
+    out = out[0] if out else ""
     if status != 0:
         out = f"failed (status {status})"
-    return secs, usage.ru_maxrss / 1024, out
+    return secs, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+
+
+class _TimedConnection:
+    """A DuckDB connection that records the CPU seconds of each statement by the file that issued it."""
+
+    def __init__(self, con):
+        self._con = con
+        self.cpu: dict[str, list] = collections.defaultdict(lambda: [0, 0.0])
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def execute(self, sql, *args, **kwargs):
+        c0 = time.process_time()
+        try:
+            return self._con.execute(sql, *args, **kwargs)
+        finally:
+            frame = sys._getframe(1)
+            while frame.f_code.co_filename.endswith("db.py"):  # db.row / db.scalar: charge their caller
+                frame = frame.f_back
+            head = re.sub(r"_fx_[a-z]+_\d+", "_fx_*", " ".join(sql.split())[:60])
+            entry = self.cpu[f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {head}"]
+            entry[0] += 1
+            entry[1] += time.process_time() - c0
+
+
+def profile(path: Path, case_path: Path) -> None:
+    """Ingest in this process and print CPU seconds by who issued each statement: the OTLP source
+    (forensics/sources/otlp.py, _spans.py, derive/traces.py), the ingest engine (ingest.py and the
+    Batch helpers in sources/base.py), other derivations, and what is not SQL at all."""
+    import forensics
+
+    case = forensics.open_case(case_path)
+    timed = _TimedConnection(case.con)
+    case.con = timed
+    c0, w0 = time.process_time(), time.perf_counter()
+    case.ingest(str(path))
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    groups: dict[str, float] = collections.defaultdict(float)
+    for key, (_, secs) in timed.cpu.items():
+        name = key.split(":")[0]
+        group = ("OTLP source SQL (otlp.py, _spans.py, derive/traces.py)" if name in ("otlp.py", "_spans.py", "traces.py")
+                 else "engine SQL (ingest.py, Batch in base.py)" if name in ("ingest.py", "base.py")
+                 else "other derivations' SQL")
+        groups[group] += secs
+    groups["not SQL (hashing, splitting, Arrow, imports)"] = cpu - sum(groups.values())
+    print(f"\nin-process ingest: {wall:.1f} s wall, {cpu:.1f} s CPU\n")
+    print("| CPU seconds | share | issued by |\n|---:|---:|---|")
+    for group, secs in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"| {secs:.2f} | {secs / cpu:.0%} | {group} |")
+    print("\n| CPU seconds | calls | statement (file:line, start) |\n|---:|---:|---|")
+    for key, (calls, secs) in sorted(timed.cpu.items(), key=lambda kv: -kv[1][1])[:15]:
+        print(f"| {secs:.2f} | {calls} | `{key}` |")
+    case.close()
 
 
 def query_bench(n: int) -> tuple[float, int]:
@@ -126,20 +186,25 @@ def main() -> None:
     ap.add_argument("--gb", type=float, default=1.0, help="size of the generated OTLP JSON Lines file (default 1 GB)")
     ap.add_argument("--query-spans", type=int, default=10_000_000, help="spans for the p99-per-minute query (0: skip)")
     ap.add_argument("--skip-polars", action="store_true")
+    ap.add_argument("--profile", action="store_true",
+                    help="also ingest in this process and print CPU seconds by statement and by who issued it")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="fx-bench-traces-") as d:
         path = Path(d) / "traces.jsonl"
         spans = generate(path, args.gb)
         size_mb = path.stat().st_size / 1e6
         print(f"file: {size_mb:.0f} MB, {spans:,} spans ({SPANS_PER_LINE} per line, 6 attributes each + 2 resource)\n")
-        print("| method | seconds | spans/s | MB/s | peak RSS (MB) | result |")
-        print("|---|---:|---:|---:|---:|---|")
+        print("| method | seconds | CPU seconds | spans/s | MB/s | peak RSS (MB) | result |")
+        print("|---|---:|---:|---:|---:|---:|---|")
         methods = [("kit: forensics ingest (DuckDB)", KIT, [str(path), str(Path(d) / "case.duckdb")])]
         if not args.skip_polars:
             methods.append(("polars read_ndjson + explode/unnest", POLARS, [str(path)]))
         for label, code, argv in methods:
-            secs, rss, out = run(code, *argv)
-            print(f"| {label} | {secs:.1f} | {spans / secs:,.0f} | {size_mb / secs:.0f} | {rss:,.0f} | {out} |")
+            secs, cpu, rss, out = run(code, *argv)
+            print(f"| {label} | {secs:.1f} | {cpu:.1f} | {spans / secs:,.0f} | {size_mb / secs:.0f} | {rss:,.0f} | {out} |",
+                  flush=True)
+        if args.profile:
+            profile(path, Path(d) / "profile.duckdb")
     if args.query_spans:
         secs, rows = query_bench(args.query_spans)
         print(f"\np99/p95/p50 per endpoint per minute (queries/traces/latency.sql over trace_requests) on "

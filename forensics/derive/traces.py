@@ -18,10 +18,14 @@ from __future__ import annotations
 
 ORDER = 20
 
+# only the spans an earlier derive changed: a span just loaded already holds its loader's columns
 RESET = """
 UPDATE spans SET outcome = base_outcome, outcome_reason = base_outcome_reason, skew_us = NULL, retry_of_span_id = NULL,
                  start_corrected = start, end_corrected = "end"
 WHERE base_outcome IS NOT NULL
+  AND (outcome IS DISTINCT FROM base_outcome OR outcome_reason IS DISTINCT FROM base_outcome_reason
+       OR skew_us IS NOT NULL OR retry_of_span_id IS NOT NULL
+       OR start_corrected IS DISTINCT FROM start OR end_corrected IS DISTINCT FROM "end")
 """
 
 # A client span that failed (no timeout signal of its own) while its server span completed.

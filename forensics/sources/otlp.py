@@ -16,26 +16,38 @@ from __future__ import annotations
 
 import json
 
-from forensics.sources._spans import KV_LIST, install_macros, load_spans
+from forensics.sources._spans import (
+    KV_LIST,
+    attr,
+    enrich,
+    install_macros,
+    keys_of,
+    kv_json,
+    load_spans,
+    write_spans,
+)
 from forensics.sources.base import Batch, Probe, Source, temp_name
 
 _KV = {"key": "VARCHAR", "value": {"stringValue": "VARCHAR", "intValue": "VARCHAR", "boolValue": "VARCHAR",
                                     "doubleValue": "VARCHAR", "bytesValue": "VARCHAR", "arrayValue": "JSON",
                                     "kvlistValue": "JSON"}}
+# only what the loader reads: json_transform skips every other field without building it
 _SPAN = {
     "traceId": "VARCHAR", "spanId": "VARCHAR", "parentSpanId": "VARCHAR", "name": "VARCHAR", "kind": "VARCHAR",
     "startTimeUnixNano": "VARCHAR", "endTimeUnixNano": "VARCHAR", "attributes": [_KV],
     "events": [{"timeUnixNano": "VARCHAR", "name": "VARCHAR", "attributes": [_KV]}],
-    "links": [{"traceId": "VARCHAR", "spanId": "VARCHAR", "attributes": [_KV]}],
+    "links": [{"traceId": "VARCHAR", "spanId": "VARCHAR"}],
     "status": {"code": "VARCHAR", "message": "VARCHAR"},
 }
-_SCOPE_SPANS = [{"scope": {"name": "VARCHAR", "version": "VARCHAR"}, "spans": [_SPAN]}]
-RESOURCE_SPANS_TYPE = json.dumps([{
+# scopeSpans and instrumentationLibrarySpans (old OTLP) get the same type, so they concatenate
+_RESOURCE_SPANS = [{
     "resource": {"attributes": [_KV]},
-    "scopeSpans": _SCOPE_SPANS,
-    "instrumentationLibrarySpans": [{"instrumentationLibrary": {"name": "VARCHAR", "version": "VARCHAR"},
-                                     "spans": [_SPAN]}],
-}])
+    "scopeSpans": [{"spans": [_SPAN]}],
+    "instrumentationLibrarySpans": [{"spans": [_SPAN]}],
+}]
+#: The three wrappings of ``resourceSpans`` in one type, so each record is parsed once.
+DOCUMENT_TYPE = json.dumps({"resourceSpans": _RESOURCE_SPANS, "result": {"resourceSpans": _RESOURCE_SPANS},
+                            "batches": _RESOURCE_SPANS})
 
 _VALUE = ("coalesce(a.value.stringValue, a.value.intValue, a.value.boolValue, a.value.doubleValue, "
           "a.value.bytesValue, CAST(a.value.arrayValue AS VARCHAR), CAST(a.value.kvlistValue AS VARCHAR))")
@@ -44,6 +56,12 @@ KV_TEXT = f"list_transform({{l}}, lambda a: {{{{'key': a.key, 'value': {_VALUE}}
 
 def _kv(expr: str) -> str:
     return f"CAST({KV_TEXT.format(l=expr)} AS {KV_LIST})"
+
+
+def _nanos_us(expr: str) -> str:
+    """``fx_unix_nanos_us``, with the common case (fits in BIGINT) first: parsing HUGEINT costs
+    several times more, and gives the same answer whenever BIGINT parses."""
+    return f"coalesce(try_cast({expr} AS BIGINT) // 1000, fx_unix_nanos_us({expr}))"
 
 
 def _is_resource_spans(v) -> bool:
@@ -70,47 +88,65 @@ class OtlpTraces(Source):
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
         install_macros(con)
-        norm = temp_name("otlp")
-        con.execute(
-            f"""CREATE TEMP TABLE {norm} AS
+        rich = temp_name("otlp")
+        # One statement: each record is parsed once into a typed struct (json_transform), unnested
+        # to resources (whose attributes, service and JSON are worked out once, not per span), then
+        # to spans, and enriched; the batch's JSON is read by this statement only.
+        norm_sql = f"""
             WITH rs AS (
-                SELECT record_no, unnest(json_transform(
-                    coalesce(json_extract(doc, '$.resourceSpans'), json_extract(doc, '$.result.resourceSpans'),
-                             json_extract(doc, '$.batches')), '{RESOURCE_SPANS_TYPE}')) AS rs
-                FROM {batch.table}),
-            ss AS (
-                SELECT record_no, rs.resource.attributes AS rattrs,
-                       unnest(list_concat(coalesce(rs.scopeSpans, []),
-                              list_transform(coalesce(rs.instrumentationLibrarySpans, []),
-                                             lambda l: {{'scope': l.instrumentationLibrary, 'spans': l.spans}}))) AS ss
+                SELECT record_no, line_no,
+                       -- CASE, not coalesce: coalesce copies the whole nested list, CASE passes it on
+                       unnest(CASE WHEN d.resourceSpans IS NOT NULL THEN d.resourceSpans
+                                   WHEN d.result.resourceSpans IS NOT NULL THEN d.result.resourceSpans
+                                   ELSE d.batches END) AS rs
+                FROM (SELECT record_no, line_no, json_transform(doc, '{DOCUMENT_TYPE}') AS d FROM {batch.table})),
+            res AS (
+                SELECT record_no, line_no, {_kv('rs.resource.attributes')} AS res_attrs,
+                       CASE WHEN rs.instrumentationLibrarySpans IS NULL THEN rs.scopeSpans
+                            ELSE list_concat(coalesce(rs.scopeSpans, []), rs.instrumentationLibrarySpans) END AS ss
                 FROM rs),
-            sp AS (SELECT record_no, rattrs, unnest(ss.spans) AS s FROM ss)
-            SELECT record_no,
-                   fx_hex_id(s.traceId, 16) AS trace_id,
-                   fx_hex_id(s.spanId, 8) AS span_id,
-                   fx_hex_id(s.parentSpanId, 8) AS parent_span_id,
-                   fx_attr({_kv('rattrs')}, 'service.name') AS service,
-                   s.name AS name,
-                   fx_span_kind(s.kind) AS kind,
-                   fx_unix_nanos_us(s.startTimeUnixNano) AS start_us,
-                   fx_unix_nanos_us(s.endTimeUnixNano) AS end_us,
-                   s.startTimeUnixNano AS start_raw, s.endTimeUnixNano AS end_raw,
-                   CASE upper(replace(coalesce(s.status.code, ''), 'STATUS_CODE_', ''))
-                        WHEN '1' THEN 'ok' WHEN 'OK' THEN 'ok' WHEN '2' THEN 'error' WHEN 'ERROR' THEN 'error'
-                        ELSE 'unset' END AS status_code,
-                   s.status.message AS status_message,
-                   {_kv('s.attributes')} AS attrs,
-                   {_kv('rattrs')} AS res_attrs,
-                   CASE WHEN len(s.events) > 0 THEN to_json(list_transform(s.events, lambda e: {{
-                        'time_unix_nano': e.timeUnixNano, 'name': e.name,
-                        'attributes': {KV_TEXT.format(l='e.attributes')}}})) END AS events,
-                   CASE WHEN len(s.links) > 0 THEN to_json(list_transform(s.links, lambda k: {{
-                        'trace_id': fx_hex_id(k.traceId, 16), 'span_id': fx_hex_id(k.spanId, 8)}})) END AS links,
-                   fx_attr({_kv('flatten(list_transform(coalesce(s.events, []), lambda e: coalesce(e.attributes, [])))')},
-                           'exception.type') AS event_error_type
-            FROM sp"""
-        )
-        load_spans(batch, norm, self.name, "OTLP record holds no spans")
+            res_keys AS (SELECT *, {keys_of('res_attrs')} AS rkeys FROM res),
+            -- a resource's service, version and attributes as JSON: worked out once per resource, not per span
+            resource AS (
+                SELECT record_no, line_no, res_attrs, ss,
+                       {attr('service.name', 'res_attrs', 'rkeys')} AS service,
+                       {attr('service.version', 'res_attrs', 'rkeys')} AS res_version,
+                       {kv_json('res_attrs')} AS resource_json
+                FROM res_keys),
+            scope AS (SELECT record_no, line_no, res_attrs, service, res_version, resource_json, unnest(ss) AS ss FROM resource),
+            sp AS (SELECT record_no, line_no, res_attrs, service, res_version, resource_json, unnest(ss.spans) AS s FROM scope),
+            -- ids already in canonical form (lowercase hex, 32 and 16 digits) skip fx_hex_id
+            canon AS (
+                SELECT *, strlen(s.traceId) = 32 AND strlen(s.spanId) = 16
+                          AND NOT regexp_matches(s.traceId || s.spanId || coalesce(s.parentSpanId, ''), '[^0-9a-f]') AS canon
+                FROM sp),
+            n AS (
+                SELECT record_no, line_no, res_attrs, service, res_version, resource_json,
+                       CASE WHEN canon THEN s.traceId ELSE fx_hex_id(s.traceId, 16) END AS trace_id,
+                       CASE WHEN canon THEN s.spanId ELSE fx_hex_id(s.spanId, 8) END AS span_id,
+                       CASE WHEN canon AND strlen(s.parentSpanId) = 16 THEN s.parentSpanId
+                            ELSE fx_hex_id(s.parentSpanId, 8) END AS parent_span_id,
+                       s.name AS name,
+                       fx_span_kind(s.kind) AS kind,
+                       {_nanos_us('s.startTimeUnixNano')} AS start_us,
+                       {_nanos_us('s.endTimeUnixNano')} AS end_us,
+                       s.startTimeUnixNano AS start_raw, s.endTimeUnixNano AS end_raw,
+                       CASE upper(replace(coalesce(s.status.code, ''), 'STATUS_CODE_', ''))
+                            WHEN '1' THEN 'ok' WHEN 'OK' THEN 'ok' WHEN '2' THEN 'error' WHEN 'ERROR' THEN 'error'
+                            ELSE 'unset' END AS status_code,
+                       s.status.message AS status_message,
+                       {_kv('s.attributes')} AS attrs,
+                       CASE WHEN len(s.events) > 0 THEN to_json(list_transform(s.events, lambda e: {{
+                            'time_unix_nano': e.timeUnixNano, 'name': e.name,
+                            'attributes': {KV_TEXT.format(l='e.attributes')}}})) END AS events,
+                       CASE WHEN len(s.links) > 0 THEN to_json(list_transform(s.links, lambda k: {{
+                            'trace_id': fx_hex_id(k.traceId, 16), 'span_id': fx_hex_id(k.spanId, 8)}})) END AS links,
+                       CASE WHEN len(s.events) > 0 THEN fx_attr({_kv('flatten(list_transform(s.events, lambda e: coalesce(e.attributes, [])))')},
+                                                            'exception.type') END AS event_error_type
+                FROM canon)
+            SELECT *, {keys_of('attrs')} AS akeys FROM n"""
+        con.execute(f"CREATE TEMP TABLE {rich} AS {enrich(norm_sql)}")
+        write_spans(batch, rich, self.name, "OTLP record holds no spans")
 
 
 _SEARCH_SPAN = {"spanID": "VARCHAR", "name": "VARCHAR", "startTimeUnixNano": "VARCHAR", "durationNanos": "VARCHAR",
