@@ -158,17 +158,19 @@ class Batch:
             f"CREATE TEMP TABLE {mapped} AS SELECT * FROM ({select_sql}) WHERE true",
             params or [],
         )
-        # a record with no parseable time goes to the rejects ledger, with its reason
-        con.execute(
-            f"""INSERT INTO rejects
-                SELECT ?, r.line_no, r.byte_offset, r.record_no,
-                       coalesce(m.time_problem, 'no parseable time'),
-                       left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
-                FROM {mapped} m JOIN {self.table} r USING (record_no)
-                WHERE m.time IS NULL""",
-            [self.evidence_sha256],
-        )
-        con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'rejected' FROM {mapped} WHERE time IS NULL")
+        # a record with no parseable time goes to the rejects ledger, with its reason (the join with
+        # the batch's documents runs only when there is such a record)
+        if scalar(con, f"SELECT count(*) FROM {mapped} WHERE time IS NULL"):
+            con.execute(
+                f"""INSERT INTO rejects
+                    SELECT ?, r.line_no, r.byte_offset, r.record_no,
+                           coalesce(m.time_problem, 'no parseable time'),
+                           left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
+                    FROM {mapped} m JOIN {self.table} r USING (record_no)
+                    WHERE m.time IS NULL""",
+                [self.evidence_sha256],
+            )
+            con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'rejected' FROM {mapped} WHERE time IS NULL")
         res = con.execute(f"SELECT * FROM {mapped} LIMIT 0")
         cols = {d[0].lower() for d in res.description}
         res.fetchall()
