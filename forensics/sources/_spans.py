@@ -10,7 +10,7 @@ outcome means the same thing whichever tracer produced the span (docs/traces.md)
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, temp_name
+from forensics.sources.base import Batch, stage, unstage
 
 #: Columns a loader's normalized span table must have.
 NORM_COLUMNS = (
@@ -128,18 +128,17 @@ def load_spans(batch: Batch, norm: str, source_name: str, empty_reason: str) -> 
     rejected with ``empty_reason``."""
     con = batch.con
     install_macros(con)
-    rich = temp_name("spans")
     norm_sql = f"""SELECT n.*, b.line_no, {keys_of('n.attrs')} AS akeys, fx_attr(n.res_attrs, 'service.version') AS res_version,
                           {kv_json('n.res_attrs')} AS resource_json
                    FROM {norm} n JOIN (SELECT record_no, line_no FROM {batch.table}) b USING (record_no)"""
-    con.execute(f"CREATE TEMP TABLE {rich} AS {enrich(norm_sql)}")
+    rich = stage(con, enrich(norm_sql))
     con.execute(f"DROP TABLE {norm}")
     write_spans(batch, rich, source_name, empty_reason)
 
 
 def write_spans(batch: Batch, rich: str, source_name: str, empty_reason: str) -> None:
-    """Write the spans of temp table ``rich`` (made with ``enrich``) to spans, span_attributes and
-    the timeline, and drop it. A record of the batch with no span in ``rich`` is rejected with
+    """Write the spans of ``rich`` (``enrich``'s result, kept by ``base.stage``) to spans,
+    span_attributes and the timeline, and release it. A record of the batch with no span in ``rich`` is rejected with
     ``empty_reason``; a span without a usable trace or span id is rejected with its record."""
     con = batch.con
     ok = "trace_id IS NOT NULL AND span_id IS NOT NULL"
@@ -190,4 +189,4 @@ def write_spans(batch: Batch, rich: str, source_name: str, empty_reason: str) ->
                              'kind': kind, 'name': name, 'service': service}}) AS raw
             FROM {rich} WHERE {ok} AND (kind = 'server' OR parent_span_id IS NULL) AND start_us > 0"""
     )
-    con.execute(f"DROP TABLE {rich}")
+    unstage(con, rich)

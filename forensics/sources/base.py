@@ -15,6 +15,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from forensics.db import row, scalar
 
 #: Columns of ``events`` that a mapping may produce, with their SQL types.
@@ -264,6 +266,29 @@ class Batch:
         )
         con.execute(f"DROP TABLE {self.outcome}")
         return loaded, total - loaded
+
+
+def stage(con, sql: str, params: list | dict | None = None) -> str:
+    """Run ``sql`` and keep its result in Arrow, cut into record batches, under a fresh view name.
+
+    Use it instead of a temp table for an intermediate result that later statements scan: DuckDB
+    scans a temp table by row groups of 122,880 rows, so a batch-sized one is read by one thread,
+    while a chunked Arrow table is read by all. JSON columns stay JSON. Drop it with ``unstage``."""
+    con.execute("SET arrow_lossless_conversion = true")
+    try:
+        table = (con.sql(sql, params=params) if params else con.sql(sql)).to_arrow_table()
+    finally:
+        con.execute("RESET arrow_lossless_conversion")
+    size = max(256, -(-max(table.num_rows, 1) // 16))
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
+    name = temp_name("staged")
+    con.register(name, table)
+    return name
+
+
+def unstage(con, name: str) -> None:
+    """Release a result kept by ``stage``."""
+    con.unregister(name)
 
 
 def dedup_file(con, evidence_sha256: str) -> int:

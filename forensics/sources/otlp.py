@@ -26,7 +26,7 @@ from forensics.sources._spans import (
     load_spans,
     write_spans,
 )
-from forensics.sources.base import Batch, Probe, Source, temp_name
+from forensics.sources.base import Batch, Probe, Source, stage, temp_name
 
 _KV = {"key": "VARCHAR", "value": {"stringValue": "VARCHAR", "intValue": "VARCHAR", "boolValue": "VARCHAR",
                                     "doubleValue": "VARCHAR", "bytesValue": "VARCHAR", "arrayValue": "JSON",
@@ -88,7 +88,6 @@ class OtlpTraces(Source):
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
         install_macros(con)
-        rich = temp_name("otlp")
         # One statement: each record is parsed once into a typed struct (json_transform), unnested
         # to resources (whose attributes, service and JSON are worked out once, not per span), then
         # to spans, and enriched; the batch's JSON is read by this statement only.
@@ -145,8 +144,7 @@ class OtlpTraces(Source):
                                                             'exception.type') END AS event_error_type
                 FROM canon)
             SELECT *, {keys_of('attrs')} AS akeys FROM n"""
-        con.execute(f"CREATE TEMP TABLE {rich} AS {enrich(norm_sql)}")
-        write_spans(batch, rich, self.name, "OTLP record holds no spans")
+        write_spans(batch, stage(con, enrich(norm_sql)), self.name, "OTLP record holds no spans")
 
 
 _SEARCH_SPAN = {"spanID": "VARCHAR", "name": "VARCHAR", "startTimeUnixNano": "VARCHAR", "durationNanos": "VARCHAR",
