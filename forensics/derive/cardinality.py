@@ -132,7 +132,8 @@ def update(con, temp: bool = False) -> dict[str, str]:
         con.execute("CREATE OR REPLACE TEMP TABLE _avc_files AS SELECT unnest(?::VARCHAR[]) AS sha", [files])
         every = files == sorted({e for (_, _, e) in new})
         where = "TRUE" if every else "l.evidence_sha256 IN (SELECT sha FROM _avc_files)"
-        if not _rows(con, f"SELECT 1 FROM {TABLE} WHERE signal = ? LIMIT 1", [signal]):
+        if not old:  # nothing of this signal was counted: its rows are exactly these files'
+            con.execute(f"DELETE FROM {TABLE} WHERE signal = ?", [signal])
             con.execute(f"INSERT INTO {TABLE} {_group_sql(signal, where)}")
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _avc_delta AS {_group_sql(signal, where)}")
