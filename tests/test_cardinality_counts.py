@@ -118,6 +118,19 @@ def test_counts_are_exact_after_each_ingest_and_merge_what_later_files_add(case,
     assert dc.update(case.con) == {}
 
 
+def test_spans_counted_in_passes_by_trace_id_are_exact(case, tmp_path, monkeypatch):
+    monkeypatch.setattr(dc, "SPAN_ROWS_PER_PASS", 4)  # 15 attribute rows per file (3 a span): 4 passes
+    for f in range(2):
+        _otlp_spans(tmp_path / f"s{f}.jsonl", [(f"{i % 3:032x}", f"{f}{i:015x}", 10 * f + i,
+                                                {"route": f"/r{i % 2}", "req": f"q{i + f}"}) for i in range(5)])
+        case.ingest([tmp_path / f"s{f}.jsonl"])
+        assert_exact(case)
+    case.con.execute("DELETE FROM attribute_value_counts_sources WHERE sha256 IS NULL")  # force a recount
+    case.con.execute("UPDATE attribute_value_counts_sources SET row_count = 0 WHERE source_table = 'spans'")
+    assert dc.update(case.con) == {"spans": "recounted"}
+    assert_exact(case)
+
+
 def test_a_later_file_replacing_rows_of_a_counted_one_recounts_that_signal(case, tmp_path):
     from forensics.sources.base import Source
 
