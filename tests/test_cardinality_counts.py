@@ -219,3 +219,14 @@ def test_top_values_rank_ties_by_value_as_before(case, tmp_path, n):
     assert got.equals(case.sql(TOP_VALUES_OVER_ROWS, {"n": n}))
     assert got.filter(pl.col("key") == "k")["value"].to_list() == ["c", "a", "b", "d"][:n]
     assert case.query("cardinality/top_values", per_key=0).is_empty()
+
+
+def test_emptying_the_record_of_what_was_counted_counts_everything_again(case, tmp_path):
+    write_logs(tmp_path / "l.jsonl", [(T0, {"k": "a"}), (T0, {"k": "b"})])
+    case.ingest([tmp_path / "l.jsonl"])
+    case.con.execute("UPDATE log_attributes SET value = 'c' WHERE value = 'b'")  # totals unchanged: not seen
+    assert dc.is_current(case.con)
+    case.con.execute("DELETE FROM attribute_value_counts_sources")
+    assert cd.attribute_keys(case).equals(case.sql(KEYS_OVER_ROWS))
+    assert_exact(case)
+    assert case.sql("SELECT value FROM attribute_value_counts ORDER BY value")["value"].to_list() == ["a", "c"]
