@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from forensics import derive, queries
+from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
 from forensics.sources.base import Source
@@ -141,6 +142,9 @@ class Case:
         if extra:
             raise UnknownParameter(f"query {name} takes {sorted(wanted) or 'no parameters'}, not {sorted(extra)}")
         bound = {k: _bindable(params.get(k)) for k in wanted}
+        if "attribute_value_counts" in sql:
+            self.con.complete()
+            derive_cardinality.ensure_current(self.con, writable=not self.read_only)
         return self.sql(sql, bound)
 
     def invariants(self, **params) -> dict[str, pl.DataFrame]:

@@ -1,7 +1,8 @@
 """Derived tables, rebuilt after every ingest from what the case holds.
 
 Each module here defines ``ORDER: int`` and ``derive(con) -> None``; ``run_all`` calls them in
-ORDER. A derivation must be idempotent (rebuild, do not append), so re-ingesting changes nothing.
+ORDER. A derivation must be idempotent (rebuild, or add only what it has not counted yet and
+rebuild when that is not enough, as ``cardinality`` does), so re-ingesting changes nothing.
 """
 
 from __future__ import annotations

@@ -3,13 +3,17 @@
 -- occurrences and bytes of its signal, and the bytes it contributes.
 -- Params: $signal (metrics | logs | spans; NULL = all), $top_n (rows to return; NULL = all, no cap).
 -- Rows are ordered by exact distinct values, highest first. Empty: no attributes in the case.
+-- Reads attribute_value_counts (one row per signal, key and distinct value, kept by
+-- forensics/derive/cardinality.py), so one pass over the distinct values gives every column:
+-- the rows with a value are the exact distinct count, and the HyperLogLog sketch sees each
+-- value once, which gives the same estimate as over every occurrence.
 WITH per_key AS (
     SELECT signal, key,
-           count(*) AS occurrences,
-           count(DISTINCT value) AS distinct_exact,
+           CAST(sum(occurrences) AS BIGINT) AS occurrences,
+           count(value) AS distinct_exact,
            approx_count_distinct(value) AS distinct_approx,
            CAST(sum(bytes) AS BIGINT) AS bytes
-    FROM attribute_values
+    FROM attribute_value_counts
     WHERE $signal IS NULL OR signal = $signal
     GROUP BY signal, key
 )

@@ -5,9 +5,9 @@
 --         $signal (NULL = logs and spans), $top_n (NULL = all).
 -- Costs cover the volume held in the case (its observed period). Empty: no log or span attributes.
 WITH per_key AS (
-    SELECT signal, key, count(*) AS occurrences, count(DISTINCT value) AS distinct_values,
-           CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(strlen(key)) AS BIGINT) AS key_bytes
-    FROM attribute_values
+    SELECT signal, key, CAST(sum(occurrences) AS BIGINT) AS occurrences, count(value) AS distinct_values,
+           CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(occurrences * strlen(key)) AS BIGINT) AS key_bytes
+    FROM attribute_value_counts
     WHERE signal <> 'metrics' AND ($signal IS NULL OR signal = $signal)
     GROUP BY signal, key
 ),

@@ -9,7 +9,7 @@ WITH logs AS (
 ),
 spans AS (
     SELECT (SELECT count(*) FROM spans) AS records,
-           (SELECT coalesce(sum(strlen(key) + coalesce(strlen(value), 0)), 0) FROM span_attributes) AS bytes
+           (SELECT coalesce(sum(bytes), 0) FROM attribute_value_counts WHERE signal = 'spans') AS bytes
 ),
 metrics AS (
     SELECT count(*) AS records, coalesce(sum(sample_bytes), 0) AS bytes,

@@ -11,15 +11,17 @@ WITH params AS (
     SELECT to_seconds(coalesce($window_seconds, 300)) AS w, coalesce($threshold, 5.0) AS threshold,
            coalesce($min_new, 10) AS min_new
 ),
+-- first and last times per distinct value come from attribute_value_counts (one row per signal,
+-- key and value): the same as grouping telemetry_attributes' timed occurrences
 timed AS (
-    SELECT signal, key, value, time FROM telemetry_attributes
-    WHERE time IS NOT NULL AND ($signal IS NULL OR signal = $signal)
+    SELECT signal, key, value, first_seen, last_seen FROM attribute_value_counts
+    WHERE first_seen IS NOT NULL AND ($signal IS NULL OR signal = $signal)
 ),
 firsts AS (
-    SELECT signal, key, value, min(time) AS first_seen FROM timed GROUP BY signal, key, value
+    SELECT signal, key, value, first_seen FROM timed
 ),
 bounds AS (
-    SELECT signal, time_bucket(p.w, min(time)) AS lo, time_bucket(p.w, max(time)) AS hi
+    SELECT signal, time_bucket(p.w, min(first_seen)) AS lo, time_bucket(p.w, max(last_seen)) AS hi
     FROM timed, params p GROUP BY signal, p.w
 ),
 windows AS (

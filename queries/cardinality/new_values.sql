@@ -3,10 +3,9 @@
 -- Params: $window_seconds (window width), $signal (NULL = all), $key (NULL = all).
 -- Occurrences without a time are left out. Empty: no timed attributes match.
 WITH firsts AS (
-    SELECT signal, key, value, min(time) AS first_seen
-    FROM telemetry_attributes
-    WHERE time IS NOT NULL AND ($signal IS NULL OR signal = $signal) AND ($key IS NULL OR key = $key)
-    GROUP BY signal, key, value
+    SELECT signal, key, value, first_seen
+    FROM attribute_value_counts
+    WHERE first_seen IS NOT NULL AND ($signal IS NULL OR signal = $signal) AND ($key IS NULL OR key = $key)
 ),
 fresh AS (
     SELECT signal, key, time_bucket(to_seconds(coalesce($window_seconds, 300)), first_seen) AS window_start, count(*) AS new_values

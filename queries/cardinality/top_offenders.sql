@@ -2,9 +2,9 @@
 -- with metric labels ranked by the series they are responsible for.
 -- Params: $top_n (rows; NULL = all). Empty: no attributes in the case.
 WITH attrs AS (
-    SELECT signal, NULL AS metric, key, count(DISTINCT value) AS distinct_values,
-           NULL::BIGINT AS series_due, CAST(sum(bytes) AS BIGINT) AS bytes, count(*) AS occurrences
-    FROM attribute_values GROUP BY signal, key
+    SELECT signal, NULL AS metric, key, count(value) AS distinct_values,
+           NULL::BIGINT AS series_due, CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(occurrences) AS BIGINT) AS occurrences
+    FROM attribute_value_counts WHERE signal <> 'metrics' GROUP BY signal, key
 ),
 labels AS (
     SELECT 'metrics' AS signal, metric, label AS key, distinct_values,

@@ -6,9 +6,8 @@
 -- Rows: every key with a pattern match, flagged ones first. Non-empty flagged rows: these keys
 -- should be dropped, hashed or bucketed before they reach a metrics label or an index.
 WITH d AS (
-    SELECT signal, key, value FROM attribute_values
+    SELECT signal, key, value FROM attribute_value_counts
     WHERE value IS NOT NULL AND ($signal IS NULL OR signal = $signal)
-    GROUP BY signal, key, value
 ),
 classified AS (
     SELECT signal, key, value,

@@ -116,3 +116,29 @@ SELECT 'logs', min(t0), max(t1) FROM (
     UNION ALL SELECT min(time), max(time) FROM events WHERE category = 'other')
 UNION ALL
 SELECT 'spans', min(start), max(start) FROM spans;
+
+-- Derived (forensics/derive/cardinality.py, after every ingest): telemetry_attributes grouped by
+-- signal, key and value, so that per-key analyses read one row per distinct value. Exact: the
+-- table is added to for new evidence files and a signal is recounted when a file it counted
+-- changed. Spans are counted from span_attributes alone (as attribute_values); their time is the
+-- start of the span they belong to.
+CREATE TABLE IF NOT EXISTS attribute_value_counts (
+    signal      VARCHAR NOT NULL,   -- metrics | logs | spans
+    key         VARCHAR NOT NULL,
+    value       VARCHAR,            -- NULL: occurrences without a value (counted, not a distinct value)
+    occurrences BIGINT NOT NULL,    -- rows of telemetry_attributes with this signal, key and value
+    bytes       BIGINT NOT NULL,    -- their bytes (key + value as text), summed
+    first_seen  TIMESTAMPTZ,        -- earliest time of an occurrence (NULL: none has a time)
+    last_seen   TIMESTAMPTZ         -- latest
+);
+
+-- What attribute_value_counts counted: per source table and evidence file, its rows (signal
+-- set), and per source table its total rows at the time (sha256 and signal NULL). The column is
+-- not named evidence_sha256 on purpose: purging a killed ingest's rows must not erase the record
+-- that they were counted.
+CREATE TABLE IF NOT EXISTS attribute_value_counts_sources (
+    source_table VARCHAR NOT NULL,   -- metric_labels | log_attributes | events | span_attributes | spans | evidence
+    sha256       VARCHAR,            -- the evidence file (evidence_sha256 of its rows)
+    signal       VARCHAR,            -- metrics | logs | spans
+    row_count    BIGINT NOT NULL
+);
