@@ -185,11 +185,8 @@ class CloudTrailSource(Source):
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
-        # a digest record names digestStartTime; text that does not hold the name, or a \u escape that
-        # could spell it, is not parsed to look for it
         digest = f"""SELECT record_no FROM {batch.table}
-                     WHERE (contains(CAST(doc AS VARCHAR), 'digestStartTime') OR contains(CAST(doc AS VARCHAR), '\\u'))
-                       AND doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
+                     WHERE doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
         if con.execute(f"SELECT count(*) FROM ({digest})").fetchone()[0]:
             batch.insert_rows("cloudtrail_digests", f"""
                 SELECT record_no, ? AS evidence_sha256, doc->>'awsAccountId' AS account_id,
