@@ -284,6 +284,7 @@ def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
 
 
 _WS = re.compile(r"[ \t\n\r]*")
+_LEADING_WS = re.compile(rb"[ \t\n\r]*")
 _RECORDS_OPEN = re.compile(r'[ \t\n\r]*\{[ \t\n\r]*"Records"[ \t\n\r]*:[ \t\n\r]*(?=\[)')
 
 
@@ -707,8 +708,9 @@ class Ingestor:
         staged, when that does not apply: the text is not valid UTF-8 or not valid JSON, or the value
         at the path is missing or not an array; ``_split_document_by_path`` then settles it."""
         structure = _array_at(rpath)
-        if structure is None:
-            return False
+        first = _LEADING_WS.match(raw).end()
+        if structure is None or (rpath == "$" and raw[first:first + 1] != b"["):
+            return False  # not a plain path, or a document that is one record
         try:  # the JSON parser checks UTF-8 only inside strings
             text = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)),
                                                                pa.py_buffer(raw)])
