@@ -64,49 +64,37 @@ SELECT_COLUMNS = """r.eventTime::TIMESTAMPTZ AS time, r.eventSource || ':' || r.
                    r.userIdentity.arn AS actor, r.userIdentity.accessKeyId AS credential_id,
                    r.sourceIPAddress AS src_ip, r.userAgent AS user_agent, r.errorCode AS error, r.eventID AS uid"""
 
+
+def duckdb_alone(source: str, *, raw: bool = False) -> str:
+    """A child that reads the files with DuckDB alone into a table of the mapped columns (and the
+    record whole, with ``raw``); ``source`` yields a column ``r`` (and ``raw``) from the files, named ``?``."""
+    return textwrap.dedent(f"""
+        import duckdb, sys
+        from resource import RUSAGE_SELF, getrusage
+        con = duckdb.connect(sys.argv[2])
+        con.execute('SET enable_progress_bar = false')
+        con.execute(\"\"\"CREATE TABLE t AS SELECT {SELECT_COLUMNS}{", raw" if raw else ""} FROM ({source})\"\"\",
+                    [sys.argv[1] + '/*.json.gz'])
+        usage = getrusage(RUSAGE_SELF)
+        print(con.execute('SELECT count(*) FROM t').fetchall()[0][0], usage.ru_utime + usage.ru_stime)
+    """)
+
+
 METHODS = {
     # the fastest DuckDB reading found: one Records object per file, its type given, nothing detected
-    "DuckDB read_json + unnest, Records type given (no ledger)": textwrap.dedent(f"""
-        import duckdb, sys
-        from resource import RUSAGE_SELF, getrusage
-        cpu_seconds = lambda: getrusage(RUSAGE_SELF).ru_utime + getrusage(RUSAGE_SELF).ru_stime
-        con = duckdb.connect(sys.argv[2])
-        con.execute('SET enable_progress_bar = false')
-        con.execute(\"\"\"CREATE TABLE t AS
-            SELECT {SELECT_COLUMNS}
-            FROM (SELECT unnest("Records") AS r
-                  FROM read_json(?, format = 'unstructured', records = true, maximum_object_size = 1000000000,
-                                 columns = {{'Records': '{RECORD_TYPE}[]'}}))\"\"\", [sys.argv[1] + '/*.json.gz'])
-        print(con.execute('SELECT count(*) FROM t').fetchall()[0][0], cpu_seconds())
-    """),
+    "DuckDB read_json + unnest, Records type given (no ledger)": duckdb_alone(f"""
+        SELECT unnest("Records") AS r
+        FROM read_json(?, format = 'unstructured', records = true, maximum_object_size = 1000000000,
+                       columns = {{'Records': '{RECORD_TYPE}[]'}})"""),
     # the same, each record also kept whole as JSON (the kit keeps it in events.raw)
-    "DuckDB read_json + unnest, Records type given, raw record kept (no ledger)": textwrap.dedent(f"""
-        import duckdb, sys
-        from resource import RUSAGE_SELF, getrusage
-        cpu_seconds = lambda: getrusage(RUSAGE_SELF).ru_utime + getrusage(RUSAGE_SELF).ru_stime
-        con = duckdb.connect(sys.argv[2])
-        con.execute('SET enable_progress_bar = false')
-        con.execute(\"\"\"CREATE TABLE t AS
-            SELECT {SELECT_COLUMNS}, raw
-            FROM (SELECT raw, json_transform(raw, '{RECORD_JSON}') AS r
-                  FROM (SELECT unnest("Records") AS raw
-                        FROM read_json(?, format = 'unstructured', records = true, maximum_object_size = 1000000000,
-                                       columns = {{'Records': 'JSON[]'}})))\"\"\", [sys.argv[1] + '/*.json.gz'])
-        print(con.execute('SELECT count(*) FROM t').fetchall()[0][0], cpu_seconds())
-    """),
+    "DuckDB read_json + unnest, Records type given, raw record kept (no ledger)": duckdb_alone(f"""
+        SELECT raw, json_transform(raw, '{RECORD_JSON}') AS r
+        FROM (SELECT unnest("Records") AS raw
+              FROM read_json(?, format = 'unstructured', records = true, maximum_object_size = 1000000000,
+                             columns = {{'Records': 'JSON[]'}}))""", raw=True),
     # read_json left to detect the format and the types (the baseline before: 4-7x slower)
-    "DuckDB read_json + unnest, types detected (no ledger)": textwrap.dedent(f"""
-        import duckdb, sys
-        from resource import RUSAGE_SELF, getrusage
-        cpu_seconds = lambda: getrusage(RUSAGE_SELF).ru_utime + getrusage(RUSAGE_SELF).ru_stime
-        con = duckdb.connect(sys.argv[2])
-        con.execute('SET enable_progress_bar = false')
-        con.execute(\"\"\"CREATE TABLE t AS
-            SELECT {SELECT_COLUMNS}
-            FROM (SELECT unnest("Records") AS r
-                  FROM read_json(?, maximum_object_size = 1000000000))\"\"\", [sys.argv[1] + '/*.json.gz'])
-        print(con.execute('SELECT count(*) FROM t').fetchall()[0][0], cpu_seconds())
-    """),
+    "DuckDB read_json + unnest, types detected (no ledger)": duckdb_alone("""
+        SELECT unnest("Records") AS r FROM read_json(?, maximum_object_size = 1000000000)"""),
     "forensics ingest, cloudtrail loader (lossless)": textwrap.dedent("""
         import sys, time
         from resource import RUSAGE_SELF, getrusage
