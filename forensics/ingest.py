@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 import zlib
@@ -169,8 +170,9 @@ class ByteStream:
                 if out:
                     yield out
                 if d.eof:
-                    rest = d.unused_data + pending
-                    pending = rest.lstrip(b"\x00")  # padding between members
+                    # what follows the member is all in unused_data (unconsumed_tail may hold the same
+                    # bytes again when the output limit was reached: adding it read them twice, forever)
+                    pending = d.unused_data.lstrip(b"\x00")  # padding between members
                     if not pending:
                         pending = f.read(1 << 20)
                         self.compressed_read += len(pending)
@@ -183,6 +185,30 @@ class ByteStream:
                 if tail:
                     yield tail
                 self.damage = f"truncated gzip stream: it ends at compressed byte {self.compressed_read} before its end marker"
+
+    def read_upto(self, limit: int) -> bytes:
+        """The bytes, read no further than needed to tell whether there are more than ``limit`` (more
+        than ``limit`` bytes back means there are). Read to its end, the stream has ``damage`` set.
+        A gzip file that is one sound member is inflated in one call, into one buffer."""
+        if self.gzip and os.path.getsize(self.path) <= limit:
+            with open(self.path, "rb") as f:
+                packed = f.read()
+            d = zlib.decompressobj(wbits=31)
+            try:
+                out = d.decompress(packed, limit + 1)
+            except zlib.error:
+                out = b""
+            if len(out) > limit or (d.eof and not d.unused_data):
+                self.compressed_read = len(packed) - len(d.unconsumed_tail)
+                return out
+            # damage, several members, or bytes after the member: the piece by piece reading says which
+        pieces, n = [], 0
+        for piece in self:
+            pieces.append(piece)
+            n += len(piece)
+            if n > limit:
+                break
+        return b"".join(pieces)
 
     def head(self, n: int = HEAD_BYTES) -> bytes:
         out = b""
@@ -259,6 +285,57 @@ def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
     return count + current_has_text
 
 
+_WS = re.compile(r"[ \t\n\r]*")
+_LEADING_WS = re.compile(rb"[ \t\n\r]*")
+_RECORDS_OPEN = re.compile(r'[ \t\n\r]*\{[ \t\n\r]*"Records"[ \t\n\r]*:[ \t\n\r]*(?=\[)')
+
+
+def _document_prefix_shape(prefix: bytes) -> tuple[tuple[str, ...], list] | None:
+    """Top-level keys and up to 50 sample records of a large document that opens as an array or as
+    ``{"Records": [``, parsed from its first bytes only; the rest is not looked at (so an object's
+    keys after ``Records`` are not known, and the document may still prove malformed when the engine
+    reads it). None for any other opening, or when not one record fits in the prefix."""
+    text = prefix.decode("utf-8", errors="ignore")  # the prefix may end inside a character
+    m = _RECORDS_OPEN.match(text)
+    keys: tuple[str, ...] = ("Records",) if m else ()
+    i = m.end() if m else _WS.match(text).end()
+    if not text.startswith("[", i):
+        return None
+    decoder = json.JSONDecoder()
+    samples: list = []
+    i = _WS.match(text, i + 1).end()
+    if text.startswith("]", i):
+        return keys, samples
+    while len(samples) < 50:
+        try:
+            value, i = decoder.raw_decode(text, i)
+        except (ValueError, RecursionError):
+            break  # cut by the end of the prefix, or malformed: the engine will tell
+        samples.append(value)
+        i = _WS.match(text, i).end()
+        if not text.startswith(",", i):
+            break
+        i = _WS.match(text, i + 1).end()
+    return (keys, samples) if samples else None
+
+
+_PLAIN_PATH = re.compile(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+
+
+def _array_at(rpath: str) -> tuple[str, str] | None:
+    """For a plain JSON path (``$``, ``$.Records``, ``$.a.b``), the ``json_transform`` structure that takes
+    the array at that path as a list of JSON values, and the field access that reaches the list; None for
+    other paths. The keys are identifiers, so the structure is safe to write into SQL."""
+    m = _PLAIN_PATH.fullmatch(rpath)
+    if m is None:
+        return None
+    keys = m.group(1).split(".")[1:]
+    structure = '["JSON"]'
+    for key in reversed(keys):
+        structure = json.dumps({key: json.loads(structure)})
+    return structure, "".join(f'."{k}"' for k in keys)
+
+
 def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
     """Top-level keys and up to 50 sample records of a large JSON document, parsed by DuckDB rather
     than as Python objects. An object's arrays are cut to their first three elements in the sample,
@@ -282,7 +359,9 @@ def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
             rows = con.execute("SELECT value FROM json_each(?::VARCHAR, '$.Records') LIMIT 50", [text]).fetchall()
             return keys, [_json_loads(v.encode()) for (v,) in rows]
         rows = con.execute(
-            """SELECT key, CASE WHEN type = 'ARRAY' THEN json_extract(value, '$[0:3]') ELSE value END
+            """SELECT key, CASE WHEN type = 'ARRAY'
+                               THEN to_json(json_extract(value, ['$[0]', '$[1]', '$[2]'])[1:least(3, json_array_length(value))])
+                               ELSE value END
                FROM json_each(?::VARCHAR)""", [text]).fetchall()
         return keys, [{k: _json_loads(v.encode()) for k, v in rows}]
     finally:
@@ -303,20 +382,29 @@ def sniff(path: str) -> Probe:
         lines, long_first = _first_lines(ByteStream(path, piece_bytes=1 << 20), 50, 4 * 1024 * 1024)
         parsed = [_json_loads(ln) for ln in lines]
         objects = [p for p in parsed if isinstance(p, dict)]
-        nonblank = _count_nonblank_lines_upto(ByteStream(path, piece_bytes=1 << 20), 2)
+        # a first line past the bound is only the start of a line: the file can be JSON Lines only if that
+        # start parsed as an object, so the (whole-file) count of lines is needed only then
+        nonblank = _count_nonblank_lines_upto(ByteStream(path, piece_bytes=1 << 20), 2) if not long_first or objects else 1
         if nonblank >= 2 and parsed and parsed[0] is not None and not long_first:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         # one JSON document (maybe pretty-printed, maybe one long line)
-        whole = ByteStream(path)
-        raw = b""
-        for piece in whole:
-            raw += piece
-            if len(raw) > MAX_DOCUMENT_BYTES:
-                break
-        raw = _strip_bom(raw)
+        maybe_lines = nonblank >= 2 and len(objects) * 2 >= len(lines)
+        whole = ByteStream(path, piece_bytes=1 << 20)
+        prefix = whole.read_upto(SMALL_DOCUMENT_BYTES)
+        if len(prefix) > SMALL_DOCUMENT_BYTES and not maybe_lines:
+            # a large document that opens as an array or as {"Records": [...]: its first records are the
+            # probe; the engine reads (and validates) the whole document once, from the file
+            shape = _document_prefix_shape(_strip_bom(prefix))
+            if shape is not None:
+                top_keys, samples = shape
+                return Probe(path, "json", samples=samples, top_keys=top_keys, head=text_head)
+        if len(prefix) > SMALL_DOCUMENT_BYTES:
+            whole = ByteStream(path)
+            prefix = whole.read_upto(MAX_DOCUMENT_BYTES)
+        raw = _strip_bom(prefix)
         doc = _json_loads(raw) if len(raw) <= SMALL_DOCUMENT_BYTES else None
         shape = _document_shape(raw) if doc is None and len(raw) <= MAX_DOCUMENT_BYTES else None
-        if doc is None and shape is None and nonblank >= 2 and len(objects) * 2 >= len(lines):
+        if doc is None and shape is None and maybe_lines:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         top_keys: tuple[str, ...] = ()
         if shape is not None:
@@ -616,25 +704,85 @@ class Ingestor:
             raw, stream.damage, stream.compressed_read = probe.content, probe.damage, probe.compressed_read
             probe.content = None
         else:
-            buf = bytearray()
-            for piece in stream:
-                buf += piece
-                if len(buf) > self.max_document_bytes:
-                    counts.read += 1
-                    counts.rejected += 1
-                    self._reject_raw(sha, None, 0, 1, f"JSON document exceeds the {self.max_document_bytes} byte "
-                                     "bound; convert it to JSON Lines", bytes(buf[:RAW_KEEP]), os.path.getsize(path))
-                    return
-            raw = _strip_bom(bytes(buf))
+            raw = stream.read_upto(self.max_document_bytes)
+            if len(raw) > self.max_document_bytes:
+                counts.read += 1
+                counts.rejected += 1
+                self._reject_raw(sha, None, 0, 1, f"JSON document exceeds the {self.max_document_bytes} byte "
+                                 "bound; convert it to JSON Lines", raw[:RAW_KEEP], os.path.getsize(path))
+                return
+            raw = _strip_bom(raw)
+        rpath = source.record_path(probe)
+        batch = temp_name("batch")
+        if not self._split_document(raw, rpath, batch) and not self._split_document_by_path(raw, rpath, batch, sha, counts):
+            return
+        # a source may take array records (e.g. Zipkin's list of traces, each a list of spans); a record
+        # here is minified JSON, so its first character tells an object or an array
+        con = self.con
+        kept = "starts_with(CAST(doc AS VARCHAR), '{')"
+        if getattr(source, "accepts_array_records", False):
+            kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
+        rej = scalar(con,
+            f"""INSERT INTO rejects SELECT ?, NULL, NULL, record_no, 'non-object record (' || json_type(doc) || ')',
+                       left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
+                FROM {batch} WHERE NOT ({kept})""",
+            [sha],
+        )
+        if rej:
+            counts.read += rej
+            counts.rejected += rej
+            con.execute(f"DELETE FROM {batch} WHERE NOT ({kept})")
+        self._run_batch(batch, sha, source, counts)
+        con.execute(f"DROP TABLE {batch}")
+
+    def _split_document(self, raw: bytes, rpath: str, batch: str) -> bool:
+        """Stage the records of a document whose records are an array at a plain path (``$``,
+        ``$.Records``, ``$.a.b``) into ``batch``, with one parse of the document. False, with nothing
+        staged, when that does not apply: the text is not valid UTF-8 or not valid JSON, or the value
+        at the path is missing or not an array; ``_split_document_by_path`` then settles it."""
+        structure = _array_at(rpath)
+        first = _LEADING_WS.match(raw).end()
+        if structure is None or (rpath == "$" and raw[first:first + 1] != b"["):
+            return False  # not a plain path, or a document that is one record
+        try:  # the JSON parser checks UTF-8 only inside strings
+            text = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)),
+                                                               pa.py_buffer(raw)])
+            text.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        con = self.con
+        view = temp_name("doc")
+        con.register(view, pa.table({"text": text}))
+        try:
+            # try(): a malformed document must not abort the file's transaction. A JSON null record
+            # comes out of the list as SQL NULL and is put back as JSON null.
+            records = f"(try(json_transform(text, '{structure[0]}'))){structure[1]}"
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(record_no AS BIGINT) AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc
+                    FROM (SELECT generate_subscripts(r, 1) AS record_no, unnest(r) AS doc
+                          FROM (SELECT {records} AS r FROM {view}))"""
+            )
+            if scalar(con, f"SELECT count(*) FROM {batch}") or scalar(con, f"SELECT {records} IS NOT NULL FROM {view}"):
+                return True
+            con.execute(f"DROP TABLE {batch}")
+            return False
+        finally:
+            con.unregister(view)
+
+    def _split_document_by_path(self, raw: bytes, rpath: str, batch: str, sha: str, counts: _Counts) -> bool:
+        """The general reading of a document: the value at ``rpath`` split into records if it is an
+        array, else taken as one record. A document that is not valid UTF-8, not valid JSON, or has
+        nothing at ``rpath`` is one reject; False then."""
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             counts.read += 1
             counts.rejected += 1
             self._reject_raw(sha, None, e.start, 1, "invalid UTF-8 in JSON document", raw, len(raw))
-            return
+            return False
         con = self.con
-        rpath = source.record_path(probe)
         kind = scalar(con, "SELECT try(json_type(?::VARCHAR, ?))", [text, rpath])
         if kind is None:
             counts.read += 1
@@ -642,8 +790,7 @@ class Ingestor:
             valid = scalar(con, "SELECT json_valid(?::VARCHAR)", [text])
             reason = f"nothing at {rpath} in the JSON document" if valid else "malformed JSON document"
             self._reject_raw(sha, None, 0, 1, reason, raw, len(raw))
-            return
-        batch = temp_name("batch")
+            return False
         if kind == "ARRAY":
             con.execute(
                 f"""CREATE TEMP TABLE {batch} AS
@@ -659,19 +806,7 @@ class Ingestor:
                            CAST(NULL AS BIGINT) AS byte_offset, json_extract(?::VARCHAR, ?) AS doc""",
                 [text, rpath],
             )
-        # a source may take array records (e.g. Zipkin's list of traces, each a list of spans)
-        kinds = "('OBJECT', 'ARRAY')" if getattr(source, "accepts_array_records", False) else "('OBJECT')"
-        rej = scalar(con,
-            f"""INSERT INTO rejects SELECT ?, NULL, NULL, record_no, 'non-object record (' || json_type(doc) || ')',
-                       left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
-                FROM {batch} WHERE json_type(doc) NOT IN {kinds}""",
-            [sha],
-        )
-        counts.read += rej
-        counts.rejected += rej
-        con.execute(f"DELETE FROM {batch} WHERE json_type(doc) NOT IN {kinds}")
-        self._run_batch(batch, sha, source, counts)
-        con.execute(f"DROP TABLE {batch}")
+        return True
 
     # -- CSV ------------------------------------------------------------------------------------
     def _read_csv(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts) -> None:

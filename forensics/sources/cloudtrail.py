@@ -30,21 +30,27 @@ _CSV_HEADERS = ("event name", "eventname")
 _RECORDS_HEAD = re.compile(r'\s*\{\s*"Records"\s*:\s*\[\s*(\{\s*"(eventVersion|eventTime|userIdentity|eventSource)"|\])')
 _CSV_ID_HEADERS = ("event id", "eventid")
 
-#: Shape of a CloudTrail event, parsed once per record.
+#: Shape of a CloudTrail event (and of an EventBridge envelope around one): what the mapping reads,
+#: parsed once per record. ``resources`` and ``responseElements`` are reached into here too, so no
+#: part of a record is parsed twice.
 _SHAPE = """{
- "eventTime": "VARCHAR", "@timestamp": "VARCHAR", "time": "VARCHAR",
- "eventSource": "VARCHAR", "eventName": "VARCHAR", "eventType": "VARCHAR",
- "awsRegion": "VARCHAR", "sourceIPAddress": "VARCHAR", "userAgent": "VARCHAR",
+ "eventTime": "VARCHAR", "@timestamp": "VARCHAR", "time": "VARCHAR", "detail-type": "VARCHAR", "detail": "JSON",
+ "eventSource": "VARCHAR", "eventName": "VARCHAR", "sourceIPAddress": "VARCHAR", "userAgent": "VARCHAR",
  "errorCode": "VARCHAR", "errorMessage": "VARCHAR", "requestID": "VARCHAR", "eventID": "VARCHAR",
- "recipientAccountId": "VARCHAR", "readOnly": "VARCHAR",
+ "recipientAccountId": "VARCHAR",
  "userIdentity": {"type": "VARCHAR", "arn": "VARCHAR", "principalId": "VARCHAR", "accountId": "VARCHAR",
                   "accessKeyId": "VARCHAR", "userName": "VARCHAR", "invokedBy": "VARCHAR"},
  "requestParameters": {"bucketName": "VARCHAR", "key": "VARCHAR", "roleArn": "VARCHAR", "userName": "VARCHAR",
-                       "repositoryName": "VARCHAR", "roleName": "VARCHAR", "policyName": "VARCHAR",
-                       "functionName": "VARCHAR", "name": "VARCHAR", "instanceId": "VARCHAR",
-                       "accessKeyId": "VARCHAR", "imageDigest": "VARCHAR"},
- "resources": "JSON", "responseElements": "JSON"
+                       "repositoryName": "VARCHAR", "roleName": "VARCHAR", "functionName": "VARCHAR",
+                       "name": "VARCHAR", "instanceId": "VARCHAR", "imageDigest": "VARCHAR"},
+ "resources": [{"ARN": "VARCHAR"}],
+ "responseElements": {"ConsoleLogin": "VARCHAR", "image": {"imageId": {"imageDigest": "VARCHAR"}}}
 }"""
+
+#: CloudTrail writes ``eventTime`` as ``2026-03-01T09:00:00Z``. Such text is read by the cast that
+#: ``fx_time`` would reach for it (a zone, no fraction to trim), without its other tests; any other
+#: text goes through ``fx_time``, and its problem is only worked out for a time that did not parse.
+_CANONICAL_TIME = "'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'"
 
 _TIMEOUT_CODES = "('RequestTimeout', 'RequestTimeoutException')"
 _THROTTLE_CODES = ("('Throttling', 'ThrottlingException', 'ThrottledException', 'RequestLimitExceeded', "
@@ -52,24 +58,25 @@ _THROTTLE_CODES = ("('Throttling', 'ThrottlingException', 'ThrottledException', 
                    "'Client.RequestLimitExceeded', 'LimitExceededException')")
 
 _JSON_EVENTS = f"""
-WITH env AS (
-    SELECT r.record_no, r.doc,
-           CASE WHEN r.doc->>'detail-type' IS NOT NULL AND json_type(r.doc, '$.detail') = 'OBJECT'
-                THEN r.doc->'detail' ELSE r.doc END AS e,
-           CASE WHEN r.doc->>'detail-type' IS NOT NULL THEN r.doc->>'time' END AS envelope_time
-    FROM {{batch}} r
-), p AS (
-    SELECT record_no, doc, envelope_time, json_transform(e, '{_SHAPE}') AS s FROM env
+WITH p AS (
+    SELECT r.record_no, json_transform(r.doc, '{_SHAPE}') AS o FROM {{batch}} r
 ), m AS (
-    SELECT record_no, s,
-           coalesce(s.eventTime, s."@timestamp", envelope_time) AS t_raw,
-           nullif(s.userIdentity.accessKeyId, '') AS key_id,
-           s.responseElements AS resp
-    FROM p
+    -- an EventBridge envelope carries the event under detail, and its own time
+    SELECT record_no, s, coalesce(s.eventTime, s."@timestamp", envelope_time) AS t_raw,
+           nullif(s.userIdentity.accessKeyId, '') AS key_id
+    FROM (SELECT record_no,
+                 CASE WHEN o."detail-type" IS NOT NULL AND json_type(o.detail) = 'OBJECT'
+                      THEN json_transform(o.detail, '{_SHAPE}') ELSE o END AS s,
+                 CASE WHEN o."detail-type" IS NOT NULL THEN o.time END AS envelope_time
+          FROM p)
+), t AS (
+    SELECT *, CASE WHEN regexp_full_match(t_raw, {_CANONICAL_TIME}) THEN try_cast(t_raw AS TIMESTAMPTZ)
+                   ELSE fx_time(t_raw, true) END AS time
+    FROM m
 )
 SELECT record_no,
-       fx_time(t_raw, true) AS time,
-       fx_time_problem(t_raw, true) AS time_problem,
+       time,
+       CASE WHEN time IS NULL THEN fx_time_problem(t_raw, true) END AS time_problem,
        t_raw AS time_raw,
        CASE WHEN s.eventSource IS NULL THEN s.eventName
             ELSE regexp_replace(s.eventSource, '\\.amazonaws\\.com$', '') || ':' || coalesce(s.eventName, '?') END AS action,
@@ -81,14 +88,14 @@ SELECT record_no,
        s.sourceIPAddress AS src_ip,
        s.userAgent AS user_agent,
        coalesce(
-           nullif(array_to_string(json_extract_string(s.resources, '$[*].ARN'), ', '), ''),
+           nullif(array_to_string([x.ARN FOR x IN s.resources], ', '), ''),
            s.requestParameters.bucketName || coalesce('/' || s.requestParameters.key, ''),
            s.requestParameters.roleArn, s.requestParameters.repositoryName,
            s.requestParameters.userName, s.requestParameters.roleName, s.requestParameters.functionName,
            s.requestParameters.instanceId, s.requestParameters.name) AS target,
        CASE WHEN s.errorCode IN {_TIMEOUT_CODES} THEN 'timeout'
             WHEN s.errorCode IS NOT NULL AND s.errorCode <> '' THEN 'failure'
-            WHEN resp->>'ConsoleLogin' = 'Failure' THEN 'failure'
+            WHEN s.responseElements.ConsoleLogin = 'Failure' THEN 'failure'
             ELSE 'success' END AS outcome,
        CASE WHEN s.errorCode IN {_TIMEOUT_CODES} THEN 'timed out: ' || s.errorCode || coalesce(': ' || s.errorMessage, '')
             WHEN s.errorCode IN {_THROTTLE_CODES} THEN 'throttled: ' || s.errorCode || coalesce(': ' || s.errorMessage, '')
@@ -96,13 +103,13 @@ SELECT record_no,
                  OR s.errorCode ILIKE '%Forbidden%' OR s.errorCode IN ('InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'SignatureDoesNotMatch')
                  THEN 'access denied: ' || s.errorCode || coalesce(': ' || s.errorMessage, '')
             WHEN s.errorCode IS NOT NULL AND s.errorCode <> '' THEN s.errorCode || coalesce(': ' || s.errorMessage, '')
-            WHEN resp->>'ConsoleLogin' = 'Failure' THEN 'ConsoleLogin Failure'
+            WHEN s.responseElements.ConsoleLogin = 'Failure' THEN 'ConsoleLogin Failure'
             ELSE 'no errorCode' END AS outcome_reason,
        s.requestID AS request_id,
        s.eventID AS event_uid,
        s.recipientAccountId AS environment,
-       coalesce(resp->>'$.image.imageId.imageDigest', s.requestParameters.imageDigest) AS artifact_digest
-FROM m
+       coalesce(s.responseElements.image.imageId.imageDigest, s.requestParameters.imageDigest) AS artifact_digest
+FROM t
 """
 
 # Console "Event history" CSV and other flattened exports: header names vary, so each column is
