@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 
+#: Appended to every method: the child reports its own peak RSS (VmHWM of its address space).
+#: wait4's ru_maxrss is not enough on Linux: a child started with fork/vfork and exec carries the
+#: parent's high-water mark from before the exec, so a parent holding 800 MB makes every child
+#: report at least 800 MB.
+_REPORT_PEAK = """
+import sys as _sys
+with open('/proc/self/status') as _f:
+    for _line in _f:
+        if _line.startswith('VmHWM:'):
+            print('FORENSICS_BENCH_VMHWM_KB', _line.split()[1], file=_sys.stderr)
+"""
+
 
 def run(code: str, *args: str) -> tuple[float, int, str]:
-    """Run ``code`` with ``args`` in a fresh interpreter. Returns (seconds, peak RSS in bytes from
-    wait4, stdout). Output goes through files, so a chatty child cannot block on a full pipe."""
+    """Run ``code`` with ``args`` in a fresh interpreter. Returns (seconds, peak RSS in bytes,
+    stdout). Peak RSS is the child's own VmHWM where /proc has it, else wait4's figure. Output goes
+    through files, so a chatty child cannot block on a full pipe."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=out, stderr=err)
+        proc = subprocess.Popen([sys.executable, "-c", code + _REPORT_PEAK, *args], stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
+        stderr = err.read().decode(errors="replace")
         if status != 0:
-            raise RuntimeError(f"benchmark step failed: {err.read().decode(errors='replace')[-2000:]}")
-        return elapsed, usage.ru_maxrss * 1024, out.read().decode(errors="replace").strip()
+            raise RuntimeError(f"benchmark step failed: {stderr[-2000:]}")
+        peak = re.search(r"FORENSICS_BENCH_VMHWM_KB (\d+)", stderr)
+        rss = int(peak.group(1)) * 1024 if peak else usage.ru_maxrss * 1024
+        return elapsed, rss, out.read().decode(errors="replace").strip()
