@@ -12,6 +12,7 @@ the engine discovers it.
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,11 +156,8 @@ class Batch:
         once; the engine settles that after the file's last batch (``dedup_file``)."""
         con = self.con
         select_sql = select_sql.replace("{batch}", self.table)
-        mapped = temp_name("mapped")
-        con.execute(
-            f"CREATE TEMP TABLE {mapped} AS SELECT * FROM ({select_sql}) WHERE true",
-            params or [],
-        )
+        # kept in chunked Arrow, so that the insert below scans both of its inputs on every core
+        mapped = stage(con, f"SELECT * FROM ({select_sql}) WHERE true", params)
         # a record with no parseable time goes to the rejects ledger, with its reason (the join with
         # the batch's documents runs only when there is such a record)
         if scalar(con, f"SELECT count(*) FROM {mapped} WHERE time IS NULL"):
@@ -203,17 +201,22 @@ class Batch:
             f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY record_no{", " + seq if seq != "0" else ""}) AS back
                 FROM {mapped} m WHERE time IS NOT NULL) WHERE back""")
         # (source, event_uid) duplicates are settled once per file, after its last batch: see dedup_file
-        con.execute(
-            f"""INSERT INTO events BY NAME
+        insert = f"""INSERT INTO events BY NAME
                 SELECT {", ".join(select)},
                        ? || ':' || m.record_no || ':' || {seq} AS event_id,
                        ? AS evidence_sha256, r.line_no AS evidence_line, m.record_no AS evidence_record
                 FROM {self.table} r JOIN {mapped} m USING (record_no)
                 WHERE m.time IS NOT NULL
-                {"ORDER BY time" if inversions else ""}""",
-            [self.evidence_sha256[:16], self.evidence_sha256],
-        )
-        con.execute(f"DROP TABLE {mapped}")
+                {"ORDER BY time" if inversions else ""}"""
+        params = [self.evidence_sha256[:16], self.evidence_sha256]
+        if inversions:
+            con.execute(insert, params)
+        else:
+            # in time order already: the rows need not keep their order inside the batch, which lets
+            # each thread write (and compress) rows of its own
+            with _insertion_order(con, False):
+                con.execute(insert, params)
+        unstage(con, mapped)
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert rows into another case table (spans, attestations, ...). ``select_sql`` must
@@ -266,6 +269,16 @@ class Batch:
         )
         con.execute(f"DROP TABLE {self.outcome}")
         return loaded, total - loaded
+
+
+@contextmanager
+def _insertion_order(con, keep: bool):
+    previous = scalar(con, "SELECT current_setting('preserve_insertion_order')")
+    con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
 
 
 def stage(con, sql: str, params: list | dict | None = None) -> str:
