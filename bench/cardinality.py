@@ -65,22 +65,6 @@ def build(case_path: Path, rows: int) -> float:
         return time.perf_counter() - t0
 
 
-#: The kit's per-key analysis before ``attribute_value_counts``: one pass over every occurrence.
-ROWS_QUERY = """
-WITH per_key AS (
-    SELECT signal, key, count(*) AS occurrences, count(DISTINCT value) AS distinct_exact,
-           approx_count_distinct(value) AS distinct_approx, CAST(sum(bytes) AS BIGINT) AS bytes
-    FROM attribute_values WHERE signal = 'spans' GROUP BY signal, key
-)
-SELECT signal, key, occurrences, distinct_exact, distinct_approx,
-       round(100.0 * abs(distinct_approx - distinct_exact) / greatest(distinct_exact, 1), 2) AS approx_error_pct,
-       round(100.0 * occurrences / sum(occurrences) OVER (PARTITION BY signal), 3) AS share_of_occurrences_pct,
-       bytes, round(100.0 * bytes / greatest(sum(bytes) OVER (PARTITION BY signal), 1), 3) AS share_of_bytes_pct,
-       round(100.0 * distinct_exact / greatest(sum(distinct_exact) OVER (PARTITION BY signal), 1), 3) AS share_of_distinct_pct
-FROM per_key ORDER BY distinct_exact DESC, bytes DESC, signal, key
-"""
-
-
 def run(method: str, case_path: Path) -> dict:
     import forensics
 
@@ -98,7 +82,7 @@ def run(method: str, case_path: Path) -> dict:
         df = getattr(cardinality, method)(c)
         result = {"_rows": df.height}
     elif method == "duckdb-rows":  # the same analysis over every occurrence, as the kit did before
-        df = c.sql(ROWS_QUERY)
+        df = c.query("cardinality/attribute_keys_over_rows", signal="spans")  # the kit before the counts table
         result = {k: (e, a) for k, e, a in df.select("key", "distinct_exact", "distinct_approx").iter_rows()}
     elif method == "duckdb-direct":
         df = c.sql("""SELECT key, count(DISTINCT value) AS e, approx_count_distinct(value) AS a

@@ -44,3 +44,35 @@ def sample_case(sample_dir, tmp_path_factory):
     c.ingest([sample_dir])
     yield c
     c.close()
+
+
+@pytest.fixture
+def ranked_source():
+    """A minimal source whose records name their event id and rank (for de-duplication tests):
+    ``{"t": time, "id": event_uid, "rank": event_rank, "what": action}``. Its category is 'other'."""
+    from forensics.sources.base import Source
+
+    class Ranked(Source):
+        name = "ranked"
+        containers = ("jsonl",)
+
+        def events_sql(self):
+            return """SELECT record_no, fx_time(doc->>'t', false) AS time, NULL AS time_problem,
+                             doc->>'id' AS event_uid, CAST(doc->>'rank' AS SMALLINT) AS event_rank,
+                             doc->>'what' AS action FROM {batch}"""
+
+    return Ranked()
+
+
+@pytest.fixture
+def write_ranked(tmp_path):
+    """Write records for ``ranked_source`` as a JSON Lines file in tmp_path; returns its path."""
+    import json
+
+    def write(name, rows):
+        p = tmp_path / name
+        p.write_text("".join(json.dumps({"t": "2026-03-14T09:00:00Z", **r}) + "\n" for r in rows))
+        return p
+
+    return write
+

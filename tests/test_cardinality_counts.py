@@ -28,21 +28,6 @@ ORDER BY ALL
 """
 HELD = "SELECT signal, key, value, occurrences, bytes, first_seen, last_seen FROM attribute_value_counts ORDER BY ALL"
 
-# attribute_keys as it was computed before the table: one pass over every occurrence.
-KEYS_OVER_ROWS = """
-WITH per_key AS (
-    SELECT signal, key, count(*) AS occurrences, count(DISTINCT value) AS distinct_exact,
-           approx_count_distinct(value) AS distinct_approx, CAST(sum(bytes) AS BIGINT) AS bytes
-    FROM attribute_values GROUP BY signal, key
-)
-SELECT signal, key, occurrences, distinct_exact, distinct_approx,
-       round(100.0 * abs(distinct_approx - distinct_exact) / greatest(distinct_exact, 1), 2) AS approx_error_pct,
-       round(100.0 * occurrences / sum(occurrences) OVER (PARTITION BY signal), 3) AS share_of_occurrences_pct,
-       bytes, round(100.0 * bytes / greatest(sum(bytes) OVER (PARTITION BY signal), 1), 3) AS share_of_bytes_pct,
-       round(100.0 * distinct_exact / greatest(sum(distinct_exact) OVER (PARTITION BY signal), 1), 3) AS share_of_distinct_pct
-FROM per_key ORDER BY distinct_exact DESC, bytes DESC, signal, key
-"""
-
 TOP_VALUES_OVER_ROWS = """
 SELECT signal, key, value, occurrences, rank FROM (
     SELECT signal, key, value, count(*) AS occurrences,
@@ -56,7 +41,7 @@ def assert_exact(case):
     held, recount = case.sql(HELD), case.sql(RECOUNT)
     assert held.height > 0
     assert held.equals(recount), (held, recount)
-    assert cd.attribute_keys(case).equals(case.sql(KEYS_OVER_ROWS))
+    assert cd.attribute_keys(case).equals(case.query("cardinality/attribute_keys_over_rows", signal=None))
 
 
 def _otlp_spans(path, spans: list[tuple[str, str, int, dict[str, str]]], service="api") -> None:
@@ -131,27 +116,11 @@ def test_spans_counted_in_passes_by_trace_id_are_exact(case, tmp_path, monkeypat
     assert_exact(case)
 
 
-def test_a_later_file_replacing_rows_of_a_counted_one_recounts_that_signal(case, tmp_path):
-    from forensics.sources.base import Source
-
-    class Ranked(Source):  # category 'other': its events' fields are log attributes
-        name = "ranked"
-        containers = ("jsonl",)
-
-        def events_sql(self):
-            return """SELECT record_no, fx_time(doc->>'t', false) AS time, NULL AS time_problem,
-                             doc->>'id' AS event_uid, CAST(doc->>'rank' AS SMALLINT) AS event_rank,
-                             doc->>'what' AS action FROM {batch}"""
-
-    def write(name, rows):
-        p = tmp_path / name
-        p.write_text("".join(json.dumps({"t": "2026-03-14T09:00:00Z", **r}) + "\n" for r in rows))
-        return p
-
-    case.ingest([write("a.jsonl", [{"id": "x", "rank": 1, "what": "partial"}, {"id": "y", "rank": 1, "what": "kept"}])],
-                loader=Ranked())
+def test_a_later_file_replacing_rows_of_a_counted_one_recounts_that_signal(case, ranked_source, write_ranked):
+    case.ingest([write_ranked("a.jsonl", [{"id": "x", "rank": 1, "what": "partial"}, {"id": "y", "rank": 1, "what": "kept"}])],
+                loader=ranked_source)
     assert_exact(case)
-    case.ingest([write("b.jsonl", [{"id": "x", "rank": 3, "what": "complete"}])], loader=Ranked())
+    case.ingest([write_ranked("b.jsonl", [{"id": "x", "rank": 3, "what": "complete"}])], loader=ranked_source)
     assert_exact(case)  # "partial" is gone: adding b's rows alone would have kept it
     assert not case.sql("SELECT * FROM attribute_value_counts WHERE value = 'partial'").height
 
@@ -184,7 +153,7 @@ def test_read_only_case_changed_outside_an_ingest_is_answered_exactly_and_left_u
     with forensics.open_case(path, read_only=True) as c:
         assert not dc.is_current(c.con)
         keys = cd.attribute_keys(c)
-        assert keys.equals(c.sql(KEYS_OVER_ROWS))
+        assert keys.equals(c.query("cardinality/attribute_keys_over_rows", signal=None))
         route = keys.filter(pl.col("key") == "route").row(0, named=True)
         assert (route["occurrences"], route["distinct_exact"]) == (5, 3)
         assert c.sql(HELD).equals(c.sql(RECOUNT))  # the connection reads its TEMP counts
@@ -202,7 +171,7 @@ def test_case_from_before_the_table_is_counted_when_read(tmp_path):
         c.ingest([tmp_path / "l.jsonl"])
         c.con.execute("DROP TABLE attribute_value_counts; DROP TABLE attribute_value_counts_sources")
     with forensics.open_case(path, read_only=True) as c:
-        assert cd.attribute_keys(c).equals(c.sql(KEYS_OVER_ROWS))
+        assert cd.attribute_keys(c).equals(c.query("cardinality/attribute_keys_over_rows", signal=None))
         assert cd.explosions(c, min_new=1, threshold=0.1).height == 0
     with forensics.open_case(path) as c:
         assert cd.attribute_keys(c)["distinct_exact"].to_list() == [4]
@@ -227,6 +196,6 @@ def test_emptying_the_record_of_what_was_counted_counts_everything_again(case, t
     case.con.execute("UPDATE log_attributes SET value = 'c' WHERE value = 'b'")  # totals unchanged: not seen
     assert dc.is_current(case.con)
     case.con.execute("DELETE FROM attribute_value_counts_sources")
-    assert cd.attribute_keys(case).equals(case.sql(KEYS_OVER_ROWS))
+    assert cd.attribute_keys(case).equals(case.query("cardinality/attribute_keys_over_rows", signal=None))
     assert_exact(case)
     assert case.sql("SELECT value FROM attribute_value_counts ORDER BY value")["value"].to_list() == ["a", "c"]

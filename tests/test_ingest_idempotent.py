@@ -92,27 +92,11 @@ def test_rows_left_by_a_killed_ingest_are_purged_before_the_file_is_read_again(c
     assert case.sql("SELECT count(*) FROM events").item() == 1
 
 
-def test_duplicate_with_a_higher_rank_replaces_the_copy_the_case_holds(case, tmp_path):
-    from forensics.sources.base import Source
-
-    class Ranked(Source):
-        name = "ranked"
-        containers = ("jsonl",)
-
-        def events_sql(self):
-            return """SELECT record_no, fx_time(doc->>'t', false) AS time, NULL AS time_problem,
-                             doc->>'id' AS event_uid, CAST(doc->>'rank' AS SMALLINT) AS event_rank,
-                             doc->>'what' AS action FROM {batch}"""
-
-    def write(name, rows):
-        p = tmp_path / name
-        p.write_text("".join(json.dumps({"t": "2026-03-14T09:00:00Z", **r}) + "\n" for r in rows))
-        return p
-
-    a = write("a.jsonl", [{"id": "x", "rank": 1, "what": "partial"}, {"id": "x", "rank": 1, "what": "partial again"}])
-    b = write("b.jsonl", [{"id": "x", "rank": 3, "what": "complete"}, {"id": "x", "rank": 2, "what": "middle"}])
-    (ra,) = case.ingest([a], loader=Ranked())
-    (rb,) = case.ingest([b], loader=Ranked())
+def test_duplicate_with_a_higher_rank_replaces_the_copy_the_case_holds(case, ranked_source, write_ranked):
+    a = write_ranked("a.jsonl", [{"id": "x", "rank": 1, "what": "partial"}, {"id": "x", "rank": 1, "what": "partial again"}])
+    b = write_ranked("b.jsonl", [{"id": "x", "rank": 3, "what": "complete"}, {"id": "x", "rank": 2, "what": "middle"}])
+    (ra,) = case.ingest([a], loader=ranked_source)
+    (rb,) = case.ingest([b], loader=ranked_source)
     assert (ra.records_loaded, ra.records_duplicate) == (2, 1)  # equal rank: the earlier record stays
     assert (rb.records_loaded, rb.records_duplicate) == (2, 2)  # "middle" loses in the batch, "partial" is replaced
     assert case.sql("SELECT action FROM events").rows() == [("complete",)]
