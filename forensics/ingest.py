@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from forensics.db import row, scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
-from forensics.sources.base import Batch, Probe, Source, dedup_file, temp_name
+from forensics.sources.base import Batch, Probe, Source, dedup_file, stage, temp_name, unstage
 
 #: A JSON Lines line longer than this is rejected (its first 64 KiB kept in the ledger).
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -46,6 +46,8 @@ SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: How much raw text a reject keeps.
 RAW_KEEP = 65536
 PIECE_BYTES = 32 * 1024 * 1024
+#: A JSON document with at least this many records hands them to its source in chunked Arrow.
+STAGE_MIN_RECORDS = 10_000
 #: Keep each staged batch of a line file in Arrow (scanned in parallel) rather than in a DuckDB temp table.
 ARROW_BATCHES = os.environ.get("FORENSICS_ARROW_BATCHES", "1") == "1"  # 0: the temp-table path, for A/B benchmarks
 HEAD_BYTES = 64 * 1024
@@ -732,6 +734,16 @@ class Ingestor:
             counts.read += rej
             counts.rejected += rej
             con.execute(f"DELETE FROM {batch} WHERE NOT ({kept})")
+        if ARROW_BATCHES and scalar(con, f"SELECT count(*) FROM {batch}") >= STAGE_MIN_RECORDS:
+            # a large document's records go to the source in chunked Arrow, so that its mapping and
+            # the insert run on every core (the temp table is one row group: one thread)
+            staged = stage(con, f"SELECT * FROM {batch}")
+            con.execute(f"DROP TABLE {batch}")
+            try:
+                self._run_batch(staged, sha, source, counts)
+            finally:
+                unstage(con, staged)
+            return
         self._run_batch(batch, sha, source, counts)
         con.execute(f"DROP TABLE {batch}")
 

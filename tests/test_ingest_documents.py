@@ -169,3 +169,22 @@ def test_canonical_event_time_shortcut_agrees_with_fx_time(case):
                            FROM unnest($texts) t(s))
             WHERE fast IS DISTINCT FROM rule""", {"texts": texts})
     assert differ.height == 0, differ
+
+
+def test_document_records_handed_over_in_arrow_load_the_same_as_from_a_table(tmp_path, monkeypatch):
+    """A document with many records reaches its source in chunked Arrow (both cores); the events,
+    rejects and counts are the same as through the temp table."""
+    import forensics
+
+    p = tmp_path / "r.json"
+    p.write_bytes(_records(200, None, 5, _event(3)))  # two non-objects, one duplicate event id
+    got = {}
+    for minimum in (10**9, 1):  # never staged / always staged
+        monkeypatch.setattr(ingest, "STAGE_MIN_RECORDS", minimum)
+        with forensics.open_case(tmp_path / f"c{minimum}.duckdb") as case:
+            res = _one(case, p)
+            got[minimum] = ((res.records_read, res.records_loaded, res.records_rejected, res.records_duplicate),
+                            case.sql("SELECT * EXCLUDE (event_id) FROM events ORDER BY evidence_record").rows(),
+                            case.sql("SELECT record_index, reason FROM rejects ORDER BY record_index").rows())
+    assert got[1] == got[10**9]
+    assert got[1][0] == (203, 201, 2, 1)
