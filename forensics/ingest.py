@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forensics.db import row, scalar
+from forensics.db import row, scalar, setting
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
-from forensics.sources.base import Batch, Probe, Source, dedup_file, stage, temp_name, unstage
+from forensics.sources.base import Batch, Probe, Source, chunked, dedup_file, stage, temp_name, unstage
 
 #: A JSON Lines line longer than this is rejected (its first 64 KiB kept in the ledger).
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -48,8 +48,6 @@ RAW_KEEP = 65536
 PIECE_BYTES = 32 * 1024 * 1024
 #: A JSON document with at least this many records hands them to its source in chunked Arrow.
 STAGE_MIN_RECORDS = 10_000
-#: Keep each staged batch of a line file in Arrow (scanned in parallel) rather than in a DuckDB temp table.
-ARROW_BATCHES = os.environ.get("FORENSICS_ARROW_BATCHES", "1") == "1"  # 0: the temp-table path, for A/B benchmarks
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
@@ -631,9 +629,7 @@ class Ingestor:
         columns = {"line_no": _int64_array(line_nos), "byte_offset": _int64_array(byte_offsets), "text": text}
         if bad is not None:
             columns["bad"] = pa.array(bad, type=pa.bool_())
-        arrow = pa.Table.from_arrays(list(columns.values()), names=list(columns))
-        if ARROW_BATCHES:
-            arrow = _rechunk(arrow, n)
+        arrow = chunked(pa.Table.from_arrays(list(columns.values()), names=list(columns)))
         n_bad = int(bad.sum()) if bad is not None else 0
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
@@ -662,20 +658,12 @@ class Ingestor:
                 FROM (SELECT line_no, byte_offset, text, doc, {reason} AS reason
                       FROM (SELECT line_no, byte_offset, text, {doc} AS doc FROM {view}
                             WHERE {"NOT bad" if bad is not None else "true"} {where}))"""
-        staged_arrow = None
-        if ARROW_BATCHES:
-            # The batch stays in Arrow, cut into record batches, so that every scan of it (the
-            # source's mapping, the insert) runs on all cores: a DuckDB table this small is one row
-            # group, which only one thread scans.
-            staged_arrow = _rechunk(_arrow_result(con, stage_sql), n)
-            staged_view = temp_name("staged")
-            con.register(staged_view, staged_arrow)
-            con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
-                            FROM {staged_view} WHERE reason IS NULL""")
-            ledger = staged_view
-        else:
-            con.execute(f"CREATE TEMP TABLE {batch} AS {stage_sql}")
-            ledger = batch
+        # The batch stays in Arrow, cut into record batches, so that every scan of it (the source's
+        # mapping, the insert) runs on all cores: a DuckDB table this small is one row group, which
+        # only one thread scans. ``ledger`` keeps the lines that are not records too.
+        ledger = stage(con, stage_sql)
+        con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
+                        FROM {ledger} WHERE reason IS NULL""")
         con.unregister(view)
         blank, rej, staged = row(con, f"""SELECT count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> ''),
                                                  count(*) FROM {ledger}""")
@@ -689,15 +677,9 @@ class Ingestor:
             )
             counts.read += rej
             counts.rejected += rej
-        if staged_arrow is not None:
-            self._run_batch(batch, sha, source, counts)
-            con.execute(f"DROP VIEW {batch}")
-            con.unregister(ledger)
-            return
-        if blank or rej:
-            con.execute(f"DELETE FROM {batch} WHERE reason IS NOT NULL")
         self._run_batch(batch, sha, source, counts)
-        con.execute(f"DROP TABLE {batch}")
+        con.execute(f"DROP VIEW {batch}")
+        unstage(con, ledger)
 
     # -- one JSON document ----------------------------------------------------------------------
     def _read_document(self, path: str, stream: ByteStream, sha: str, source: Source, probe: Probe, counts: _Counts) -> None:
@@ -734,7 +716,7 @@ class Ingestor:
             counts.read += rej
             counts.rejected += rej
             con.execute(f"DELETE FROM {batch} WHERE NOT ({kept})")
-        if ARROW_BATCHES and scalar(con, f"SELECT count(*) FROM {batch}") >= STAGE_MIN_RECORDS:
+        if scalar(con, f"SELECT count(*) FROM {batch}") >= STAGE_MIN_RECORDS:
             # a large document's records go to the source in chunked Arrow, so that its mapping and
             # the insert run on every core (the temp table is one row group: one thread)
             staged = stage(con, f"SELECT * FROM {batch}")
@@ -867,29 +849,11 @@ class Ingestor:
 @contextmanager
 def memory_budget(con):
     """Hold DuckDB to ``LINES_MEMORY_LIMIT`` for work that can spill, then restore the limit."""
-    previous = scalar(con, "SELECT current_setting('memory_limit')")
-    if LINES_MEMORY_LIMIT:
-        con.execute(f"SET memory_limit = '{LINES_MEMORY_LIMIT}'")
-    try:
+    if not LINES_MEMORY_LIMIT:
         yield
-    finally:
-        if LINES_MEMORY_LIMIT:
-            con.execute("SET memory_limit = ?", [previous])
-
-
-def _arrow_result(con, sql: str) -> pa.Table:
-    """A query's result as an Arrow table, JSON columns kept as JSON (Arrow's ``arrow.json``)."""
-    con.execute("SET arrow_lossless_conversion = true")
-    try:
-        return con.sql(sql).to_arrow_table()
-    finally:
-        con.execute("RESET arrow_lossless_conversion")
-
-
-def _rechunk(table: pa.Table, rows: int, parts: int = 16) -> pa.Table:
-    """The same rows in about ``parts`` record batches (slices, no copy), so DuckDB scans them in parallel."""
-    size = max(1024, -(-max(rows, 1) // parts))
-    return pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
+        return
+    with setting(con, "memory_limit", LINES_MEMORY_LIMIT):
+        yield
 
 
 def _int64_array(values: np.ndarray) -> pa.Array:

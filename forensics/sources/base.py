@@ -12,13 +12,12 @@ the engine discovers it.
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
-from forensics.db import row, scalar
+from forensics.db import row, scalar, setting
 
 #: Columns of ``events`` that a mapping may produce, with their SQL types.
 EVENT_COLUMNS: dict[str, str] = {
@@ -208,14 +207,10 @@ class Batch:
                 FROM {self.table} r JOIN {mapped} m USING (record_no)
                 WHERE m.time IS NOT NULL
                 {"ORDER BY time" if inversions else ""}"""
-        params = [self.evidence_sha256[:16], self.evidence_sha256]
-        if inversions:
-            con.execute(insert, params)
-        else:
-            # in time order already: the rows need not keep their order inside the batch, which lets
-            # each thread write (and compress) rows of its own
-            with _insertion_order(con, False):
-                con.execute(insert, params)
+        # a batch in time order already need not keep its order inside the batch, which lets each
+        # thread write (and compress) rows of its own
+        with setting(con, "preserve_insertion_order", bool(inversions)):
+            con.execute(insert, [self.evidence_sha256[:16], self.evidence_sha256])
         unstage(con, mapped)
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
@@ -271,14 +266,10 @@ class Batch:
         return loaded, total - loaded
 
 
-@contextmanager
-def _insertion_order(con, keep: bool):
-    previous = scalar(con, "SELECT current_setting('preserve_insertion_order')")
-    con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
-    try:
-        yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
+def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
+    """The same rows in about ``parts`` record batches (slices, no copy), which DuckDB scans in parallel."""
+    size = max(256, -(-max(table.num_rows, 1) // parts))
+    return pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
 
 
 def stage(con, sql: str, params: list | dict | None = None) -> str:
@@ -287,15 +278,10 @@ def stage(con, sql: str, params: list | dict | None = None) -> str:
     Use it instead of a temp table for an intermediate result that later statements scan: DuckDB
     scans a temp table by row groups of 122,880 rows, so a batch-sized one is read by one thread,
     while a chunked Arrow table is read by all. JSON columns stay JSON. Drop it with ``unstage``."""
-    con.execute("SET arrow_lossless_conversion = true")
-    try:
+    with setting(con, "arrow_lossless_conversion", True):
         table = (con.sql(sql, params=params) if params else con.sql(sql)).to_arrow_table()
-    finally:
-        con.execute("RESET arrow_lossless_conversion")
-    size = max(256, -(-max(table.num_rows, 1) // 16))
-    table = pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
     name = temp_name("staged")
-    con.register(name, table)
+    con.register(name, chunked(table))
     return name
 
 
