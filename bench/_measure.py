@@ -22,10 +22,11 @@ with open('/proc/self/status') as _f:
 """
 
 
-def run(code: str, *args: str) -> tuple[float, int, str]:
-    """Run ``code`` with ``args`` in a fresh interpreter. Returns (seconds, peak RSS in bytes,
-    stdout). Peak RSS is the child's own VmHWM where /proc has it, else wait4's figure. Output goes
-    through files, so a chatty child cannot block on a full pipe."""
+def measure(code: str, *args: str) -> tuple[float, float, int, str]:
+    """Run ``code`` with ``args`` in a fresh interpreter. Returns (seconds, CPU seconds (user +
+    system, from wait4), peak RSS in bytes, stdout). Peak RSS is the child's own VmHWM where /proc
+    has it, else wait4's figure. Output goes through files, so a chatty child cannot block on a full
+    pipe. A failing child raises ``RuntimeError`` with the end of its stderr."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", code + _REPORT_PEAK, *args], stdout=out, stderr=err)
@@ -38,4 +39,10 @@ def run(code: str, *args: str) -> tuple[float, int, str]:
             raise RuntimeError(f"benchmark step failed: {stderr[-2000:]}")
         peak = re.search(r"FORENSICS_BENCH_VMHWM_KB (\d+)", stderr)
         rss = int(peak.group(1)) * 1024 if peak else usage.ru_maxrss * 1024
-        return elapsed, rss, out.read().decode(errors="replace").strip()
+        return elapsed, usage.ru_utime + usage.ru_stime, rss, out.read().decode(errors="replace").strip()
+
+
+def run(code: str, *args: str) -> tuple[float, int, str]:
+    """``measure`` without the CPU seconds: (seconds, peak RSS in bytes, stdout)."""
+    elapsed, _, rss, out = measure(code, *args)
+    return elapsed, rss, out

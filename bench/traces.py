@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -25,6 +23,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from _measure import measure
 
 SPANS_PER_LINE = 20
 
@@ -91,17 +90,14 @@ def generate(path: Path, gb: float) -> int:
 
 
 def run(code: str, *args: str) -> tuple[float, float, float, str]:
-    """Wall seconds, CPU seconds, peak RSS (MB) and stdout of ``code`` run in a fresh interpreter."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    secs = time.perf_counter() - t0
-    out = proc.stdout.read().strip().splitlines()[-1:] if proc.stdout else []
-    out = out[0] if out else ""
-    if status != 0:
-        out = f"failed (status {status})"
-    return secs, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+    """Wall seconds, CPU seconds, peak RSS (MB) and the last line of stdout of ``code`` run in a fresh
+    interpreter (``_measure.measure``: the child's own peak RSS, not the parent's carried across exec)."""
+    try:
+        secs, cpu, rss, out = measure(textwrap.dedent(code), *args)
+    except RuntimeError as e:
+        return 0.0, 0.0, 0.0, f"failed ({str(e).splitlines()[-1][:200]})"
+    lines = out.splitlines()
+    return secs, cpu, rss / 2**20, lines[-1] if lines else ""
 
 
 class _TimedConnection:
