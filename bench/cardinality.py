@@ -33,8 +33,8 @@ def build(case_path: Path, rows: int) -> float:
     """Write the spans and their attributes, then count them as ingest does; returns the seconds
     the counting (the derivation) took."""
     import forensics
+    from forensics.db import memory_budget
     from forensics.derive import cardinality as derive_cardinality
-    from forensics.ingest import memory_budget
 
     spans = rows // KEYS
     with forensics.open_case(case_path) as c:

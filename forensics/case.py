@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from forensics import derive, queries
+from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
@@ -74,7 +75,6 @@ class Case:
     def rederive(self) -> None:
         """Rebuild the derived tables (credentials, deploys, ...) from what the case holds. They are
         aggregations that can spill, so they run within the ingest memory budget."""
-        from forensics.ingest import memory_budget
 
         with memory_budget(self.con):
             derive.run_all(self.con)

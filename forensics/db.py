@@ -7,6 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+#: DuckDB's memory limit for work that can spill (reading a line-oriented file, the derivations after
+#: an ingest); None keeps the connection's setting.
+LINES_MEMORY_LIMIT = "1GB"
+
 
 def row(con, sql: str, params=None) -> tuple | None:
     """The first row of a statement's result (the rest is consumed), or None."""
@@ -20,7 +24,6 @@ def scalar(con, sql: str, params=None):
     return r[0] if r else None
 
 
-
 @contextmanager
 def setting(con, name: str, value) -> Iterator[None]:
     """Set a DuckDB setting (a name the kit chose) for the length of a ``with`` block, then put back
@@ -31,3 +34,13 @@ def setting(con, name: str, value) -> Iterator[None]:
         yield
     finally:
         con.execute(f"SET {name} = ?", [previous])
+
+
+@contextmanager
+def memory_budget(con) -> Iterator[None]:
+    """Hold DuckDB to ``LINES_MEMORY_LIMIT`` for work that can spill, then restore the limit."""
+    if not LINES_MEMORY_LIMIT:
+        yield
+        return
+    with setting(con, "memory_limit", LINES_MEMORY_LIMIT):
+        yield

@@ -20,14 +20,13 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forensics.db import row, scalar, setting
+from forensics.db import memory_budget, row, scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
 from forensics.sources.base import Batch, Probe, Source, chunked, dedup_file, stage, temp_name, unstage
@@ -38,9 +37,6 @@ MAX_LINE_BYTES = 8 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 #: A line-oriented file commits after about this many bytes, which bounds memory; see Ingestor.purge.
 COMMIT_EVERY_BYTES = 128 * 1024 * 1024
-#: DuckDB's memory limit while reading a line-oriented file (it spills beyond it); None keeps the
-#: connection's setting.
-LINES_MEMORY_LIMIT = "1GB"
 #: A JSON document up to this size is parsed in Python to probe it; larger ones are probed by DuckDB.
 SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: How much raw text a reject keeps.
@@ -479,7 +475,7 @@ class Ingestor:
             container = "jsonl" if container != "csv" else container
         if container == "empty":
             container = "jsonl"
-        if getattr(source, "reads_text_lines", False) and container in ("text", "csv"):
+        if source.reads_text_lines and container in ("text", "csv"):
             container = "text"  # the source parses the lines itself (e.g. Prometheus exposition)
         counts = _Counts()
         stream = ByteStream(path)
@@ -633,7 +629,7 @@ class Ingestor:
         n_bad = int(bad.sum()) if bad is not None else 0
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
-        text_lines = bool(getattr(source, "reads_text_lines", False))
+        text_lines = source.reads_text_lines
         view, batch = temp_name("lines"), temp_name("batch")
         con.register(view, arrow)
         ws = "' ' || chr(9) || chr(10) || chr(13)"
@@ -704,7 +700,7 @@ class Ingestor:
         # here is minified JSON, so its first character tells an object or an array
         con = self.con
         kept = "starts_with(CAST(doc AS VARCHAR), '{')"
-        if getattr(source, "accepts_array_records", False):
+        if source.accepts_array_records:
             kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
         rej = scalar(con,
             f"""INSERT INTO rejects SELECT ?, NULL, NULL, record_no, 'non-object record (' || json_type(doc) || ')',
@@ -844,16 +840,6 @@ class Ingestor:
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             if tmp:
                 os.unlink(tmp)
-
-
-@contextmanager
-def memory_budget(con):
-    """Hold DuckDB to ``LINES_MEMORY_LIMIT`` for work that can spill, then restore the limit."""
-    if not LINES_MEMORY_LIMIT:
-        yield
-        return
-    with setting(con, "memory_limit", LINES_MEMORY_LIMIT):
-        yield
 
 
 def _int64_array(values: np.ndarray) -> pa.Array:

@@ -47,16 +47,6 @@ def parameters(sql: str) -> set[str]:
     return set(_PARAM.findall(body))
 
 
-def header(sql: str) -> str:
-    """The leading comment block, without the comment markers."""
-    lines = []
-    for line in sql.splitlines():
-        if not line.startswith("--"):
-            break
-        lines.append(line[2:].strip())
-    return "\n".join(lines)
-
-
 def invariant_names() -> list[str]:
     root = queries_dir() / "invariants"
     return sorted(p.stem for p in root.glob("*.sql"))

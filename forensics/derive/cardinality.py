@@ -16,6 +16,8 @@ counts are built in TEMP tables of the same names, which the connection reads in
 
 from __future__ import annotations
 
+from forensics.db import memory_budget
+
 ORDER = 60
 
 TABLE = "attribute_value_counts"
@@ -190,7 +192,6 @@ def ensure_current(con, writable: bool) -> None:
     """Before reading the counts: bring them up to date if the source tables changed since the
     last count (rows written outside an ingest, or a case from before the table existed). A
     read-only case gets TEMP tables of the same names; later calls keep them current."""
-    from forensics.ingest import memory_budget
 
     if is_current(con):
         return

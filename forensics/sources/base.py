@@ -98,6 +98,10 @@ class Source:
     category: str = "other"
     #: Containers this source can read.
     containers: tuple[str, ...] = ("jsonl", "json")
+    #: The engine hands every non-blank text line over as a JSON string, instead of parsing JSON lines.
+    reads_text_lines: bool = False
+    #: A record may be a JSON array as well as an object (e.g. Zipkin's list of traces).
+    accepts_array_records: bool = False
 
     def detect(self, probe: Probe) -> int:
         """Confidence from 0 (not mine) to 100 that the probed file belongs to this source."""
@@ -169,7 +173,6 @@ class Batch:
                     WHERE m.time IS NULL""",
                 [self.evidence_sha256],
             )
-            con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'rejected' FROM {mapped} WHERE time IS NULL")
         res = con.execute(f"SELECT * FROM {mapped} LIMIT 0")
         cols = {d[0].lower() for d in res.description}
         res.fetchall()
@@ -192,7 +195,8 @@ class Batch:
             else:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
         seq = "m.event_seq" if "event_seq" in cols else "0"
-        con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM {mapped} WHERE time IS NOT NULL")
+        con.execute(f"""INSERT INTO {self.outcome}
+                        SELECT DISTINCT record_no, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END FROM {mapped}""")
         # rows go in in time order, so that a time range prunes row groups; a batch already in time
         # order (most logs are) is not sorted again (order inside a batch, smaller than a row group,
         # does not change a row group's time range)
