@@ -37,20 +37,21 @@ SOURCES = {
 TOTALS = ("metric_labels", "log_attributes", "events", "span_attributes", "spans", "evidence")
 
 # Each signal's occurrences as telemetry_attributes defines them (40_cardinality.sql), grouped by
-# key and value. {where} restricts the evidence files read ("TRUE": all of them).
+# key and value, with each occurrence's earliest and latest time (the same time but for spans).
+# {where} restricts the evidence files read ("TRUE": all of them).
 _GROUP = """
     SELECT {signal} AS signal, key, value, count(*) AS occurrences, CAST(sum(bytes) AS BIGINT) AS bytes,
-           min(time) AS first_seen, max(time) AS last_seen
+           min(time) AS first_seen, max(time_last) AS last_seen
     FROM ({rows}) GROUP BY key, value
 """
 _ROWS = {
-    "metrics": """SELECT key, value, time, strlen(key) + coalesce(strlen(value), 0) AS bytes
+    "metrics": """SELECT key, value, time, time AS time_last, strlen(key) + coalesce(strlen(value), 0) AS bytes
                   FROM metric_labels l WHERE {where}""",
-    "logs": """SELECT key, value, time, strlen(key) + coalesce(strlen(value), 0) AS bytes
+    "logs": """SELECT key, value, time, time AS time_last, strlen(key) + coalesce(strlen(value), 0) AS bytes
                FROM log_attributes l WHERE {where}
                UNION ALL
                SELECT j.key, CASE WHEN j.type = 'VARCHAR' THEN j.value ->> '$' ELSE CAST(j.value AS VARCHAR) END,
-                      l.time, strlen(j.key) + strlen(CAST(j.value AS VARCHAR))
+                      l.time, l.time, strlen(j.key) + strlen(CAST(j.value AS VARCHAR))
                FROM events l, json_each(l.raw) j
                WHERE l.category = 'other' AND l.raw IS NOT NULL AND {where}""",
     # Counted from span_attributes alone (as attribute_values does); the time is the start of the
@@ -67,10 +68,7 @@ _ROWS = {
 
 
 def _group_sql(signal: str, where: str) -> str:
-    sql = _GROUP.format(signal=f"'{signal}'", rows=_ROWS[signal].format(where=where))
-    if signal == "spans":
-        sql = sql.replace("max(time) AS last_seen", "max(time_last) AS last_seen")
-    return sql
+    return _GROUP.format(signal=f"'{signal}'", rows=_ROWS[signal].format(where=where))
 
 
 def _rows(con, sql: str, params=None) -> list[tuple]:
