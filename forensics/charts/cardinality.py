@@ -7,16 +7,8 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-_ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
-
-
-def _empty(note: str, width: int, title: str) -> alt.Chart:
-    return alt.Chart(pl.DataFrame({"note": [note]})).mark_text(size=14).encode(text="note:N").properties(
-        width=width, height=60, title=title)
-
-
-def _iso(col: str) -> pl.Expr:
-    return pl.col(col).dt.convert_time_zone("UTC").dt.strftime(_ISO)
+from forensics.charts._common import empty as _empty
+from forensics.charts._common import iso as _iso
 
 
 def cost_bars(costs: pl.DataFrame, top_n: int = 20, currency: str = "USD", width: int = 700) -> alt.Chart:

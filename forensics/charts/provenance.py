@@ -8,8 +8,9 @@ from datetime import datetime
 import altair as alt
 import polars as pl
 
+from forensics.charts._common import empty, utc_text
+
 VERDICT_COLOURS = {"verified": "#2ca02c", "indeterminate": "#ff7f0e", "failed": "#d62728", "no attestation": "#7f0000"}
-_ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
 def what_was_running(df: pl.DataFrame, end: datetime | None = None, width: int = 900,
@@ -17,14 +18,13 @@ def what_was_running(df: pl.DataFrame, end: datetime | None = None, width: int =
     """Lanes per service x environment; an open interval (still running) ends at ``end`` or at the
     last interval start. Tooltips carry digest, version, deployer, via, verdict and reason."""
     if df.is_empty():
-        return alt.Chart(pl.DataFrame({"note": ["no deploys in the case"]})).mark_text(size=14).encode(
-            text="note:N").properties(width=width, height=60, title=title)
+        return empty("no deploys in the case", width, title)
     stop = end or df["since"].max()
     data = df.with_columns(
         lane=pl.col("service") + pl.lit(" / ") + pl.col("environment").fill_null("?")
         + pl.when(pl.col("instance").is_not_null()).then(pl.lit(" / ") + pl.col("instance")).otherwise(pl.lit("")),
-        start=pl.col("since").dt.convert_time_zone("UTC").dt.strftime(_ISO),
-        stop=pl.col("until").fill_null(pl.lit(stop).cast(df.schema["since"])).dt.convert_time_zone("UTC").dt.strftime(_ISO),
+        start=utc_text(pl.col("since")),
+        stop=utc_text(pl.col("until").fill_null(pl.lit(stop).cast(df.schema["since"]))),
         digest=pl.col("artifact_digest").str.slice(0, 19),
     ).select("lane", "start", "stop", "digest", "version", "deployed_by", "via", "action", "verdict",
              pl.col("verdict_reason").str.slice(0, 200), "repo_at_commit")

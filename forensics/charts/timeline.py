@@ -9,17 +9,15 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from forensics.charts._common import empty, utc_text
+from forensics.charts._common import iso as _iso
+
 OUTCOME_COLOURS = {
     "success": "#4c9a2a",
     "failure": "#d62728",
     "timeout": "#ff7f0e",
     "unknown": "#9e9e9e",
 }
-_ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
-
-
-def _iso(col: str) -> pl.Expr:
-    return pl.col(col).dt.convert_time_zone("UTC").dt.strftime(_ISO)
 
 
 def _colour() -> alt.Color:
@@ -49,8 +47,7 @@ def timeline(df: pl.DataFrame, lane: str = "source", max_points: int = 5000, wid
     ``first_time``, ``second_time``, services and the skew bound): each is marked on the chart with a
     purple band as wide as the skew bound and an "order uncertain" mark, and the subtitle says how many."""
     if df.is_empty():
-        return alt.Chart(pl.DataFrame({"note": ["no events in this window"]})).mark_text(size=14).encode(
-            text="note:N").properties(width=width, height=60, title=title)
+        return empty("no events in this window", width, title)
     lanes = df.get_column(lane).fill_null("(none)").cast(pl.Utf8)
     data = df.with_columns(lane=lanes).select(
         "lane", "outcome",
@@ -107,8 +104,8 @@ def _unsafe_layers(unsafe: pl.DataFrame) -> list[alt.Chart]:
     bound_us = (pl.col("skew_bound_ms") * 1000).cast(pl.Int64)
     marks = unsafe.select(
         time=_iso("first_time"),
-        band_start=(pl.col("first_time") - pl.duration(microseconds=bound_us)).dt.convert_time_zone("UTC").dt.strftime(_ISO),
-        band_end=(pl.col("second_time") + pl.duration(microseconds=bound_us)).dt.convert_time_zone("UTC").dt.strftime(_ISO),
+        band_start=utc_text(pl.col("first_time") - pl.duration(microseconds=bound_us)),
+        band_end=utc_text(pl.col("second_time") + pl.duration(microseconds=bound_us)),
         pair=(pl.col("first_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40) + " → "
               + pl.col("second_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40)),
         gap_ms=pl.col("gap_ms"), skew_bound_ms=pl.col("skew_bound_ms"),

@@ -7,23 +7,14 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from forensics.charts._common import empty as _empty
+from forensics.charts._common import iso as _iso
 from forensics.charts.timeline import OUTCOME_COLOURS
-
-_ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
-
-
-def _iso(col: str) -> pl.Expr:
-    return pl.col(col).dt.convert_time_zone("UTC").dt.strftime(_ISO)
 
 
 def _x(field: str = "time", title: str = "time (UTC)") -> alt.X:
     return alt.X(f"{field}:T", scale=alt.Scale(type="utc"),
                  axis=alt.Axis(title=title, format="%H:%M", labelAngle=0, labelOverlap=True))
-
-
-def _empty(note: str, width: int, title: str) -> alt.Chart:
-    return alt.Chart(pl.DataFrame({"note": [note]})).mark_text(size=14).encode(text="note:N").properties(
-        width=width, height=60, title=title)
 
 
 def timeouts_retries(rates: pl.DataFrame, double_applies: pl.DataFrame | None = None, bucket: str = "5m",
