@@ -221,8 +221,13 @@ def top_offenders(case, top_n: int | None = None) -> pl.DataFrame:
     return mask_frame(case.query("cardinality/top_offenders", top_n=top_n), value_columns=())
 
 
-def new_values(case, window: str | int = "5m", signal: str | None = None, key: str | None = None) -> pl.DataFrame:
-    return case.query("cardinality/new_values", window_seconds=window_seconds(window), signal=signal, key=key)
+def new_values(case, window: str | int = "5m", signal: str | None = None, key: str | None = None,
+               pairs: list[tuple[str, str]] | None = None) -> pl.DataFrame:
+    """New and active distinct values per window, for every key, one ``signal``/``key``, or the
+    (signal, key) ``pairs`` given (read in one pass)."""
+    joined = [f"{s}\x1f{k}" for s, k in pairs] if pairs is not None else None
+    return case.query("cardinality/new_values", window_seconds=window_seconds(window), signal=signal, key=key,
+                      pairs=joined)
 
 
 def explosions(case, window: str | int = "5m", threshold: float = 5.0, min_new: int = 10,
@@ -328,8 +333,8 @@ def analyse(case, model: CostModel | None = None, window: str | int = "5m", top_
     found = explosions(case, w, threshold, min_new)
     exploded = pl.DataFrame()
     if found.height:
-        parts = [new_values(case, w, s, k) for s, k in found.select("signal", "key").iter_rows()]
-        exploded = mask_frame(pl.concat(parts), value_columns=(), label_columns=("key",))
+        pairs = list(found.select("signal", "key").iter_rows())
+        exploded = mask_frame(new_values(case, w, pairs=pairs), value_columns=(), label_columns=("key",))
     return CardinalityResult(
         model=model, window_seconds=w, top_n=top_n, threshold=threshold, min_new=min_new,
         totals=cost_totals(case, model),

@@ -7,6 +7,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pytest
 
 from forensics import cardinality as cd
@@ -194,3 +195,11 @@ def test_window_parameter_accepts_units():
     assert [cd.window_seconds(w) for w in ("5m", "300", "1h", 90, "2d")] == [300, 300, 3600, 90, 172800]
     with pytest.raises(ForensicsError):
         cd.window_seconds("five minutes")
+
+
+def test_new_values_for_several_keys_in_one_pass_match_one_key_at_a_time(sample_case):
+    pairs = [("metrics", "user_id"), ("logs", "user.id")]
+    together = cd.new_values(sample_case, "5m", pairs=pairs)
+    apart = pl.concat([cd.new_values(sample_case, "5m", s, k) for s, k in pairs])
+    assert together.height > 0
+    assert together.sort(["signal", "key", "window_start"]).equals(apart.sort(["signal", "key", "window_start"]))
