@@ -102,15 +102,7 @@ def invariant_params(policy: dict | None) -> dict:
 
 def invariant_results(case, policy: dict | None = None) -> dict[str, pl.DataFrame]:
     """Each provenance invariant's violations (empty frame: healthy)."""
-    params = invariant_params(policy)
-    return {name: case.query(f"invariants/{name}", **{k: v for k, v in params.items()
-                                                      if k in _wanted(name)}) for name in INVARIANTS}
-
-
-def _wanted(name: str) -> set[str]:
-    from forensics import queries
-
-    return queries.parameters(queries.load(f"invariants/{name}"))
+    return case.invariants(names=INVARIANTS, **invariant_params(policy))
 
 
 def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
@@ -118,13 +110,14 @@ def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
     (with ``at``) what was running then. Returns {"counts": frame, "violations": frame,
     "running": frame}; every value is a polars frame ready for ``nb.table``."""
     counts = case.sql(
-        """SELECT (SELECT count(*) FROM deploys) AS deploys,
-                  (SELECT count(DISTINCT attestation_id) FROM attestations) AS attestations,
-                  (SELECT count(DISTINCT attestation_id) FROM attestations WHERE verdict = 'verified') AS verified,
-                  (SELECT count(DISTINCT attestation_id) FROM attestations WHERE verdict = 'failed') AS failed,
-                  (SELECT count(DISTINCT attestation_id) FROM attestations WHERE verdict = 'indeterminate') AS indeterminate,
+        """SELECT (SELECT count(*) FROM deploys) AS deploys, a.*,
                   (SELECT count(*) FROM sbom_components) AS sbom_components,
-                  (SELECT count(*) FROM ci_runs) AS ci_events"""
+                  (SELECT count(*) FROM ci_runs) AS ci_events
+           FROM (SELECT count(DISTINCT attestation_id) AS attestations,
+                        count(DISTINCT attestation_id) FILTER (WHERE verdict = 'verified') AS verified,
+                        count(DISTINCT attestation_id) FILTER (WHERE verdict = 'failed') AS failed,
+                        count(DISTINCT attestation_id) FILTER (WHERE verdict = 'indeterminate') AS indeterminate
+                 FROM attestations) a"""
     )
     rows = []
     for name, df in invariant_results(case, policy).items():
