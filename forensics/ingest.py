@@ -29,7 +29,17 @@ import pyarrow.compute as pc
 from forensics.db import memory_budget, row, scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
-from forensics.sources.base import Batch, Probe, Source, chunked, dedup_file, stage, temp_name, unstage
+from forensics.sources.base import (
+    RAW_KEEP,
+    Batch,
+    Probe,
+    Source,
+    chunked,
+    dedup_file,
+    stage,
+    temp_name,
+    unstage,
+)
 
 #: A JSON Lines line longer than this is rejected (its first 64 KiB kept in the ledger).
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -39,8 +49,6 @@ MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 COMMIT_EVERY_BYTES = 128 * 1024 * 1024
 #: A JSON document up to this size is parsed in Python to probe it; larger ones are probed by DuckDB.
 SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
-#: How much raw text a reject keeps.
-RAW_KEEP = 65536
 PIECE_BYTES = 32 * 1024 * 1024
 #: A JSON document with at least this many records hands them to its source in chunked Arrow.
 STAGE_MIN_RECORDS = 10_000

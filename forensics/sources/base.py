@@ -48,6 +48,8 @@ EVENT_COLUMNS: dict[str, str] = {
 }
 
 CATEGORIES = ("audit", "trace", "deploy", "build", "provenance", "other")
+#: How much of a rejected record's text the ledger keeps (its full length is recorded beside it).
+RAW_KEEP = 65536
 
 _temp_names = itertools.count()
 
@@ -164,15 +166,8 @@ class Batch:
         # a record with no parseable time goes to the rejects ledger, with its reason (the join with
         # the batch's documents runs only when there is such a record)
         if scalar(con, f"SELECT count(*) FROM {mapped} WHERE time IS NULL"):
-            con.execute(
-                f"""INSERT INTO rejects
-                    SELECT ?, r.line_no, r.byte_offset, r.record_no,
-                           coalesce(m.time_problem, 'no parseable time'),
-                           left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
-                    FROM {mapped} m JOIN {self.table} r USING (record_no)
-                    WHERE m.time IS NULL""",
-                [self.evidence_sha256],
-            )
+            self._reject_records("coalesce(m.time_problem, 'no parseable time')",
+                                 f"FROM {mapped} m JOIN {self.table} r USING (record_no) WHERE m.time IS NULL")
         res = con.execute(f"SELECT * FROM {mapped} LIMIT 0")
         cols = {d[0].lower() for d in res.description}
         res.fetchall()
@@ -232,13 +227,7 @@ class Batch:
         select_sql = select_sql.replace("{batch}", self.table)
         staged = temp_name("rej")
         self.con.execute(f"CREATE TEMP TABLE {staged} AS {select_sql}", params or [])
-        self.con.execute(
-            f"""INSERT INTO rejects
-                SELECT ?, r.line_no, r.byte_offset, r.record_no, s.reason,
-                       left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
-                FROM {staged} s JOIN {self.table} r USING (record_no)""",
-            [self.evidence_sha256],
-        )
+        self._reject_records("s.reason", f"FROM {staged} s JOIN {self.table} r USING (record_no)")
         self.con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'rejected' FROM {staged}")
         self.con.execute(f"DROP TABLE {staged}")
 
@@ -247,20 +236,27 @@ class Batch:
         select_sql = select_sql.replace("{batch}", self.table)
         self.con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM ({select_sql})", params or [])
 
+    def _reject_records(self, reason: str, from_sql: str, reason_params: list | None = None) -> None:
+        """Write to the rejects ledger the batch records that ``from_sql`` selects (``FROM ...``, the
+        batch aliased ``r``), with ``reason`` (a SQL expression, its values bound from
+        ``reason_params``) and the start of their text."""
+        self.con.execute(
+            f"""INSERT INTO rejects
+                SELECT ?, r.line_no, r.byte_offset, r.record_no, {reason},
+                       left(CAST(r.doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(r.doc AS VARCHAR))
+                {from_sql}""",
+            [self.evidence_sha256, *(reason_params or [])],
+        )
+
     # -- used by the engine --------------------------------------------------------------------
     def settle(self) -> tuple[int, int]:
         """Give every record of the batch exactly one fate. A record marked loaded by any row is
         loaded (its sub-record rejects stay in the ledger); a record the source never touched is
         rejected, so that a loader bug cannot lose data silently. Returns (loaded, rejected)."""
         con = self.con
-        con.execute(
-            f"""INSERT INTO rejects
-                SELECT ?, r.line_no, r.byte_offset, r.record_no,
-                       'the ' || ? || ' loader produced nothing for this record',
-                       left(CAST(r.doc AS VARCHAR), 65536), strlen(CAST(r.doc AS VARCHAR))
-                FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})""",
-            [self.evidence_sha256, self.source.name],
-        )
+        self._reject_records("'the ' || ? || ' loader produced nothing for this record'",
+                             f"FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
+                             [self.source.name])
         loaded, total = row(con,
             f"""SELECT count(*) FILTER (WHERE record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
                        count(*)
