@@ -159,3 +159,22 @@ def test_inputs_are_never_written(case, tmp_path):
     before = (p.read_bytes(), p.stat().st_mtime_ns)
     _ingest_one(case, p)
     assert (p.read_bytes(), p.stat().st_mtime_ns) == before
+
+
+def test_records_a_loader_never_touches_are_rejected_with_its_name(case, tmp_path):
+    from forensics.sources.base import Source
+
+    class Silent(Source):
+        name = "silent"
+        containers = ("jsonl",)
+
+        def load_batch(self, batch):
+            pass  # a loader bug: it neither loads nor rejects
+
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"a": 1}\n{"b": 2}\n')
+    (res,) = case.ingest([p], loader=Silent())
+    assert (res.records_read, res.records_loaded, res.records_rejected) == (2, 0, 2)
+    assert case.sql("SELECT line, reason, raw_text FROM rejects ORDER BY line").rows() == [
+        (1, "the silent loader produced nothing for this record", '{"a": 1}'),
+        (2, "the silent loader produced nothing for this record", '{"b": 2}')]
