@@ -10,6 +10,10 @@ from contextlib import contextmanager
 #: DuckDB's memory limit for work that can spill (reading a line-oriented file, the derivations after
 #: an ingest); None keeps the connection's setting.
 LINES_MEMORY_LIMIT = "1GB"
+#: DuckDB's memory limit while the lines of a file are read and inserted. What DuckDB holds then is
+#: mostly blocks it has just written (kept only as a cache) and the row groups it is building; the
+#: events waiting to be inserted are in Arrow, outside this limit.
+READ_MEMORY_LIMIT = "384MB"
 
 
 def row(con, sql: str, params=None) -> tuple | None:
@@ -37,10 +41,12 @@ def setting(con, name: str, value) -> Iterator[None]:
 
 
 @contextmanager
-def memory_budget(con) -> Iterator[None]:
-    """Hold DuckDB to ``LINES_MEMORY_LIMIT`` for work that can spill, then restore the limit."""
-    if not LINES_MEMORY_LIMIT:
+def memory_budget(con, limit: str | None = None) -> Iterator[None]:
+    """Hold DuckDB to ``limit`` (by default ``LINES_MEMORY_LIMIT``) for work that can spill, then
+    restore the limit."""
+    limit = limit or LINES_MEMORY_LIMIT
+    if not limit:
         yield
         return
-    with setting(con, "memory_limit", LINES_MEMORY_LIMIT):
+    with setting(con, "memory_limit", limit):
         yield

@@ -26,12 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forensics.db import memory_budget, row, scalar
+from forensics.db import READ_MEMORY_LIMIT, memory_budget, row, scalar
 from forensics.errors import EvidenceNotFound, UnknownFormat
 from forensics.sources import registry
 from forensics.sources.base import (
     RAW_KEEP,
     Batch,
+    EventSink,
     Probe,
     Source,
     chunked,
@@ -50,6 +51,9 @@ COMMIT_EVERY_BYTES = 128 * 1024 * 1024
 #: A JSON document up to this size is parsed in Python to probe it; larger ones are probed by DuckDB.
 SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 PIECE_BYTES = 32 * 1024 * 1024
+#: A line-oriented file's events go into ``events`` in inserts of at least a row group per DuckDB
+#: thread, so that every thread compresses and writes its own (see EventSink).
+ROW_GROUP_ROWS = 122_880
 #: A JSON document with at least this many records hands them to its source in chunked Arrow.
 STAGE_MIN_RECORDS = 10_000
 HEAD_BYTES = 64 * 1024
@@ -442,13 +446,15 @@ class Ingestor:
     """Ingests files into a case connection. One instance per ``Case.ingest`` call."""
 
     def __init__(self, con, *, progress: ProgressFn | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                 max_document_bytes: int = MAX_DOCUMENT_BYTES, commit_every_bytes: int = COMMIT_EVERY_BYTES):
+                 max_document_bytes: int = MAX_DOCUMENT_BYTES, commit_every_bytes: int = COMMIT_EVERY_BYTES,
+                 insert_min_rows: int | None = None):
         self.con = con
         self.current_path: str | None = None
         self.commit_every_bytes = commit_every_bytes
         self.progress = progress
         self.max_line_bytes = max_line_bytes
         self.max_document_bytes = max_document_bytes
+        self.insert_min_rows = insert_min_rows or ROW_GROUP_ROWS * int(scalar(con, "SELECT current_setting('threads')"))
 
     def choose_source(self, probe: Probe, loader: str | Source | None, mapping: str | None) -> Source | None:
         if isinstance(loader, Source):
@@ -552,8 +558,8 @@ class Ingestor:
         self.con.execute("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", [sha, line, offset, record, reason, text, length])
 
     # -- run one staged batch through the source ----------------------------------------------
-    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts) -> None:
-        batch = Batch(self.con, table, sha, source, self.current_path)
+    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: EventSink | None = None) -> None:
+        batch = Batch(self.con, table, sha, source, self.current_path, sink)
         source.load_batch(batch)
         loaded, rejected = batch.settle()
         counts.loaded += loaded
@@ -564,11 +570,12 @@ class Ingestor:
     def _read_lines(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int) -> None:
         # batches here are bounded, so DuckDB can be held to a small budget (it spills past it);
         # a single JSON document cannot be split, so other containers keep the connection's limit
-        with memory_budget(self.con):
+        with memory_budget(self.con, READ_MEMORY_LIMIT):
             self._read_line_batches(path, stream, sha, source, counts, size)
 
     def _read_line_batches(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts,
                            size: int) -> None:
+        sink = EventSink(self.con, self.insert_min_rows)
         staged = 0
         last_report = time.monotonic()
         for item in _line_chunks(stream, self.max_line_bytes):
@@ -579,21 +586,24 @@ class Ingestor:
                                  f"line exceeds the {self.max_line_bytes} byte bound ({item.length} bytes)",
                                  item.prefix, item.length)
                 continue
-            self._stage_lines(item, sha, source, counts)
+            self._stage_lines(item, sha, source, counts, sink)
             staged += len(item.data)
-            if staged >= self.commit_every_bytes:
+            if sink.full:
+                sink.flush()
+            if staged >= self.commit_every_bytes:  # (the events the sink holds go in a later transaction)
                 self.checkpoint_commit()
                 staged = 0
             if self.progress and time.monotonic() - last_report > 1.0:
                 self.progress(path, stream.compressed_read, size)
                 last_report = time.monotonic()
+        sink.flush()
         if self.progress:
             self.progress(path, size, size)
         # Arrow's allocator keeps freed batches for reuse; give them back before the file's
         # de-duplication and commit, which are DuckDB's to spend
         pa.default_memory_pool().release_unused()
 
-    def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts) -> None:
+    def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts, sink: EventSink) -> None:
         data = chunk.data  # a view into the reader's buffer, valid until this method returns
         arr = np.frombuffer(data, dtype=np.uint8)
         nl = np.flatnonzero(arr == 10)
@@ -681,7 +691,7 @@ class Ingestor:
             )
             counts.read += rej
             counts.rejected += rej
-        self._run_batch(batch, sha, source, counts)
+        self._run_batch(batch, sha, source, counts, sink)
         con.execute(f"DROP VIEW {batch}")
         unstage(con, ledger)
 

@@ -68,8 +68,8 @@ def test_file_that_fails_after_partial_commits_leaves_nothing_and_can_be_ingeste
 
     p = tmp_path / "big.jsonl"
     p.write_text("".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(400)))
-    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)  # many batches, a commit after each
-    ing = ingest.Ingestor(case.con, commit_every_bytes=1)
+    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)  # many batches, an insert and a commit after each
+    ing = ingest.Ingestor(case.con, commit_every_bytes=1, insert_min_rows=1)
     with pytest.raises(RuntimeError, match="disk full"):
         ing.ingest_file(str(p), loader=FailsOnThirdBatch())
     assert _snapshot(case) == (0, 0, 0)
@@ -100,3 +100,24 @@ def test_duplicate_with_a_higher_rank_replaces_the_copy_the_case_holds(case, ran
     assert (ra.records_loaded, ra.records_duplicate) == (2, 1)  # equal rank: the earlier record stays
     assert (rb.records_loaded, rb.records_duplicate) == (2, 2)  # "middle" loses in the batch, "partial" is replaced
     assert case.sql("SELECT action FROM events").rows() == [("complete",)]
+
+
+def test_events_gathered_over_many_batches_are_inserted_once_each(case, tmp_path, monkeypatch):
+    import forensics.ingest as ingest
+
+    p = tmp_path / "many.jsonl"
+    lines = [json.dumps({"time": f"2026-03-14T09:{(i * 37) % 60:02d}:00Z", "n": i}) for i in range(500)]
+    p.write_text("\n".join(lines) + "\n{bad\n")
+    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)  # about 40 batches, gathered into inserts of 120 rows or more
+    res = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=120).ingest_file(str(p))
+    assert res.reconciled and (res.records_loaded, res.records_rejected) == (500, 1)
+    assert case.sql("SELECT count(*), count(DISTINCT evidence_line), min(evidence_line), max(evidence_line) FROM events").row(0) == (500, 500, 1, 500)
+    assert case.sql("SELECT list(raw->>'n' ORDER BY evidence_line) FROM events").item().to_list() == [str(i) for i in range(500)]
+
+
+def test_a_batch_out_of_time_order_is_stored_in_time_order(case, tmp_path):
+    p = tmp_path / "backwards.jsonl"
+    p.write_text("".join(json.dumps({"time": f"2026-03-14T09:{59 - i:02d}:00Z"}) + "\n" for i in range(60)))
+    case.ingest([p])
+    stored = case.sql("SELECT time FROM events ORDER BY rowid").get_column("time").to_list()
+    assert len(stored) == 60 and stored == sorted(stored)

@@ -142,9 +142,12 @@ class Batch:
     became of each record. Sources call ``insert_events``, ``insert_rows`` and ``reject``; each
     marks the records it touched, so the engine can prove that every record landed somewhere."""
 
-    def __init__(self, con, table: str, evidence_sha256: str, source: Source, path: str | None = None):
+    def __init__(self, con, table: str, evidence_sha256: str, source: Source, path: str | None = None,
+                 sink: EventSink | None = None):
         self.con = con
         self.table = table
+        #: where the events go: straight into ``events`` (None), or gathered by the engine into larger inserts
+        self.sink = sink
         self.evidence_sha256 = evidence_sha256
         #: the evidence file being read (read-only), for a source that must see it whole
         self.path = path
@@ -206,10 +209,15 @@ class Batch:
                 FROM {self.table} r JOIN {mapped} m USING (record_no)
                 WHERE m.time IS NOT NULL
                 {"ORDER BY time" if inversions else ""}"""
+        params = [self.evidence_sha256[:16], self.evidence_sha256]
+        if self.sink is not None:
+            self.sink.add(insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions))
+            unstage(con, mapped)
+            return
         # a batch in time order already need not keep its order inside the batch, which lets each
         # thread write (and compress) rows of its own
         with setting(con, "preserve_insertion_order", bool(inversions)):
-            con.execute(insert, [self.evidence_sha256[:16], self.evidence_sha256])
+            con.execute(insert, params)
         unstage(con, mapped)
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
@@ -264,6 +272,61 @@ class Batch:
         )
         con.execute(f"DROP TABLE {self.outcome}")
         return loaded, total - loaded
+
+
+class EventSink:
+    """Gathers the event rows of several batches of one file (in Arrow) and inserts them into
+    ``events`` in one statement once there are enough of them (``flush``).
+
+    DuckDB compresses and writes a row group in the thread that fills it. An insert of a batch
+    smaller than a row group (122,880 rows) per thread is merged into the transaction by one thread,
+    which then compresses everything alone; an insert of a row group or more per thread is written
+    by every thread at once (measured: 3.2 s against 6.5 s for 1.4 M events in 44k-row inserts)."""
+
+    def __init__(self, con, min_rows: int):
+        self.con = con
+        self.min_rows = min_rows
+        self.parts: list[pa.Table] = []
+        self.rows = 0
+        #: some part was sorted by time: the insert keeps the rows in that order
+        self.sorted = False
+
+    def add(self, select_sql: str, params: list, ordered: bool) -> None:
+        """Gather the rows of ``select_sql`` (columns of ``events``, by name)."""
+        with setting(self.con, "arrow_lossless_conversion", True):
+            rows = self.con.sql(select_sql, params=params).to_arrow_table()
+        if rows.num_rows:
+            self.parts.append(rows)
+            self.rows += rows.num_rows
+            self.sorted = self.sorted or ordered
+
+    @property
+    def full(self) -> bool:
+        return self.rows >= self.min_rows
+
+    def flush(self) -> None:
+        """Insert what was gathered. Parts go in the order they came; rows keep their order only
+        when a part had to be sorted by time (otherwise each thread writes rows of its own)."""
+        if not self.parts:
+            return
+        con = self.con
+        name = temp_name("sink")
+        parts, self.parts, self.rows = self.parts, [], 0
+        schema = parts[0].schema
+
+        def batches():
+            # each part is let go once DuckDB has taken it, so the rows are not held twice (here, and
+            # in the row groups being written) for the length of the insert
+            while parts:
+                yield from parts.pop(0).to_batches(max_chunksize=8192)
+
+        con.register(name, pa.RecordBatchReader.from_batches(schema, batches()))
+        try:
+            with setting(con, "preserve_insertion_order", self.sorted):
+                con.execute(f"INSERT INTO events BY NAME SELECT * FROM {name}")
+        finally:
+            con.unregister(name)
+            self.sorted = False
 
 
 def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
