@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import duckdb
+
 #: DuckDB's memory limit for work that can spill (reading a line-oriented file, the derivations after
 #: an ingest); None keeps the connection's setting.
 LINES_MEMORY_LIMIT = "1GB"
@@ -31,13 +33,19 @@ def scalar(con, sql: str, params=None):
 @contextmanager
 def setting(con, name: str, value) -> Iterator[None]:
     """Set a DuckDB setting (a name the kit chose) for the length of a ``with`` block, then put back
-    the value it had."""
+    the value it had. When the block fails inside a transaction, DuckDB refuses any statement until
+    the rollback, the setting's too: the block's own error is the one raised then."""
     previous = scalar(con, f"SELECT current_setting('{name}')")
     con.execute(f"SET {name} = ?", [value])
     try:
         yield
-    finally:
-        con.execute(f"SET {name} = ?", [previous])
+    except BaseException:
+        try:
+            con.execute(f"SET {name} = ?", [previous])
+        except duckdb.Error:
+            pass
+        raise
+    con.execute(f"SET {name} = ?", [previous])
 
 
 @contextmanager

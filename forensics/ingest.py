@@ -507,18 +507,19 @@ class Ingestor:
                 counts.read += 1
                 counts.rejected += 1
                 counts.notes.append(stream.damage)
-            with memory_budget(self.con):  # one pass over the file's ids: it spills rather than grows
-                counts.duplicate += dedup_file(self.con, sha)
-            source.finish(self.con, sha)
             fmt = ("gzip+" if stream.gzip else "") + container
-            eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
-            self.con.execute(
-                """INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)""",
-                [eid, path, sha, size, "gzip" if stream.gzip else "none", fmt, source.name,
-                 counts.read, counts.loaded, counts.rejected, counts.duplicate, counts.blank,
-                 "; ".join(counts.notes) or None],
-            )
+            # de-duplication is one pass over the file's ids, and the commit writes what the file left:
+            # both spill rather than grow (one budget for both: each change of the limit costs a few ms)
             with memory_budget(self.con):
+                counts.duplicate += dedup_file(self.con, sha)
+                source.finish(self.con, sha)
+                eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
+                self.con.execute(
+                    """INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)""",
+                    [eid, path, sha, size, "gzip" if stream.gzip else "none", fmt, source.name,
+                     counts.read, counts.loaded, counts.rejected, counts.duplicate, counts.blank,
+                     "; ".join(counts.notes) or None],
+                )
                 self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
