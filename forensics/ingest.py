@@ -450,6 +450,9 @@ class Ingestor:
                  insert_min_rows: int | None = None):
         self.con = con
         self.current_path: str | None = None
+        self.current_sha: str | None = None
+        #: the current file has made a partial commit, which listed it in ``ingest_journal``
+        self.journaled = False
         self.commit_every_bytes = commit_every_bytes
         self.progress = progress
         self.max_line_bytes = max_line_bytes
@@ -471,6 +474,7 @@ class Ingestor:
             mapping = path + MAPPING_SUFFIX
         self.current_path = path
         sha, size = hash_file(path)
+        self.current_sha, self.journaled = sha, False
         known = self.con.execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
         if known:
             return FileResult(path, "already ingested", sha, size, known[0][0], known[0][1],
@@ -520,6 +524,8 @@ class Ingestor:
                      counts.read, counts.loaded, counts.rejected, counts.duplicate, counts.blank,
                      "; ".join(counts.notes) or None],
                 )
+                if self.journaled:
+                    self.con.execute("DELETE FROM ingest_journal WHERE evidence_sha256 = ?", [sha])
                 self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -531,10 +537,11 @@ class Ingestor:
 
     # -- transactions -----------------------------------------------------------------------------
     def purge(self, sha: str) -> None:
-        """Remove every row that carries ``sha`` as its evidence when the evidence ledger does not
-        hold that file: the remains of an ingest that failed or was killed after partial commits.
-        The evidence row is written last, so a file without one was never ingested."""
-        if scalar(self.con, "SELECT count(*) FROM evidence WHERE sha256 = ?", [sha]):
+        """Remove every row that carries ``sha`` as its evidence when ``ingest_journal`` lists the file:
+        the remains of an ingest that failed or was killed after partial commits. A file's first partial
+        commit lists it, and the commit that writes its evidence row (always last) removes it; a file read
+        in one transaction is never listed, and this is one lookup."""
+        if not scalar(self.con, "SELECT count(*) FROM ingest_journal WHERE evidence_sha256 = ?", [sha]):
             return
         tables = self.con.execute(
             """SELECT table_name FROM information_schema.columns
@@ -549,7 +556,11 @@ class Ingestor:
 
     def checkpoint_commit(self) -> None:
         """Commit what a large file has staged so far, so memory stays bounded whatever its size.
-        The evidence row comes last; ``purge`` undoes a file that fails after this."""
+        The first such commit lists the file in ``ingest_journal``; the evidence row comes last, and
+        ``purge`` undoes a file that fails or is killed after this."""
+        if not self.journaled:
+            self.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [self.current_sha, self.current_path])
+            self.journaled = True
         self.con.execute("COMMIT")
         self.con.execute("BEGIN TRANSACTION")
 

@@ -133,6 +133,7 @@ def test_rows_of_a_killed_ingest_are_not_counted_twice(case, tmp_path):
     sha, _ = hash_file(str(p))
     # a killed ingest of p left one of its rows; another file's ingest counts it
     case.con.execute("INSERT INTO log_attributes VALUES ('orphan', 'log', 'user', 'u1', ?, ?)", [T0, sha])
+    case.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [sha, str(p)])
     write_logs(tmp_path / "b.jsonl", [(T0, {"user": "u3"})])
     case.ingest([tmp_path / "b.jsonl"])
     assert_exact(case)

@@ -73,6 +73,7 @@ def test_file_that_fails_after_partial_commits_leaves_nothing_and_can_be_ingeste
     with pytest.raises(RuntimeError, match="disk full"):
         ing.ingest_file(str(p), loader=FailsOnThirdBatch())
     assert _snapshot(case) == (0, 0, 0)
+    assert case.sql("SELECT count(*) FROM ingest_journal").item() == 0
     (res,) = case.ingest([p])
     assert res.status == "ingested" and res.reconciled and res.records_loaded == 400
     assert case.sql("SELECT count(*) FROM events").item() == 400
@@ -84,9 +85,11 @@ def test_rows_left_by_a_killed_ingest_are_purged_before_the_file_is_read_again(c
     p = tmp_path / "a.jsonl"
     p.write_text(json.dumps({"time": "2026-03-14T09:00:00Z"}) + "\n", encoding="utf-8")
     sha, _ = hash_file(str(p))
+    # what a killed ingest leaves after a partial commit: its rows, and its journal entry
     case.con.execute(
         "INSERT INTO events (event_id, time, source, category, outcome, evidence_sha256, evidence_record) "
         "VALUES ('orphan', now(), 'generic', 'other', 'unknown', ?, 1)", [sha])
+    case.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [sha, str(p)])
     (res,) = case.ingest([p])
     assert res.records_loaded == 1
     assert case.sql("SELECT count(*) FROM events").item() == 1
@@ -121,3 +124,24 @@ def test_a_batch_out_of_time_order_is_stored_in_time_order(case, tmp_path):
     case.ingest([p])
     stored = case.sql("SELECT time FROM events ORDER BY rowid").get_column("time").to_list()
     assert len(stored) == 60 and stored == sorted(stored)
+
+
+def test_a_file_is_in_the_ingest_journal_only_between_its_first_partial_commit_and_its_evidence_row(case, tmp_path, monkeypatch):
+    import forensics.ingest as ingest
+
+    p = tmp_path / "big.jsonl"
+    p.write_text("".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(300)))
+    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)
+    ing = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=1)
+    seen = []
+    commit = ing.checkpoint_commit
+
+    def watched():
+        commit()
+        seen.append(case.sql("SELECT evidence_sha256 FROM ingest_journal").rows())
+
+    ing.checkpoint_commit = watched
+    res = ing.ingest_file(str(p))
+    assert seen and all(rows == [(res.sha256,)] for rows in seen)  # listed after every partial commit
+    assert case.sql("SELECT count(*) FROM ingest_journal").item() == 0  # and no longer once it is evidence
+

@@ -64,3 +64,12 @@ CREATE TABLE IF NOT EXISTS case_meta (
     key   VARCHAR PRIMARY KEY,
     value VARCHAR
 );
+
+-- A file that commits partway (a large line file commits every 128 MB) is listed here from its first
+-- commit until its evidence row is written; a listed file without an evidence row was cut short,
+-- and its rows are purged before anything else is read.
+CREATE TABLE IF NOT EXISTS ingest_journal (
+    evidence_sha256 VARCHAR PRIMARY KEY,
+    path            VARCHAR NOT NULL,
+    started_at      TIMESTAMPTZ NOT NULL
+);
