@@ -32,7 +32,7 @@ from forensics.sources import registry
 from forensics.sources.base import (
     RAW_KEEP,
     Batch,
-    EventSink,
+    InsertSink,
     Probe,
     Source,
     chunked,
@@ -52,7 +52,7 @@ COMMIT_EVERY_BYTES = 128 * 1024 * 1024
 SMALL_DOCUMENT_BYTES = 8 * 1024 * 1024
 PIECE_BYTES = 32 * 1024 * 1024
 #: A line-oriented file's events go into ``events`` in inserts of at least a row group per DuckDB
-#: thread, so that every thread compresses and writes its own (see EventSink).
+#: thread, so that every thread compresses and writes its own (see InsertSink).
 ROW_GROUP_ROWS = 122_880
 #: A JSON document with at least this many records hands them to its source in chunked Arrow.
 STAGE_MIN_RECORDS = 10_000
@@ -570,7 +570,7 @@ class Ingestor:
         self.con.execute("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", [sha, line, offset, record, reason, text, length])
 
     # -- run one staged batch through the source ----------------------------------------------
-    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: EventSink | None = None) -> None:
+    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: InsertSink | None = None) -> None:
         batch = Batch(self.con, table, sha, source, self.current_path, sink)
         source.load_batch(batch)
         loaded, rejected = batch.settle()
@@ -587,7 +587,7 @@ class Ingestor:
 
     def _read_line_batches(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts,
                            size: int) -> None:
-        sink = EventSink(self.con, self.insert_min_rows)
+        sink = InsertSink(self.con, self.insert_min_rows)
         staged = 0
         last_report = time.monotonic()
         for item in _line_chunks(stream, self.max_line_bytes):
@@ -601,8 +601,8 @@ class Ingestor:
             self._stage_lines(item, sha, source, counts, sink)
             staged += len(item.data)
             if sink.full:
-                sink.flush()
-            if staged >= self.commit_every_bytes:  # (the events the sink holds go in a later transaction)
+                sink.flush(only_full=True)
+            if staged >= self.commit_every_bytes:  # (the rows the sink holds go in a later transaction)
                 self.checkpoint_commit()
                 staged = 0
             if self.progress and time.monotonic() - last_report > 1.0:
@@ -615,7 +615,7 @@ class Ingestor:
         # de-duplication and commit, which are DuckDB's to spend
         pa.default_memory_pool().release_unused()
 
-    def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts, sink: EventSink) -> None:
+    def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts, sink: InsertSink) -> None:
         data = chunk.data  # a view into the reader's buffer, valid until this method returns
         arr = np.frombuffer(data, dtype=np.uint8)
         nl = np.flatnonzero(arr == 10)

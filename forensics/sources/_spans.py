@@ -152,9 +152,9 @@ def write_spans(batch: Batch, rich: str, source_name: str, empty_reason: str) ->
             FROM {rich} WHERE NOT ({ok})""",
         [empty_reason],
     )
-    con.execute(
-        f"""INSERT INTO spans BY NAME
-            SELECT trace_id, span_id, parent_span_id, service, name, kind,
+    batch.insert_into(
+        "spans",
+        f"""SELECT trace_id, span_id, parent_span_id, service, name, kind,
                    fx_us_time(start_us) AS start, fx_us_time(end_us) AS "end",
                    CASE WHEN end_us >= start_us AND start_us > 0 THEN end_us - start_us END AS duration_us,
                    status_code, status_message, oc.o AS outcome, oc.r AS outcome_reason,

@@ -143,7 +143,7 @@ class Batch:
     marks the records it touched, so the engine can prove that every record landed somewhere."""
 
     def __init__(self, con, table: str, evidence_sha256: str, source: Source, path: str | None = None,
-                 sink: EventSink | None = None):
+                 sink: InsertSink | None = None):
         self.con = con
         self.table = table
         #: where the events go: straight into ``events`` (None), or gathered by the engine into larger inserts
@@ -211,7 +211,7 @@ class Batch:
                 {"ORDER BY time" if inversions else ""}"""
         params = [self.evidence_sha256[:16], self.evidence_sha256]
         if self.sink is not None:
-            self.sink.add(insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions))
+            self.sink.add("events", insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions))
             unstage(con, mapped)
             return
         # a batch in time order already need not keep its order inside the batch, which lets each
@@ -219,6 +219,15 @@ class Batch:
         with setting(con, "preserve_insertion_order", bool(inversions)):
             con.execute(insert, params)
         unstage(con, mapped)
+
+    def insert_into(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
+        """Insert the rows of ``select_sql`` into ``table`` (by name), or hand them to the engine, which
+        gathers a line file's rows into larger inserts. Nothing of this file may read ``table`` back
+        before the file's last batch (``finish`` may: the engine inserts everything before it)."""
+        if self.sink is not None:
+            self.sink.add(table, select_sql.replace("{batch}", self.table), params)
+        else:
+            self.con.execute(f"INSERT INTO {table} BY NAME {select_sql.replace('{batch}', self.table)}", params or [])
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert rows into another case table (spans, attestations, ...). ``select_sql`` must
@@ -274,9 +283,10 @@ class Batch:
         return loaded, total - loaded
 
 
-class EventSink:
-    """Gathers the event rows of several batches of one file (in Arrow) and inserts them into
-    ``events`` in one statement once there are enough of them (``flush``).
+class InsertSink:
+    """Gathers the rows a file's batches write to ``events`` (and to other tables a source sends here,
+    e.g. ``spans``), in Arrow, and inserts each table's rows in one statement once there are enough
+    of them (``flush``).
 
     DuckDB compresses and writes a row group in the thread that fills it. An insert of a batch
     smaller than a row group (122,880 rows) per thread is merged into the transaction by one thread,
@@ -286,32 +296,37 @@ class EventSink:
     def __init__(self, con, min_rows: int):
         self.con = con
         self.min_rows = min_rows
-        self.parts: list[pa.Table] = []
-        self.rows = 0
-        #: some part was sorted by time: the insert keeps the rows in that order
-        self.sorted = False
+        self.parts: dict[str, list[pa.Table]] = {}
+        self.rows: dict[str, int] = {}
+        #: a part of the table was sorted by time: the insert keeps the rows in that order
+        self.sorted: dict[str, bool] = {}
 
-    def add(self, select_sql: str, params: list, ordered: bool) -> None:
-        """Gather the rows of ``select_sql`` (columns of ``events``, by name)."""
+    def add(self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False) -> None:
+        """Gather the rows of ``select_sql`` (columns of ``table``, by name)."""
         with setting(self.con, "arrow_lossless_conversion", True):
-            rows = self.con.sql(select_sql, params=params).to_arrow_table()
+            rows = (self.con.sql(select_sql, params=params) if params else self.con.sql(select_sql)).to_arrow_table()
         if rows.num_rows:
-            self.parts.append(rows)
-            self.rows += rows.num_rows
-            self.sorted = self.sorted or ordered
+            self.parts.setdefault(table, []).append(rows)
+            self.rows[table] = self.rows.get(table, 0) + rows.num_rows
+            self.sorted[table] = self.sorted.get(table, False) or ordered
 
     @property
     def full(self) -> bool:
-        return self.rows >= self.min_rows
+        return any(n >= self.min_rows for n in self.rows.values())
 
-    def flush(self) -> None:
-        """Insert what was gathered. Parts go in the order they came; rows keep their order only
-        when a part had to be sorted by time (otherwise each thread writes rows of its own)."""
-        if not self.parts:
-            return
+    def flush(self, only_full: bool = False) -> None:
+        """Insert what was gathered (with ``only_full``, only for tables with enough rows). Parts go in
+        the order they came; rows keep their order only when a part had to be sorted by time
+        (otherwise each thread writes rows of its own)."""
+        for table in list(self.parts):
+            if not only_full or self.rows[table] >= self.min_rows:
+                self._flush(table)
+
+    def _flush(self, table: str) -> None:
         con = self.con
-        name = temp_name("sink")
-        parts, self.parts, self.rows = self.parts, [], 0
+        parts = self.parts.pop(table)
+        del self.rows[table]
+        ordered = self.sorted.pop(table)
         schema = parts[0].schema
 
         def batches():
@@ -320,13 +335,13 @@ class EventSink:
             while parts:
                 yield from parts.pop(0).to_batches(max_chunksize=8192)
 
+        name = temp_name("sink")
         con.register(name, pa.RecordBatchReader.from_batches(schema, batches()))
         try:
-            with setting(con, "preserve_insertion_order", self.sorted):
-                con.execute(f"INSERT INTO events BY NAME SELECT * FROM {name}")
+            with setting(con, "preserve_insertion_order", ordered):
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
         finally:
             con.unregister(name)
-            self.sorted = False
 
 
 def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
