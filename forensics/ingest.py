@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import re
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -590,7 +592,7 @@ class Ingestor:
         sink = InsertSink(self.con, self.insert_min_rows)
         staged = 0
         last_report = time.monotonic()
-        for item in _line_chunks(stream, self.max_line_bytes):
+        for item in _prepared_chunks(stream, self.max_line_bytes):
             if isinstance(item, _LongLine):
                 counts.read += 1
                 counts.rejected += 1
@@ -599,7 +601,7 @@ class Ingestor:
                                  item.prefix, item.length)
                 continue
             self._stage_lines(item, sha, source, counts, sink)
-            staged += len(item.data)
+            staged += item.nbytes
             if sink.full:
                 sink.flush(only_full=True)
             if staged >= self.commit_every_bytes:  # (the rows the sink holds go in a later transaction)
@@ -615,47 +617,14 @@ class Ingestor:
         # de-duplication and commit, which are DuckDB's to spend
         pa.default_memory_pool().release_unused()
 
-    def _stage_lines(self, chunk: _LineChunk, sha: str, source: Source, counts: _Counts, sink: InsertSink) -> None:
-        data = chunk.data  # a view into the reader's buffer, valid until this method returns
-        arr = np.frombuffer(data, dtype=np.uint8)
-        nl = np.flatnonzero(arr == 10)
-        ends = nl + 1
-        if len(data) and data[-1] != 10:
-            ends = np.append(ends, len(data))
-        offsets = np.concatenate([[0], ends]).astype(np.int64)
-        n = len(offsets) - 1
-        if n == 0:
+    def _stage_lines(self, chunk: _Prepared, sha: str, source: Source, counts: _Counts, sink: InsertSink) -> None:
+        for line_no, offset, raw in chunk.invalid:
+            self._reject_raw(sha, line_no, offset, line_no, "invalid UTF-8", raw, len(raw))
+            counts.read += 1
+            counts.rejected += 1
+        if chunk.table is None:
             return
-        line_nos = np.arange(chunk.line_no, chunk.line_no + n, dtype=np.int64)
-        byte_offsets = offsets[:-1] + chunk.offset
-        text = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-        bad = None
-        try:
-            text.validate(full=True)  # Arrow checks the UTF-8 of every line in C++
-        except pa.ArrowInvalid:
-            data = bytes(data)
-            values, bad_list = [], []
-            for i in range(n):
-                piece = data[offsets[i]:offsets[i + 1]]
-                try:
-                    values.append(piece.decode("utf-8"))
-                    bad_list.append(False)
-                except UnicodeDecodeError:
-                    values.append("")
-                    bad_list.append(True)
-                    raw = piece.rstrip(b"\r\n")
-                    self._reject_raw(sha, int(line_nos[i]), int(byte_offsets[i]), int(line_nos[i]),
-                                     "invalid UTF-8", raw, len(raw))
-                    counts.read += 1
-                    counts.rejected += 1
-            text = pa.array(values, type=pa.large_string())
-            bad = np.array(bad_list, dtype=bool)
-        # newline characters go in Arrow (DuckDB's rtrim is several times slower)
-        text = pc.utf8_rtrim(text, characters="\r\n")
-        columns = {"line_no": _int64_array(line_nos), "byte_offset": _int64_array(byte_offsets), "text": text}
-        if bad is not None:
-            columns["bad"] = pa.array(bad, type=pa.bool_())
-        arrow = chunked(pa.Table.from_arrays(list(columns.values()), names=list(columns)))
+        arrow, n, bad = chunk.table, chunk.table.num_rows, chunk.bad
         n_bad = int(bad.sum()) if bad is not None else 0
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
@@ -884,6 +853,105 @@ class _LineChunk:
     data: bytes | memoryview
     line_no: int
     offset: int
+
+
+@dataclass
+class _Prepared:
+    """A chunk of whole lines made ready for DuckDB (by ``_prepare``, in the reader thread): its lines as
+    an Arrow table (line_no, byte_offset, text without the line end, and ``bad`` when some line is not
+    UTF-8), and the lines that are not UTF-8, to be rejected (line number, offset, bytes)."""
+
+    nbytes: int
+    table: pa.Table | None
+    bad: np.ndarray | None = None
+    invalid: list[tuple[int, int, bytes]] = field(default_factory=list)
+
+
+def _prepare(chunk: _LineChunk) -> _Prepared:
+    """Split a chunk into lines and check their UTF-8, in numpy and Arrow (which release the GIL while
+    DuckDB works on the chunk before). Nothing here touches the case. The result holds no reference to
+    the reader's buffer, which the next chunk overwrites."""
+    data = chunk.data  # a view into the reader's buffer, valid until the next chunk is read
+    nbytes = len(data)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    ends = nl + 1
+    if len(data) and data[-1] != 10:
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate([[0], ends]).astype(np.int64)
+    n = len(offsets) - 1
+    if n == 0:
+        return _Prepared(nbytes, None)
+    line_nos = np.arange(chunk.line_no, chunk.line_no + n, dtype=np.int64)
+    byte_offsets = offsets[:-1] + chunk.offset
+    text = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    bad = None
+    invalid: list[tuple[int, int, bytes]] = []
+    try:
+        text.validate(full=True)  # Arrow checks the UTF-8 of every line in C++
+    except pa.ArrowInvalid:
+        data = bytes(data)
+        values, bad_list = [], []
+        for i in range(n):
+            piece = data[offsets[i]:offsets[i + 1]]
+            try:
+                values.append(piece.decode("utf-8"))
+                bad_list.append(False)
+            except UnicodeDecodeError:
+                values.append("")
+                bad_list.append(True)
+                invalid.append((int(line_nos[i]), int(byte_offsets[i]), piece.rstrip(b"\r\n")))
+        text = pa.array(values, type=pa.large_string())
+        bad = np.array(bad_list, dtype=bool)
+    # newline characters go in Arrow (DuckDB's rtrim is several times slower); the result is new
+    # memory, so the reader's buffer is free for the next chunk
+    text = pc.utf8_rtrim(text, characters="\r\n")
+    columns = {"line_no": _int64_array(line_nos), "byte_offset": _int64_array(byte_offsets), "text": text}
+    if bad is not None:
+        columns["bad"] = pa.array(bad, type=pa.bool_())
+    table = chunked(pa.Table.from_arrays(list(columns.values()), names=list(columns)))
+    return _Prepared(nbytes, table, bad, invalid)
+
+
+def _prepared_chunks(stream: ByteStream, max_line: int) -> Iterator[_Prepared | _LongLine]:
+    """``_line_chunks``, each chunk prepared by ``_prepare``, produced one chunk ahead in a thread of
+    its own: reading, inflating, splitting and checking the next chunk overlap DuckDB's work on this
+    one. An error in the thread is raised here; leaving early stops the thread."""
+    out: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in _line_chunks(stream, max_line):
+                item = _prepare(item) if isinstance(item, _LineChunk) else item
+                while not stop.is_set():
+                    try:
+                        out.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(done)
+        except BaseException as e:  # handed to the consumer, which raises it
+            out.put(e)
+
+    reader = threading.Thread(target=produce, name="forensics-line-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := out.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # let a blocked put see the stop
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                pass
+            reader.join(timeout=0.05)
 
 
 @dataclass

@@ -178,3 +178,34 @@ def test_records_a_loader_never_touches_are_rejected_with_its_name(case, tmp_pat
     assert case.sql("SELECT line, reason, raw_text FROM rejects ORDER BY line").rows() == [
         (1, "the silent loader produced nothing for this record", '{"a": 1}'),
         (2, "the silent loader produced nothing for this record", '{"b": 2}')]
+
+
+def test_a_read_error_in_the_line_reader_thread_is_raised_to_the_ingest(tmp_path):
+    import threading
+
+    from forensics.ingest import ByteStream, _prepared_chunks
+
+    class Failing(ByteStream):
+        def __iter__(self):
+            yield b'{"time": "2026-03-14T09:00:00Z"}\n'
+            raise OSError("disk went away")
+
+    p = tmp_path / "a.jsonl"
+    p.write_text("x\n")
+    with pytest.raises(OSError, match="disk went away"):
+        list(_prepared_chunks(Failing(str(p)), 1 << 20))
+    assert not [t for t in threading.enumerate() if t.name == "forensics-line-reader"]
+
+
+def test_leaving_the_line_reader_early_stops_its_thread(tmp_path):
+    import threading
+
+    from forensics.ingest import ByteStream, _prepared_chunks
+
+    p = tmp_path / "a.jsonl"
+    p.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(2000)))
+    chunks = _prepared_chunks(ByteStream(str(p), piece_bytes=1024), 1 << 20)
+    first = next(chunks)
+    assert first.table.column("line_no")[0].as_py() == 1
+    chunks.close()  # what an error in DuckDB does to the loop
+    assert not [t for t in threading.enumerate() if t.name == "forensics-line-reader"]
