@@ -572,8 +572,10 @@ class Ingestor:
         self.con.execute("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", [sha, line, offset, record, reason, text, length])
 
     # -- run one staged batch through the source ----------------------------------------------
-    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: InsertSink | None = None) -> None:
-        batch = Batch(self.con, table, sha, source, self.current_path, sink)
+    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: InsertSink | None = None,
+                   records: int | None = None) -> None:
+        small = records is not None and records < STAGE_MIN_RECORDS
+        batch = Batch(self.con, table, sha, source, self.current_path, sink, small)
         source.load_batch(batch)
         loaded, rejected = batch.settle()
         counts.loaded += loaded
@@ -656,7 +658,7 @@ class Ingestor:
         # The batch stays in Arrow, cut into record batches, so that every scan of it (the source's
         # mapping, the insert) runs on all cores: a DuckDB table this small is one row group, which
         # only one thread scans. ``ledger`` keeps the lines that are not records too.
-        ledger = stage(con, stage_sql)
+        ledger = stage(con, stage_sql, small=n < STAGE_MIN_RECORDS)
         con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
                         FROM {ledger} WHERE reason IS NULL""")
         con.unregister(view)
@@ -672,7 +674,7 @@ class Ingestor:
             )
             counts.read += rej
             counts.rejected += rej
-        self._run_batch(batch, sha, source, counts, sink)
+        self._run_batch(batch, sha, source, counts, sink, records=staged)
         con.execute(f"DROP VIEW {batch}")
         unstage(con, ledger)
 
@@ -711,7 +713,8 @@ class Ingestor:
             counts.read += rej
             counts.rejected += rej
             con.execute(f"DELETE FROM {batch} WHERE NOT ({kept})")
-        if scalar(con, f"SELECT count(*) FROM {batch}") >= STAGE_MIN_RECORDS:
+        records = scalar(con, f"SELECT count(*) FROM {batch}")
+        if records >= STAGE_MIN_RECORDS:
             # a large document's records go to the source in chunked Arrow, so that its mapping and
             # the insert run on every core (the temp table is one row group: one thread)
             staged = stage(con, f"SELECT * FROM {batch}")
@@ -721,7 +724,7 @@ class Ingestor:
             finally:
                 unstage(con, staged)
             return
-        self._run_batch(batch, sha, source, counts)
+        self._run_batch(batch, sha, source, counts, records=records)
         con.execute(f"DROP TABLE {batch}")
 
     def _split_document(self, raw: bytes, rpath: str, batch: str) -> bool:

@@ -131,7 +131,7 @@ def load_spans(batch: Batch, norm: str, source_name: str, empty_reason: str) -> 
     norm_sql = f"""SELECT n.*, b.line_no, {keys_of('n.attrs')} AS akeys, fx_attr(n.res_attrs, 'service.version') AS res_version,
                           {kv_json('n.res_attrs')} AS resource_json
                    FROM {norm} n JOIN (SELECT record_no, line_no FROM {batch.table}) b USING (record_no)"""
-    rich = stage(con, enrich(norm_sql))
+    rich = stage(con, enrich(norm_sql), small=batch.small)
     con.execute(f"DROP TABLE {norm}")
     write_spans(batch, rich, source_name, empty_reason)
 

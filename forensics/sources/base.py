@@ -12,6 +12,7 @@ the engine discovers it.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,9 +144,11 @@ class Batch:
     marks the records it touched, so the engine can prove that every record landed somewhere."""
 
     def __init__(self, con, table: str, evidence_sha256: str, source: Source, path: str | None = None,
-                 sink: InsertSink | None = None):
+                 sink: InsertSink | None = None, small: bool = False):
         self.con = con
         self.table = table
+        #: the batch is small (a small file): statements over it cost more to plan than to run (see stage)
+        self.small = small
         #: where the events go: straight into ``events`` (None), or gathered by the engine into larger inserts
         self.sink = sink
         self.evidence_sha256 = evidence_sha256
@@ -165,7 +168,7 @@ class Batch:
         con = self.con
         select_sql = select_sql.replace("{batch}", self.table)
         # kept in chunked Arrow, so that the insert below scans both of its inputs on every core
-        mapped = stage(con, f"SELECT * FROM ({select_sql}) WHERE true", params)
+        mapped = stage(con, f"SELECT * FROM ({select_sql}) WHERE true", params, small=self.small)
         # a record with no parseable time goes to the rejects ledger, with its reason (the join with
         # the batch's documents runs only when there is such a record)
         if scalar(con, f"SELECT count(*) FROM {mapped} WHERE time IS NULL"):
@@ -350,14 +353,23 @@ def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
 
 
-def stage(con, sql: str, params: list | dict | None = None) -> str:
+def stage(con, sql: str, params: list | dict | None = None, small: bool = False) -> str:
     """Run ``sql`` and keep its result in Arrow, cut into record batches, under a fresh view name.
 
     Use it instead of a temp table for an intermediate result that later statements scan: DuckDB
     scans a temp table by row groups of 122,880 rows, so a batch-sized one is read by one thread,
-    while a chunked Arrow table is read by all. JSON columns stay JSON. Drop it with ``unstage``."""
+    while a chunked Arrow table is read by all. JSON columns stay JSON. Drop it with ``unstage``.
+
+    A relation (``con.sql``) is bound once when made and planned again when run; for a ``small``
+    result (a batch of a small file) that second planning (about 8 ms for a source's mapping) costs
+    more than the extra copy of the rows that the DB-API result makes, so it is used instead."""
     with setting(con, "arrow_lossless_conversion", True):
-        table = (con.sql(sql, params=params) if params else con.sql(sql)).to_arrow_table()
+        if small:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+                table = con.execute(sql, params or []).to_arrow_table()
+        else:
+            table = (con.sql(sql, params=params) if params else con.sql(sql)).to_arrow_table()
     name = temp_name("staged")
     con.register(name, chunked(table))
     return name

@@ -144,7 +144,7 @@ class OtlpTraces(Source):
                                                             'exception.type') END AS event_error_type
                 FROM canon)
             SELECT *, {keys_of('attrs')} AS akeys FROM n"""
-        write_spans(batch, stage(con, enrich(norm_sql)), self.name, "OTLP record holds no spans")
+        write_spans(batch, stage(con, enrich(norm_sql), small=batch.small), self.name, "OTLP record holds no spans")
 
 
 _SEARCH_SPAN = {"spanID": "VARCHAR", "name": "VARCHAR", "startTimeUnixNano": "VARCHAR", "durationNanos": "VARCHAR",
