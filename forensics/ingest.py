@@ -452,7 +452,6 @@ class Ingestor:
                  insert_min_rows: int | None = None):
         self.con = con
         self.current_path: str | None = None
-        self.current_sha: str | None = None
         #: the current file has made a partial commit, which listed it in ``ingest_journal``
         self.journaled = False
         self.commit_every_bytes = commit_every_bytes
@@ -476,7 +475,7 @@ class Ingestor:
             mapping = path + MAPPING_SUFFIX
         self.current_path = path
         sha, size = hash_file(path)
-        self.current_sha, self.journaled = sha, False
+        self.journaled = False
         known = self.con.execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
         if known:
             return FileResult(path, "already ingested", sha, size, known[0][0], known[0][1],
@@ -556,12 +555,12 @@ class Ingestor:
             self.con.execute(f'DELETE FROM "{table}" WHERE evidence_sha256 = ?', [sha])
         self.con.execute("COMMIT")
 
-    def checkpoint_commit(self) -> None:
+    def checkpoint_commit(self, sha: str) -> None:
         """Commit what a large file has staged so far, so memory stays bounded whatever its size.
         The first such commit lists the file in ``ingest_journal``; the evidence row comes last, and
         ``purge`` undoes a file that fails or is killed after this."""
         if not self.journaled:
-            self.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [self.current_sha, self.current_path])
+            self.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [sha, self.current_path])
             self.journaled = True
         self.con.execute("COMMIT")
         self.con.execute("BEGIN TRANSACTION")
@@ -607,7 +606,7 @@ class Ingestor:
             if sink.full:
                 sink.flush(only_full=True)
             if staged >= self.commit_every_bytes:  # (the rows the sink holds go in a later transaction)
-                self.checkpoint_commit()
+                self.checkpoint_commit(sha)
                 staged = 0
             if self.progress and time.monotonic() - last_report > 1.0:
                 self.progress(path, stream.compressed_read, size)
@@ -626,8 +625,7 @@ class Ingestor:
             counts.rejected += 1
         if chunk.table is None:
             return
-        arrow, n, bad = chunk.table, chunk.table.num_rows, chunk.bad
-        n_bad = int(bad.sum()) if bad is not None else 0
+        arrow, n, n_bad = chunk.table, chunk.table.num_rows, len(chunk.invalid)
         con = self.con
         # a source that reads text lines gets every non-blank line, as a JSON string
         text_lines = source.reads_text_lines
@@ -654,7 +652,7 @@ class Ingestor:
                        reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text
                 FROM (SELECT line_no, byte_offset, text, doc, {reason} AS reason
                       FROM (SELECT line_no, byte_offset, text, {doc} AS doc FROM {view}
-                            WHERE {"NOT bad" if bad is not None else "true"} {where}))"""
+                            WHERE {"NOT bad" if n_bad else "true"} {where}))"""
         # The batch stays in Arrow, cut into record batches, so that every scan of it (the source's
         # mapping, the insert) runs on all cores: a DuckDB table this small is one row group, which
         # only one thread scans. ``ledger`` keeps the lines that are not records too.
@@ -866,7 +864,6 @@ class _Prepared:
 
     nbytes: int
     table: pa.Table | None
-    bad: np.ndarray | None = None
     invalid: list[tuple[int, int, bytes]] = field(default_factory=list)
 
 
@@ -913,7 +910,7 @@ def _prepare(chunk: _LineChunk) -> _Prepared:
     if bad is not None:
         columns["bad"] = pa.array(bad, type=pa.bool_())
     table = chunked(pa.Table.from_arrays(list(columns.values()), names=list(columns)))
-    return _Prepared(nbytes, table, bad, invalid)
+    return _Prepared(nbytes, table, invalid)
 
 
 def _prepared_chunks(stream: ByteStream, max_line: int) -> Iterator[_Prepared | _LongLine]:

@@ -136,8 +136,8 @@ def test_a_file_is_in_the_ingest_journal_only_between_its_first_partial_commit_a
     seen = []
     commit = ing.checkpoint_commit
 
-    def watched():
-        commit()
+    def watched(sha):
+        commit(sha)
         seen.append(case.sql("SELECT evidence_sha256 FROM ingest_journal").rows())
 
     ing.checkpoint_commit = watched

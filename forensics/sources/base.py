@@ -215,22 +215,22 @@ class Batch:
         params = [self.evidence_sha256[:16], self.evidence_sha256]
         if self.sink is not None:
             self.sink.add("events", insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions))
-            unstage(con, mapped)
-            return
-        # a batch in time order already need not keep its order inside the batch, which lets each
-        # thread write (and compress) rows of its own
-        with setting(con, "preserve_insertion_order", bool(inversions)):
-            con.execute(insert, params)
+        else:
+            # a batch in time order already need not keep its order inside the batch, which lets each
+            # thread write (and compress) rows of its own
+            with setting(con, "preserve_insertion_order", bool(inversions)):
+                con.execute(insert, params)
         unstage(con, mapped)
 
     def insert_into(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert the rows of ``select_sql`` into ``table`` (by name), or hand them to the engine, which
         gathers a line file's rows into larger inserts. Nothing of this file may read ``table`` back
         before the file's last batch (``finish`` may: the engine inserts everything before it)."""
+        select_sql = select_sql.replace("{batch}", self.table)
         if self.sink is not None:
-            self.sink.add(table, select_sql.replace("{batch}", self.table), params)
+            self.sink.add(table, select_sql, params)
         else:
-            self.con.execute(f"INSERT INTO {table} BY NAME {select_sql.replace('{batch}', self.table)}", params or [])
+            self.con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params or [])
 
     def insert_rows(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert rows into another case table (spans, attestations, ...). ``select_sql`` must
@@ -306,8 +306,7 @@ class InsertSink:
 
     def add(self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False) -> None:
         """Gather the rows of ``select_sql`` (columns of ``table``, by name)."""
-        with setting(self.con, "arrow_lossless_conversion", True):
-            rows = (self.con.sql(select_sql, params=params) if params else self.con.sql(select_sql)).to_arrow_table()
+        rows = fetch_arrow(self.con, select_sql, params)
         if rows.num_rows:
             self.parts.setdefault(table, []).append(rows)
             self.rows[table] = self.rows.get(table, 0) + rows.num_rows
@@ -353,12 +352,8 @@ def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
 
 
-def stage(con, sql: str, params: list | dict | None = None, small: bool = False) -> str:
-    """Run ``sql`` and keep its result in Arrow, cut into record batches, under a fresh view name.
-
-    Use it instead of a temp table for an intermediate result that later statements scan: DuckDB
-    scans a temp table by row groups of 122,880 rows, so a batch-sized one is read by one thread,
-    while a chunked Arrow table is read by all. JSON columns stay JSON. Drop it with ``unstage``.
+def fetch_arrow(con, sql: str, params: list | dict | None = None, small: bool = False) -> pa.Table:
+    """The result of ``sql`` as an Arrow table, JSON columns kept as JSON.
 
     A relation (``con.sql``) is bound once when made and planned again when run; for a ``small``
     result (a batch of a small file) that second planning (about 8 ms for a source's mapping) costs
@@ -367,11 +362,19 @@ def stage(con, sql: str, params: list | dict | None = None, small: bool = False)
         if small:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-                table = con.execute(sql, params or []).to_arrow_table()
-        else:
-            table = (con.sql(sql, params=params) if params else con.sql(sql)).to_arrow_table()
+                return con.execute(sql, params or []).to_arrow_table()
+        return (con.sql(sql, params=params) if params else con.sql(sql)).to_arrow_table()
+
+
+def stage(con, sql: str, params: list | dict | None = None, small: bool = False) -> str:
+    """Run ``sql`` and keep its result in Arrow, cut into record batches, under a fresh view name.
+
+    Use it instead of a temp table for an intermediate result that later statements scan: DuckDB
+    scans a temp table by row groups of 122,880 rows, so a batch-sized one is read by one thread,
+    while a chunked Arrow table is read by all. JSON columns stay JSON. Drop it with ``unstage``.
+    ``small``: see ``fetch_arrow``."""
     name = temp_name("staged")
-    con.register(name, chunked(table))
+    con.register(name, chunked(fetch_arrow(con, sql, params, small)))
     return name
 
 
