@@ -39,6 +39,7 @@ from forensics.sources.base import (
     Source,
     chunked,
     dedup_file,
+    dedup_files,
     stage,
     temp_name,
     unstage,
@@ -58,6 +59,14 @@ PIECE_BYTES = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 122_880
 #: A JSON document with at least this many records hands them to its source in chunked Arrow.
 STAGE_MIN_RECORDS = 10_000
+#: Small JSON documents of one source (``Source.groupable``: CloudTrail's Records files) are read
+#: together, in one transaction and one batch, up to this many bytes of text and this many files;
+#: a document larger than ``GROUP_DOCUMENT_BYTES`` is read on its own.
+GROUP_MAX_BYTES = 256 * 1024 * 1024
+GROUP_MAX_FILES = 4096
+GROUP_DOCUMENT_BYTES = 128 * 1024 * 1024
+#: How much document text the planning thread may hold ready beyond what the ingest has taken.
+PLAN_AHEAD_BYTES = 128 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
@@ -97,6 +106,30 @@ class _Counts:
     duplicate: int = 0
     blank: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """A file hashed, probed and given its source, not yet read into the case."""
+
+    path: str
+    sha: str
+    size: int
+    probe: Probe
+    source: Source
+    container: str
+    seconds: float
+    #: set for a document that can be read in a group (``Ingestor.group_text``)
+    text: pa.Array | None = None
+    gzip: bool = False
+
+    @property
+    def group_key(self) -> tuple:
+        return (id(self.source), self.source.record_path(self.probe))
+
+
+def _group_format(plan: _Plan) -> str:
+    return ("gzip+" if plan.gzip else "") + "json"
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,7 +445,12 @@ def sniff(path: str) -> Probe:
             whole = ByteStream(path)
             prefix = whole.read_upto(MAX_DOCUMENT_BYTES)
         raw = _strip_bom(prefix)
-        doc = _json_loads(raw) if len(raw) <= SMALL_DOCUMENT_BYTES else None
+        if len(raw) > SMALL_DOCUMENT_BYTES:
+            doc = None
+        elif len(lines) == 1 and not long_first and parsed[0] is not None and lines[0].strip() == raw.strip():
+            doc = parsed[0]  # a document on one line (CloudTrail writes them so) was parsed as that line
+        else:
+            doc = _json_loads(raw)
         shape = _document_shape(raw) if doc is None and len(raw) <= MAX_DOCUMENT_BYTES else None
         if doc is None and shape is None and maybe_lines:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
@@ -454,6 +492,8 @@ class Ingestor:
         self.current_path: str | None = None
         #: the current file has made a partial commit, which listed it in ``ingest_journal``
         self.journaled = False
+        #: the sha256 of every file this ingest has committed (the planning thread looked ahead of them)
+        self.committed: set[str] = set()
         self.commit_every_bytes = commit_every_bytes
         self.progress = progress
         self.max_line_bytes = max_line_bytes
@@ -470,13 +510,19 @@ class Ingestor:
         return registry.detect(probe)
 
     def ingest_file(self, path: str, *, loader: str | Source | None = None, mapping: str | None = None) -> FileResult:
+        plan = self.plan_file(path, loader=loader, mapping=mapping)
+        return plan if isinstance(plan, FileResult) else self.ingest_planned(plan)
+
+    def plan_file(self, path: str, *, loader: str | Source | None = None, mapping: str | None = None,
+                  con=None) -> FileResult | _Plan:
+        """Hash a file, probe it and choose its source; a FileResult when there is nothing to read
+        (the bytes are in the case already, or no source recognises them). ``con``: the connection
+        that looks the sha256 up (a cursor of its own, in the planning thread)."""
         t0 = time.perf_counter()
         if mapping is None and loader is None and os.path.isfile(path + MAPPING_SUFFIX):
             mapping = path + MAPPING_SUFFIX
-        self.current_path = path
         sha, size = hash_file(path)
-        self.journaled = False
-        known = self.con.execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
+        known = (con or self.con).execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
         if known:
             return FileResult(path, "already ingested", sha, size, known[0][0], known[0][1],
                               note="same sha256 as evidence already in the case; nothing changed")
@@ -496,6 +542,66 @@ class Ingestor:
             container = "jsonl"
         if source.reads_text_lines and container in ("text", "csv"):
             container = "text"  # the source parses the lines itself (e.g. Prometheus exposition)
+        return _Plan(path, sha, size, probe, source, container, time.perf_counter() - t0)
+
+    def planned(self, items: list[tuple[str, bool]], loader: str | Source | None, mapping: str | None
+                ) -> Iterator[tuple[str, bool, FileResult | _Plan]]:
+        """``plan_file`` (and, for a document that can be read in a group, ``group_text``) for each
+        item, in order, in a thread that runs ahead of the caller while DuckDB reads what came before:
+        hashing, probing and inflating the next files costs no time of its own then. The thread holds
+        at most ``PLAN_AHEAD_BYTES`` of planned text (and one file more) that the caller has not taken.
+        A file's error is raised here, at its turn."""
+        out: queue.Queue = queue.Queue()
+        cond = threading.Condition()
+        held = [0]
+        stop = threading.Event()
+        cursor = self.con.cursor()
+
+        def produce() -> None:
+            try:
+                for path, explicit in items:
+                    try:
+                        plan = self.plan_file(path, loader=loader, mapping=mapping, con=cursor)
+                        if isinstance(plan, _Plan):
+                            self.group_text(plan)
+                    except Exception as e:  # noqa: BLE001 - raised in the caller, at this file's turn
+                        plan = e
+                    n = len(plan.probe.content or b"") if isinstance(plan, _Plan) else 0
+                    with cond:
+                        while held[0] and held[0] + n > PLAN_AHEAD_BYTES and not stop.is_set():
+                            cond.wait()
+                        if stop.is_set():
+                            return
+                        held[0] += n
+                    out.put((path, explicit, plan, n))
+            finally:
+                out.put(None)
+
+        worker = threading.Thread(target=produce, name="forensics-plan", daemon=True)
+        worker.start()
+        try:
+            while (item := out.get()) is not None:
+                path, explicit, plan, n = item
+                with cond:
+                    held[0] -= n
+                    cond.notify_all()
+                if isinstance(plan, Exception):
+                    raise plan
+                yield path, explicit, plan
+        finally:
+            stop.set()
+            with cond:
+                cond.notify_all()
+            worker.join()
+            cursor.close()
+
+    def ingest_planned(self, plan: _Plan) -> FileResult:
+        """Read a planned file into the case, in its own transaction."""
+        t0 = time.perf_counter() - plan.seconds
+        path, sha, size, probe, source, container = (plan.path, plan.sha, plan.size, plan.probe, plan.source,
+                                                     plan.container)
+        self.current_path = path
+        self.journaled = False
         counts = _Counts()
         stream = ByteStream(path)
         self.purge(sha)  # rows a killed earlier ingest of these bytes left behind
@@ -528,6 +634,7 @@ class Ingestor:
                 if self.journaled:
                     self.con.execute("DELETE FROM ingest_journal WHERE evidence_sha256 = ?", [sha])
                 self.con.execute("COMMIT")
+                self.committed.add(sha)
         except BaseException:
             self.con.execute("ROLLBACK")
             self.purge(sha)  # large files commit as they go: take back what was committed
@@ -535,6 +642,175 @@ class Ingestor:
         return FileResult(path, "ingested", sha, size, source.name, fmt, counts.read, counts.loaded,
                           counts.rejected, counts.duplicate, counts.blank, time.perf_counter() - t0,
                           "; ".join(counts.notes))
+
+    # -- many small documents of one source, in one transaction -----------------------------------
+    def group_text(self, plan: _Plan) -> bool:
+        """Read a planned document that can share a grouped batch into ``plan.text``. False when it
+        cannot: its source does not take part, its records are not an array at a plain path, or the
+        file is damaged, larger than ``GROUP_DOCUMENT_BYTES`` or not valid UTF-8. Bytes read here are
+        kept in the probe, so the file is not decompressed again when it is read on its own."""
+        probe = plan.probe
+        if plan.container != "json" or not plan.source.groupable:
+            return False
+        rpath = plan.source.record_path(probe)
+        if _array_at(rpath) is None:
+            return False
+        stream = ByteStream(plan.path)
+        plan.gzip = stream.gzip
+        if probe.content is None:
+            raw = stream.read_upto(GROUP_DOCUMENT_BYTES)
+            if len(raw) > GROUP_DOCUMENT_BYTES:
+                return False
+            raw = _strip_bom(raw)
+            probe.content, probe.damage, probe.compressed_read = raw, stream.damage, stream.compressed_read
+        raw = probe.content
+        if probe.damage or len(raw) > GROUP_DOCUMENT_BYTES:
+            return False
+        first = _LEADING_WS.match(raw).end()
+        if rpath == "$" and raw[first:first + 1] != b"[":
+            return False  # a document that is one record
+        text = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)),
+                                                           pa.py_buffer(raw)])
+        try:
+            text.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        plan.text = text
+        return True
+
+    def ingest_group(self, plans: list[_Plan]) -> list[FileResult]:
+        """Read the documents of ``plans`` (one source, records at one path, each with ``text``) in one
+        transaction, as one batch whose rows carry their file's sha256 and record number: a bucket
+        of small CloudTrail files then costs a few statements, not a few per file. Each file still
+        gets its evidence row and its own reconciliation. A document that yields no records (an
+        empty or a malformed one) is read on its own afterwards, as is every file of a group that
+        fails, so a failure is reported exactly as for that file alone."""
+        t0 = time.perf_counter()
+        con = self.con
+        source = plans[0].source
+        structure, access = _array_at(source.record_path(plans[0].probe))
+        shas = [p.sha for p in plans]
+        for (sha,) in con.execute("SELECT evidence_sha256 FROM ingest_journal WHERE list_contains(?, evidence_sha256)",
+                                  [shas]).fetchall():
+            self.purge(sha)
+        kept = "starts_with(CAST(doc AS VARCHAR), '{')"
+        if source.accepts_array_records:
+            kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
+        counts: dict[str, _Counts] = {sha: _Counts() for sha in shas}
+        present: set[str] = set()
+        names: list[str] = []
+        failure: Exception | None = None
+        # DuckDB holds the group's records while it splits, maps and inserts them: it gets the budget a
+        # line file's de-duplication and commit get (at 768 MB, 250 MB of Records files did not fit)
+        with memory_budget(con):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                present = self._read_group(plans, structure, access, kept, counts, names)
+                done = [p for p in plans if p.sha in present]
+                for sha, n in dedup_files(con, [p.sha for p in done]).items():
+                    counts[sha].duplicate += n
+                for p in done:
+                    source.finish(con, p.sha)
+                rows = pa.table({
+                    "file_no": pa.array(range(len(done)), pa.int64()),
+                    "path": [p.path for p in done], "sha": [p.sha for p in done],
+                    "size": pa.array([p.size for p in done], pa.int64()),
+                    "compression": ["gzip" if p.gzip else "none" for p in done],
+                    "format": [_group_format(p) for p in done],
+                    **{k: pa.array([getattr(counts[p.sha], k) for p in done], pa.int64())
+                       for k in ("read", "loaded", "rejected", "duplicate")}})
+                view = temp_name("evidence")
+                con.register(view, rows)
+                names.append(view)
+                con.execute(
+                    f"""INSERT INTO evidence
+                        SELECT (SELECT coalesce(max(evidence_id), 0) FROM evidence) + 1 + file_no, path, sha, size,
+                               compression, format, ?, now(), read, loaded, rejected, duplicate, 0, NULL
+                        FROM {view} ORDER BY file_no""", [source.name])
+                con.execute("COMMIT")
+                self.committed.update(p.sha for p in done)
+            except Exception as e:  # noqa: BLE001 - every file is read again on its own, which reports it
+                con.execute("ROLLBACK")
+                failure = e
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                for name in names:
+                    try:
+                        con.unregister(name)
+                    except Exception:  # noqa: BLE001 - not registered
+                        pass
+        if failure is not None:
+            note = f"read on its own: reading it with {len(plans) - 1} other file(s) failed ({failure})"
+            return [self._with_note(self.ingest_planned(p), note) for p in plans]
+        seconds = (time.perf_counter() - t0) / max(len(present), 1)
+        results = {p.sha: FileResult(p.path, "ingested", p.sha, p.size, source.name, _group_format(p),
+                                     counts[p.sha].read, counts[p.sha].loaded, counts[p.sha].rejected,
+                                     counts[p.sha].duplicate, 0, p.seconds + seconds)
+                   for p in plans if p.sha in present}
+        if self.progress:
+            for p in plans:
+                self.progress(p.path, p.size, p.size)
+        # a document that gave no record at all is empty or could not be split: read alone, it is
+        # loaded as empty or rejected with its reason
+        return [results[p.sha] if p.sha in results else self.ingest_planned(p) for p in plans]
+
+    def _read_group(self, plans: list[_Plan], structure: str, access: str, kept: str, counts: dict[str, _Counts],
+                    names: list[str]) -> set[str]:
+        """Split, classify and load the documents of a group (see ``ingest_group``); returns the sha256
+        of the files that gave at least one record. Names registered are appended to ``names``."""
+        con = self.con
+        source = plans[0].source
+        docs = pa.Table.from_batches([
+            pa.record_batch([pa.array([i], pa.int32()), pa.array([p.sha]), p.text], names=["file_no", "sha", "text"])
+            for i, p in enumerate(plans)])
+        for p in plans:
+            p.text = None
+        view, batch = temp_name("docs"), temp_name("batch")
+        con.register(view, docs)
+        names.append(view)
+        del docs
+        # one parse per document, each document a record batch of its own, so that DuckDB's threads split
+        # different documents at once; a record's key is its file's number, then its number in the file
+        records = f"(try(json_transform(text, '{structure}'))){access}"
+        staged = stage(con, f"""
+            SELECT (CAST(file_no AS BIGINT) << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                   CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc,
+                   sha AS evidence_sha256, CAST(rec AS BIGINT) AS evidence_record
+            FROM (SELECT file_no, sha, generate_subscripts(r, 1) AS rec, unnest(r) AS doc
+                  FROM (SELECT file_no, sha, {records} AS r FROM {view}))""")
+        names.append(staged)
+        con.unregister(view)
+        for p in plans:  # the documents are split: let their text go (a file read alone reads it again)
+            p.probe.content = None
+        present = set()
+        for sha, bad in con.execute(
+                f"SELECT evidence_sha256, count(*) FILTER (WHERE NOT ({kept})) FROM {staged} GROUP BY ALL").fetchall():
+            present.add(sha)
+            counts[sha].read = counts[sha].rejected = bad
+        if any(c.rejected for c in counts.values()):
+            con.execute(
+                f"""INSERT INTO rejects
+                    SELECT evidence_sha256, NULL, NULL, evidence_record, 'non-object record (' || json_type(doc) || ')',
+                           left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
+                    FROM {staged} WHERE NOT ({kept})""")
+        con.execute(f"CREATE TEMP VIEW {batch} AS SELECT * FROM {staged} WHERE {kept}")
+        try:
+            records_n = scalar(con, f"SELECT count(*) FROM {batch}")
+            grouped = Batch(con, batch, None, source, None, None, small=records_n < STAGE_MIN_RECORDS, grouped=True)
+            source.load_batch(grouped)
+            for sha, (loaded, rejected) in grouped.settle_files().items():
+                c = counts[sha]
+                c.loaded, c.rejected, c.read = loaded, c.rejected + rejected, c.read + loaded + rejected
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS {batch}")
+        return present
+
+    @staticmethod
+    def _with_note(res: FileResult, note: str) -> FileResult:
+        res.note = "; ".join(filter(None, [res.note, note]))
+        return res
 
     # -- transactions -----------------------------------------------------------------------------
     def purge(self, sha: str) -> None:
@@ -1036,13 +1312,50 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
     ing = Ingestor(con, progress=progress)
     results: list[FileResult] = []
     explicit_unplaced: list[str] = []
-    for path, explicit in list(iter_input_files(paths, exclude)):
-        res = ing.ingest_file(path, loader=loader, mapping=mapping)
+    group: list[_Plan] = []
+    group_shas: set[str] = set()
+    group_bytes = 0
+
+    def done(res: FileResult, explicit: bool) -> None:
         results.append(res)
         if on_file:
             on_file(res)
         if res.status == "unplaced" and explicit:
-            explicit_unplaced.append(path)
+            explicit_unplaced.append(res.path)
+
+    def flush() -> None:
+        nonlocal group_bytes
+        if len(group) == 1:
+            done(ing.ingest_planned(group[0]), True)
+        elif group:
+            for res in ing.ingest_group(group):
+                done(res, True)
+        group.clear()
+        group_shas.clear()
+        group_bytes = 0
+
+    items = list(iter_input_files(paths, exclude))
+    order = {path: i for i, (path, _) in reversed(list(enumerate(items)))}
+    for path, explicit, plan in ing.planned(items, loader, mapping):
+        if isinstance(plan, _Plan) and plan.sha in group_shas:
+            flush()  # the same bytes twice in a group: the second copy finds the first in the case
+        if isinstance(plan, _Plan) and plan.sha in ing.committed:
+            plan = ing.plan_file(path, loader=loader, mapping=mapping)  # ingested since it was planned
+        if isinstance(plan, FileResult):
+            done(plan, explicit)
+        elif plan.text is not None:
+            size = plan.text.nbytes
+            if group and (plan.group_key != group[0].group_key or group_bytes + size > GROUP_MAX_BYTES
+                          or len(group) >= GROUP_MAX_FILES):
+                flush()
+            group.append(plan)
+            group_shas.add(plan.sha)
+            group_bytes += size
+        else:
+            flush()
+            done(ing.ingest_planned(plan), explicit)
+    flush()
+    results.sort(key=lambda r: order[r.path])  # a group's files are settled after files that follow them
     if explicit_unplaced:
         err = UnknownFormat(
             "unknown format: " + ", ".join(explicit_unplaced)

@@ -105,6 +105,10 @@ class Source:
     reads_text_lines: bool = False
     #: A record may be a JSON array as well as an object (e.g. Zipkin's list of traces).
     accepts_array_records: bool = False
+    #: The records of many small JSON documents of this source may share one batch (``Batch.grouped``):
+    #: the source's SQL uses ``record_no`` only as a key, writes only through ``insert_events`` (or gives
+    #: the evidence of a row as ``batch.evidence_sql``), and has no ``finish``.
+    groupable: bool = False
 
     def detect(self, probe: Probe) -> int:
         """Confidence from 0 (not mine) to 100 that the probed file belongs to this source."""
@@ -141,12 +145,21 @@ class Source:
 class Batch:
     """One batch of records of one file, staged in a temporary table, and the bookkeeping of what
     became of each record. Sources call ``insert_events``, ``insert_rows`` and ``reject``; each
-    marks the records it touched, so the engine can prove that every record landed somewhere."""
+    marks the records it touched, so the engine can prove that every record landed somewhere.
 
-    def __init__(self, con, table: str, evidence_sha256: str, source: Source, path: str | None = None,
-                 sink: InsertSink | None = None, small: bool = False):
+    A ``grouped`` batch holds the records of several files (small JSON documents of a ``groupable``
+    source, read in one transaction): its table has two more columns, ``evidence_sha256`` and
+    ``evidence_record`` (the record's number in its file), and ``record_no`` is only a key.
+    ``evidence_sha256`` is then None."""
+
+    def __init__(self, con, table: str, evidence_sha256: str | None, source: Source, path: str | None = None,
+                 sink: InsertSink | None = None, small: bool = False, grouped: bool = False):
         self.con = con
         self.table = table
+        self.grouped = grouped
+        #: SQL for the evidence sha256 and the record number in its file of a batch row aliased ``r``
+        self.evidence_sql = "r.evidence_sha256" if grouped else sql_str(evidence_sha256 or "")
+        self.record_sql = "r.evidence_record" if grouped else "r.record_no"
         #: the batch is small (a small file): statements over it cost more to plan than to run (see stage)
         self.small = small
         #: where the events go: straight into ``events`` (None), or gathered by the engine into larger inserts
@@ -207,12 +220,13 @@ class Batch:
         # (source, event_uid) duplicates are settled once per file, after its last batch: see dedup_file
         insert = f"""INSERT INTO events BY NAME
                 SELECT {", ".join(select)},
-                       ? || ':' || m.record_no || ':' || {seq} AS event_id,
-                       ? AS evidence_sha256, r.line_no AS evidence_line, m.record_no AS evidence_record
+                       left({self.evidence_sql}, 16) || ':' || {self.record_sql} || ':' || {seq} AS event_id,
+                       {self.evidence_sql} AS evidence_sha256, r.line_no AS evidence_line,
+                       {self.record_sql} AS evidence_record
                 FROM {self.table} r JOIN {mapped} m USING (record_no)
                 WHERE m.time IS NOT NULL
                 {"ORDER BY time" if inversions else ""}"""
-        params = [self.evidence_sha256[:16], self.evidence_sha256]
+        params: list = []
         if self.sink is not None:
             self.sink.add("events", insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions))
         else:
@@ -262,10 +276,10 @@ class Batch:
         ``reason_params``) and the start of their text."""
         self.con.execute(
             f"""INSERT INTO rejects
-                SELECT ?, r.line_no, r.byte_offset, r.record_no, {reason},
+                SELECT {self.evidence_sql}, r.line_no, r.byte_offset, {self.record_sql}, {reason},
                        left(CAST(r.doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(r.doc AS VARCHAR))
                 {from_sql}""",
-            [self.evidence_sha256, *(reason_params or [])],
+            reason_params or [],
         )
 
     # -- used by the engine --------------------------------------------------------------------
@@ -274,9 +288,7 @@ class Batch:
         loaded (its sub-record rejects stay in the ledger); a record the source never touched is
         rejected, so that a loader bug cannot lose data silently. Returns (loaded, rejected)."""
         con = self.con
-        self._reject_records("'the ' || ? || ' loader produced nothing for this record'",
-                             f"FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
-                             [self.source.name])
+        self._reject_untouched()
         loaded, total = row(con,
             f"""SELECT count(*) FILTER (WHERE record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
                        count(*)
@@ -284,6 +296,24 @@ class Batch:
         )
         con.execute(f"DROP TABLE {self.outcome}")
         return loaded, total - loaded
+
+    def settle_files(self) -> dict[str, tuple[int, int]]:
+        """``settle`` for a grouped batch: (loaded, rejected) per evidence sha256."""
+        con = self.con
+        self._reject_untouched()
+        counts = con.execute(
+            f"""SELECT r.evidence_sha256,
+                       count(*) FILTER (WHERE r.record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
+                       count(*)
+                FROM {self.table} r GROUP BY ALL"""
+        ).fetchall()
+        con.execute(f"DROP TABLE {self.outcome}")
+        return {sha: (loaded, total - loaded) for sha, loaded, total in counts}
+
+    def _reject_untouched(self) -> None:
+        self._reject_records("'the ' || ? || ' loader produced nothing for this record'",
+                             f"FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
+                             [self.source.name])
 
 
 class InsertSink:
@@ -405,6 +435,39 @@ def dedup_file(con, evidence_sha256: str) -> int:
                FROM events e SEMI JOIN repeated r ON e.source = r.source AND e.event_uid = r.event_uid)
            DELETE FROM events WHERE rowid IN (SELECT rid FROM ranked WHERE rn > 1)""",
         {"sha": evidence_sha256}) or 0
+
+
+def dedup_files(con, shas: list[str]) -> dict[str, int]:
+    """``dedup_file`` for the files of one group, in one pass: among copies of equal rank, the copy the
+    case held before the group wins, then the copy of the earlier file in ``shas``. Returns, per file,
+    how many copies were removed: a file's own losing copies, and the held copies it replaced."""
+    gone = temp_name("gone")
+    con.execute(
+        f"""CREATE TEMP TABLE {gone} AS
+            WITH mine AS (
+                SELECT DISTINCT source, event_uid FROM events
+                WHERE list_contains($shas, evidence_sha256) AND event_uid IS NOT NULL),
+            repeated AS (
+                SELECT e.source, e.event_uid FROM events e SEMI JOIN mine m
+                    ON e.source = m.source AND e.event_uid = m.event_uid
+                GROUP BY ALL HAVING count(*) > 1),
+            ranked AS (
+                SELECT e.rowid AS rid, e.evidence_sha256 AS sha,
+                       row_number() OVER w AS rn, first_value(e.evidence_sha256) OVER w AS winner
+                FROM events e SEMI JOIN repeated r ON e.source = r.source AND e.event_uid = r.event_uid
+                WINDOW w AS (PARTITION BY e.source, e.event_uid
+                             ORDER BY e.event_rank DESC, coalesce(list_position($shas, e.evidence_sha256), 0),
+                                      e.evidence_record, e.event_seq))
+            SELECT rid, CASE WHEN list_contains($shas, sha) THEN sha ELSE winner END AS charged
+            FROM ranked WHERE rn > 1""",
+        {"shas": shas})
+    try:
+        counts = dict(con.execute(f"SELECT charged, count(*) FROM {gone} GROUP BY ALL").fetchall())
+        if counts:
+            con.execute(f"DELETE FROM events WHERE rowid IN (SELECT rid FROM {gone})")
+        return counts
+    finally:
+        con.execute(f"DROP TABLE {gone}")
 
 
 def field_path(path: str) -> str:

@@ -159,6 +159,7 @@ class CloudTrailSource(Source):
     name = "cloudtrail"
     category = "audit"
     containers = ("jsonl", "json", "csv")
+    groupable = True  # a bucket is thousands of small Records files
 
     def detect(self, probe: Probe) -> int:
         if probe.container == "csv":
@@ -189,7 +190,7 @@ class CloudTrailSource(Source):
                      WHERE doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
         if con.execute(f"SELECT count(*) FROM ({digest})").fetchone()[0]:
             batch.insert_rows("cloudtrail_digests", f"""
-                SELECT record_no, ? AS evidence_sha256, doc->>'awsAccountId' AS account_id,
+                SELECT record_no, {batch.evidence_sql} AS evidence_sha256, doc->>'awsAccountId' AS account_id,
                        fx_time(doc->>'digestStartTime', true) AS digest_start,
                        fx_time(doc->>'digestEndTime', true) AS digest_end,
                        doc->>'digestS3Bucket' AS s3_bucket, doc->>'digestS3Object' AS s3_object,
@@ -197,7 +198,7 @@ class CloudTrailSource(Source):
                        doc->>'digestPublicKeyFingerprint' AS public_key_fingerprint,
                        CAST(json_array_length(doc, '$.logFiles') AS BIGINT) AS log_file_count,
                        doc->'logFiles' AS log_files
-                FROM ({digest}) d JOIN {batch.table} USING (record_no)""", [batch.evidence_sha256])
+                FROM ({digest}) d JOIN {batch.table} r USING (record_no)""")
             batch.insert_events(_JSON_EVENTS.replace("FROM {batch} r", f"FROM {{batch}} r WHERE r.record_no NOT IN ({digest})"))
             return
         keys = con.execute(f"SELECT json_keys(doc) FROM {batch.table} LIMIT 1").fetchone()

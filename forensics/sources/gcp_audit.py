@@ -74,6 +74,7 @@ class GcpAuditSource(Source):
     name = "gcp_audit"
     category = "audit"
     containers = ("jsonl", "json")
+    groupable = True
 
     def detect(self, probe: Probe) -> int:
         objs = probe.objects()

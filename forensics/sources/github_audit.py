@@ -136,6 +136,7 @@ class GitHubAuditSource(Source):
     name = "github_audit"
     category = "audit"
     containers = ("jsonl", "json", "csv")
+    groupable = True
 
     def detect(self, probe: Probe) -> int:
         if probe.container == "csv":
@@ -156,6 +157,7 @@ class GitHubAdminWebhookSource(Source):
     name = "github_admin_webhook"
     category = "audit"
     containers = ("jsonl", "json")
+    groupable = True
 
     def detect(self, probe: Probe) -> int:
         objs = probe.objects()

@@ -123,6 +123,7 @@ class K8sAuditSource(Source):
     name = "k8s_audit"
     category = "audit"
     containers = ("jsonl", "json")
+    groupable = True
 
     def detect(self, probe: Probe) -> int:
         doc = probe.document

@@ -1,0 +1,167 @@
+"""Small JSON documents of one source (a bucket of CloudTrail Records files) are read together, in
+one transaction and one batch. What lands must be exactly what reading each file alone lands:
+per-file reconciliation, rejects, de-duplication (the earlier file wins), evidence rows."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import pytest
+
+import forensics
+import forensics.ingest as ingest
+from forensics.sources.cloudtrail import CloudTrailSource
+
+
+def _event(eid: str, t: str | None = "2026-03-01T10:00:00Z", name: str = "GetObject") -> dict:
+    e = {"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": name, "eventID": eid,
+         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
+                          "accessKeyId": "AKIAEXAMPLEKEY000001"},
+         "sourceIPAddress": "203.0.113.7", "requestParameters": {"bucketName": "b", "key": eid}}
+    if t is not None:
+        e["eventTime"] = t
+    return e
+
+
+def _bucket(root):
+    """A bucket tree whose files exercise every fate a record can have in a group."""
+    d = root / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2026" / "03" / "01"
+    d.mkdir(parents=True)
+    a = {"Records": [_event("e1"), _event("e2", t=None), _event("e3", "2026-03-01T09:00:00Z")]}
+    (d / "a.json.gz").write_bytes(gzip.compress(json.dumps(a).encode()))
+    # e3 again (an overlapping export), a record that is not an object, a JSON null record
+    b = {"Records": [_event("e3", "2026-03-01T09:00:00Z"), _event("e4", "2026-03-01T11:00:00+02:00"), 5, None]}
+    (d / "b.json").write_text(json.dumps(b))
+    (d / "c.json").write_text('{"Records": []}')  # CloudTrail writes empty files
+    (d / "d.json").write_text('{"Records": [{"eventVersion": "1.08", "eventTime": "2026-03-01T10:00:00Z"')  # cut off
+    shutil.copy(d / "a.json.gz", d / "e-copy.json.gz")  # the same bytes twice in one bucket
+    bad = json.dumps({"Records": [_event("e5", name="Put\udcffObject")]}, ensure_ascii=False)
+    (d / "f.json").write_bytes(bad.encode("utf-8", "surrogateescape"))  # invalid UTF-8: read alone
+    (d / "g.json").write_text(json.dumps({"Records": [_event(f"g{i}", f"2026-03-01T12:00:{i:02d}Z") for i in range(5)]}))
+    return root / "AWSLogs"
+
+
+def _state(case):
+    ev = case.sql("""SELECT regexp_replace(path, '.*/', '') AS name, format, loader, records_read, records_loaded,
+                            records_rejected, records_duplicate, blank_lines
+                     FROM evidence ORDER BY name""").rows()
+    events = case.sql("""SELECT e.event_id, e.event_uid, e.evidence_record, e.time, e.action, e.actor, e.credential_id,
+                                e.outcome, CAST(e.raw AS VARCHAR), regexp_replace(v.path, '.*/', '')
+                         FROM events e JOIN evidence v ON v.sha256 = e.evidence_sha256
+                         ORDER BY e.event_id""").rows()
+    rejects = case.sql("""SELECT regexp_replace(v.path, '.*/', ''), r.line, r.byte_offset, r.record_index, r.reason,
+                                 r.raw_text, r.raw_length
+                          FROM rejects r JOIN evidence v ON v.sha256 = r.evidence_sha256
+                          ORDER BY ALL""").rows()
+    return ev, events, rejects
+
+
+def _spy_groups(monkeypatch) -> list[int]:
+    sizes: list[int] = []
+    real = ingest.Ingestor.ingest_group
+
+    def spy(self, plans):
+        sizes.append(len(plans))
+        return real(self, plans)
+
+    monkeypatch.setattr(ingest.Ingestor, "ingest_group", spy)
+    return sizes
+
+
+def test_a_bucket_read_as_a_group_lands_exactly_what_each_file_read_alone_lands(tmp_path, monkeypatch):
+    bucket = _bucket(tmp_path / "in")
+    files = [p for _, p in sorted((str(p), p) for p in bucket.rglob("*") if p.is_file())]
+    sizes = _spy_groups(monkeypatch)
+    with forensics.open_case(tmp_path / "grouped.duckdb") as grouped:
+        results = grouped.ingest([bucket])
+        assert sizes and max(sizes) >= 4, "the small Records files were not read as a group"
+        seen = list(sizes)
+        together = _state(grouped)
+    with forensics.open_case(tmp_path / "alone.duckdb") as alone:
+        for f in files:
+            alone.ingest([f])
+        assert sizes == seen, "a file given alone was read as a group"
+        apart = _state(alone)
+    assert together == apart
+    # and what that is: every file reconciles, the copy is known, the earlier file keeps e3
+    by_name = {r.path.rsplit("/", 1)[1]: r for r in results}
+    assert [r.path for r in results] == [str(f) for f in files], "results are in the order of the walk"
+    assert all(r.reconciled for r in results)
+    assert by_name["e-copy.json.gz"].status == "already ingested"
+    assert (by_name["a.json.gz"].records_loaded, by_name["a.json.gz"].records_rejected) == (2, 1)
+    assert (by_name["b.json"].records_read, by_name["b.json"].records_rejected, by_name["b.json"].records_duplicate) == (4, 2, 1)
+    assert by_name["c.json"].records_read == 0 and by_name["c.json"].status == "ingested"
+    assert by_name["d.json"].records_rejected == 1
+    assert by_name["f.json"].records_rejected == 1 and "UTF-8" in _reason(together, "f.json")
+    assert by_name["g.json"].records_loaded == 5
+    holders = {row[1]: row[-1] for row in together[1]}
+    assert holders["e3"] == "a.json.gz"
+    assert {r[4] for r in together[2] if r[0] == "b.json"} == {"non-object record (UBIGINT)", "non-object record (NULL)"}
+
+
+def _reason(state, name: str) -> str:
+    return " ".join(r[4] for r in state[2] if r[0] == name)
+
+
+def test_a_group_that_fails_is_read_again_file_by_file_and_says_so(tmp_path, monkeypatch):
+    bucket = _bucket(tmp_path / "in")
+    real = CloudTrailSource.load_batch
+
+    def fails_in_a_group(self, batch):
+        if batch.grouped:
+            raise RuntimeError("boom")
+        return real(self, batch)
+
+    monkeypatch.setattr(CloudTrailSource, "load_batch", fails_in_a_group)
+    with forensics.open_case(tmp_path / "c.duckdb") as case:
+        results = case.ingest([bucket])
+        assert all(r.reconciled for r in results)
+        ingested = [r for r in results if r.status == "ingested"]
+        assert len(ingested) == 6
+        grouped = [r for r in ingested if "read on its own" in r.note]
+        assert grouped and all("boom" in r.note for r in grouped)
+        assert case.sql("SELECT count(*) FROM events").item() == 2 + 1 + 5  # e1, e3 | e4 | g0-g4
+        assert case.sql("SELECT count(DISTINCT sha256) FROM evidence").item() == 6
+
+
+def test_a_group_is_bounded_by_bytes(tmp_path, monkeypatch):
+    bucket = _bucket(tmp_path / "in")
+    sizes = _spy_groups(monkeypatch)
+    monkeypatch.setattr(ingest, "GROUP_MAX_BYTES", 1500)
+    with forensics.open_case(tmp_path / "c.duckdb") as case:
+        results = case.ingest([bucket])
+    assert all(r.reconciled for r in results)
+    assert sizes and max(sizes) < 4
+
+
+@pytest.mark.parametrize("name", ["digest.json"])
+def test_a_digest_file_beside_records_files_is_not_grouped_with_them(tmp_path, monkeypatch, name):
+    bucket = _bucket(tmp_path / "in")
+    digest = {"awsAccountId": "111122223333", "digestStartTime": "2026-03-01T09:00:00Z",
+              "digestEndTime": "2026-03-01T10:00:00Z", "digestS3Bucket": "b", "digestS3Object": "o",
+              "logFiles": [{"s3Bucket": "b", "s3Object": "a.json.gz"}]}
+    (bucket / name).write_text(json.dumps(digest))
+    with forensics.open_case(tmp_path / "c.duckdb") as case:
+        results = case.ingest([bucket])
+        assert all(r.reconciled for r in results)
+        assert case.sql("SELECT count(*) FROM cloudtrail_digests").item() == 1
+
+
+def test_real_audit_logs_read_together_land_exactly_what_each_file_read_alone_lands(shared_data, tmp_path, monkeypatch):
+    """Every audit file of the corpus (CloudTrail, GCP, GitHub, Kubernetes), read in one ingest (where
+    documents of one source share groups) and read one file per ingest: the same evidence rows, events
+    and rejects."""
+    root = shared_data / "audit_logs"
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    sizes = _spy_groups(monkeypatch)
+    with forensics.open_case(tmp_path / "together.duckdb") as together:
+        results = together.ingest([root])
+        assert sizes, "no documents of the corpus were read as a group"
+        assert all(r.reconciled for r in results)
+        state = _state(together)
+    with forensics.open_case(tmp_path / "apart.duckdb") as apart:
+        for f in files:
+            apart.ingest([f])
+        assert _state(apart) == state
