@@ -186,8 +186,10 @@ class CloudTrailSource(Source):
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
+        # (the substring test first: a Records file's events are not parsed again to learn they are no digest)
         digest = f"""SELECT record_no FROM {batch.table}
-                     WHERE doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
+                     WHERE contains(CAST(doc AS VARCHAR), '"digestStartTime"')
+                       AND doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
         if con.execute(f"SELECT count(*) FROM ({digest})").fetchone()[0]:
             batch.insert_rows("cloudtrail_digests", f"""
                 SELECT record_no, {batch.evidence_sql} AS evidence_sha256, doc->>'awsAccountId' AS account_id,
