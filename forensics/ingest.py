@@ -128,6 +128,16 @@ class _Plan:
         return (id(self.source), self.source.record_path(self.probe))
 
 
+def _size_hint(path: str, gzip: bool, size: int) -> int:
+    """The size of a file's content: a gzip file's trailer gives it (modulo 4 GiB, and for the last member
+    only), which is a hint, not a fact; the file's size otherwise."""
+    if not gzip or size < 18:
+        return size
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), "little")
+
+
 def _group_format(plan: _Plan) -> str:
     return ("gzip+" if plan.gzip else "") + "json"
 
@@ -658,6 +668,8 @@ class Ingestor:
         stream = ByteStream(plan.path)
         plan.gzip = stream.gzip
         if probe.content is None:
+            if _size_hint(plan.path, stream.gzip, plan.size) > GROUP_DOCUMENT_BYTES:
+                return False
             raw = stream.read_upto(GROUP_DOCUMENT_BYTES)
             if len(raw) > GROUP_DOCUMENT_BYTES:
                 return False

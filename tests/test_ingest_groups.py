@@ -165,3 +165,22 @@ def test_real_audit_logs_read_together_land_exactly_what_each_file_read_alone_la
         for f in files:
             apart.ingest([f])
         assert _state(apart) == state
+
+
+def test_a_document_over_the_group_document_bound_is_read_alone(tmp_path, monkeypatch):
+    bucket = _bucket(tmp_path / "in")
+    seen: list[str] = []
+    real = ingest.Ingestor.ingest_group
+
+    def names(self, plans):
+        seen.extend(p.path.rsplit("/", 1)[1] for p in plans)
+        return real(self, plans)
+
+    monkeypatch.setattr(ingest.Ingestor, "ingest_group", names)
+    big = next(bucket.rglob("g.json"))
+    monkeypatch.setattr(ingest, "GROUP_DOCUMENT_BYTES", big.stat().st_size - 1)
+    with forensics.open_case(tmp_path / "c.duckdb") as case:
+        results = case.ingest([bucket])
+        assert all(r.reconciled for r in results)
+        assert "g.json" not in seen and "a.json.gz" in seen
+        assert case.sql("SELECT count(*) FROM events WHERE event_uid LIKE 'g%'").item() == 5
