@@ -122,10 +122,13 @@ class _Plan:
     #: set for a document that can be read in a group (``Ingestor.group_text``)
     text: pa.Array | None = None
     gzip: bool = False
+    #: how its records are laid out: ``array`` (an array at the record path) or ``object`` (the document
+    #: is its one record)
+    layout: str = "array"
 
     @property
     def group_key(self) -> tuple:
-        return (id(self.source), self.source.record_path(self.probe))
+        return (id(self.source), self.source.record_path(self.probe), self.layout)
 
 
 def _size_hint(path: str, gzip: bool, size: int) -> int:
@@ -680,7 +683,7 @@ class Ingestor:
             return False
         first = _LEADING_WS.match(raw).end()
         if rpath == "$" and raw[first:first + 1] != b"[":
-            return False  # a document that is one record
+            plan.layout = "object"  # a document that is one record (a webhook delivery, a Falco event)
         text = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)),
                                                            pa.py_buffer(raw)])
         try:
@@ -700,7 +703,11 @@ class Ingestor:
         t0 = time.perf_counter()
         con = self.con
         source = plans[0].source
-        structure, access = _array_at(source.record_path(plans[0].probe))
+        if plans[0].layout == "object":  # one record, as the general reading takes it (minified)
+            records = "list_filter([try(json_extract(text, '$'))], lambda x: x IS NOT NULL)"
+        else:
+            structure, access = _array_at(source.record_path(plans[0].probe))
+            records = f"(try(json_transform(text, '{structure}'))){access}"
         shas = [p.sha for p in plans]
         for (sha,) in con.execute("SELECT evidence_sha256 FROM ingest_journal WHERE list_contains(?, evidence_sha256)",
                                   [shas]).fetchall():
@@ -717,7 +724,7 @@ class Ingestor:
         with memory_budget(con):
             con.execute("BEGIN TRANSACTION")
             try:
-                present = self._read_group(plans, structure, access, kept, counts, names)
+                present = self._read_group(plans, records, kept, counts, names)
                 done = [p for p in plans if p.sha in present]
                 for sha, n in dedup_files(con, [p.sha for p in done]).items():
                     counts[sha].duplicate += n
@@ -768,10 +775,11 @@ class Ingestor:
         # loaded as empty or rejected with its reason
         return [results[p.sha] if p.sha in results else self.ingest_planned(p) for p in plans]
 
-    def _read_group(self, plans: list[_Plan], structure: str, access: str, kept: str, counts: dict[str, _Counts],
+    def _read_group(self, plans: list[_Plan], records: str, kept: str, counts: dict[str, _Counts],
                     names: list[str]) -> set[str]:
-        """Split, classify and load the documents of a group (see ``ingest_group``); returns the sha256
-        of the files that gave at least one record. Names registered are appended to ``names``."""
+        """Split, classify and load the documents of a group (see ``ingest_group``); ``records`` is the
+        SQL that takes a document's ``text`` to the list of its records, NULL when it cannot. Returns the
+        sha256 of the files that gave at least one record. Names registered are appended to ``names``."""
         con = self.con
         source = plans[0].source
         docs = pa.Table.from_batches([
@@ -785,7 +793,6 @@ class Ingestor:
         del docs
         # one parse per document, each document a record batch of its own, so that DuckDB's threads split
         # different documents at once; a record's key is its file's number, then its number in the file
-        records = f"(try(json_transform(text, '{structure}'))){access}"
         staged = stage(con, f"""
             SELECT (CAST(file_no AS BIGINT) << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
                    CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc,

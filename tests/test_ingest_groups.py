@@ -77,6 +77,7 @@ def test_a_bucket_read_as_a_group_lands_exactly_what_each_file_read_alone_lands(
     with forensics.open_case(tmp_path / "grouped.duckdb") as grouped:
         results = grouped.ingest([bucket])
         assert sizes and max(sizes) >= 4, "the small Records files were not read as a group"
+        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
         seen = list(sizes)
         together = _state(grouped)
     with forensics.open_case(tmp_path / "alone.duckdb") as alone:
@@ -159,6 +160,7 @@ def test_real_audit_logs_read_together_land_exactly_what_each_file_read_alone_la
     with forensics.open_case(tmp_path / "together.duckdb") as together:
         results = together.ingest([root])
         assert sizes, "no documents of the corpus were read as a group"
+        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
         assert all(r.reconciled for r in results)
         state = _state(together)
     with forensics.open_case(tmp_path / "apart.duckdb") as apart:
@@ -184,3 +186,36 @@ def test_a_document_over_the_group_document_bound_is_read_alone(tmp_path, monkey
         assert all(r.reconciled for r in results)
         assert "g.json" not in seen and "a.json.gz" in seen
         assert case.sql("SELECT count(*) FROM events WHERE event_uid LIKE 'g%'").item() == 5
+
+
+def test_single_event_documents_are_read_as_a_group_and_land_as_each_alone(tmp_path, monkeypatch):
+    """A directory of one-event JSON files (Falco's Kubernetes audit events, webhook deliveries)."""
+    d = tmp_path / "in" / "events"
+    d.mkdir(parents=True)
+    for i in range(5):
+        ev = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"id-{i}",
+              "stage": "ResponseComplete", "verb": "create", "user": {"username": f"user-{i}"},
+              "objectRef": {"resource": "pods", "namespace": "default", "name": f"p{i}"},
+              "responseStatus": {"code": 201}, "requestReceivedTimestamp": f"2026-03-01T10:00:0{i}.000000Z",
+              "stageTimestamp": f"2026-03-01T10:00:0{i}.100000Z"}
+        if i == 2:
+            del ev["requestReceivedTimestamp"], ev["stageTimestamp"]
+        (d / f"e{i}.json").write_text(json.dumps(ev, indent=2))
+        if i == 0:  # the same event in another file (other bytes): one copy is kept
+            (d / "e5.json").write_text(json.dumps(ev, indent=4))
+    (d / "e6.json").write_text('{"kind": "Event", "auditID": "cut-off", "verb": "get",\n')
+    files = sorted(d.iterdir())
+    sizes = _spy_groups(monkeypatch)
+    with forensics.open_case(tmp_path / "grouped.duckdb") as grouped:
+        results = grouped.ingest([d])
+        assert sizes and max(sizes) >= 5
+        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
+        assert all(r.reconciled for r in results)
+        together = _state(grouped)
+    with forensics.open_case(tmp_path / "alone.duckdb") as alone:
+        for f in files:
+            alone.ingest([f])
+        assert _state(alone) == together
+    assert len(together[1]) == 4  # six events, one without a time, id-0 twice
+    assert [r for r in together[0] if r[0] == "e5.json"][0][6] == 1  # e5's copy is the duplicate
+    assert any(r[0] == "e6.json" and "malformed" in r[4] for r in together[2])
