@@ -65,6 +65,8 @@ STAGE_MIN_RECORDS = 10_000
 GROUP_MAX_BYTES = 256 * 1024 * 1024
 GROUP_MAX_FILES = 4096
 GROUP_DOCUMENT_BYTES = 128 * 1024 * 1024
+#: A JSON Lines file of a groupable source up to this size (inflated) is read in a group.
+GROUP_LINES_BYTES = 8 * 1024 * 1024
 #: How much document text the planning thread may hold ready beyond what the ingest has taken.
 PLAN_AHEAD_BYTES = 128 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
@@ -106,6 +108,8 @@ class _Counts:
     duplicate: int = 0
     blank: int = 0
     notes: list[str] = field(default_factory=list)
+    #: (a file of a group) at least one of its records or lines came out of the split
+    present: bool = False
 
 
 @dataclass
@@ -119,12 +123,19 @@ class _Plan:
     source: Source
     container: str
     seconds: float
-    #: set for a document that can be read in a group (``Ingestor.group_text``)
+    #: set for a file that can be read in a group (``Ingestor.prepare_group``): a document's text, or a
+    #: JSON Lines file's lines (as ``_prepare`` makes them), and how many bytes they hold
     text: pa.Array | None = None
+    lines: pa.Table | None = None
+    nbytes: int = 0
     gzip: bool = False
-    #: how its records are laid out: ``array`` (an array at the record path) or ``object`` (the document
-    #: is its one record)
+    #: how its records are laid out: ``array`` (an array at the record path), ``object`` (the document
+    #: is its one record) or ``lines`` (JSON Lines)
     layout: str = "array"
+
+    @property
+    def grouped(self) -> bool:
+        return self.text is not None or self.lines is not None
 
     @property
     def group_key(self) -> tuple:
@@ -142,7 +153,7 @@ def _size_hint(path: str, gzip: bool, size: int) -> int:
 
 
 def _group_format(plan: _Plan) -> str:
-    return ("gzip+" if plan.gzip else "") + "json"
+    return ("gzip+" if plan.gzip else "") + plan.container
 
 
 # --------------------------------------------------------------------------------------------
@@ -559,7 +570,7 @@ class Ingestor:
 
     def planned(self, items: list[tuple[str, bool]], loader: str | Source | None, mapping: str | None
                 ) -> Iterator[tuple[str, bool, FileResult | _Plan]]:
-        """``plan_file`` (and, for a document that can be read in a group, ``group_text``) for each
+        """``plan_file`` (and, for a file that can be read in a group, ``prepare_group``) for each
         item, in order, in a thread that runs ahead of the caller while DuckDB reads what came before:
         hashing, probing and inflating the next files costs no time of its own then. The thread holds
         at most ``PLAN_AHEAD_BYTES`` of planned text (and one file more) that the caller has not taken.
@@ -576,10 +587,10 @@ class Ingestor:
                     try:
                         plan = self.plan_file(path, loader=loader, mapping=mapping, con=cursor)
                         if isinstance(plan, _Plan):
-                            self.group_text(plan)
+                            self.prepare_group(plan)
                     except Exception as e:  # noqa: BLE001 - raised in the caller, at this file's turn
                         plan = e
-                    n = len(plan.probe.content or b"") if isinstance(plan, _Plan) else 0
+                    n = max(len(plan.probe.content or b""), plan.nbytes) if isinstance(plan, _Plan) else 0
                     with cond:
                         while held[0] and held[0] + n > PLAN_AHEAD_BYTES and not stop.is_set():
                             cond.wait()
@@ -657,14 +668,20 @@ class Ingestor:
                           "; ".join(counts.notes))
 
     # -- many small documents of one source, in one transaction -----------------------------------
-    def group_text(self, plan: _Plan) -> bool:
-        """Read a planned document that can share a grouped batch into ``plan.text``. False when it
-        cannot: its source does not take part, its records are not an array at a plain path, or the
-        file is damaged, larger than ``GROUP_DOCUMENT_BYTES`` or not valid UTF-8. Bytes read here are
-        kept in the probe, so the file is not decompressed again when it is read on its own."""
-        probe = plan.probe
-        if plan.container != "json" or not plan.source.groupable:
+    def prepare_group(self, plan: _Plan) -> bool:
+        """Make a planned file ready to share a grouped batch (``plan.text`` or ``plan.lines``). False when
+        it cannot: its source does not take part (or reads text lines), a document's records are not an
+        array at a plain path (nor the document itself), or the file is damaged, larger than
+        ``GROUP_DOCUMENT_BYTES`` (a JSON Lines file: ``GROUP_LINES_BYTES``), empty, or not valid UTF-8.
+        Document bytes read here are kept in the probe, so the file is not inflated again when it is
+        read on its own. Nothing here touches the case: it runs in the planning thread."""
+        if not plan.source.groupable:
             return False
+        if plan.container == "jsonl" and not plan.source.reads_text_lines:
+            return self._prepare_group_lines(plan)
+        if plan.container != "json":
+            return False
+        probe = plan.probe
         rpath = plan.source.record_path(probe)
         if _array_at(rpath) is None:
             return False
@@ -690,31 +707,41 @@ class Ingestor:
             text.validate(full=True)
         except pa.ArrowInvalid:
             return False
-        plan.text = text
+        plan.text, plan.nbytes = text, len(raw)
+        return True
+
+    def _prepare_group_lines(self, plan: _Plan) -> bool:
+        """A small JSON Lines file, split into lines exactly as the line reader splits a chunk: the whole
+        file is one chunk, so no line can pass the line bound (``GROUP_LINES_BYTES`` is below it)."""
+        limit = min(GROUP_LINES_BYTES, self.max_line_bytes)
+        stream = ByteStream(plan.path)
+        plan.gzip = stream.gzip
+        if _size_hint(plan.path, stream.gzip, plan.size) > limit:
+            return False
+        raw = stream.read_upto(limit)
+        if len(raw) > limit or stream.damage:
+            return False
+        offset = 3 if raw.startswith(BOM) else 0
+        prepared = _prepare(_LineChunk(raw[offset:], 1, offset))
+        if prepared.table is None or prepared.invalid:
+            return False  # empty, or with lines that are not UTF-8: read alone
+        plan.lines, plan.nbytes, plan.layout = prepared.table, len(raw), "lines"
         return True
 
     def ingest_group(self, plans: list[_Plan]) -> list[FileResult]:
-        """Read the documents of ``plans`` (one source, records at one path, each with ``text``) in one
-        transaction, as one batch whose rows carry their file's sha256 and record number: a bucket
-        of small CloudTrail files then costs a few statements, not a few per file. Each file still
-        gets its evidence row and its own reconciliation. A document that yields no records (an
-        empty or a malformed one) is read on its own afterwards, as is every file of a group that
+        """Read the files of ``plans`` (one source, one layout, each made ready by ``prepare_group``) in
+        one transaction, as one batch whose rows carry their file's sha256 and record number: a bucket
+        of small CloudTrail files then costs a few statements, not a few per file. Each file still gets
+        its evidence row and its own reconciliation, as if read alone. A document that yields no record
+        (an empty or a malformed one) is read on its own afterwards, as is every file of a group that
         fails, so a failure is reported exactly as for that file alone."""
         t0 = time.perf_counter()
         con = self.con
         source = plans[0].source
-        if plans[0].layout == "object":  # one record, as the general reading takes it (minified)
-            records = "list_filter([try(json_extract(text, '$'))], lambda x: x IS NOT NULL)"
-        else:
-            structure, access = _array_at(source.record_path(plans[0].probe))
-            records = f"(try(json_transform(text, '{structure}'))){access}"
         shas = [p.sha for p in plans]
         for (sha,) in con.execute("SELECT evidence_sha256 FROM ingest_journal WHERE list_contains(?, evidence_sha256)",
                                   [shas]).fetchall():
             self.purge(sha)
-        kept = "starts_with(CAST(doc AS VARCHAR), '{')"
-        if source.accepts_array_records:
-            kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
         counts: dict[str, _Counts] = {sha: _Counts() for sha in shas}
         present: set[str] = set()
         names: list[str] = []
@@ -724,7 +751,14 @@ class Ingestor:
         with memory_budget(con):
             con.execute("BEGIN TRANSACTION")
             try:
-                present = self._read_group(plans, records, kept, counts, names)
+                if plans[0].layout == "lines":
+                    staged, batch_sql = self._stage_group_lines(plans, counts)
+                else:
+                    staged, batch_sql = self._stage_group_documents(plans, counts)
+                names.append(staged)
+                present = {sha for sha, c in counts.items() if c.present}
+                self._load_group(source, batch_sql, counts)
+                unstage(con, staged)
                 done = [p for p in plans if p.sha in present]
                 for sha, n in dedup_files(con, [p.sha for p in done]).items():
                     counts[sha].duplicate += n
@@ -737,14 +771,14 @@ class Ingestor:
                     "compression": ["gzip" if p.gzip else "none" for p in done],
                     "format": [_group_format(p) for p in done],
                     **{k: pa.array([getattr(counts[p.sha], k) for p in done], pa.int64())
-                       for k in ("read", "loaded", "rejected", "duplicate")}})
+                       for k in ("read", "loaded", "rejected", "duplicate", "blank")}})
                 view = temp_name("evidence")
                 con.register(view, rows)
                 names.append(view)
                 con.execute(
                     f"""INSERT INTO evidence
                         SELECT (SELECT coalesce(max(evidence_id), 0) FROM evidence) + 1 + file_no, path, sha, size,
-                               compression, format, ?, now(), read, loaded, rejected, duplicate, 0, NULL
+                               compression, format, ?, now(), read, loaded, rejected, duplicate, blank, NULL
                         FROM {view} ORDER BY file_no""", [source.name])
                 con.execute("COMMIT")
                 self.committed.update(p.sha for p in done)
@@ -758,7 +792,7 @@ class Ingestor:
                 for name in names:
                     try:
                         con.unregister(name)
-                    except Exception:  # noqa: BLE001 - not registered
+                    except Exception:  # noqa: BLE001 - not registered (any more)
                         pass
         if failure is not None:
             note = f"read on its own: reading it with {len(plans) - 1} other file(s) failed ({failure})"
@@ -766,7 +800,7 @@ class Ingestor:
         seconds = (time.perf_counter() - t0) / max(len(present), 1)
         results = {p.sha: FileResult(p.path, "ingested", p.sha, p.size, source.name, _group_format(p),
                                      counts[p.sha].read, counts[p.sha].loaded, counts[p.sha].rejected,
-                                     counts[p.sha].duplicate, 0, p.seconds + seconds)
+                                     counts[p.sha].duplicate, counts[p.sha].blank, p.seconds + seconds)
                    for p in plans if p.sha in present}
         if self.progress:
             for p in plans:
@@ -775,56 +809,113 @@ class Ingestor:
         # loaded as empty or rejected with its reason
         return [results[p.sha] if p.sha in results else self.ingest_planned(p) for p in plans]
 
-    def _read_group(self, plans: list[_Plan], records: str, kept: str, counts: dict[str, _Counts],
-                    names: list[str]) -> set[str]:
-        """Split, classify and load the documents of a group (see ``ingest_group``); ``records`` is the
-        SQL that takes a document's ``text`` to the list of its records, NULL when it cannot. Returns the
-        sha256 of the files that gave at least one record. Names registered are appended to ``names``."""
+    def _stage_group_documents(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str]:
+        """Split the documents of a group into records (staged, in Arrow), reject those that are not
+        objects, and return the staged name and the SELECT of the batch's records."""
         con = self.con
         source = plans[0].source
+        if plans[0].layout == "object":  # one record, as the general reading takes it (minified)
+            records = "list_filter([try(json_extract(text, '$'))], lambda x: x IS NOT NULL)"
+        else:
+            structure, access = _array_at(source.record_path(plans[0].probe))
+            records = f"(try(json_transform(text, '{structure}'))){access}"
+        kept = "starts_with(CAST(doc AS VARCHAR), '{')"
+        if source.accepts_array_records:
+            kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
         docs = pa.Table.from_batches([
             pa.record_batch([pa.array([i], pa.int32()), pa.array([p.sha]), p.text], names=["file_no", "sha", "text"])
             for i, p in enumerate(plans)])
         for p in plans:
             p.text = None
-        view, batch = temp_name("docs"), temp_name("batch")
+        view = temp_name("docs")
         con.register(view, docs)
-        names.append(view)
         del docs
-        # one parse per document, each document a record batch of its own, so that DuckDB's threads split
-        # different documents at once; a record's key is its file's number, then its number in the file
-        staged = stage(con, f"""
-            SELECT (CAST(file_no AS BIGINT) << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
-                   CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc,
-                   sha AS evidence_sha256, CAST(rec AS BIGINT) AS evidence_record
-            FROM (SELECT file_no, sha, generate_subscripts(r, 1) AS rec, unnest(r) AS doc
-                  FROM (SELECT file_no, sha, {records} AS r FROM {view}))""")
-        names.append(staged)
-        con.unregister(view)
+        try:
+            # one parse per document, each document a record batch of its own, so that DuckDB's threads
+            # split different documents at once; a record's key is its file's number, then its number in it
+            staged = stage(con, f"""
+                SELECT (CAST(file_no AS BIGINT) << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                       CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc,
+                       sha AS evidence_sha256, CAST(rec AS BIGINT) AS evidence_record
+                FROM (SELECT file_no, sha, generate_subscripts(r, 1) AS rec, unnest(r) AS doc
+                      FROM (SELECT file_no, sha, {records} AS r FROM {view}))""")
+        finally:
+            con.unregister(view)
         for p in plans:  # the documents are split: let their text go (a file read alone reads it again)
             p.probe.content = None
-        present = set()
         for sha, bad in con.execute(
                 f"SELECT evidence_sha256, count(*) FILTER (WHERE NOT ({kept})) FROM {staged} GROUP BY ALL").fetchall():
-            present.add(sha)
-            counts[sha].read = counts[sha].rejected = bad
+            c = counts[sha]
+            c.present, c.read, c.rejected = True, bad, bad
         if any(c.rejected for c in counts.values()):
             con.execute(
                 f"""INSERT INTO rejects
                     SELECT evidence_sha256, NULL, NULL, evidence_record, 'non-object record (' || json_type(doc) || ')',
                            left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
                     FROM {staged} WHERE NOT ({kept})""")
-        con.execute(f"CREATE TEMP VIEW {batch} AS SELECT * FROM {staged} WHERE {kept}")
+        return staged, f"SELECT * FROM {staged} WHERE {kept}"
+
+    def _stage_group_lines(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str]:
+        """Classify the lines of a group of JSON Lines files as ``_stage_lines`` classifies a chunk's (one
+        parse each; blank lines counted; malformed lines and non-objects rejected with their line and
+        offset), and return the staged name and the SELECT of the batch's records."""
+        con = self.con
+        parts = []
+        for i, p in enumerate(plans):
+            t = p.lines
+            parts.append(t.append_column("file_no", pa.array(np.full(t.num_rows, i, dtype=np.int64)))
+                          .append_column("sha", pa.array([p.sha] * t.num_rows)))
+            p.lines = None
+        view = temp_name("lines")
+        con.register(view, chunked(pa.concat_tables(parts)))
+        del parts
+        ws = "' ' || chr(9) || chr(10) || chr(13)"
+        limit = self.max_line_bytes
         try:
-            records_n = scalar(con, f"SELECT count(*) FROM {batch}")
-            grouped = Batch(con, batch, None, source, None, None, small=records_n < STAGE_MIN_RECORDS, grouped=True)
+            staged = stage(con, f"""
+                SELECT (file_no << 32) + line_no AS record_no, line_no, byte_offset,
+                       CASE WHEN reason IS NULL THEN doc END AS doc, reason,
+                       CASE WHEN reason IS NOT NULL THEN text END AS bad_text,
+                       sha AS evidence_sha256, line_no AS evidence_record
+                FROM (SELECT file_no, sha, line_no, byte_offset, text, doc,
+                             CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
+                                  WHEN doc IS NULL AND trim(text, {ws}) = '' THEN ''
+                                  WHEN doc IS NULL THEN 'malformed JSON'
+                                  WHEN NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
+                                       THEN 'non-object record (' || json_type(doc) || ')' END AS reason
+                      FROM (SELECT file_no, sha, line_no, byte_offset, text,
+                                   CASE WHEN strlen(text) <= {limit} THEN try_cast(text AS JSON) END AS doc
+                            FROM {view}))""")
+        finally:
+            con.unregister(view)
+        for sha, blank, rej in con.execute(
+                f"""SELECT evidence_sha256, count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '')
+                    FROM {staged} GROUP BY ALL""").fetchall():
+            c = counts[sha]
+            c.present, c.blank, c.read, c.rejected = True, blank, rej, rej
+        if any(c.rejected for c in counts.values()):
+            con.execute(
+                f"""INSERT INTO rejects
+                    SELECT evidence_sha256, line_no, byte_offset, line_no, reason, left(bad_text, {RAW_KEEP}),
+                           strlen(bad_text)
+                    FROM {staged} WHERE reason <> ''""")
+        return staged, (f"""SELECT record_no, line_no, byte_offset, doc, reason, bad_text, evidence_sha256,
+                                   evidence_record FROM {staged} WHERE reason IS NULL""")
+
+    def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts]) -> None:
+        """Hand a group's records (``batch_sql``) to its source as one grouped batch, and settle them."""
+        con = self.con
+        batch = temp_name("batch")
+        con.execute(f"CREATE TEMP VIEW {batch} AS {batch_sql}")
+        try:
+            records = scalar(con, f"SELECT count(*) FROM {batch}")
+            grouped = Batch(con, batch, None, source, None, None, small=records < STAGE_MIN_RECORDS, grouped=True)
             source.load_batch(grouped)
             for sha, (loaded, rejected) in grouped.settle_files().items():
                 c = counts[sha]
                 c.loaded, c.rejected, c.read = loaded, c.rejected + rejected, c.read + loaded + rejected
         finally:
             con.execute(f"DROP VIEW IF EXISTS {batch}")
-        return present
 
     @staticmethod
     def _with_note(res: FileResult, note: str) -> FileResult:
@@ -1362,8 +1453,8 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
             plan = ing.plan_file(path, loader=loader, mapping=mapping)  # ingested since it was planned
         if isinstance(plan, FileResult):
             done(plan, explicit)
-        elif plan.text is not None:
-            size = plan.text.nbytes
+        elif plan.grouped:
+            size = plan.nbytes
             if group and (plan.group_key != group[0].group_key or group_bytes + size > GROUP_MAX_BYTES
                           or len(group) >= GROUP_MAX_FILES):
                 flush()

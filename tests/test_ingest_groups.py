@@ -219,3 +219,41 @@ def test_single_event_documents_are_read_as_a_group_and_land_as_each_alone(tmp_p
     assert len(together[1]) == 4  # six events, one without a time, id-0 twice
     assert [r for r in together[0] if r[0] == "e5.json"][0][6] == 1  # e5's copy is the duplicate
     assert any(r[0] == "e6.json" and "malformed" in r[4] for r in together[2])
+
+
+def _k8s_line(i: int, t: str | None = "2026-03-01T10:00:00.000000Z") -> str:
+    ev = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"a-{i}",
+          "stage": "ResponseComplete", "verb": "get", "user": {"username": "system:serviceaccount:ci:runner"},
+          "objectRef": {"resource": "secrets", "namespace": "prod", "name": f"s{i}"}, "responseStatus": {"code": 200}}
+    if t is not None:
+        ev["requestReceivedTimestamp"] = ev["stageTimestamp"] = t
+    return json.dumps(ev)
+
+
+def test_small_json_lines_files_are_read_as_a_group_and_land_as_each_alone(tmp_path, monkeypatch):
+    d = tmp_path / "in" / "audit"
+    d.mkdir(parents=True)
+    (d / "a.log").write_text("\n".join([_k8s_line(1), "", _k8s_line(2), "{not json", "[1, 2]", _k8s_line(3, None)]) + "\n")
+    (d / "b.log").write_bytes(b"\xef\xbb\xbf" + "\r\n".join([_k8s_line(3), "   ", _k8s_line(4)]).encode())  # BOM, CRLF, no last newline
+    (d / "c.log.gz").write_bytes(gzip.compress((_k8s_line(1) + "\n" + _k8s_line(5) + "\n").encode()))  # a-1 again
+    (d / "d.log").write_bytes((_k8s_line(6) + "\n").encode() + b'{"kind": "Event", "auditID": "\xff"}\n' + (_k8s_line(7) + "\n").encode())
+    (d / "e.log").write_text("\n".join(_k8s_line(10 + i, f"2026-03-01T09:{59 - i:02d}:00Z") for i in range(20)) + "\n")
+    files = sorted(d.iterdir())
+    sizes = _spy_groups(monkeypatch)
+    with forensics.open_case(tmp_path / "grouped.duckdb") as grouped:
+        results = grouped.ingest([d])
+        assert sizes and max(sizes) >= 3  # a, b and c (d is not UTF-8: read alone, and e after it)
+        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
+        assert all(r.reconciled for r in results)
+        together = _state(grouped)
+    with forensics.open_case(tmp_path / "alone.duckdb") as alone:
+        for f in files:
+            alone.ingest([f])
+        assert _state(alone) == together
+    by_name = {r[0]: r for r in together[0]}
+    assert by_name["a.log"][3:] == (5, 2, 3, 0, 1)  # read, loaded, rejected, duplicate, blank
+    assert by_name["b.log"][3:] == (2, 2, 0, 0, 1)
+    assert by_name["c.log.gz"][1] == "gzip+jsonl" and by_name["c.log.gz"][6] == 1
+    assert by_name["d.log"][5] == 1 and "UTF-8" in _reason(together, "d.log")
+    assert by_name["e.log"][4] == 20
+    assert {r[1] for r in together[2] if r[0] == "a.log"} == {4, 5, 6}  # line numbers of the rejects

@@ -438,9 +438,11 @@ def dedup_file(con, evidence_sha256: str) -> int:
 
 
 def dedup_files(con, shas: list[str]) -> dict[str, int]:
-    """``dedup_file`` for the files of one group, in one pass: among copies of equal rank, the copy the
-    case held before the group wins, then the copy of the earlier file in ``shas``. Returns, per file,
-    how many copies were removed: a file's own losing copies, and the held copies it replaced."""
+    """``dedup_file`` for the files of one group, in one pass, with the outcome of de-duplicating them one
+    after another in the order of ``shas``: among copies of equal rank, the copy the case held before
+    the group wins, then the copy of the earlier file. Returns, per file, how many copies it was charged
+    with, as if read alone: every copy after the first to arrive (the held one, else the earliest in
+    group order) is charged to its own file, whether it was the one removed or it replaced another."""
     gone = temp_name("gone")
     con.execute(
         f"""CREATE TEMP TABLE {gone} AS
@@ -450,21 +452,21 @@ def dedup_files(con, shas: list[str]) -> dict[str, int]:
             repeated AS (
                 SELECT e.source, e.event_uid FROM events e SEMI JOIN mine m
                     ON e.source = m.source AND e.event_uid = m.event_uid
-                GROUP BY ALL HAVING count(*) > 1),
-            ranked AS (
-                SELECT e.rowid AS rid, e.evidence_sha256 AS sha,
-                       row_number() OVER w AS rn, first_value(e.evidence_sha256) OVER w AS winner
-                FROM events e SEMI JOIN repeated r ON e.source = r.source AND e.event_uid = r.event_uid
-                WINDOW w AS (PARTITION BY e.source, e.event_uid
-                             ORDER BY e.event_rank DESC, coalesce(list_position($shas, e.evidence_sha256), 0),
-                                      e.evidence_record, e.event_seq))
-            SELECT rid, CASE WHEN list_contains($shas, sha) THEN sha ELSE winner END AS charged
-            FROM ranked WHERE rn > 1""",
+                GROUP BY ALL HAVING count(*) > 1)
+            SELECT e.rowid AS rid, e.evidence_sha256 AS sha,
+                   row_number() OVER (PARTITION BY e.source, e.event_uid
+                                      ORDER BY e.event_rank DESC, coalesce(list_position($shas, e.evidence_sha256), 0),
+                                               e.evidence_record, e.event_seq) AS rn,
+                   row_number() OVER (PARTITION BY e.source, e.event_uid
+                                      ORDER BY coalesce(list_position($shas, e.evidence_sha256), 0),
+                                               e.evidence_record, e.event_seq) AS arrival
+            FROM events e SEMI JOIN repeated r ON e.source = r.source AND e.event_uid = r.event_uid""",
         {"shas": shas})
     try:
-        counts = dict(con.execute(f"SELECT charged, count(*) FROM {gone} GROUP BY ALL").fetchall())
+        counts = dict(con.execute(f"SELECT sha, count(*) FROM {gone} WHERE arrival > 1 AND list_contains(?, sha) GROUP BY ALL",
+                                  [shas]).fetchall())
         if counts:
-            con.execute(f"DELETE FROM events WHERE rowid IN (SELECT rid FROM {gone})")
+            con.execute(f"DELETE FROM events WHERE rowid IN (SELECT rid FROM {gone} WHERE rn > 1)")
         return counts
     finally:
         con.execute(f"DROP TABLE {gone}")
