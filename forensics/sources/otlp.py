@@ -69,7 +69,7 @@ def _nanos_us(expr: str) -> str:
 #: The engine calls a batch small by its record count, but an OTLP record holds many spans: a 32 MB
 #: chunk of collector exports is a couple of thousand records and some 40k spans, whose result is
 #: better streamed to Arrow than first materialised by DuckDB under the read budget (measured:
-#: about 5% of a 300 MB ingest). A small file keeps the single planning.
+#: about 3% of a 300 MB ingest, side by side). A small file keeps the single planning.
 SMALL_FILE_BYTES = 4 << 20
 
 
