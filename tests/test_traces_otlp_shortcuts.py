@@ -8,6 +8,10 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
+from forensics.sources import otlp
+
 T = "0af7651916cd43dd8448eb211c80319c"
 
 
@@ -26,7 +30,12 @@ def _rs(spans: list, version: str = "1.2", old: bool = False) -> dict:
     return {"resource": res, key: [{scope: {"name": "lib"}, "spans": spans}]}
 
 
-def test_shortcuts_agree_with_the_general_rules(case, tmp_path):
+# a small file's batches are staged through a result planned once, a larger file's streamed to Arrow
+# (otlp.SMALL_FILE_BYTES): both give the same rows
+@pytest.mark.parametrize("streamed", [False, True], ids=["small-file", "streamed"])
+def test_shortcuts_agree_with_the_general_rules(case, tmp_path, monkeypatch, streamed):
+    if streamed:
+        monkeypatch.setattr(otlp, "SMALL_FILE_BYTES", 0)
     lines = [
         {"resourceSpans": [_rs([
             _span(1),                                                    # canonical: taken as is
