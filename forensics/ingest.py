@@ -59,6 +59,10 @@ PIECE_BYTES = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 122_880
 #: A JSON document with at least this many records hands them to its source in chunked Arrow.
 STAGE_MIN_RECORDS = 10_000
+#: A batch is small (its statements are planned once, their results built whole: see ``base.fetch_arrow``)
+#: when it has fewer than ``STAGE_MIN_RECORDS`` records and fewer bytes than this: a record may hold
+#: many rows (an OTLP record holds dozens of spans), whose result is better streamed.
+SMALL_BATCH_BYTES = 4 * 1024 * 1024
 #: Small JSON documents of one source (``Source.groupable``: CloudTrail's Records files) are read
 #: together, in one transaction and one batch, up to this many bytes of text and this many files;
 #: a document larger than ``GROUP_DOCUMENT_BYTES`` is read on its own.
@@ -110,6 +114,8 @@ class _Counts:
     notes: list[str] = field(default_factory=list)
     #: (a file of a group) at least one of its records or lines came out of the split
     present: bool = False
+    #: (a file of a group) bytes of text read
+    nbytes: int = 0
 
 
 @dataclass
@@ -742,7 +748,7 @@ class Ingestor:
         for (sha,) in con.execute("SELECT evidence_sha256 FROM ingest_journal WHERE list_contains(?, evidence_sha256)",
                                   [shas]).fetchall():
             self.purge(sha)
-        counts: dict[str, _Counts] = {sha: _Counts() for sha in shas}
+        counts: dict[str, _Counts] = {p.sha: _Counts(nbytes=p.nbytes) for p in plans}
         present: set[str] = set()
         names: list[str] = []
         failure: Exception | None = None
@@ -909,7 +915,8 @@ class Ingestor:
         con.execute(f"CREATE TEMP VIEW {batch} AS {batch_sql}")
         try:
             records = scalar(con, f"SELECT count(*) FROM {batch}")
-            grouped = Batch(con, batch, None, source, None, None, small=records < STAGE_MIN_RECORDS, grouped=True)
+            grouped = Batch(con, batch, None, source, None, None, grouped=True,
+                            small=records < STAGE_MIN_RECORDS and sum(c.nbytes for c in counts.values()) < SMALL_BATCH_BYTES)
             source.load_batch(grouped)
             for sha, (loaded, rejected) in grouped.settle_files().items():
                 c = counts[sha]
@@ -958,8 +965,8 @@ class Ingestor:
 
     # -- run one staged batch through the source ----------------------------------------------
     def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: InsertSink | None = None,
-                   records: int | None = None) -> None:
-        small = records is not None and records < STAGE_MIN_RECORDS
+                   records: int | None = None, nbytes: int = 0) -> None:
+        small = records is not None and records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES
         batch = Batch(self.con, table, sha, source, self.current_path, sink, small)
         source.load_batch(batch)
         loaded, rejected = batch.settle()
@@ -1042,7 +1049,7 @@ class Ingestor:
         # The batch stays in Arrow, cut into record batches, so that every scan of it (the source's
         # mapping, the insert) runs on all cores: a DuckDB table this small is one row group, which
         # only one thread scans. ``ledger`` keeps the lines that are not records too.
-        ledger = stage(con, stage_sql, small=n < STAGE_MIN_RECORDS)
+        ledger = stage(con, stage_sql, small=n < STAGE_MIN_RECORDS and chunk.nbytes < SMALL_BATCH_BYTES)
         con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
                         FROM {ledger} WHERE reason IS NULL""")
         con.unregister(view)
@@ -1058,7 +1065,7 @@ class Ingestor:
             )
             counts.read += rej
             counts.rejected += rej
-        self._run_batch(batch, sha, source, counts, sink, records=staged)
+        self._run_batch(batch, sha, source, counts, sink, records=staged, nbytes=chunk.nbytes)
         con.execute(f"DROP VIEW {batch}")
         unstage(con, ledger)
 
@@ -1108,7 +1115,7 @@ class Ingestor:
             finally:
                 unstage(con, staged)
             return
-        self._run_batch(batch, sha, source, counts, records=records)
+        self._run_batch(batch, sha, source, counts, records=records, nbytes=len(raw))
         con.execute(f"DROP TABLE {batch}")
 
     def _split_document(self, raw: bytes, rpath: str, batch: str) -> bool:
