@@ -46,3 +46,13 @@ def run(code: str, *args: str) -> tuple[float, int, str]:
     """``measure`` without the CPU seconds: (seconds, peak RSS in bytes, stdout)."""
     elapsed, _, rss, out = measure(code, *args)
     return elapsed, rss, out
+
+
+def fresh_db(workdir, name: str):
+    """A path for a method's database in ``workdir``, with no database (or WAL) left there by a run before."""
+    from pathlib import Path
+
+    db = Path(workdir) / f"{abs(hash(name))}.duckdb"
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    return db

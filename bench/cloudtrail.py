@@ -28,7 +28,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _measure import run
+from _measure import fresh_db, run
 
 GEN_SQL = """
 COPY (
@@ -160,9 +160,7 @@ def main() -> None:
           file=sys.stderr)
     rows = []
     for name, code in METHODS.items():
-        db = workdir / f"{abs(hash(name))}.duckdb"
-        for p in (db, Path(str(db) + ".wal")):
-            p.unlink(missing_ok=True)
+        db = fresh_db(workdir, name)
         try:
             elapsed, rss, out = run(code, str(data), str(db))
         except RuntimeError as e:  # the detected-types reading runs out of memory on large runs

@@ -23,7 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _measure import measure
+from _measure import fresh_db, measure
 
 METHODS = {
     "DuckDB read_json, columns given (no ledger, no raw)": textwrap.dedent("""
@@ -90,9 +90,7 @@ def main() -> None:
           file=sys.stderr)
     rows = []
     for name, code in METHODS.items():
-        db = workdir / f"{abs(hash(name))}.duckdb"
-        for p in (db, Path(str(db) + ".wal")):
-            p.unlink(missing_ok=True)
+        db = fresh_db(workdir, name)
         elapsed, cpu, rss, out = measure(code, str(data), str(db))
         assert int(out) == n, out
         rows.append((name, elapsed, cpu, rss))

@@ -70,26 +70,34 @@ def _spy_groups(monkeypatch) -> list[int]:
     return sizes
 
 
+def _together_and_apart(tmp_path, monkeypatch, root, min_group: int):
+    """Ingest ``root`` in one call (its files in groups) and, into another case, each of its files in
+    a call of its own; assert that a group of at least ``min_group`` files formed, that no group fell
+    back to file-by-file reading, that every file reconciles, and that both cases hold the same.
+    Returns the results of the grouped ingest and its state."""
+    files = [path for path, _ in ingest.iter_input_files([root])]  # the order an ingest walks them in
+    sizes = _spy_groups(monkeypatch)
+    with forensics.open_case(tmp_path / "together.duckdb") as together:
+        results = together.ingest([root])
+        assert sizes and max(sizes) >= min_group, f"no group of {min_group} files formed: {sizes}"
+        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
+        assert all(r.reconciled for r in results)
+        state = _state(together)
+    seen = list(sizes)
+    with forensics.open_case(tmp_path / "apart.duckdb") as apart:
+        for f in files:
+            apart.ingest([f])
+        assert sizes == seen, "a file given alone was read as a group"
+        assert _state(apart) == state
+    assert [r.path for r in results] == files, "results are in the order of the walk"
+    return results, state
+
+
 def test_a_bucket_read_as_a_group_lands_exactly_what_each_file_read_alone_lands(tmp_path, monkeypatch):
     bucket = _bucket(tmp_path / "in")
-    files = [p for _, p in sorted((str(p), p) for p in bucket.rglob("*") if p.is_file())]
-    sizes = _spy_groups(monkeypatch)
-    with forensics.open_case(tmp_path / "grouped.duckdb") as grouped:
-        results = grouped.ingest([bucket])
-        assert sizes and max(sizes) >= 4, "the small Records files were not read as a group"
-        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
-        seen = list(sizes)
-        together = _state(grouped)
-    with forensics.open_case(tmp_path / "alone.duckdb") as alone:
-        for f in files:
-            alone.ingest([f])
-        assert sizes == seen, "a file given alone was read as a group"
-        apart = _state(alone)
-    assert together == apart
+    results, together = _together_and_apart(tmp_path, monkeypatch, bucket, 4)
     # and what that is: every file reconciles, the copy is known, the earlier file keeps e3
     by_name = {r.path.rsplit("/", 1)[1]: r for r in results}
-    assert [r.path for r in results] == [str(f) for f in files], "results are in the order of the walk"
-    assert all(r.reconciled for r in results)
     assert by_name["e-copy.json.gz"].status == "already ingested"
     assert (by_name["a.json.gz"].records_loaded, by_name["a.json.gz"].records_rejected) == (2, 1)
     assert (by_name["b.json"].records_read, by_name["b.json"].records_rejected, by_name["b.json"].records_duplicate) == (4, 2, 1)
@@ -154,19 +162,7 @@ def test_real_audit_logs_read_together_land_exactly_what_each_file_read_alone_la
     """Every audit file of the corpus (CloudTrail, GCP, GitHub, Kubernetes), read in one ingest (where
     documents of one source share groups) and read one file per ingest: the same evidence rows, events
     and rejects."""
-    root = shared_data / "audit_logs"
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-    sizes = _spy_groups(monkeypatch)
-    with forensics.open_case(tmp_path / "together.duckdb") as together:
-        results = together.ingest([root])
-        assert sizes, "no documents of the corpus were read as a group"
-        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
-        assert all(r.reconciled for r in results)
-        state = _state(together)
-    with forensics.open_case(tmp_path / "apart.duckdb") as apart:
-        for f in files:
-            apart.ingest([f])
-        assert _state(apart) == state
+    _together_and_apart(tmp_path, monkeypatch, shared_data / "audit_logs", 2)
 
 
 def test_a_document_over_the_group_document_bound_is_read_alone(tmp_path, monkeypatch):
@@ -204,18 +200,7 @@ def test_single_event_documents_are_read_as_a_group_and_land_as_each_alone(tmp_p
         if i == 0:  # the same event in another file (other bytes): one copy is kept
             (d / "e5.json").write_text(json.dumps(ev, indent=4))
     (d / "e6.json").write_text('{"kind": "Event", "auditID": "cut-off", "verb": "get",\n')
-    files = sorted(d.iterdir())
-    sizes = _spy_groups(monkeypatch)
-    with forensics.open_case(tmp_path / "grouped.duckdb") as grouped:
-        results = grouped.ingest([d])
-        assert sizes and max(sizes) >= 5
-        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
-        assert all(r.reconciled for r in results)
-        together = _state(grouped)
-    with forensics.open_case(tmp_path / "alone.duckdb") as alone:
-        for f in files:
-            alone.ingest([f])
-        assert _state(alone) == together
+    _, together = _together_and_apart(tmp_path, monkeypatch, d, 5)
     assert len(together[1]) == 4  # six events, one without a time, id-0 twice
     assert [r for r in together[0] if r[0] == "e5.json"][0][6] == 1  # e5's copy is the duplicate
     assert any(r[0] == "e6.json" and "malformed" in r[4] for r in together[2])
@@ -238,18 +223,7 @@ def test_small_json_lines_files_are_read_as_a_group_and_land_as_each_alone(tmp_p
     (d / "c.log.gz").write_bytes(gzip.compress((_k8s_line(1) + "\n" + _k8s_line(5) + "\n").encode()))  # a-1 again
     (d / "d.log").write_bytes((_k8s_line(6) + "\n").encode() + b'{"kind": "Event", "auditID": "\xff"}\n' + (_k8s_line(7) + "\n").encode())
     (d / "e.log").write_text("\n".join(_k8s_line(10 + i, f"2026-03-01T09:{59 - i:02d}:00Z") for i in range(20)) + "\n")
-    files = sorted(d.iterdir())
-    sizes = _spy_groups(monkeypatch)
-    with forensics.open_case(tmp_path / "grouped.duckdb") as grouped:
-        results = grouped.ingest([d])
-        assert sizes and max(sizes) >= 3  # a, b and c (d is not UTF-8: read alone, and e after it)
-        assert not [r.note for r in results if "read on its own" in r.note], "a group failed"
-        assert all(r.reconciled for r in results)
-        together = _state(grouped)
-    with forensics.open_case(tmp_path / "alone.duckdb") as alone:
-        for f in files:
-            alone.ingest([f])
-        assert _state(alone) == together
+    _, together = _together_and_apart(tmp_path, monkeypatch, d, 3)  # a, b, c (d is not UTF-8: read alone)
     by_name = {r[0]: r for r in together[0]}
     assert by_name["a.log"][3:] == (5, 2, 3, 0, 1)  # read, loaded, rejected, duplicate, blank
     assert by_name["b.log"][3:] == (2, 2, 0, 0, 1)
