@@ -825,9 +825,7 @@ class Ingestor:
         else:
             structure, access = _array_at(source.record_path(plans[0].probe))
             records = f"(try(json_transform(text, '{structure}'))){access}"
-        kept = "starts_with(CAST(doc AS VARCHAR), '{')"
-        if source.accepts_array_records:
-            kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
+        kept = _kept_sql(source)
         docs = pa.Table.from_batches([
             pa.record_batch([pa.array([i], pa.int32()), pa.array([p.sha]), p.text], names=["file_no", "sha", "text"])
             for i, p in enumerate(plans)])
@@ -854,11 +852,7 @@ class Ingestor:
             c = counts[sha]
             c.present, c.read, c.rejected = True, bad, bad
         if any(c.rejected for c in counts.values()):
-            con.execute(
-                f"""INSERT INTO rejects
-                    SELECT evidence_sha256, NULL, NULL, evidence_record, 'non-object record (' || json_type(doc) || ')',
-                           left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
-                    FROM {staged} WHERE NOT ({kept})""")
+            _reject_non_objects(con, staged, kept, "evidence_sha256", "evidence_record")
         return staged, f"SELECT * FROM {staged} WHERE {kept}"
 
     def _stage_group_lines(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str]:
@@ -869,29 +863,14 @@ class Ingestor:
         parts = []
         for i, p in enumerate(plans):
             t = p.lines
-            parts.append(t.append_column("file_no", pa.array(np.full(t.num_rows, i, dtype=np.int64)))
-                          .append_column("sha", pa.array([p.sha] * t.num_rows)))
+            parts.append(t.append_column("file_no", pa.repeat(i, t.num_rows)).append_column("sha", pa.repeat(p.sha, t.num_rows)))
             p.lines = None
         view = temp_name("lines")
         con.register(view, chunked(pa.concat_tables(parts)))
         del parts
-        ws = "' ' || chr(9) || chr(10) || chr(13)"
-        limit = self.max_line_bytes
         try:
-            staged = stage(con, f"""
-                SELECT (file_no << 32) + line_no AS record_no, line_no, byte_offset,
-                       CASE WHEN reason IS NULL THEN doc END AS doc, reason,
-                       CASE WHEN reason IS NOT NULL THEN text END AS bad_text,
-                       sha AS evidence_sha256, line_no AS evidence_record
-                FROM (SELECT file_no, sha, line_no, byte_offset, text, doc,
-                             CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
-                                  WHEN doc IS NULL AND trim(text, {ws}) = '' THEN ''
-                                  WHEN doc IS NULL THEN 'malformed JSON'
-                                  WHEN NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
-                                       THEN 'non-object record (' || json_type(doc) || ')' END AS reason
-                      FROM (SELECT file_no, sha, line_no, byte_offset, text,
-                                   CASE WHEN strlen(text) <= {limit} THEN try_cast(text AS JSON) END AS doc
-                            FROM {view}))""")
+            staged = stage(con, _line_ledger_sql(view, self.max_line_bytes, key="(file_no << 32) + line_no",
+                                                 extra=", sha AS evidence_sha256, line_no AS evidence_record"))
         finally:
             con.unregister(view)
         for sha, blank, rej in con.execute(
@@ -900,13 +879,8 @@ class Ingestor:
             c = counts[sha]
             c.present, c.blank, c.read, c.rejected = True, blank, rej, rej
         if any(c.rejected for c in counts.values()):
-            con.execute(
-                f"""INSERT INTO rejects
-                    SELECT evidence_sha256, line_no, byte_offset, line_no, reason, left(bad_text, {RAW_KEEP}),
-                           strlen(bad_text)
-                    FROM {staged} WHERE reason <> ''""")
-        return staged, (f"""SELECT record_no, line_no, byte_offset, doc, reason, bad_text, evidence_sha256,
-                                   evidence_record FROM {staged} WHERE reason IS NULL""")
+            _reject_lines(con, staged, "evidence_sha256")
+        return staged, f"SELECT * FROM {staged} WHERE reason IS NULL"
 
     def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts]) -> None:
         """Hand a group's records (``batch_sql``) to its source as one grouped batch, and settle them."""
@@ -1020,32 +994,10 @@ class Ingestor:
             return
         arrow, n, n_bad = chunk.table, chunk.table.num_rows, len(chunk.invalid)
         con = self.con
-        # a source that reads text lines gets every non-blank line, as a JSON string
-        text_lines = source.reads_text_lines
         view, batch = temp_name("lines"), temp_name("batch")
         con.register(view, arrow)
-        ws = "' ' || chr(9) || chr(10) || chr(13)"
-        limit = self.max_line_bytes
-        # One pass over the lines: each is parsed once (try_cast keeps the text as written and yields
-        # NULL when it is not JSON). A line that is not a record keeps its text in ``bad_text``, with
-        # its reason; a blank line keeps an empty reason. Valid JSON that starts with '{' is an object.
-        if text_lines:
-            doc = f"CASE WHEN strlen(text) <= {limit} THEN to_json(text) END"
-            reason = f"CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound' END"
-            where = f"AND trim(text, {ws}) <> ''"
-        else:
-            doc = f"CASE WHEN strlen(text) <= {limit} THEN try_cast(text AS JSON) END"
-            reason = (f"""CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
-                              WHEN doc IS NULL AND trim(text, {ws}) = '' THEN ''
-                              WHEN doc IS NULL THEN 'malformed JSON'
-                              WHEN NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
-                                   THEN 'non-object record (' || json_type(doc) || ')' END""")
-            where = ""
-        stage_sql = f"""SELECT line_no AS record_no, line_no, byte_offset, CASE WHEN reason IS NULL THEN doc END AS doc,
-                       reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text
-                FROM (SELECT line_no, byte_offset, text, doc, {reason} AS reason
-                      FROM (SELECT line_no, byte_offset, text, {doc} AS doc FROM {view}
-                            WHERE {"NOT bad" if n_bad else "true"} {where}))"""
+        stage_sql = _line_ledger_sql(view, self.max_line_bytes, source.reads_text_lines,
+                                     where="NOT bad" if n_bad else "true")
         # The batch stays in Arrow, cut into record batches, so that every scan of it (the source's
         # mapping, the insert) runs on all cores: a DuckDB table this small is one row group, which
         # only one thread scans. ``ledger`` keeps the lines that are not records too.
@@ -1057,12 +1009,7 @@ class Ingestor:
                                                  count(*) FROM {ledger}""")
         counts.blank += blank + (n - n_bad - staged)  # text lines: blank ones were never staged
         if rej:
-            con.execute(
-                f"""INSERT INTO rejects
-                    SELECT ?, line_no, byte_offset, line_no, reason, left(bad_text, {RAW_KEEP}), strlen(bad_text)
-                    FROM {ledger} WHERE reason <> ''""",
-                [sha],
-            )
+            _reject_lines(con, ledger, "?", [sha])
             counts.read += rej
             counts.rejected += rej
         self._run_batch(batch, sha, source, counts, sink, records=staged, nbytes=chunk.nbytes)
@@ -1088,18 +1035,9 @@ class Ingestor:
         batch = temp_name("batch")
         if not self._split_document(raw, rpath, batch) and not self._split_document_by_path(raw, rpath, batch, sha, counts):
             return
-        # a source may take array records (e.g. Zipkin's list of traces, each a list of spans); a record
-        # here is minified JSON, so its first character tells an object or an array
         con = self.con
-        kept = "starts_with(CAST(doc AS VARCHAR), '{')"
-        if source.accepts_array_records:
-            kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
-        rej = scalar(con,
-            f"""INSERT INTO rejects SELECT ?, NULL, NULL, record_no, 'non-object record (' || json_type(doc) || ')',
-                       left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
-                FROM {batch} WHERE NOT ({kept})""",
-            [sha],
-        )
+        kept = _kept_sql(source)
+        rej = _reject_non_objects(con, batch, kept, "?", "record_no", [sha])
         if rej:
             counts.read += rej
             counts.rejected += rej
@@ -1417,6 +1355,62 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
         yield skipping
     elif have:
         yield _LineChunk(view[:have], line_no, offset)
+
+
+def _line_ledger_sql(view: str, limit: int, text_lines: bool = False, *, key: str = "line_no", extra: str = "",
+                     where: str = "true") -> str:
+    """The SELECT that classifies the lines of ``view`` (line_no, byte_offset, text, ...): one pass, each
+    line parsed once (try_cast keeps the text as written and yields NULL when it is not JSON). A line
+    that is not a record keeps its text in ``bad_text``, with its reason; a blank line keeps an empty
+    reason. Valid JSON that starts with '{' is an object. A source that reads text lines gets every
+    non-blank line, as a JSON string. ``key`` gives ``record_no``, ``extra`` adds columns (from the
+    view) and ``where`` filters the view's rows."""
+    ws = "' ' || chr(9) || chr(10) || chr(13)"
+    if text_lines:
+        doc = f"CASE WHEN strlen(text) <= {limit} THEN to_json(text) END"
+        reason = f"CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound' END"
+        where += f" AND trim(text, {ws}) <> ''"
+    else:
+        doc = f"CASE WHEN strlen(text) <= {limit} THEN try_cast(text AS JSON) END"
+        reason = (f"""CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
+                          WHEN doc IS NULL AND trim(text, {ws}) = '' THEN ''
+                          WHEN doc IS NULL THEN 'malformed JSON'
+                          WHEN NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
+                               THEN 'non-object record (' || json_type(doc) || ')' END""")
+    return f"""SELECT {key} AS record_no, line_no, byte_offset, CASE WHEN reason IS NULL THEN doc END AS doc,
+                      reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text{extra}
+               FROM (SELECT *, {reason} AS reason
+                     FROM (SELECT *, {doc} AS doc FROM {view} WHERE {where}))"""
+
+
+def _reject_lines(con, ledger: str, sha_sql: str, params: list | None = None) -> None:
+    """Write the lines of a ledger (``_line_ledger_sql``) that are not records to the rejects ledger."""
+    con.execute(
+        f"""INSERT INTO rejects
+            SELECT {sha_sql}, line_no, byte_offset, line_no, reason, left(bad_text, {RAW_KEEP}), strlen(bad_text)
+            FROM {ledger} WHERE reason <> ''""",
+        params or [],
+    )
+
+
+def _kept_sql(source: Source) -> str:
+    """Which split records of a document go to ``source``: objects, and arrays for a source that takes
+    array records (e.g. Zipkin's list of traces). A record is minified JSON, so its first character
+    tells."""
+    kept = "starts_with(CAST(doc AS VARCHAR), '{')"
+    if source.accepts_array_records:
+        kept += " OR starts_with(CAST(doc AS VARCHAR), '[')"
+    return kept
+
+
+def _reject_non_objects(con, table: str, kept: str, sha_sql: str, record_sql: str, params: list | None = None):
+    """Write the records of ``table`` that ``kept`` refuses to the rejects ledger, with their type;
+    returns how many."""
+    return scalar(con,
+        f"""INSERT INTO rejects SELECT {sha_sql}, NULL, NULL, {record_sql}, 'non-object record (' || json_type(doc) || ')',
+                   left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
+            FROM {table} WHERE NOT ({kept})""",
+        params or [])
 
 
 def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None = None, mapping: str | None = None,
