@@ -418,23 +418,8 @@ def dedup_file(con, evidence_sha256: str) -> int:
     already held: the copy with the highest ``event_rank`` wins; at equal rank the copy the case
     held before this file, then the earliest record. Runs once per file, after its last batch, in
     the file's transaction, so its cost is one pass over ``events`` per file rather than per batch.
-    Returns how many copies were removed (a replaced held copy counts too)."""
-    return scalar(con,
-        """WITH mine AS (
-               SELECT DISTINCT source, event_uid FROM events
-               WHERE evidence_sha256 = $sha AND event_uid IS NOT NULL),
-           repeated AS (  -- the ids held more than once: usually none, so the ranking below is small
-               SELECT e.source, e.event_uid FROM events e SEMI JOIN mine m
-                   ON e.source = m.source AND e.event_uid = m.event_uid
-               GROUP BY ALL HAVING count(*) > 1),
-           ranked AS (
-               SELECT e.rowid AS rid,
-                      row_number() OVER (PARTITION BY e.source, e.event_uid
-                                         ORDER BY e.event_rank DESC, e.evidence_sha256 = $sha,
-                                                  e.evidence_record, e.event_seq) AS rn
-               FROM events e SEMI JOIN repeated r ON e.source = r.source AND e.event_uid = r.event_uid)
-           DELETE FROM events WHERE rowid IN (SELECT rid FROM ranked WHERE rn > 1)""",
-        {"sha": evidence_sha256}) or 0
+    Returns how many copies were removed (a replaced held copy counts too): ``dedup_files`` for one file."""
+    return dedup_files(con, [evidence_sha256]).get(evidence_sha256, 0)
 
 
 def dedup_files(con, shas: list[str]) -> dict[str, int]:
