@@ -114,8 +114,6 @@ class _Counts:
     notes: list[str] = field(default_factory=list)
     #: (a file of a group) at least one of its records or lines came out of the split
     present: bool = False
-    #: (a file of a group) bytes of text read
-    nbytes: int = 0
 
 
 @dataclass
@@ -552,10 +550,8 @@ class Ingestor:
         if mapping is None and loader is None and os.path.isfile(path + MAPPING_SUFFIX):
             mapping = path + MAPPING_SUFFIX
         sha, size = hash_file(path)
-        known = (con or self.con).execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
-        if known:
-            return FileResult(path, "already ingested", sha, size, known[0][0], known[0][1],
-                              note="same sha256 as evidence already in the case; nothing changed")
+        if (known := self.already_ingested(path, sha, size, con)) is not None:
+            return known
         probe = sniff(path)
         source = self.choose_source(probe, loader, mapping)
         if source is None:
@@ -574,8 +570,16 @@ class Ingestor:
             container = "text"  # the source parses the lines itself (e.g. Prometheus exposition)
         return _Plan(path, sha, size, probe, source, container, time.perf_counter() - t0)
 
+    def already_ingested(self, path: str, sha: str, size: int, con=None) -> FileResult | None:
+        """The result for a file whose bytes the case holds already (looked up on ``con``), else None."""
+        known = (con or self.con).execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
+        if not known:
+            return None
+        return FileResult(path, "already ingested", sha, size, known[0][0], known[0][1],
+                          note="same sha256 as evidence already in the case; nothing changed")
+
     def planned(self, items: list[tuple[str, bool]], loader: str | Source | None, mapping: str | None
-                ) -> Iterator[tuple[str, bool, FileResult | _Plan]]:
+                ) -> Iterator[tuple[bool, FileResult | _Plan]]:
         """``plan_file`` (and, for a file that can be read in a group, ``prepare_group``) for each
         item, in order, in a thread that runs ahead of the caller while DuckDB reads what came before:
         hashing, probing and inflating the next files costs no time of its own then. The thread holds
@@ -603,7 +607,7 @@ class Ingestor:
                         if stop.is_set():
                             return
                         held[0] += n
-                    out.put((path, explicit, plan, n))
+                    out.put((explicit, plan, n))
             finally:
                 out.put(None)
 
@@ -611,13 +615,13 @@ class Ingestor:
         worker.start()
         try:
             while (item := out.get()) is not None:
-                path, explicit, plan, n = item
+                explicit, plan, n = item
                 with cond:
                     held[0] -= n
                     cond.notify_all()
                 if isinstance(plan, Exception):
                     raise plan
-                yield path, explicit, plan
+                yield explicit, plan
         finally:
             stop.set()
             with cond:
@@ -748,7 +752,7 @@ class Ingestor:
         for (sha,) in con.execute("SELECT evidence_sha256 FROM ingest_journal WHERE list_contains(?, evidence_sha256)",
                                   [shas]).fetchall():
             self.purge(sha)
-        counts: dict[str, _Counts] = {p.sha: _Counts(nbytes=p.nbytes) for p in plans}
+        counts: dict[str, _Counts] = {p.sha: _Counts() for p in plans}
         present: set[str] = set()
         names: list[str] = []
         failure: Exception | None = None
@@ -763,7 +767,7 @@ class Ingestor:
                     staged, batch_sql = self._stage_group_documents(plans, counts)
                 names.append(staged)
                 present = {sha for sha, c in counts.items() if c.present}
-                self._load_group(source, batch_sql, counts)
+                self._load_group(source, batch_sql, counts, sum(p.nbytes for p in plans))
                 unstage(con, staged)
                 done = [p for p in plans if p.sha in present]
                 for sha, n in dedup_files(con, [p.sha for p in done]).items():
@@ -882,15 +886,16 @@ class Ingestor:
             _reject_lines(con, staged, "evidence_sha256")
         return staged, f"SELECT * FROM {staged} WHERE reason IS NULL"
 
-    def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts]) -> None:
-        """Hand a group's records (``batch_sql``) to its source as one grouped batch, and settle them."""
+    def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts], nbytes: int) -> None:
+        """Hand a group's records (``batch_sql``, from ``nbytes`` of text) to its source as one grouped
+        batch, and settle them."""
         con = self.con
         batch = temp_name("batch")
         con.execute(f"CREATE TEMP VIEW {batch} AS {batch_sql}")
         try:
             records = scalar(con, f"SELECT count(*) FROM {batch}")
             grouped = Batch(con, batch, None, source, None, None, grouped=True,
-                            small=records < STAGE_MIN_RECORDS and sum(c.nbytes for c in counts.values()) < SMALL_BATCH_BYTES)
+                            small=records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES)
             source.load_batch(grouped)
             for sha, (loaded, rejected) in grouped.settle_files().items():
                 c = counts[sha]
@@ -1447,11 +1452,11 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
 
     items = list(iter_input_files(paths, exclude))
     order = {path: i for i, (path, _) in reversed(list(enumerate(items)))}
-    for path, explicit, plan in ing.planned(items, loader, mapping):
+    for explicit, plan in ing.planned(items, loader, mapping):
         if isinstance(plan, _Plan) and plan.sha in group_shas:
             flush()  # the same bytes twice in a group: the second copy finds the first in the case
-        if isinstance(plan, _Plan) and plan.sha in ing.committed:
-            plan = ing.plan_file(path, loader=loader, mapping=mapping)  # ingested since it was planned
+        if isinstance(plan, _Plan) and plan.sha in ing.committed:  # ingested since it was planned
+            plan = ing.already_ingested(plan.path, plan.sha, plan.size)
         if isinstance(plan, FileResult):
             done(plan, explicit)
         elif plan.grouped:
