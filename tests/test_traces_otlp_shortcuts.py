@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from forensics.sources import otlp
+import forensics.ingest as ingest
 
 T = "0af7651916cd43dd8448eb211c80319c"
 
@@ -30,12 +30,12 @@ def _rs(spans: list, version: str = "1.2", old: bool = False) -> dict:
     return {"resource": res, key: [{scope: {"name": "lib"}, "spans": spans}]}
 
 
-# a small file's batches are staged through a result planned once, a larger file's streamed to Arrow
-# (otlp.SMALL_FILE_BYTES): both give the same rows
+# a small batch is staged through a result planned once, a larger one streamed to Arrow
+# (ingest.SMALL_BATCH_BYTES): both give the same rows
 @pytest.mark.parametrize("streamed", [False, True], ids=["small-file", "streamed"])
 def test_shortcuts_agree_with_the_general_rules(case, tmp_path, monkeypatch, streamed):
     if streamed:
-        monkeypatch.setattr(otlp, "SMALL_FILE_BYTES", 0)
+        monkeypatch.setattr(ingest, "SMALL_BATCH_BYTES", 0)
     lines = [
         {"resourceSpans": [_rs([
             _span(1),                                                    # canonical: taken as is

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from forensics.db import row, scalar, setting
+from forensics.db import scalar, setting
 
 #: Columns of ``events`` that a mapping may produce, with their SQL types.
 EVENT_COLUMNS: dict[str, str] = {
@@ -287,33 +287,26 @@ class Batch:
         """Give every record of the batch exactly one fate. A record marked loaded by any row is
         loaded (its sub-record rejects stay in the ledger); a record the source never touched is
         rejected, so that a loader bug cannot lose data silently. Returns (loaded, rejected)."""
-        con = self.con
-        self._reject_untouched()
-        loaded, total = row(con,
-            f"""SELECT count(*) FILTER (WHERE record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
-                       count(*)
-                FROM {self.table}"""
-        )
-        con.execute(f"DROP TABLE {self.outcome}")
-        return loaded, total - loaded
+        return self._settled("").get("", (0, 0))
 
     def settle_files(self) -> dict[str, tuple[int, int]]:
         """``settle`` for a grouped batch: (loaded, rejected) per evidence sha256."""
+        return self._settled("r.evidence_sha256")
+
+    def _settled(self, by: str) -> dict:
+        """``settle``'s work: (loaded, rejected) for each value of ``by`` (SQL over the batch row ``r``)."""
         con = self.con
-        self._reject_untouched()
+        self._reject_records("'the ' || ? || ' loader produced nothing for this record'",
+                             f"FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
+                             [self.source.name])
         counts = con.execute(
-            f"""SELECT r.evidence_sha256,
+            f"""SELECT {by or "''"},
                        count(*) FILTER (WHERE r.record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
                        count(*)
                 FROM {self.table} r GROUP BY ALL"""
         ).fetchall()
         con.execute(f"DROP TABLE {self.outcome}")
-        return {sha: (loaded, total - loaded) for sha, loaded, total in counts}
-
-    def _reject_untouched(self) -> None:
-        self._reject_records("'the ' || ? || ' loader produced nothing for this record'",
-                             f"FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
-                             [self.source.name])
+        return {key: (loaded, total - loaded) for key, loaded, total in counts}
 
 
 class InsertSink:

@@ -15,7 +15,6 @@ record, never per span in Python.
 from __future__ import annotations
 
 import json
-import os
 
 from forensics.sources._spans import (
     KV_LIST,
@@ -63,23 +62,6 @@ def _nanos_us(expr: str) -> str:
     """``fx_unix_nanos_us``, with the common case (fits in BIGINT) first: parsing HUGEINT costs
     several times more, and gives the same answer whenever BIGINT parses."""
     return f"coalesce(try_cast({expr} AS BIGINT) // 1000, fx_unix_nanos_us({expr}))"
-
-
-#: Below this size a file's batches are staged as ``base.stage``'s ``small`` results (planned once).
-#: The engine calls a batch small by its record count, but an OTLP record holds many spans: a 32 MB
-#: chunk of collector exports is a couple of thousand records and some 40k spans, whose result is
-#: better streamed to Arrow than first materialised by DuckDB under the read budget (measured:
-#: about 3% of a 300 MB ingest, side by side). A small file keeps the single planning.
-SMALL_FILE_BYTES = 4 << 20
-
-
-def _small(batch: Batch) -> bool:
-    if not batch.small:
-        return False
-    try:
-        return batch.path is None or os.path.getsize(batch.path) < SMALL_FILE_BYTES
-    except OSError:
-        return True
 
 
 def _is_resource_spans(v) -> bool:
@@ -162,7 +144,7 @@ class OtlpTraces(Source):
                                                             'exception.type') END AS event_error_type
                 FROM canon)
             SELECT *, {keys_of('attrs')} AS akeys FROM n"""
-        write_spans(batch, stage(con, enrich(norm_sql), small=_small(batch)), self.name, "OTLP record holds no spans")
+        write_spans(batch, stage(con, enrich(norm_sql), small=batch.small), self.name, "OTLP record holds no spans")
 
 
 _SEARCH_SPAN = {"spanID": "VARCHAR", "name": "VARCHAR", "startTimeUnixNano": "VARCHAR", "durationNanos": "VARCHAR",
