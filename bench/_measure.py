@@ -56,3 +56,26 @@ def fresh_db(workdir, name: str):
     for p in (db, Path(str(db) + ".wal")):
         p.unlink(missing_ok=True)
     return db
+
+
+def file_set(doc: str, *, files: int, per_file: int, prefix: str, folder: str, make_files):
+    """The command line of a benchmark over a set of generated files (``--files``, ``--per-file``,
+    ``--workdir``), and the files: ``make_files(folder, files, per_file)`` writes them and returns
+    the number of events. Returns (workdir, folder, files, events, bytes on disk)."""
+    import argparse
+    import tempfile
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=files, help=f"number of files (default {files})")
+    ap.add_argument("--per-file", type=int, default=per_file, help=f"events per file (default {per_file})")
+    ap.add_argument("--workdir", default=None, help="where to write the files (default: a temp dir)")
+    args = ap.parse_args()
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix=prefix))
+    data = workdir / folder
+    t0 = time.perf_counter()
+    n = make_files(data, args.files, args.per_file)
+    size = sum(p.stat().st_size for p in data.iterdir())
+    print(f"generated {n} events in {args.files} files, {size / 1e6:.0f} MB, in {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr)
+    return workdir, data, args.files, n, size

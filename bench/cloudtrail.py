@@ -19,16 +19,13 @@ itself (steadier than seconds on a shared machine). Numbers, not assertions.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-from _measure import fresh_db, run
+from _measure import file_set, fresh_db, run
 
 GEN_SQL = """
 COPY (
@@ -146,18 +143,8 @@ def make_files(folder: Path, files: int, per_file: int) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", type=int, default=10, help="number of .json.gz files (default 10)")
-    ap.add_argument("--per-file", type=int, default=100_000, help="events per file (default 100000)")
-    ap.add_argument("--workdir", default=None, help="where to write the files (default: a temp dir)")
-    args = ap.parse_args()
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="forensics-bench-ct-"))
-    data = workdir / "AWSLogs"
-    t0 = time.perf_counter()
-    n = make_files(data, args.files, args.per_file)
-    size = sum(p.stat().st_size for p in data.iterdir())
-    print(f"generated {n} events in {args.files} files, {size / 1e6:.0f} MB gzip, in {time.perf_counter() - t0:.1f} s",
-          file=sys.stderr)
+    workdir, data, files, n, size = file_set(__doc__, files=10, per_file=100_000, prefix="forensics-bench-ct-",
+                                             folder="AWSLogs", make_files=make_files)
     rows = []
     for name, code in METHODS.items():
         db = fresh_db(workdir, name)
@@ -173,7 +160,7 @@ def main() -> None:
         print(f"{name}: {elapsed:.2f} s, {n / elapsed:,.0f} events/s, CPU {float(cpu):.2f} s, peak RSS {rss / 1e6:.0f} MB",
               file=sys.stderr)
     base = rows[0][1]
-    print(f"\n{n:,} CloudTrail events in {args.files} Records .json.gz files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n")
+    print(f"\n{n:,} CloudTrail events in {files} Records .json.gz files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n")
     print("| method | seconds | events/s | CPU seconds | peak RSS (MB) | time vs DuckDB alone |")
     print("|---|---|---|---|---|---|")
     for name, elapsed, cpu, rss, _ in rows:

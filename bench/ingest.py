@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
-from _measure import run
+from _measure import fresh_db, run
 
 HERE = Path(__file__).resolve().parent
 MAPPING = """
@@ -191,9 +191,7 @@ def main() -> None:
     rows = []
     methods = {k: v for k, v in METHODS.items() if k.startswith("forensics") or not args.kit_only}
     for name, code in methods.items():
-        db = workdir / f"{abs(hash(name))}.duckdb"
-        for p in (db, Path(str(db) + ".wal")):
-            p.unlink(missing_ok=True)
+        db = fresh_db(workdir, name)
         os.system("sync")
         elapsed, rss, out = run(code, str(data), str(db), str(mapping))
         rows.append((name, elapsed, rss, out))

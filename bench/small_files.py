@@ -13,17 +13,14 @@ Numbers, not assertions.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
 import sys
-import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-from _measure import fresh_db, measure
+from _measure import file_set, fresh_db, measure
 
 METHODS = {
     "DuckDB read_json, columns given (no ledger, no raw)": textwrap.dedent("""
@@ -76,18 +73,8 @@ def make_files(folder: Path, files: int, per_file: int) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", type=int, default=500, help="number of files (default 500)")
-    ap.add_argument("--per-file", type=int, default=200, help="events per file (default 200)")
-    ap.add_argument("--workdir", default=None, help="where to write the files (default: a temp dir)")
-    args = ap.parse_args()
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="forensics-bench-small-"))
-    data = workdir / "audit"
-    t0 = time.perf_counter()
-    n = make_files(data, args.files, args.per_file)
-    size = sum(p.stat().st_size for p in data.iterdir())
-    print(f"generated {n} events in {args.files} files, {size / 1e6:.0f} MB, in {time.perf_counter() - t0:.1f} s",
-          file=sys.stderr)
+    workdir, data, files, n, size = file_set(__doc__, files=500, per_file=200, prefix="forensics-bench-small-",
+                                             folder="audit", make_files=make_files)
     rows = []
     for name, code in METHODS.items():
         db = fresh_db(workdir, name)
@@ -97,11 +84,11 @@ def main() -> None:
         print(f"{name}: {elapsed:.2f} s, {n / elapsed:,.0f} events/s, CPU {cpu:.2f} s, peak RSS {rss / 1e6:.0f} MB",
               file=sys.stderr)
     base = rows[0][1]
-    print(f"\n{n:,} Kubernetes audit events in {args.files} JSON Lines files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n")
+    print(f"\n{n:,} Kubernetes audit events in {files} JSON Lines files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n")
     print("| method | seconds | events/s | files/s | CPU seconds | peak RSS (MB) | time vs DuckDB alone |")
     print("|---|---|---|---|---|---|---|")
     for name, elapsed, cpu, rss in rows:
-        print(f"| {name} | {elapsed:.2f} | {n / elapsed:,.0f} | {args.files / elapsed:,.0f} | {cpu:.2f} | {rss / 1e6:.0f} "
+        print(f"| {name} | {elapsed:.2f} | {n / elapsed:,.0f} | {files / elapsed:,.0f} | {cpu:.2f} | {rss / 1e6:.0f} "
               f"| {elapsed / base:.2f}x |")
 
 
