@@ -944,9 +944,10 @@ class Ingestor:
 
     # -- run one staged batch through the source ----------------------------------------------
     def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: InsertSink | None = None,
-                   records: int | None = None, nbytes: int = 0) -> None:
+                   records: int | None = None, nbytes: int = 0, raw_text: tuple[int, pa.Array] | None = None) -> None:
         small = records is not None and records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES
         batch = Batch(self.con, table, sha, source, self.current_path, sink, small)
+        batch.raw_text = raw_text
         source.load_batch(batch)
         loaded, rejected = batch.settle()
         counts.loaded += loaded
@@ -997,27 +998,64 @@ class Ingestor:
             counts.rejected += 1
         if chunk.table is None:
             return
+        if source.reads_text_lines:
+            self._stage_text_lines(chunk, sha, source, counts, sink)
+            return
         arrow, n, n_bad = chunk.table, chunk.table.num_rows, len(chunk.invalid)
         con = self.con
-        view, batch = temp_name("lines"), temp_name("batch")
+        view, docs, batch = temp_name("lines"), temp_name("docs"), temp_name("batch")
+        where = "NOT bad" if n_bad else "true"
+        # One pass parses every line and brings back only the lines that are not records (blank,
+        # malformed, over-long, not an object): usually none. The records stay where the reader put
+        # them, in Arrow: the batch is a view of them typed as JSON (each was just parsed, so DuckDB
+        # need not check it again), and the sink takes their ``raw`` from there, so no document is
+        # copied out of DuckDB. The Arrow table is cut into record batches, so that every scan of it
+        # (the source's mapping, the insert) runs on all cores.
         con.register(view, arrow)
-        stage_sql = _line_ledger_sql(view, self.max_line_bytes, source.reads_text_lines,
-                                     where="NOT bad" if n_bad else "true")
-        # The batch stays in Arrow, cut into record batches, so that every scan of it (the source's
-        # mapping, the insert) runs on all cores: a DuckDB table this small is one row group, which
-        # only one thread scans. ``ledger`` keeps the lines that are not records too.
-        ledger = stage(con, stage_sql, small=n < STAGE_MIN_RECORDS and chunk.nbytes < SMALL_BATCH_BYTES)
-        con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
-                        FROM {ledger} WHERE reason IS NULL""")
-        con.unregister(view)
-        blank, rej, staged = row(con, f"""SELECT count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> ''),
-                                                 count(*) FROM {ledger}""")
-        counts.blank += blank + (n - n_bad - staged)  # text lines: blank ones were never staged
+        try:
+            ledger = stage(con, _not_records_sql(view, self.max_line_bytes, where), small=True)
+        finally:
+            con.unregister(view)
+        blank, rej = row(con, f"SELECT count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '') FROM {ledger}")
+        counts.blank += blank
         if rej:
             _reject_lines(con, ledger, "?", [sha])
             counts.read += rej
             counts.rejected += rej
-        self._run_batch(batch, sha, source, counts, sink, records=staged, nbytes=chunk.nbytes)
+        json_type = pa.json_(pa.large_string())
+        text = pa.chunked_array([pa.ExtensionArray.from_storage(json_type, c) for c in arrow.column("text").chunks],
+                                type=json_type)
+        con.register(docs, arrow.set_column(arrow.schema.get_field_index("text"), "text", text))
+        keep = f"{where} AND line_no NOT IN (SELECT line_no FROM {ledger})" if blank or rej else where
+        con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT line_no AS record_no, line_no, byte_offset, text AS doc
+                        FROM {docs} WHERE {keep}""")
+        try:
+            self._run_batch(batch, sha, source, counts, sink, records=n - n_bad - blank - rej, nbytes=chunk.nbytes,
+                            raw_text=(int(arrow.column("line_no")[0].as_py()), text))
+        finally:
+            con.execute(f"DROP VIEW {batch}")
+            con.unregister(docs)
+            unstage(con, ledger)
+
+    def _stage_text_lines(self, chunk: _Prepared, sha: str, source: Source, counts: _Counts, sink: InsertSink) -> None:
+        """``_stage_lines`` for a source that reads text lines: every non-blank line is a record, as a
+        JSON string."""
+        arrow, n, n_bad = chunk.table, chunk.table.num_rows, len(chunk.invalid)
+        con = self.con
+        view, batch = temp_name("lines"), temp_name("batch")
+        con.register(view, arrow)
+        stage_sql = _line_ledger_sql(view, self.max_line_bytes, True, where="NOT bad" if n_bad else "true")
+        ledger = stage(con, stage_sql, small=n < STAGE_MIN_RECORDS and chunk.nbytes < SMALL_BATCH_BYTES)
+        con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
+                        FROM {ledger} WHERE reason IS NULL""")
+        con.unregister(view)
+        rej, staged = row(con, f"SELECT count(*) FILTER (WHERE reason <> ''), count(*) FROM {ledger}")
+        counts.blank += n - n_bad - staged  # blank lines were never staged
+        if rej:
+            _reject_lines(con, ledger, "?", [sha])
+            counts.read += rej
+            counts.rejected += rej
+        self._run_batch(batch, sha, source, counts, sink, records=staged - rej, nbytes=chunk.nbytes)
         con.execute(f"DROP VIEW {batch}")
         unstage(con, ledger)
 
@@ -1386,6 +1424,22 @@ def _line_ledger_sql(view: str, limit: int, text_lines: bool = False, *, key: st
                       reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text{extra}
                FROM (SELECT *, {reason} AS reason
                      FROM (SELECT *, {doc} AS doc FROM {view} WHERE {where}))"""
+
+
+def _not_records_sql(view: str, limit: int, where: str = "true") -> str:
+    """The lines of ``view`` (line_no, byte_offset, text) that are not records, with the columns and the
+    reasons of ``_line_ledger_sql``: blank (reason ''), over-long, malformed JSON, or not an object. The
+    test that lets a record through (its text starts with '{' and is valid JSON) is one parse, and the
+    reasons are worked out only for the lines it stops."""
+    ws = "' ' || chr(9) || chr(10) || chr(13)"
+    return f"""SELECT line_no, byte_offset, text AS bad_text,
+                      CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
+                           WHEN trim(text, {ws}) = '' THEN ''
+                           WHEN NOT json_valid(text) THEN 'malformed JSON'
+                           ELSE 'non-object record (' || json_type(text) || ')' END AS reason
+               FROM {view}
+               WHERE ({where}) AND (strlen(text) > {limit} OR NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
+                                    OR NOT json_valid(text))"""
 
 
 def _reject_lines(con, ledger: str, sha_sql: str, params: list | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def _snapshot(case):
     return tuple(case.sql(f"SELECT count(*) FROM {t}").item() for t in ("evidence", "events", "rejects"))
@@ -145,3 +147,35 @@ def test_a_file_is_in_the_ingest_journal_only_between_its_first_partial_commit_a
     assert seen and all(rows == [(res.sha256,)] for rows in seen)  # listed after every partial commit
     assert case.sql("SELECT count(*) FROM ingest_journal").item() == 0  # and no longer once it is evidence
 
+
+
+@pytest.mark.parametrize("insert_min_rows", [1, 120])
+def test_every_event_keeps_the_exact_text_of_its_own_line(case, tmp_path, monkeypatch, insert_min_rows):
+    """An event's ``raw`` comes from the line reader's text, not from DuckDB: whatever else a chunk holds
+    (blank, malformed, non-object and time-less lines, times out of order), each event's raw is its own
+    line, byte for byte."""
+    import forensics.ingest as ingest
+
+    lines = []
+    for i in range(400):
+        if i % 37 == 5:
+            lines.append("")
+        elif i % 41 == 7:
+            lines.append("{broken")
+        elif i % 43 == 9:
+            lines.append("[1, 2]")
+        elif i % 47 == 11:
+            lines.append(json.dumps({"n": i, "note": "no time"}))
+        else:
+            minute = (59 - i % 60) if i % 3 else i % 60  # back and forth: batches out of time order
+            lines.append(" " * (i % 3) + json.dumps({"time": f"2026-03-14T09:{minute:02d}:00Z", "n": i, "pad": "é" * (i % 5)},
+                                                    ensure_ascii=False, separators=(",", ":" if i % 2 else ": ")))
+    p = tmp_path / "mixed.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)
+    res = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=insert_min_rows).ingest_file(str(p))
+    assert res.reconciled
+    stored = case.sql("SELECT evidence_line, CAST(raw AS VARCHAR) AS raw FROM events").rows()
+    expected = {n: text for n, text in enumerate(lines, 1) if text.lstrip().startswith('{"time"')}
+    assert len(stored) == len(expected) == res.records_loaded
+    assert all(raw == expected[line] for line, raw in stored)

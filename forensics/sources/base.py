@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from forensics.db import scalar, setting
@@ -168,6 +169,10 @@ class Batch:
         #: the evidence file being read (read-only), for a source that must see it whole
         self.path = path
         self.source = source
+        #: ``(base, text)``: the batch's records as an Arrow JSON array, record ``r`` at ``r - base``, set by the
+        #: engine for a chunk of lines (whose record numbers are line numbers and whose ``doc`` is that text):
+        #: events gathered by the sink then take ``raw`` from it instead of copying every document out of DuckDB
+        self.raw_text: tuple[int, pa.Array] | None = None
         self.outcome = temp_name("outcome")
         con.execute(f"CREATE TEMP TABLE {self.outcome} (record_no BIGINT, status VARCHAR)")
 
@@ -191,6 +196,7 @@ class Batch:
         cols = {d[0].lower() for d in res.description}
         res.fetchall()
         select = []
+        raw_direct = self.sink is not None and self.raw_text is not None and "raw" not in cols
         for col, typ in EVENT_COLUMNS.items():
             if col in cols:
                 select.append(f"CAST(m.{col} AS {typ}) AS {col}")
@@ -205,7 +211,8 @@ class Batch:
             elif col in ("event_seq", "event_rank"):
                 select.append(f"0 AS {col}")
             elif col == "raw":
-                select.append("r.doc AS raw")
+                if not raw_direct:
+                    select.append("r.doc AS raw")
             else:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
         seq = "m.event_seq" if "event_seq" in cols else "0"
@@ -218,17 +225,21 @@ class Batch:
             f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY record_no{", " + seq if seq != "0" else ""}) AS back
                 FROM {mapped} m WHERE time IS NOT NULL) WHERE back""")
         # (source, event_uid) duplicates are settled once per file, after its last batch: see dedup_file
+        # with ``raw`` from the engine's text, the mapped rows are all the insert needs (a record's number is its
+        # line's), and without a join they come in record order, which spares moving the text (see _with_raw)
+        record, line, rows = ((self.record_sql, "r.line_no", f"{self.table} r JOIN {mapped} m USING (record_no)")
+                              if not raw_direct else ("m.record_no", "m.record_no", f"{mapped} m"))
         insert = f"""INSERT INTO events BY NAME
                 SELECT {", ".join(select)},
-                       left({self.evidence_sql}, 16) || ':' || {self.record_sql} || ':' || {seq} AS event_id,
-                       {self.evidence_sql} AS evidence_sha256, r.line_no AS evidence_line,
-                       {self.record_sql} AS evidence_record
-                FROM {self.table} r JOIN {mapped} m USING (record_no)
+                       left({self.evidence_sql}, 16) || ':' || {record} || ':' || {seq} AS event_id,
+                       {self.evidence_sql} AS evidence_sha256, {line} AS evidence_line, {record} AS evidence_record
+                FROM {rows}
                 WHERE m.time IS NOT NULL
                 {"ORDER BY time" if inversions else ""}"""
         params: list = []
         if self.sink is not None:
-            self.sink.add("events", insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions))
+            self.sink.add("events", insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions),
+                          raw=self.raw_text if raw_direct else None)
         else:
             # a batch in time order already need not keep its order inside the batch, which lets each
             # thread write (and compress) rows of its own
@@ -327,9 +338,13 @@ class InsertSink:
         #: a part of the table was sorted by time: the insert keeps the rows in that order
         self.sorted: dict[str, bool] = {}
 
-    def add(self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False) -> None:
-        """Gather the rows of ``select_sql`` (columns of ``table``, by name)."""
+    def add(self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False,
+            raw: tuple[int, pa.Array] | None = None) -> None:
+        """Gather the rows of ``select_sql`` (columns of ``table``, by name). With ``raw`` (``Batch.raw_text``),
+        the rows get a ``raw`` column from it, by their ``evidence_record``."""
         rows = fetch_arrow(self.con, select_sql, params)
+        if raw is not None and rows.num_rows:
+            rows = _with_raw(rows, *raw, ordered)
         if rows.num_rows:
             self.parts.setdefault(table, []).append(rows)
             self.rows[table] = self.rows.get(table, 0) + rows.num_rows
@@ -367,6 +382,18 @@ class InsertSink:
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
         finally:
             con.unregister(name)
+
+
+def _with_raw(rows: pa.Table, base: int, text: pa.Array | pa.ChunkedArray, ordered: bool) -> pa.Table:
+    """``rows`` with a ``raw`` column: the element of ``text`` of each row's record (record ``r`` at
+    ``r - base``). Rows not sorted by time are put in record order first (they come from a parallel
+    plan in any order): moving their columns costs less than moving the documents, and when every
+    record of the batch is there (every line of a chunk became an event) ``text`` is the column as it
+    is, without a copy."""
+    index = rows.column("evidence_record").to_numpy() - base
+    if len(index) == len(text) and index[0] == 0 and (np.diff(index) == 1).all():
+        return rows.append_column("raw", text)  # in order and distinct: all of text
+    return rows.append_column("raw", text.take(pa.array(index)))
 
 
 def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
