@@ -5,7 +5,9 @@ pandas line loop a responder writes by hand, side by side in one run on the same
     python bench/ingest.py --gb 0.2        # smaller
     python bench/ingest.py --window-events 10000000   # also time a 1-hour window over 10 M events
 
-Each method runs in its own process; its peak RSS comes from wait4(). Results print as a Markdown
+Each method runs in its own process; its peak RSS and CPU seconds (user + system) come from wait4().
+CPU seconds divided by the cores is the least wall time that method's work can take on this machine.
+Results print as a Markdown
 table for BENCHMARKS.md. Numbers, not assertions: nothing here fails on speed.
 """
 
@@ -21,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
-from _measure import fresh_db, run
+from _measure import fresh_db, measure
 
 HERE = Path(__file__).resolve().parent
 MAPPING = """
@@ -193,16 +195,16 @@ def main() -> None:
     for name, code in methods.items():
         db = fresh_db(workdir, name)
         os.system("sync")
-        elapsed, rss, out = run(code, str(data), str(db), str(mapping))
-        rows.append((name, elapsed, rss, out))
-        print(f"{name}: {elapsed:.2f} s, {size / 1e6 / elapsed:.0f} MB/s, peak RSS {rss / 1e6:.0f} MB ({out})",
+        elapsed, cpu, rss, out = measure(code, str(data), str(db), str(mapping))
+        rows.append((name, elapsed, cpu, rss, out))
+        print(f"{name}: {elapsed:.2f} s, {cpu:.1f} CPU s, {size / 1e6 / elapsed:.0f} MB/s, peak RSS {rss / 1e6:.0f} MB ({out})",
               file=sys.stderr)
     kit = next(r for r in rows if r[0].startswith("forensics"))
     print(f"\n{size / 1e6:.0f} MB NDJSON, {n} events, {os.cpu_count()} cores\n")
-    print("| method | seconds | MB/s | events/s | peak RSS (MB) | time vs kit |")
-    print("|---|---|---|---|---|---|")
-    for name, elapsed, rss, _ in rows:
-        print(f"| {name} | {elapsed:.2f} | {size / 1e6 / elapsed:.0f} | {n / elapsed:,.0f} | {rss / 1e6:.0f} "
+    print("| method | seconds | CPU seconds | MB/s | events/s | peak RSS (MB) | time vs kit |")
+    print("|---|---|---|---|---|---|---|")
+    for name, elapsed, cpu, rss, _ in rows:
+        print(f"| {name} | {elapsed:.2f} | {cpu:.1f} | {size / 1e6 / elapsed:.0f} | {n / elapsed:,.0f} | {rss / 1e6:.0f} "
               f"| {elapsed / kit[1]:.2f}x |")
     if args.window_events:
         best, count_s, height = window_query(args.window_events, workdir)

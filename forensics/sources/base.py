@@ -12,12 +12,14 @@ the engine discovers it.
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from forensics.db import scalar, setting
 
@@ -185,6 +187,11 @@ class Batch:
         once; the engine settles that after the file's last batch (``dedup_file``)."""
         con = self.con
         select_sql = select_sql.replace("{batch}", self.table)
+        if self.sink is not None and self.raw_text is not None:
+            cols = _columns_of(con, select_sql, params)
+            if "raw" not in cols:
+                self._gather_events(select_sql, params, cols)
+                return
         # kept in chunked Arrow, so that the insert below scans both of its inputs on every core
         mapped = stage(con, f"SELECT * FROM ({select_sql}) WHERE true", params, small=self.small)
         # a record with no parseable time goes to the rejects ledger, with its reason (the join with
@@ -195,8 +202,65 @@ class Batch:
         res = con.execute(f"SELECT * FROM {mapped} LIMIT 0")
         cols = {d[0].lower() for d in res.description}
         res.fetchall()
+        con.execute(f"""INSERT INTO {self.outcome}
+                        SELECT DISTINCT record_no, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END FROM {mapped}""")
+        inversions = self._inversions(mapped, "record_no", cols)
+        # (source, event_uid) duplicates are settled once per file, after its last batch: see dedup_file
+        insert = f"""INSERT INTO events BY NAME
+                SELECT {self._event_columns(cols, "r.doc", self.record_sql, "r.line_no")}
+                FROM {self.table} r JOIN {mapped} m USING (record_no)
+                WHERE m.time IS NOT NULL
+                {"ORDER BY time" if inversions else ""}"""
+        if self.sink is not None:
+            self.sink.add("events", insert.replace("INSERT INTO events BY NAME", "", 1), ordered=inversions)
+        else:
+            # a batch in time order already need not keep its order inside the batch, which lets each
+            # thread write (and compress) rows of its own
+            with setting(con, "preserve_insertion_order", inversions):
+                con.execute(insert)
+        unstage(con, mapped)
+
+    def _gather_events(self, select_sql: str, params: list | dict | None, cols: set[str]) -> None:
+        """``insert_events`` for a chunk of lines whose text the engine holds (``raw_text``): one statement
+        maps the records and finishes the events' columns (a record's number is its line's, so no join
+        with the batch is needed, and the rows come in record order), and the sink gets them with ``raw``
+        taken from the engine's text (see ``_with_raw``), so no document is copied out of DuckDB."""
+        con = self.con
+        rows = fetch_arrow(con, f"""SELECT {self._event_columns(cols, None, "m.record_no", "m.record_no")},
+                                           {"m.time_problem" if "time_problem" in cols else "NULL"} AS _time_problem
+                                    FROM ({select_sql}) m""", params, small=self.small)
+        mapped = temp_name("mapped")
+        con.register(mapped, chunked(rows))
+        try:
+            timeless = rows.column("time").null_count
+            if timeless:
+                self._reject_records("coalesce(m._time_problem, 'no parseable time')",
+                                     f"FROM {mapped} m JOIN {self.table} r ON r.record_no = m.evidence_record WHERE m.time IS NULL")
+            con.execute(f"""INSERT INTO {self.outcome}
+                            SELECT DISTINCT evidence_record, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END
+                            FROM {mapped}""")
+            inversions = self._inversions(mapped, "evidence_record", cols)
+        finally:
+            con.unregister(mapped)
+        rows = rows.drop_columns(["_time_problem"])
+        if timeless:
+            rows = rows.filter(pc.is_valid(rows.column("time")))
+        if inversions:
+            rows = rows.take(pc.sort_indices(rows, [("time", "ascending")]))
+        self.sink.add_rows("events", rows, ordered=inversions, raw=self.raw_text)
+
+    def _inversions(self, mapped: str, record: str, cols: set[str]) -> bool:
+        """Whether the events of ``mapped`` are out of time order. Rows go in in time order, so that a time
+        range prunes row groups; a batch already in time order (most logs are) is not sorted again (order
+        inside a batch, smaller than a row group, does not change a row group's time range)."""
+        order = record + (", event_seq" if "event_seq" in cols else "")
+        return bool(scalar(self.con, f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY {order}) AS back
+                                         FROM {mapped} WHERE time IS NOT NULL) WHERE back"""))
+
+    def _event_columns(self, cols: set[str], raw: str | None, record: str, line: str) -> str:
+        """The SELECT list of an insert into ``events`` from a source's mapped rows ``m`` (columns ``cols``):
+        every event column, cast, with its default where the source gave none; ``raw`` (SQL) unless None."""
         select = []
-        raw_direct = self.sink is not None and self.raw_text is not None and "raw" not in cols
         for col, typ in EVENT_COLUMNS.items():
             if col in cols:
                 select.append(f"CAST(m.{col} AS {typ}) AS {col}")
@@ -211,41 +275,14 @@ class Batch:
             elif col in ("event_seq", "event_rank"):
                 select.append(f"0 AS {col}")
             elif col == "raw":
-                if not raw_direct:
-                    select.append("r.doc AS raw")
+                if raw is not None:
+                    select.append(f"{raw} AS raw")
             else:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
         seq = "m.event_seq" if "event_seq" in cols else "0"
-        con.execute(f"""INSERT INTO {self.outcome}
-                        SELECT DISTINCT record_no, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END FROM {mapped}""")
-        # rows go in in time order, so that a time range prunes row groups; a batch already in time
-        # order (most logs are) is not sorted again (order inside a batch, smaller than a row group,
-        # does not change a row group's time range)
-        inversions = scalar(con,
-            f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY record_no{", " + seq if seq != "0" else ""}) AS back
-                FROM {mapped} m WHERE time IS NOT NULL) WHERE back""")
-        # (source, event_uid) duplicates are settled once per file, after its last batch: see dedup_file
-        # with ``raw`` from the engine's text, the mapped rows are all the insert needs (a record's number is its
-        # line's), and without a join they come in record order, which spares moving the text (see _with_raw)
-        record, line, rows = ((self.record_sql, "r.line_no", f"{self.table} r JOIN {mapped} m USING (record_no)")
-                              if not raw_direct else ("m.record_no", "m.record_no", f"{mapped} m"))
-        insert = f"""INSERT INTO events BY NAME
-                SELECT {", ".join(select)},
-                       left({self.evidence_sql}, 16) || ':' || {record} || ':' || {seq} AS event_id,
-                       {self.evidence_sql} AS evidence_sha256, {line} AS evidence_line, {record} AS evidence_record
-                FROM {rows}
-                WHERE m.time IS NOT NULL
-                {"ORDER BY time" if inversions else ""}"""
-        params: list = []
-        if self.sink is not None:
-            self.sink.add("events", insert.replace("INSERT INTO events BY NAME", "", 1), params, ordered=bool(inversions),
-                          raw=self.raw_text if raw_direct else None)
-        else:
-            # a batch in time order already need not keep its order inside the batch, which lets each
-            # thread write (and compress) rows of its own
-            with setting(con, "preserve_insertion_order", bool(inversions)):
-                con.execute(insert, params)
-        unstage(con, mapped)
+        select += [f"left({self.evidence_sql}, 16) || ':' || {record} || ':' || {seq} AS event_id",
+                   f"{self.evidence_sql} AS evidence_sha256", f"{line} AS evidence_line", f"{record} AS evidence_record"]
+        return ", ".join(select)
 
     def insert_into(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
         """Insert the rows of ``select_sql`` into ``table`` (by name), or hand them to the engine, which
@@ -338,13 +375,16 @@ class InsertSink:
         #: a part of the table was sorted by time: the insert keeps the rows in that order
         self.sorted: dict[str, bool] = {}
 
-    def add(self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False,
-            raw: tuple[int, pa.Array] | None = None) -> None:
-        """Gather the rows of ``select_sql`` (columns of ``table``, by name). With ``raw`` (``Batch.raw_text``),
-        the rows get a ``raw`` column from it, by their ``evidence_record``."""
-        rows = fetch_arrow(self.con, select_sql, params)
+    def add(self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False) -> None:
+        """Gather the rows of ``select_sql`` (columns of ``table``, by name)."""
+        self.add_rows(table, fetch_arrow(self.con, select_sql, params), ordered)
+
+    def add_rows(self, table: str, rows: pa.Table, ordered: bool = False,
+                 raw: tuple[int, pa.Array] | None = None) -> None:
+        """Gather ``rows`` (columns of ``table``, by name). With ``raw`` (``Batch.raw_text``), the rows get a
+        ``raw`` column from it, by their ``evidence_record``."""
         if raw is not None and rows.num_rows:
-            rows = _with_raw(rows, *raw, ordered)
+            rows = _with_raw(rows, *raw)
         if rows.num_rows:
             self.parts.setdefault(table, []).append(rows)
             self.rows[table] = self.rows.get(table, 0) + rows.num_rows
@@ -384,16 +424,28 @@ class InsertSink:
             con.unregister(name)
 
 
-def _with_raw(rows: pa.Table, base: int, text: pa.Array | pa.ChunkedArray, ordered: bool) -> pa.Table:
+def _with_raw(rows: pa.Table, base: int, text: pa.Array | pa.ChunkedArray) -> pa.Table:
     """``rows`` with a ``raw`` column: the element of ``text`` of each row's record (record ``r`` at
-    ``r - base``). Rows not sorted by time are put in record order first (they come from a parallel
-    plan in any order): moving their columns costs less than moving the documents, and when every
-    record of the batch is there (every line of a chunk became an event) ``text`` is the column as it
-    is, without a copy."""
+    ``r - base``). When the rows are every record of ``text`` in order (every line of a chunk became an
+    event, in time order) that is ``text`` itself, without a copy."""
     index = rows.column("evidence_record").to_numpy() - base
     if len(index) == len(text) and index[0] == 0 and (np.diff(index) == 1).all():
         return rows.append_column("raw", text)  # in order and distinct: all of text
     return rows.append_column("raw", text.take(pa.array(index)))
+
+
+_COLUMNS: dict[str, set[str]] = {}
+
+
+def _columns_of(con, select_sql: str, params: list | dict | None) -> set[str]:
+    """The column names of ``select_sql`` (lower case), from its plan; remembered by the statement's text
+    with the batch's name taken out, so a file's later batches do not plan it again."""
+    key = re.sub(r"_fx_batch_\d+", "{batch}", select_sql)
+    if key not in _COLUMNS:
+        res = con.execute(f"SELECT * FROM ({select_sql}) LIMIT 0", params or [])
+        _COLUMNS[key] = {d[0].lower() for d in res.description}
+        res.fetchall()
+    return _COLUMNS[key]
 
 
 def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
