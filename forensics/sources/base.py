@@ -435,13 +435,18 @@ def _with_raw(rows: pa.Table, base: int, text: pa.Array | pa.ChunkedArray) -> pa
 
 
 _COLUMNS: dict[str, set[str]] = {}
+_COLUMNS_KEPT = 512
 
 
 def _columns_of(con, select_sql: str, params: list | dict | None) -> set[str]:
-    """The column names of ``select_sql`` (lower case), from its plan; remembered by the statement's text
-    with the batch's name taken out, so a file's later batches do not plan it again."""
-    key = re.sub(r"_fx_batch_\d+", "{batch}", select_sql)
+    """The column names of ``select_sql`` (lower case), from its plan (binding a source's mapping takes
+    several ms). Remembered by the statement's text with the names of temporary tables taken out, so a
+    file's later batches, and later files of the source, do not plan it again: every batch of lines has
+    the same columns, and a source's statement reads only those and its own constants."""
+    key = re.sub(r"_fx_\w*?_\d+\b", "_fx_", select_sql)
     if key not in _COLUMNS:
+        if len(_COLUMNS) >= _COLUMNS_KEPT:
+            _COLUMNS.clear()
         res = con.execute(f"SELECT * FROM ({select_sql}) LIMIT 0", params or [])
         _COLUMNS[key] = {d[0].lower() for d in res.description}
         res.fetchall()
