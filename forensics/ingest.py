@@ -40,6 +40,7 @@ from forensics.sources.base import (
     chunked,
     dedup_file,
     dedup_files,
+    fetch_arrow,
     stage,
     temp_name,
     unstage,
@@ -761,13 +762,17 @@ class Ingestor:
         with memory_budget(con):
             con.execute("BEGIN TRANSACTION")
             try:
+                raw_text = None
                 if plans[0].layout == "lines":
                     staged, batch_sql = self._stage_group_lines(plans, counts)
                 else:
-                    staged, batch_sql = self._stage_group_documents(plans, counts)
+                    staged, batch_sql, split = self._stage_group_documents(plans, counts)
+                    raw_text = (split.column("record_no").to_numpy(), split.column("doc"))
+                    del split
                 names.append(staged)
                 present = {sha for sha, c in counts.items() if c.present}
-                self._load_group(source, batch_sql, counts, sum(p.nbytes for p in plans))
+                self._load_group(source, batch_sql, counts, sum(p.nbytes for p in plans), raw_text, shas)
+                raw_text = None
                 unstage(con, staged)
                 done = [p for p in plans if p.sha in present]
                 for sha, n in dedup_files(con, [p.sha for p in done]).items():
@@ -819,9 +824,9 @@ class Ingestor:
         # loaded as empty or rejected with its reason
         return [results[p.sha] if p.sha in results else self.ingest_planned(p) for p in plans]
 
-    def _stage_group_documents(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str]:
+    def _stage_group_documents(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str, pa.Table]:
         """Split the documents of a group into records (staged, in Arrow), reject those that are not
-        objects, and return the staged name and the SELECT of the batch's records."""
+        objects, and return the staged name, the SELECT of the batch's records and the staged table."""
         con = self.con
         source = plans[0].source
         if plans[0].layout == "object":  # one record, as the general reading takes it (minified)
@@ -841,12 +846,14 @@ class Ingestor:
         try:
             # one parse per document, each document a record batch of its own, so that DuckDB's threads
             # split different documents at once; a record's key is its file's number, then its number in it
-            staged = stage(con, f"""
+            split = chunked(fetch_arrow(con, f"""
                 SELECT (CAST(file_no AS BIGINT) << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
                        CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc,
                        sha AS evidence_sha256, CAST(rec AS BIGINT) AS evidence_record
                 FROM (SELECT file_no, sha, generate_subscripts(r, 1) AS rec, unnest(r) AS doc
-                      FROM (SELECT file_no, sha, {records} AS r FROM {view}))""")
+                      FROM (SELECT file_no, sha, {records} AS r FROM {view}))"""))
+            staged = temp_name("staged")
+            con.register(staged, split)
         finally:
             con.unregister(view)
         for p in plans:  # the documents are split: let their text go (a file read alone reads it again)
@@ -857,7 +864,7 @@ class Ingestor:
             c.present, c.read, c.rejected = True, bad, bad
         if any(c.rejected for c in counts.values()):
             _reject_non_objects(con, staged, kept, "evidence_sha256", "evidence_record")
-        return staged, f"SELECT * FROM {staged} WHERE {kept}"
+        return staged, f"SELECT * FROM {staged} WHERE {kept}", split
 
     def _stage_group_lines(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str]:
         """Classify the lines of a group of JSON Lines files as ``_stage_lines`` classifies a chunk's (one
@@ -886,9 +893,10 @@ class Ingestor:
             _reject_lines(con, staged, "evidence_sha256")
         return staged, f"SELECT * FROM {staged} WHERE reason IS NULL"
 
-    def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts], nbytes: int) -> None:
+    def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts], nbytes: int,
+                    raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None, shas: list[str] | None = None) -> None:
         """Hand a group's records (``batch_sql``, from ``nbytes`` of text) to its source as one grouped
-        batch, and settle them."""
+        batch, and settle them. ``raw_text`` and ``shas``: see ``Batch.raw_text`` and ``Batch.files``."""
         con = self.con
         batch = temp_name("batch")
         con.execute(f"CREATE TEMP VIEW {batch} AS {batch_sql}")
@@ -896,6 +904,7 @@ class Ingestor:
             records = scalar(con, f"SELECT count(*) FROM {batch}")
             grouped = Batch(con, batch, None, source, None, None, grouped=True,
                             small=records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES)
+            grouped.raw_text, grouped.files = raw_text, shas or []
             source.load_batch(grouped)
             for sha, (loaded, rejected) in grouped.settle_files().items():
                 c = counts[sha]
@@ -944,7 +953,8 @@ class Ingestor:
 
     # -- run one staged batch through the source ----------------------------------------------
     def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: InsertSink | None = None,
-                   records: int | None = None, nbytes: int = 0, raw_text: tuple[int, pa.Array] | None = None) -> None:
+                   records: int | None = None, nbytes: int = 0,
+                   raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None) -> None:
         small = records is not None and records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES
         batch = Batch(self.con, table, sha, source, self.current_path, sink, small)
         batch.raw_text = raw_text
@@ -1031,7 +1041,7 @@ class Ingestor:
                         FROM {docs} WHERE {keep}""")
         try:
             self._run_batch(batch, sha, source, counts, sink, records=n - n_bad - blank - rej, nbytes=chunk.nbytes,
-                            raw_text=(int(arrow.column("line_no")[0].as_py()), text))
+                            raw_text=(arrow.column("line_no").to_numpy(), text))
         finally:
             con.execute(f"DROP VIEW {batch}")
             con.unregister(docs)

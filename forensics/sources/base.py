@@ -171,10 +171,14 @@ class Batch:
         #: the evidence file being read (read-only), for a source that must see it whole
         self.path = path
         self.source = source
-        #: ``(base, text)``: the batch's records as an Arrow JSON array, record ``r`` at ``r - base``, set by the
-        #: engine for a chunk of lines (whose record numbers are line numbers and whose ``doc`` is that text):
-        #: events gathered by the sink then take ``raw`` from it instead of copying every document out of DuckDB
-        self.raw_text: tuple[int, pa.Array] | None = None
+        #: ``(keys, text)``: the ``doc`` of the batch's records, as the engine holds them in Arrow (a JSON array),
+        #: and the ``record_no`` of each element (an int64 numpy array), set by the engine for a chunk of lines
+        #: and a group of documents: ``insert_events`` then takes each event's ``raw`` from it instead of copying
+        #: every document out of DuckDB and back (see ``_gather_events``)
+        self.raw_text: tuple[np.ndarray, pa.Array | pa.ChunkedArray] | None = None
+        #: for a grouped batch with ``raw_text``: the sha256 of each file of the group, by file number (a
+        #: record's number is its file's number shifted left by 32 bits, plus its number in the file)
+        self.files: list[str] = []
         self.outcome = temp_name("outcome")
         con.execute(f"CREATE TEMP TABLE {self.outcome} (record_no BIGINT, status VARCHAR)")
 
@@ -187,7 +191,7 @@ class Batch:
         once; the engine settles that after the file's last batch (``dedup_file``)."""
         con = self.con
         select_sql = select_sql.replace("{batch}", self.table)
-        if self.sink is not None and self.raw_text is not None:
+        if self.raw_text is not None:
             cols = _columns_of(con, select_sql, params)
             if "raw" not in cols:
                 self._gather_events(select_sql, params, cols)
@@ -221,33 +225,52 @@ class Batch:
         unstage(con, mapped)
 
     def _gather_events(self, select_sql: str, params: list | dict | None, cols: set[str]) -> None:
-        """``insert_events`` for a chunk of lines whose text the engine holds (``raw_text``): one statement
-        maps the records and finishes the events' columns (a record's number is its line's, so no join
-        with the batch is needed, and the rows come in record order), and the sink gets them with ``raw``
-        taken from the engine's text (see ``_with_raw``), so no document is copied out of DuckDB."""
+        """``insert_events`` for a batch whose documents the engine holds (``raw_text``): one statement maps
+        the records and finishes the events' columns with no join with the batch (a line's record number is
+        its line number; a grouped record's number is its file's number, shifted, then its own, and its file's
+        sha256 comes from the group's list), and each event's ``raw`` is taken from the
+        engine's Arrow array (see ``_with_raw``), so no document is copied out of DuckDB and back. The rows
+        go to the sink, or are inserted here."""
         con = self.con
-        rows = fetch_arrow(con, f"""SELECT {self._event_columns(cols, None, "m.record_no", "m.record_no")},
-                                           {"m.time_problem" if "time_problem" in cols else "NULL"} AS _time_problem
-                                    FROM ({select_sql}) m""", params, small=self.small)
+        problem = "m.time_problem" if "time_problem" in cols else "NULL"
+        if self.grouped:
+            # the sha256 of the record's file, from a list of the group's (hex digests the kit computed): a join
+            # would cost little, but its rows would come out of record order
+            shas = "[" + ", ".join(sql_str(sha) for sha in self.files) + "]"
+            columns = self._event_columns(cols, None, "(m.record_no & 4294967295)", "CAST(NULL AS BIGINT)",
+                                          f"{shas}[(m.record_no >> 32) + 1]")
+        else:
+            columns = self._event_columns(cols, None, "m.record_no", "m.record_no")
+        rows = fetch_arrow(con, f"SELECT {columns}, m.record_no AS _record_no, {problem} AS _time_problem FROM ({select_sql}) m",
+                           params, small=self.small)
         mapped = temp_name("mapped")
         con.register(mapped, chunked(rows))
         try:
             timeless = rows.column("time").null_count
             if timeless:
                 self._reject_records("coalesce(m._time_problem, 'no parseable time')",
-                                     f"FROM {mapped} m JOIN {self.table} r ON r.record_no = m.evidence_record WHERE m.time IS NULL")
+                                     f"FROM {mapped} m JOIN {self.table} r ON r.record_no = m._record_no WHERE m.time IS NULL")
             con.execute(f"""INSERT INTO {self.outcome}
-                            SELECT DISTINCT evidence_record, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END
+                            SELECT DISTINCT _record_no, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END
                             FROM {mapped}""")
-            inversions = self._inversions(mapped, "evidence_record", cols)
+            inversions = self._inversions(mapped, "_record_no", cols)
         finally:
             con.unregister(mapped)
-        rows = rows.drop_columns(["_time_problem"])
         if timeless:
             rows = rows.filter(pc.is_valid(rows.column("time")))
         if inversions:
             rows = rows.take(pc.sort_indices(rows, [("time", "ascending")]))
-        self.sink.add_rows("events", rows, ordered=inversions, raw=self.raw_text)
+        rows = _with_raw(rows.drop_columns(["_time_problem"]), *self.raw_text).drop_columns(["_record_no"])
+        if self.sink is not None:
+            self.sink.add_rows("events", rows, ordered=inversions)
+            return
+        name = temp_name("events")
+        con.register(name, chunked(rows))
+        try:
+            with setting(con, "preserve_insertion_order", inversions):
+                con.execute(f"INSERT INTO events BY NAME SELECT * FROM {name}")
+        finally:
+            con.unregister(name)
 
     def _inversions(self, mapped: str, record: str, cols: set[str]) -> bool:
         """Whether the events of ``mapped`` are out of time order. Rows go in in time order, so that a time
@@ -257,7 +280,7 @@ class Batch:
         return bool(scalar(self.con, f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY {order}) AS back
                                          FROM {mapped} WHERE time IS NOT NULL) WHERE back"""))
 
-    def _event_columns(self, cols: set[str], raw: str | None, record: str, line: str) -> str:
+    def _event_columns(self, cols: set[str], raw: str | None, record: str, line: str, evidence: str | None = None) -> str:
         """The SELECT list of an insert into ``events`` from a source's mapped rows ``m`` (columns ``cols``):
         every event column, cast, with its default where the source gave none; ``raw`` (SQL) unless None."""
         select = []
@@ -280,8 +303,9 @@ class Batch:
             else:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
         seq = "m.event_seq" if "event_seq" in cols else "0"
-        select += [f"left({self.evidence_sql}, 16) || ':' || {record} || ':' || {seq} AS event_id",
-                   f"{self.evidence_sql} AS evidence_sha256", f"{line} AS evidence_line", f"{record} AS evidence_record"]
+        evidence = evidence or self.evidence_sql
+        select += [f"left({evidence}, 16) || ':' || {record} || ':' || {seq} AS event_id",
+                   f"{evidence} AS evidence_sha256", f"{line} AS evidence_line", f"{record} AS evidence_record"]
         return ", ".join(select)
 
     def insert_into(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
@@ -379,12 +403,8 @@ class InsertSink:
         """Gather the rows of ``select_sql`` (columns of ``table``, by name)."""
         self.add_rows(table, fetch_arrow(self.con, select_sql, params), ordered)
 
-    def add_rows(self, table: str, rows: pa.Table, ordered: bool = False,
-                 raw: tuple[int, pa.Array] | None = None) -> None:
-        """Gather ``rows`` (columns of ``table``, by name). With ``raw`` (``Batch.raw_text``), the rows get a
-        ``raw`` column from it, by their ``evidence_record``."""
-        if raw is not None and rows.num_rows:
-            rows = _with_raw(rows, *raw)
+    def add_rows(self, table: str, rows: pa.Table, ordered: bool = False) -> None:
+        """Gather ``rows`` (columns of ``table``, by name)."""
         if rows.num_rows:
             self.parts.setdefault(table, []).append(rows)
             self.rows[table] = self.rows.get(table, 0) + rows.num_rows
@@ -424,13 +444,18 @@ class InsertSink:
             con.unregister(name)
 
 
-def _with_raw(rows: pa.Table, base: int, text: pa.Array | pa.ChunkedArray) -> pa.Table:
-    """``rows`` with a ``raw`` column: the element of ``text`` of each row's record (record ``r`` at
-    ``r - base``). When the rows are every record of ``text`` in order (every line of a chunk became an
-    event, in time order) that is ``text`` itself, without a copy."""
-    index = rows.column("evidence_record").to_numpy() - base
-    if len(index) == len(text) and index[0] == 0 and (np.diff(index) == 1).all():
-        return rows.append_column("raw", text)  # in order and distinct: all of text
+def _with_raw(rows: pa.Table, keys: np.ndarray, text: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """``rows`` with a ``raw`` column: for each row, the element of ``text`` whose key (``keys``, an int64 numpy
+    array beside ``text``) is the row's ``_record_no``. When the rows are the elements in order (every record
+    became one event, in time order: the common case) that is ``text`` itself, without a copy."""
+    wanted = rows.column("_record_no").to_numpy()
+    if len(wanted) == len(keys) and np.array_equal(wanted, keys):
+        return rows.append_column("raw", text)
+    if len(keys) > 1 and (np.diff(keys) > 0).all():
+        index = np.searchsorted(keys, wanted)
+    else:
+        order = np.argsort(keys, kind="stable")
+        index = order[np.searchsorted(keys, wanted, sorter=order)]
     return rows.append_column("raw", text.take(pa.array(index)))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+from forensics.db import scalar
 from forensics.sources.base import Batch, Probe, Source
 
 _EVENT_KEYS = {"eventVersion", "eventSource", "eventName", "userIdentity", "eventTime", "eventID"}
@@ -190,7 +191,7 @@ class CloudTrailSource(Source):
         digest = f"""SELECT record_no FROM {batch.table}
                      WHERE contains(CAST(doc AS VARCHAR), '"digestStartTime"')
                        AND doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
-        if con.execute(f"SELECT count(*) FROM ({digest})").fetchone()[0]:
+        if scalar(con, f"SELECT count(*) FROM ({digest})"):
             batch.insert_rows("cloudtrail_digests", f"""
                 SELECT record_no, {batch.evidence_sql} AS evidence_sha256, doc->>'awsAccountId' AS account_id,
                        fx_time(doc->>'digestStartTime', true) AS digest_start,
@@ -203,8 +204,8 @@ class CloudTrailSource(Source):
                 FROM ({digest}) d JOIN {batch.table} r USING (record_no)""")
             batch.insert_events(_JSON_EVENTS.replace("FROM {batch} r", f"FROM {{batch}} r WHERE r.record_no NOT IN ({digest})"))
             return
-        keys = con.execute(f"SELECT json_keys(doc) FROM {batch.table} LIMIT 1").fetchone()
-        flat_csv = keys and any(k in ("Event name", "Event Name", "Event ID") for k in keys[0])
+        keys = con.execute(f"SELECT json_keys(doc) FROM {batch.table} LIMIT 1").fetchall()  # (fetchall ends the result)
+        flat_csv = keys and any(k in ("Event name", "Event Name", "Event ID") for k in keys[0][0])
         batch.insert_events(_CSV_EVENTS if flat_csv else _JSON_EVENTS)
 
 
