@@ -197,18 +197,10 @@ class Batch:
                 self._gather_events(select_sql, params, cols)
                 return
         # kept in chunked Arrow, so that the insert below scans both of its inputs on every core
-        mapped = stage(con, f"SELECT * FROM ({select_sql}) WHERE true", params, small=self.small)
-        # a record with no parseable time goes to the rejects ledger, with its reason (the join with
-        # the batch's documents runs only when there is such a record)
-        if scalar(con, f"SELECT count(*) FROM {mapped} WHERE time IS NULL"):
-            self._reject_records("coalesce(m.time_problem, 'no parseable time')",
-                                 f"FROM {mapped} m JOIN {self.table} r USING (record_no) WHERE m.time IS NULL")
-        res = con.execute(f"SELECT * FROM {mapped} LIMIT 0")
-        cols = {d[0].lower() for d in res.description}
-        res.fetchall()
-        con.execute(f"""INSERT INTO {self.outcome}
-                        SELECT DISTINCT record_no, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END FROM {mapped}""")
-        inversions = self._inversions(mapped, "record_no", cols)
+        rows = fetch_arrow(con, f"SELECT * FROM ({select_sql}) WHERE true", params, small=self.small)
+        cols = {name.lower() for name in rows.column_names}
+        mapped = keep(con, rows)
+        inversions = self._fates(mapped, "record_no", "time_problem", rows.column("time").null_count, cols)
         # (source, event_uid) duplicates are settled once per file, after its last batch: see dedup_file
         insert = f"""INSERT INTO events BY NAME
                 SELECT {self._event_columns(cols, "r.doc", self.record_sql, "r.line_no")}
@@ -243,19 +235,12 @@ class Batch:
             columns = self._event_columns(cols, None, "m.record_no", "m.record_no")
         rows = fetch_arrow(con, f"SELECT {columns}, m.record_no AS _record_no, {problem} AS _time_problem FROM ({select_sql}) m",
                            params, small=self.small)
-        mapped = temp_name("mapped")
-        con.register(mapped, chunked(rows))
+        timeless = rows.column("time").null_count
+        mapped = keep(con, rows)
         try:
-            timeless = rows.column("time").null_count
-            if timeless:
-                self._reject_records("coalesce(m._time_problem, 'no parseable time')",
-                                     f"FROM {mapped} m JOIN {self.table} r ON r.record_no = m._record_no WHERE m.time IS NULL")
-            con.execute(f"""INSERT INTO {self.outcome}
-                            SELECT DISTINCT _record_no, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END
-                            FROM {mapped}""")
-            inversions = self._inversions(mapped, "_record_no", cols)
+            inversions = self._fates(mapped, "_record_no", "_time_problem", timeless, cols)
         finally:
-            con.unregister(mapped)
+            unstage(con, mapped)
         if timeless:
             rows = rows.filter(pc.is_valid(rows.column("time")))
         if inversions:
@@ -263,22 +248,26 @@ class Batch:
         rows = _with_raw(rows.drop_columns(["_time_problem"]), *self.raw_text).drop_columns(["_record_no"])
         if self.sink is not None:
             self.sink.add_rows("events", rows, ordered=inversions)
-            return
-        name = temp_name("events")
-        con.register(name, chunked(rows))
-        try:
-            with setting(con, "preserve_insertion_order", inversions):
-                con.execute(f"INSERT INTO events BY NAME SELECT * FROM {name}")
-        finally:
-            con.unregister(name)
+        else:
+            insert_arrow(con, "events", chunked(rows), ordered=inversions)
 
-    def _inversions(self, mapped: str, record: str, cols: set[str]) -> bool:
-        """Whether the events of ``mapped`` are out of time order. Rows go in in time order, so that a time
-        range prunes row groups; a batch already in time order (most logs are) is not sorted again (order
-        inside a batch, smaller than a row group, does not change a row group's time range)."""
+    def _fates(self, mapped: str, record: str, problem: str, timeless: int, cols: set[str]) -> bool:
+        """The bookkeeping of a batch's mapped events (``mapped``, its batch key in column ``record``): a
+        record with no parseable time goes to the rejects ledger, with its reason (column ``problem``;
+        the join with the batch's documents runs only when there is such a record, ``timeless``), and
+        every record is marked loaded or rejected. Returns whether the events are out of time order:
+        rows go in in time order, so that a time range prunes row groups, and a batch already in time
+        order (most logs are) is not sorted again (order inside a batch, smaller than a row group, does
+        not change a row group's time range)."""
+        con = self.con
+        if timeless:
+            self._reject_records(f"coalesce(m.{problem}, 'no parseable time')",
+                                 f"FROM {mapped} m JOIN {self.table} r ON r.record_no = m.{record} WHERE m.time IS NULL")
+        con.execute(f"""INSERT INTO {self.outcome}
+                        SELECT DISTINCT {record}, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END FROM {mapped}""")
         order = record + (", event_seq" if "event_seq" in cols else "")
-        return bool(scalar(self.con, f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY {order}) AS back
-                                         FROM {mapped} WHERE time IS NOT NULL) WHERE back"""))
+        return bool(scalar(con, f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY {order}) AS back
+                                    FROM {mapped} WHERE time IS NOT NULL) WHERE back"""))
 
     def _event_columns(self, cols: set[str], raw: str | None, record: str, line: str, evidence: str | None = None) -> str:
         """The SELECT list of an insert into ``events`` from a source's mapped rows ``m`` (columns ``cols``):
@@ -435,13 +424,7 @@ class InsertSink:
             while parts:
                 yield from parts.pop(0).to_batches(max_chunksize=8192)
 
-        name = temp_name("sink")
-        con.register(name, pa.RecordBatchReader.from_batches(schema, batches()))
-        try:
-            with setting(con, "preserve_insertion_order", ordered):
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
-        finally:
-            con.unregister(name)
+        insert_arrow(con, table, pa.RecordBatchReader.from_batches(schema, batches()), ordered)
 
 
 def _with_raw(rows: pa.Table, keys: np.ndarray, text: pa.Array | pa.ChunkedArray) -> pa.Table:
@@ -505,9 +488,27 @@ def stage(con, sql: str, params: list | dict | None = None, small: bool = False)
     scans a temp table by row groups of 122,880 rows, so a batch-sized one is read by one thread,
     while a chunked Arrow table is read by all. JSON columns stay JSON. Drop it with ``unstage``.
     ``small``: see ``fetch_arrow``."""
+    return keep(con, fetch_arrow(con, sql, params, small))
+
+
+def keep(con, table: pa.Table) -> str:
+    """``stage`` for an Arrow table already at hand: it is cut into record batches and registered under a
+    fresh view name. Drop it with ``unstage``."""
     name = temp_name("staged")
-    con.register(name, chunked(fetch_arrow(con, sql, params, small)))
+    con.register(name, chunked(table))
     return name
+
+
+def insert_arrow(con, table: str, data: pa.Table | pa.RecordBatchReader, ordered: bool) -> None:
+    """Insert ``data`` into ``table`` by name, keeping the rows' order only when ``ordered``: an insert that
+    need not keep it lets each thread write (and compress) row groups of its own."""
+    name = temp_name("arrow")
+    con.register(name, data)
+    try:
+        with setting(con, "preserve_insertion_order", ordered):
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+    finally:
+        con.unregister(name)
 
 
 def unstage(con, name: str) -> None:
