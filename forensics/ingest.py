@@ -41,6 +41,7 @@ from forensics.sources.base import (
     dedup_file,
     dedup_files,
     fetch_arrow,
+    keep,
     stage,
     temp_name,
     unstage,
@@ -762,18 +763,14 @@ class Ingestor:
         with memory_budget(con):
             con.execute("BEGIN TRANSACTION")
             try:
-                raw_text = None
-                if plans[0].layout == "lines":
-                    staged, batch_sql = self._stage_group_lines(plans, counts)
-                else:
-                    staged, batch_sql, split = self._stage_group_documents(plans, counts)
-                    raw_text = (split.column("record_no").to_numpy(), split.column("doc"))
-                    del split
-                names.append(staged)
+                stage_group = self._stage_group_lines if plans[0].layout == "lines" else self._stage_group_documents
+                staged, batch_sql, raw_text = stage_group(plans, counts)
+                names += staged
                 present = {sha for sha, c in counts.items() if c.present}
                 self._load_group(source, batch_sql, counts, sum(p.nbytes for p in plans), raw_text, shas)
-                raw_text = None
-                unstage(con, staged)
+                del raw_text
+                for name in staged:  # the group's text is let go before de-duplication and commit
+                    unstage(con, name)
                 done = [p for p in plans if p.sha in present]
                 for sha, n in dedup_files(con, [p.sha for p in done]).items():
                     counts[sha].duplicate += n
@@ -824,9 +821,10 @@ class Ingestor:
         # loaded as empty or rejected with its reason
         return [results[p.sha] if p.sha in results else self.ingest_planned(p) for p in plans]
 
-    def _stage_group_documents(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str, pa.Table]:
+    def _stage_group_documents(self, plans: list[_Plan], counts: dict[str, _Counts]
+                               ) -> tuple[list[str], str, tuple[np.ndarray, pa.ChunkedArray]]:
         """Split the documents of a group into records (staged, in Arrow), reject those that are not
-        objects, and return the staged name, the SELECT of the batch's records and the staged table."""
+        objects, and return the staged names, the SELECT of the batch's records and its ``Batch.raw_text``."""
         con = self.con
         source = plans[0].source
         if plans[0].layout == "object":  # one record, as the general reading takes it (minified)
@@ -846,14 +844,13 @@ class Ingestor:
         try:
             # one parse per document, each document a record batch of its own, so that DuckDB's threads
             # split different documents at once; a record's key is its file's number, then its number in it
-            split = chunked(fetch_arrow(con, f"""
+            split = fetch_arrow(con, f"""
                 SELECT (CAST(file_no AS BIGINT) << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
                        CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc,
                        sha AS evidence_sha256, CAST(rec AS BIGINT) AS evidence_record
                 FROM (SELECT file_no, sha, generate_subscripts(r, 1) AS rec, unnest(r) AS doc
-                      FROM (SELECT file_no, sha, {records} AS r FROM {view}))"""))
-            staged = temp_name("staged")
-            con.register(staged, split)
+                      FROM (SELECT file_no, sha, {records} AS r FROM {view}))""")
+            staged = keep(con, split)
         finally:
             con.unregister(view)
         for p in plans:  # the documents are split: let their text go (a file read alone reads it again)
@@ -864,34 +861,39 @@ class Ingestor:
             c.present, c.read, c.rejected = True, bad, bad
         if any(c.rejected for c in counts.values()):
             _reject_non_objects(con, staged, kept, "evidence_sha256", "evidence_record")
-        return staged, f"SELECT * FROM {staged} WHERE {kept}", split
+        return [staged], f"SELECT * FROM {staged} WHERE {kept}", (split.column("record_no").to_numpy(), split.column("doc"))
 
-    def _stage_group_lines(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[str, str]:
+    def _stage_group_lines(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[list[str], str, None]:
         """Classify the lines of a group of JSON Lines files as ``_stage_lines`` classifies a chunk's (one
         parse each; blank lines counted; malformed lines and non-objects rejected with their line and
-        offset), and return the staged name and the SELECT of the batch's records."""
+        offset), and return the staged names and the SELECT of the batch's records (a record's key is its
+        file's number shifted left by 32 bits, plus its line number)."""
         con = self.con
         parts = []
         for i, p in enumerate(plans):
             t = p.lines
             parts.append(t.append_column("file_no", pa.repeat(i, t.num_rows)).append_column("sha", pa.repeat(p.sha, t.num_rows)))
             p.lines = None
-        view = temp_name("lines")
-        con.register(view, chunked(pa.concat_tables(parts)))
+            counts[p.sha].present = True  # (a file of no lines is read alone: see _prepare_group_lines)
+        lines = pa.concat_tables(parts)
         del parts
+        key = "(CAST(file_no AS BIGINT) << 32) + line_no"
+        view = keep(con, lines)
         try:
-            staged = stage(con, _line_ledger_sql(view, self.max_line_bytes, key="(file_no << 32) + line_no",
-                                                 extra=", sha AS evidence_sha256, line_no AS evidence_record"))
+            ledger = stage(con, _not_records_sql(view, self.max_line_bytes, extra=f", {key} AS record_no, sha AS evidence_sha256"))
         finally:
-            con.unregister(view)
+            unstage(con, view)
         for sha, blank, rej in con.execute(
                 f"""SELECT evidence_sha256, count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '')
-                    FROM {staged} GROUP BY ALL""").fetchall():
+                    FROM {ledger} GROUP BY ALL""").fetchall():
             c = counts[sha]
-            c.present, c.blank, c.read, c.rejected = True, blank, rej, rej
+            c.blank, c.read, c.rejected = blank, rej, rej
         if any(c.rejected for c in counts.values()):
-            _reject_lines(con, staged, "evidence_sha256")
-        return staged, f"SELECT * FROM {staged} WHERE reason IS NULL"
+            _reject_lines(con, ledger, "evidence_sha256")
+        docs = keep(con, _json_text(lines))
+        return [ledger, docs], f"""SELECT {key} AS record_no, line_no, byte_offset, text AS doc, sha AS evidence_sha256,
+                                          line_no AS evidence_record
+                                   FROM {docs} WHERE {key} NOT IN (SELECT record_no FROM {ledger})""", None
 
     def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts], nbytes: int,
                     raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None, shas: list[str] | None = None) -> None:
@@ -1032,16 +1034,14 @@ class Ingestor:
             _reject_lines(con, ledger, "?", [sha])
             counts.read += rej
             counts.rejected += rej
-        json_type = pa.json_(pa.large_string())
-        text = pa.chunked_array([pa.ExtensionArray.from_storage(json_type, c) for c in arrow.column("text").chunks],
-                                type=json_type)
-        con.register(docs, arrow.set_column(arrow.schema.get_field_index("text"), "text", text))
-        keep = f"{where} AND line_no NOT IN (SELECT line_no FROM {ledger})" if blank or rej else where
+        arrow = _json_text(arrow)
+        con.register(docs, arrow)
+        records = f"{where} AND line_no NOT IN (SELECT line_no FROM {ledger})" if blank or rej else where
         con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT line_no AS record_no, line_no, byte_offset, text AS doc
-                        FROM {docs} WHERE {keep}""")
+                        FROM {docs} WHERE {records}""")
         try:
             self._run_batch(batch, sha, source, counts, sink, records=n - n_bad - blank - rej, nbytes=chunk.nbytes,
-                            raw_text=(arrow.column("line_no").to_numpy(), text))
+                            raw_text=(arrow.column("line_no").to_numpy(), arrow.column("text")))
         finally:
             con.execute(f"DROP VIEW {batch}")
             con.unregister(docs)
@@ -1054,7 +1054,7 @@ class Ingestor:
         con = self.con
         view, batch = temp_name("lines"), temp_name("batch")
         con.register(view, arrow)
-        stage_sql = _line_ledger_sql(view, self.max_line_bytes, True, where="NOT bad" if n_bad else "true")
+        stage_sql = _text_lines_sql(view, self.max_line_bytes, where="NOT bad" if n_bad else "true")
         ledger = stage(con, stage_sql, small=n < STAGE_MIN_RECORDS and chunk.nbytes < SMALL_BATCH_BYTES)
         con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT record_no, line_no, byte_offset, doc, reason, bad_text
                         FROM {ledger} WHERE reason IS NULL""")
@@ -1410,39 +1410,33 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
         yield _LineChunk(view[:have], line_no, offset)
 
 
-def _line_ledger_sql(view: str, limit: int, text_lines: bool = False, *, key: str = "line_no", extra: str = "",
-                     where: str = "true") -> str:
-    """The SELECT that classifies the lines of ``view`` (line_no, byte_offset, text, ...): one pass, each
-    line parsed once (try_cast keeps the text as written and yields NULL when it is not JSON). A line
-    that is not a record keeps its text in ``bad_text``, with its reason; a blank line keeps an empty
-    reason. Valid JSON that starts with '{' is an object. A source that reads text lines gets every
-    non-blank line, as a JSON string. ``key`` gives ``record_no``, ``extra`` adds columns (from the
-    view) and ``where`` filters the view's rows."""
+def _text_lines_sql(view: str, limit: int, where: str = "true") -> str:
+    """The ledger of the lines of ``view`` (line_no, byte_offset, text) for a source that reads text lines:
+    every non-blank line is a record, its ``doc`` the line as a JSON string; a line over the bound keeps its
+    text in ``bad_text``, with its reason."""
     ws = "' ' || chr(9) || chr(10) || chr(13)"
-    if text_lines:
-        doc = f"CASE WHEN strlen(text) <= {limit} THEN to_json(text) END"
-        reason = f"CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound' END"
-        where += f" AND trim(text, {ws}) <> ''"
-    else:
-        doc = f"CASE WHEN strlen(text) <= {limit} THEN try_cast(text AS JSON) END"
-        reason = (f"""CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
-                          WHEN doc IS NULL AND trim(text, {ws}) = '' THEN ''
-                          WHEN doc IS NULL THEN 'malformed JSON'
-                          WHEN NOT (starts_with(text, '{{') OR starts_with(ltrim(text, {ws}), '{{'))
-                               THEN 'non-object record (' || json_type(doc) || ')' END""")
-    return f"""SELECT {key} AS record_no, line_no, byte_offset, CASE WHEN reason IS NULL THEN doc END AS doc,
-                      reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text{extra}
-               FROM (SELECT *, {reason} AS reason
-                     FROM (SELECT *, {doc} AS doc FROM {view} WHERE {where}))"""
+    return f"""SELECT line_no AS record_no, line_no, byte_offset, CASE WHEN reason IS NULL THEN to_json(text) END AS doc,
+                      reason, CASE WHEN reason IS NOT NULL THEN text END AS bad_text
+               FROM (SELECT *, CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound' END AS reason
+                     FROM {view} WHERE ({where}) AND trim(text, {ws}) <> '')"""
 
 
-def _not_records_sql(view: str, limit: int, where: str = "true") -> str:
-    """The lines of ``view`` (line_no, byte_offset, text) that are not records, with the columns and the
-    reasons of ``_line_ledger_sql``: blank (reason ''), over-long, malformed JSON, or not an object. The
-    test that lets a record through (its text starts with '{' and is valid JSON) is one parse, and the
-    reasons are worked out only for the lines it stops."""
+def _json_text(lines: pa.Table) -> pa.Table:
+    """A table of lines with its ``text`` column typed JSON (Arrow's ``arrow.json``, the same buffers), which
+    DuckDB reads as JSON without checking it again: only for lines ``_not_records_sql`` has let through."""
+    json_type = pa.json_(pa.large_string())
+    text = pa.chunked_array([pa.ExtensionArray.from_storage(json_type, c) for c in lines.column("text").chunks],
+                            type=json_type)
+    return lines.set_column(lines.schema.get_field_index("text"), "text", text)
+
+
+def _not_records_sql(view: str, limit: int, where: str = "true", extra: str = "") -> str:
+    """The lines of ``view`` (line_no, byte_offset, text, ...) that are not records, with their text in
+    ``bad_text`` and their reason: blank (reason ''), over-long, malformed JSON, or not an object. The test
+    that lets a record through (its text starts with '{' and is valid JSON) is one parse, and the reasons
+    are worked out only for the lines it stops. ``where`` filters the view's rows; ``extra`` adds columns."""
     ws = "' ' || chr(9) || chr(10) || chr(13)"
-    return f"""SELECT line_no, byte_offset, text AS bad_text,
+    return f"""SELECT line_no, byte_offset, text AS bad_text{extra},
                       CASE WHEN strlen(text) > {limit} THEN 'line exceeds the {limit} byte bound'
                            WHEN trim(text, {ws}) = '' THEN ''
                            WHEN NOT json_valid(text) THEN 'malformed JSON'
@@ -1453,7 +1447,8 @@ def _not_records_sql(view: str, limit: int, where: str = "true") -> str:
 
 
 def _reject_lines(con, ledger: str, sha_sql: str, params: list | None = None) -> None:
-    """Write the lines of a ledger (``_line_ledger_sql``) that are not records to the rejects ledger."""
+    """Write the lines of a ledger (``_not_records_sql``, ``_text_lines_sql``) that are not records (reason
+    not blank) to the rejects ledger."""
     con.execute(
         f"""INSERT INTO rejects
             SELECT {sha_sql}, line_no, byte_offset, line_no, reason, left(bad_text, {RAW_KEEP}), strlen(bad_text)
