@@ -905,8 +905,7 @@ class Ingestor:
         try:
             records = scalar(con, f"SELECT count(*) FROM {batch}")
             grouped = Batch(con, batch, None, source, None, None, grouped=True,
-                            small=records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES)
-            grouped.raw_text, grouped.files = raw_text, shas or []
+                            small=records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES, raw_text=raw_text, files=shas)
             source.load_batch(grouped)
             for sha, (loaded, rejected) in grouped.settle_files().items():
                 c = counts[sha]
@@ -958,8 +957,7 @@ class Ingestor:
                    records: int | None = None, nbytes: int = 0,
                    raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None) -> None:
         small = records is not None and records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES
-        batch = Batch(self.con, table, sha, source, self.current_path, sink, small)
-        batch.raw_text = raw_text
+        batch = Batch(self.con, table, sha, source, self.current_path, sink, small, raw_text=raw_text)
         source.load_batch(batch)
         loaded, rejected = batch.settle()
         counts.loaded += loaded
@@ -1025,10 +1023,12 @@ class Ingestor:
         # (the source's mapping, the insert) runs on all cores.
         con.register(view, arrow)
         try:
-            ledger = stage(con, _not_records_sql(view, self.max_line_bytes, where), small=True)
+            stopped = fetch_arrow(con, _not_records_sql(view, self.max_line_bytes, where), small=True)
         finally:
             con.unregister(view)
-        blank, rej = row(con, f"SELECT count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '') FROM {ledger}")
+        ledger = keep(con, stopped)
+        blank = pc.sum(pc.equal(stopped.column("reason"), "")).as_py() or 0
+        rej = stopped.num_rows - blank
         counts.blank += blank
         if rej:
             _reject_lines(con, ledger, "?", [sha])

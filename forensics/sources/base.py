@@ -156,7 +156,8 @@ class Batch:
     ``evidence_sha256`` is then None."""
 
     def __init__(self, con, table: str, evidence_sha256: str | None, source: Source, path: str | None = None,
-                 sink: InsertSink | None = None, small: bool = False, grouped: bool = False):
+                 sink: InsertSink | None = None, small: bool = False, grouped: bool = False,
+                 raw_text: tuple[np.ndarray, pa.Array | pa.ChunkedArray] | None = None, files: list[str] | None = None):
         self.con = con
         self.table = table
         self.grouped = grouped
@@ -175,10 +176,10 @@ class Batch:
         #: and the ``record_no`` of each element (an int64 numpy array), set by the engine for a chunk of lines
         #: and a group of documents: ``insert_events`` then takes each event's ``raw`` from it instead of copying
         #: every document out of DuckDB and back (see ``_gather_events``)
-        self.raw_text: tuple[np.ndarray, pa.Array | pa.ChunkedArray] | None = None
+        self.raw_text = raw_text
         #: for a grouped batch with ``raw_text``: the sha256 of each file of the group, by file number (a
         #: record's number is its file's number shifted left by 32 bits, plus its number in the file)
-        self.files: list[str] = []
+        self.files = files or []
         self.outcome = temp_name("outcome")
         con.execute(f"CREATE TEMP TABLE {self.outcome} (record_no BIGINT, status VARCHAR)")
 
