@@ -76,6 +76,8 @@ def file_set(doc: str, *, files: int, per_file: int, prefix: str, folder: str, m
     t0 = time.perf_counter()
     n = make_files(data, args.files, args.per_file)
     size = sum(p.stat().st_size for p in data.iterdir())
-    print(f"generated {n} events in {args.files} files, {size / 1e6:.0f} MB, in {time.perf_counter() - t0:.1f} s",
-          file=sys.stderr)
+    print(
+        f"generated {n} events in {args.files} files, {size / 1e6:.0f} MB, in {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
     return workdir, data, args.files, n, size

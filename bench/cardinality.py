@@ -44,7 +44,9 @@ def build(case_path: Path, rows: int) -> float:
                SELECT printf('%032x', i // 8), printf('%016x', i), 'svc' || (i % 7), 'op',
                       TIMESTAMPTZ '2026-03-14 08:00:00+00' + to_microseconds(i * 1000), 'unknown', 'bench', 'bench',
                       'bench', i
-               FROM range(?) t(i)""", [spans]).fetchall()
+               FROM range(?) t(i)""",
+            [spans],
+        ).fetchall()
         c.con.execute(
             """INSERT INTO span_attributes
                SELECT printf('%032x', i // 8), printf('%016x', i), 'span', k.key,
@@ -58,7 +60,8 @@ def build(case_path: Path, rows: int) -> float:
                FROM range(?) t(i),
                     (VALUES (0, 'http.request.method'), (1, 'http.route'), (2, 'http.response.status_code'),
                             (3, 'net.peer.ip'), (4, 'user.id'), (5, 'request.id')) k(n, key)""",
-            [spans, spans]).fetchall()
+            [spans, spans],
+        ).fetchall()
         t0 = time.perf_counter()
         with memory_budget(c.con):  # as Case.rederive runs it after an ingest
             derive_cardinality.derive(c.con)
@@ -75,14 +78,19 @@ def run(method: str, case_path: Path) -> dict:
         from forensics import cardinality
 
         df = cardinality.attribute_keys(c, signal="spans")
-        result = {r["key"]: (r["distinct_exact"], r["distinct_approx"], r["approx_error_pct"]) for r in df.iter_rows(named=True)}
+        result = {
+            r["key"]: (r["distinct_exact"], r["distinct_approx"], r["approx_error_pct"])
+            for r in df.iter_rows(named=True)
+        }
     elif method in ("explosions", "unbounded_keys", "top_values"):  # the report's other per-key analyses
         from forensics import cardinality
 
         df = getattr(cardinality, method)(c)
         result = {"_rows": df.height}
     elif method == "duckdb-rows":  # the same analysis over every occurrence, as the kit did before
-        df = c.query("cardinality/attribute_keys_over_rows", signal="spans")  # the kit before the counts table
+        df = c.query(
+            "cardinality/attribute_keys_over_rows", signal="spans"
+        )  # the kit before the counts table
         result = {k: (e, a) for k, e, a in df.select("key", "distinct_exact", "distinct_approx").iter_rows()}
     elif method == "duckdb-direct":
         df = c.sql("""SELECT key, count(DISTINCT value) AS e, approx_count_distinct(value) AS a
@@ -111,18 +119,38 @@ def run(method: str, case_path: Path) -> dict:
     rows = c.sql("SELECT count(*) FROM span_attributes").item()
     c.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "rows": rows, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak_mb), "result": result}
+    return {
+        "method": method,
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 2),
+        "peak_rss_mb": round(peak_mb),
+        "result": result,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000, help="attribute rows (spans x 6); default 10M")
-    ap.add_argument("--method", default="all", help="duckdb | duckdb-rows | duckdb-direct | polars | pyset | all, or a comma-separated list; "
-                    "also explosions | unbounded_keys | top_values (the kit's other per-key analyses)")
+    ap.add_argument(
+        "--method",
+        default="all",
+        help="duckdb | duckdb-rows | duckdb-direct | polars | pyset | all, or a comma-separated list; "
+        "also explosions | unbounded_keys | top_values (the kit's other per-key analyses)",
+    )
     ap.add_argument("--case", type=Path, help="(internal) an already built case")
-    ap.add_argument("--keep", type=Path, help="build the case here (or reuse it if it exists) instead of a temporary one")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per method (each in a fresh process); the fastest is shown")
-    ap.add_argument("--skip-pyset-above", type=int, default=3_000_000, help="Python sets only up to this many rows")
+    ap.add_argument(
+        "--keep", type=Path, help="build the case here (or reuse it if it exists) instead of a temporary one"
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per method (each in a fresh process); the fastest is shown",
+    )
+    ap.add_argument(
+        "--skip-pyset-above", type=int, default=3_000_000, help="Python sets only up to this many rows"
+    )
     args = ap.parse_args()
     if args.case is not None:  # one method on a built case, in its own process (called below)
         if args.method == "build":
@@ -138,41 +166,70 @@ def main() -> None:
             t0 = time.perf_counter()
             # in a process of its own too: a child inherits its parent's peak RSS on Linux, so a
             # build in this process would inflate every method's figure
-            out = subprocess.run([sys.executable, __file__, "--method", "build", "--case", str(case_path),
-                                  "--rows", str(args.rows)], check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--method",
+                    "build",
+                    "--case",
+                    str(case_path),
+                    "--rows",
+                    str(args.rows),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             counting = json.loads(out.strip().splitlines()[-1])["counting"]
-            print(f"built {args.rows:,} attribute rows in {time.perf_counter() - t0:.1f} s, of which counting them "
-                  f"into attribute_value_counts (the ingest derivation) {counting:.1f} s")
-        methods = ["duckdb", "duckdb-rows", "duckdb-direct", "polars"] + (["pyset"] if args.rows <= args.skip_pyset_above else [])
+            print(
+                f"built {args.rows:,} attribute rows in {time.perf_counter() - t0:.1f} s, of which counting them "
+                f"into attribute_value_counts (the ingest derivation) {counting:.1f} s"
+            )
+        methods = ["duckdb", "duckdb-rows", "duckdb-direct", "polars"] + (
+            ["pyset"] if args.rows <= args.skip_pyset_above else []
+        )
         if args.method != "all":
             methods = args.method.split(",")
         exact, kit = None, None
         for m in methods:
             runs = []
             for _ in range(max(args.repeat, 1)):
-                out = subprocess.run([sys.executable, __file__, "--method", m, "--case", str(case_path)],
-                                     check=True, capture_output=True, text=True).stdout
+                out = subprocess.run(
+                    [sys.executable, __file__, "--method", m, "--case", str(case_path)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
                 runs.append(json.loads(out.strip().splitlines()[-1]))
             r = min(runs, key=lambda x: x["seconds"])
             res = r["result"]
             if "_rows" in res:
-                print(f"{m:14s} {r['seconds']:8.2f} s  cpu {r['cpu_seconds']:6.2f} s  peak RSS {r['peak_rss_mb']:6d} MB  "
-                      f"{res['_rows']} rows")
+                print(
+                    f"{m:14s} {r['seconds']:8.2f} s  cpu {r['cpu_seconds']:6.2f} s  peak RSS {r['peak_rss_mb']:6d} MB  "
+                    f"{res['_rows']} rows"
+                )
                 continue
             if m == "duckdb":
                 exact, kit = {k: v[0] for k, v in res.items()}, r["seconds"]
                 worst = max(v[2] for v in res.values())
-                note = f"max HLL error {worst}% ({', '.join(f'{k}: {v[2]}%' for k, v in sorted(res.items()))})"
+                note = (
+                    f"max HLL error {worst}% ({', '.join(f'{k}: {v[2]}%' for k, v in sorted(res.items()))})"
+                )
             else:
-                counts = {k: (v[0] if isinstance(v, list) else v) for k, v in res.items() if not k.startswith("_")}
+                counts = {
+                    k: (v[0] if isinstance(v, list) else v) for k, v in res.items() if not k.startswith("_")
+                }
                 agree = exact is not None and all(counts.get(k) == n for k, n in exact.items())
                 note = "exact counts agree with the kit" if agree else f"counts: {counts}"
                 if "_load_seconds" in res:
                     note += f"; of which loading into polars {res['_load_seconds']} s"
             ratio = f"{r['seconds'] / kit:6.1f}x kit" if kit else " " * 10
             spread = f" (of {', '.join(str(x['seconds']) for x in runs)})" if len(runs) > 1 else ""
-            print(f"{m:14s} {r['seconds']:8.2f} s{spread}  cpu {r['cpu_seconds']:6.2f} s  {ratio}  "
-                  f"peak RSS {r['peak_rss_mb']:6d} MB  {note}")
+            print(
+                f"{m:14s} {r['seconds']:8.2f} s{spread}  cpu {r['cpu_seconds']:6.2f} s  {ratio}  "
+                f"peak RSS {r['peak_rss_mb']:6d} MB  {note}"
+            )
 
 
 if __name__ == "__main__":

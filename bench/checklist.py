@@ -35,7 +35,10 @@ FROM range($n) t(i)
 """
 
 PY_PATTERNS = [
-    ("aws_secret_access_key", re.compile(r"(?i:aws_?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})")),
+    (
+        "aws_secret_access_key",
+        re.compile(r"(?i:aws_?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})"),
+    ),
     ("github_token", re.compile(r"(?:^|[^A-Za-z0-9_])((?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,251})")),
     ("github_fine_grained_pat", re.compile(r"(github_pat_[A-Za-z0-9_]{22,255})")),
     ("gitlab_pat", re.compile(r"(glpat-[A-Za-z0-9_-]{20,})")),

@@ -51,12 +51,16 @@ COPY (
 """
 
 #: The fields the baseline reads, declared so that DuckDB neither samples nor infers anything.
-RECORD_JSON = ('{"eventTime": "VARCHAR", "eventSource": "VARCHAR", "eventName": "VARCHAR", '
-               '"userIdentity": {"arn": "VARCHAR", "accessKeyId": "VARCHAR"}, "sourceIPAddress": "VARCHAR", '
-               '"userAgent": "VARCHAR", "errorCode": "VARCHAR", "eventID": "VARCHAR"}')
-RECORD_TYPE = ("STRUCT(eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR, "
-               "userIdentity STRUCT(arn VARCHAR, accessKeyId VARCHAR), sourceIPAddress VARCHAR, "
-               "userAgent VARCHAR, errorCode VARCHAR, eventID VARCHAR)")
+RECORD_JSON = (
+    '{"eventTime": "VARCHAR", "eventSource": "VARCHAR", "eventName": "VARCHAR", '
+    '"userIdentity": {"arn": "VARCHAR", "accessKeyId": "VARCHAR"}, "sourceIPAddress": "VARCHAR", '
+    '"userAgent": "VARCHAR", "errorCode": "VARCHAR", "eventID": "VARCHAR"}'
+)
+RECORD_TYPE = (
+    "STRUCT(eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR, "
+    "userIdentity STRUCT(arn VARCHAR, accessKeyId VARCHAR), sourceIPAddress VARCHAR, "
+    "userAgent VARCHAR, errorCode VARCHAR, eventID VARCHAR)"
+)
 SELECT_COLUMNS = """r.eventTime::TIMESTAMPTZ AS time, r.eventSource || ':' || r.eventName AS action,
                    r.userIdentity.arn AS actor, r.userIdentity.accessKeyId AS credential_id,
                    r.sourceIPAddress AS src_ip, r.userAgent AS user_agent, r.errorCode AS error, r.eventID AS uid"""
@@ -84,11 +88,14 @@ METHODS = {
         FROM read_json(?, format = 'unstructured', records = true, maximum_object_size = 1000000000,
                        columns = {{'Records': '{RECORD_TYPE}[]'}})"""),
     # the same, each record also kept whole as JSON (the kit keeps it in events.raw)
-    "DuckDB read_json + unnest, Records type given, raw record kept (no ledger)": duckdb_alone(f"""
+    "DuckDB read_json + unnest, Records type given, raw record kept (no ledger)": duckdb_alone(
+        f"""
         SELECT raw, json_transform(raw, '{RECORD_JSON}') AS r
         FROM (SELECT unnest("Records") AS raw
               FROM read_json(?, format = 'unstructured', records = true, maximum_object_size = 1000000000,
-                             columns = {{'Records': 'JSON[]'}}))""", raw=True),
+                             columns = {{'Records': 'JSON[]'}}))""",
+        raw=True,
+    ),
     # read_json left to detect the format and the types (the baseline before: 4-7x slower)
     "DuckDB read_json + unnest, types detected (no ledger)": duckdb_alone("""
         SELECT unnest("Records") AS r FROM read_json(?, maximum_object_size = 1000000000)"""),
@@ -138,13 +145,21 @@ def make_files(folder: Path, files: int, per_file: int) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.json.gz"):
         old.unlink()
-    subprocess.run([sys.executable, "-c", GEN_CODE, str(folder), str(files), str(per_file), GEN_SQL], check=True)
+    subprocess.run(
+        [sys.executable, "-c", GEN_CODE, str(folder), str(files), str(per_file), GEN_SQL], check=True
+    )
     return files * per_file
 
 
 def main() -> None:
-    workdir, data, files, n, size = file_set(__doc__, files=10, per_file=100_000, prefix="forensics-bench-ct-",
-                                             folder="AWSLogs", make_files=make_files)
+    workdir, data, files, n, size = file_set(
+        __doc__,
+        files=10,
+        per_file=100_000,
+        prefix="forensics-bench-ct-",
+        folder="AWSLogs",
+        make_files=make_files,
+    )
     rows = []
     for name, code in METHODS.items():
         db = fresh_db(workdir, name)
@@ -152,19 +167,28 @@ def main() -> None:
             elapsed, rss, out = run(code, str(data), str(db))
         except RuntimeError as e:  # the detected-types reading runs out of memory on large runs
             lines = str(e).strip().splitlines()
-            print(f"{name}: failed: {next((ln for ln in lines if 'Error:' in ln), lines[-1])[:200]}", file=sys.stderr)
+            print(
+                f"{name}: failed: {next((ln for ln in lines if 'Error:' in ln), lines[-1])[:200]}",
+                file=sys.stderr,
+            )
             continue
         count, cpu, *split = out.split(" ", 2)
         assert int(count) == n, out
         rows.append((name, elapsed, float(cpu), rss, split))
-        print(f"{name}: {elapsed:.2f} s, {n / elapsed:,.0f} events/s, CPU {float(cpu):.2f} s, peak RSS {rss / 1e6:.0f} MB",
-              file=sys.stderr)
+        print(
+            f"{name}: {elapsed:.2f} s, {n / elapsed:,.0f} events/s, CPU {float(cpu):.2f} s, peak RSS {rss / 1e6:.0f} MB",
+            file=sys.stderr,
+        )
     base = rows[0][1]
-    print(f"\n{n:,} CloudTrail events in {files} Records .json.gz files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n")
+    print(
+        f"\n{n:,} CloudTrail events in {files} Records .json.gz files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n"
+    )
     print("| method | seconds | events/s | CPU seconds | peak RSS (MB) | time vs DuckDB alone |")
     print("|---|---|---|---|---|---|")
     for name, elapsed, cpu, rss, _ in rows:
-        print(f"| {name} | {elapsed:.2f} | {n / elapsed:,.0f} | {cpu:.2f} | {rss / 1e6:.0f} | {elapsed / base:.2f}x |")
+        print(
+            f"| {name} | {elapsed:.2f} | {n / elapsed:,.0f} | {cpu:.2f} | {rss / 1e6:.0f} | {elapsed / base:.2f}x |"
+        )
     print(f"\nInside the kit's time: {rows[-1][4][0]}.")
 
 

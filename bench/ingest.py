@@ -177,9 +177,13 @@ def window_query(n: int, workdir: Path) -> tuple[float, float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gb", type=float, default=1.0, help="size of the generated NDJSON file (default 1 GB)")
-    ap.add_argument("--window-events", type=int, default=0, help="also time a 1-hour window over this many events")
+    ap.add_argument(
+        "--window-events", type=int, default=0, help="also time a 1-hour window over this many events"
+    )
     ap.add_argument("--workdir", default=None, help="where to write the files (default: a temp dir)")
-    ap.add_argument("--kit-only", action="store_true", help="run only the kit (e.g. for the 3 GB memory check)")
+    ap.add_argument(
+        "--kit-only", action="store_true", help="run only the kit (e.g. for the 3 GB memory check)"
+    )
     args = ap.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="forensics-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -187,7 +191,10 @@ def main() -> None:
     t0 = time.perf_counter()
     n = make_file(data, args.gb)
     size = data.stat().st_size
-    print(f"generated {n} events, {size / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s at {data}", file=sys.stderr)
+    print(
+        f"generated {n} events, {size / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s at {data}",
+        file=sys.stderr,
+    )
     mapping = workdir / "mapping.toml"
     mapping.write_text(MAPPING, encoding="utf-8")
     rows = []
@@ -197,19 +204,25 @@ def main() -> None:
         os.system("sync")
         elapsed, cpu, rss, out = measure(code, str(data), str(db), str(mapping))
         rows.append((name, elapsed, cpu, rss, out))
-        print(f"{name}: {elapsed:.2f} s, {cpu:.1f} CPU s, {size / 1e6 / elapsed:.0f} MB/s, peak RSS {rss / 1e6:.0f} MB ({out})",
-              file=sys.stderr)
+        print(
+            f"{name}: {elapsed:.2f} s, {cpu:.1f} CPU s, {size / 1e6 / elapsed:.0f} MB/s, peak RSS {rss / 1e6:.0f} MB ({out})",
+            file=sys.stderr,
+        )
     kit = next(r for r in rows if r[0].startswith("forensics"))
     print(f"\n{size / 1e6:.0f} MB NDJSON, {n} events, {os.cpu_count()} cores\n")
     print("| method | seconds | CPU seconds | MB/s | events/s | peak RSS (MB) | time vs kit |")
     print("|---|---|---|---|---|---|---|")
     for name, elapsed, cpu, rss, _ in rows:
-        print(f"| {name} | {elapsed:.2f} | {cpu:.1f} | {size / 1e6 / elapsed:.0f} | {n / elapsed:,.0f} | {rss / 1e6:.0f} "
-              f"| {elapsed / kit[1]:.2f}x |")
+        print(
+            f"| {name} | {elapsed:.2f} | {cpu:.1f} | {size / 1e6 / elapsed:.0f} | {n / elapsed:,.0f} | {rss / 1e6:.0f} "
+            f"| {elapsed / kit[1]:.2f}x |"
+        )
     if args.window_events:
         best, count_s, height = window_query(args.window_events, workdir)
-        print(f"\n1-hour window over {args.window_events:,} events: timeline() {best * 1000:.0f} ms "
-              f"({height} rows returned); count(*) in window {count_s * 1000:.0f} ms")
+        print(
+            f"\n1-hour window over {args.window_events:,} events: timeline() {best * 1000:.0f} ms "
+            f"({height} rows returned); count(*) in window {count_s * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

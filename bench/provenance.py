@@ -24,16 +24,35 @@ def _write(d: Path, n: int) -> list[Path]:
     digests = [f"sha256:{i:064x}" for i in range(max(1, n // 10))]
     with open(d / "deploys.jsonl", "w") as f:
         for i in range(n):
-            f.write(json.dumps({"id": str(i), "time": f"2026-03-14T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z",
-                                "service": services[i % len(services)], "environment": "production",
-                                "digest": digests[i % len(digests)], "actor": "ci-bot", "via": "pipeline",
-                                "action": "deploy", "status": "success"}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": str(i),
+                        "time": f"2026-03-14T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+                        "service": services[i % len(services)],
+                        "environment": "production",
+                        "digest": digests[i % len(digests)],
+                        "actor": "ci-bot",
+                        "via": "pipeline",
+                        "action": "deploy",
+                        "status": "success",
+                    }
+                )
+                + "\n"
+            )
     with open(d / "att.intoto.jsonl", "w") as f:
         for dg in digests:
-            stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [{"name": "x", "digest": {"sha256": dg[7:]}}],
-                    "predicateType": "https://slsa.dev/provenance/v1",
-                    "predicate": {"buildDefinition": {"externalParameters": {"workflow": {"repository": "https://github.com/o/r"}}},
-                                  "runDetails": {"builder": {"id": W.BUILDER_ID}}}}
+            stmt = {
+                "_type": "https://in-toto.io/Statement/v1",
+                "subject": [{"name": "x", "digest": {"sha256": dg[7:]}}],
+                "predicateType": "https://slsa.dev/provenance/v1",
+                "predicate": {
+                    "buildDefinition": {
+                        "externalParameters": {"workflow": {"repository": "https://github.com/o/r"}}
+                    },
+                    "runDetails": {"builder": {"id": W.BUILDER_ID}},
+                },
+            }
             f.write(json.dumps(W.sign(stmt)) + "\n")
     return [d / "deploys.jsonl", d / "att.intoto.jsonl"]
 
@@ -51,7 +70,11 @@ def _python_join(case) -> int:
         rows.sort(key=lambda r: r["time"])
         for r in rows:
             v = att.get(r["artifact_digest"], [])
-            _ = "verified" if "verified" in v else ("failed" if "failed" in v else ("indeterminate" if v else "none"))
+            _ = (
+                "verified"
+                if "verified" in v
+                else ("failed" if "failed" in v else ("indeterminate" if v else "none"))
+            )
             out += 1
     return out
 
@@ -64,8 +87,10 @@ def main(n: int) -> None:
         t = time.perf_counter()
         case.ingest(files)
         t_ingest = time.perf_counter() - t
-        policy = {"repositories": {"o/r": {"builder_id": W.BUILDER_ID}},
-                  "keys": [W.test_trust_key() | {"repositories": ["o/r"]}]}
+        policy = {
+            "repositories": {"o/r": {"builder_id": W.BUILDER_ID}},
+            "keys": [W.test_trust_key() | {"repositories": ["o/r"]}],
+        }
         t = time.perf_counter()
         provenance.verify(case, policy)
         t_verify = time.perf_counter() - t
@@ -76,8 +101,12 @@ def main(n: int) -> None:
         rows_py = _python_join(case)
         t_py = time.perf_counter() - t
         print(f"deploys={n} attestations={max(1, n // 10)}")
-        print(f"ingest {t_ingest:.2f}s  verify {t_verify:.2f}s ({max(1, n // 10) / t_verify:.0f} attestations/s)")
-        print(f"what_was_running SQL {t_sql:.3f}s ({rows} rows)  |  Python baseline {t_py:.3f}s ({rows_py} rows)")
+        print(
+            f"ingest {t_ingest:.2f}s  verify {t_verify:.2f}s ({max(1, n // 10) / t_verify:.0f} attestations/s)"
+        )
+        print(
+            f"what_was_running SQL {t_sql:.3f}s ({rows} rows)  |  Python baseline {t_py:.3f}s ({rows_py} rows)"
+        )
         case.close()
 
 

@@ -57,39 +57,72 @@ def make_files(folder: Path, files: int, per_file: int) -> int:
             for i in range(per_file):
                 n = f * per_file + i
                 t = f"2026-03-01T{(n // 3600) % 24:02d}:{(n // 60) % 60:02d}:{n % 60:02d}.{n % 1000000:06d}Z"
-                out.write(json.dumps({
-                    "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
-                    "auditID": f"{n:08x}-aaaa-bbbb-cccc-000000000000", "stage": "ResponseComplete",
-                    "requestURI": f"/api/v1/namespaces/prod/pods/p{n % 97}",
-                    "verb": rnd.choice(["get", "list", "watch", "create", "delete"]),
-                    "user": {"username": f"system:serviceaccount:ci:runner-{n % 13}", "groups": ["system:serviceaccounts"]},
-                    "sourceIPs": [f"10.0.{n % 200}.{n % 250}"], "userAgent": "kubectl/v1.29.0",
-                    "objectRef": {"resource": "pods", "namespace": "prod", "name": f"p{n % 97}", "apiVersion": "v1"},
-                    "responseStatus": {"metadata": {}, "code": 200},
-                    "requestReceivedTimestamp": t, "stageTimestamp": t,
-                    "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": "RBAC"},
-                }) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "kind": "Event",
+                            "apiVersion": "audit.k8s.io/v1",
+                            "level": "Metadata",
+                            "auditID": f"{n:08x}-aaaa-bbbb-cccc-000000000000",
+                            "stage": "ResponseComplete",
+                            "requestURI": f"/api/v1/namespaces/prod/pods/p{n % 97}",
+                            "verb": rnd.choice(["get", "list", "watch", "create", "delete"]),
+                            "user": {
+                                "username": f"system:serviceaccount:ci:runner-{n % 13}",
+                                "groups": ["system:serviceaccounts"],
+                            },
+                            "sourceIPs": [f"10.0.{n % 200}.{n % 250}"],
+                            "userAgent": "kubectl/v1.29.0",
+                            "objectRef": {
+                                "resource": "pods",
+                                "namespace": "prod",
+                                "name": f"p{n % 97}",
+                                "apiVersion": "v1",
+                            },
+                            "responseStatus": {"metadata": {}, "code": 200},
+                            "requestReceivedTimestamp": t,
+                            "stageTimestamp": t,
+                            "annotations": {
+                                "authorization.k8s.io/decision": "allow",
+                                "authorization.k8s.io/reason": "RBAC",
+                            },
+                        }
+                    )
+                    + "\n"
+                )
     return files * per_file
 
 
 def main() -> None:
-    workdir, data, files, n, size = file_set(__doc__, files=500, per_file=200, prefix="forensics-bench-small-",
-                                             folder="audit", make_files=make_files)
+    workdir, data, files, n, size = file_set(
+        __doc__,
+        files=500,
+        per_file=200,
+        prefix="forensics-bench-small-",
+        folder="audit",
+        make_files=make_files,
+    )
     rows = []
     for name, code in METHODS.items():
         db = fresh_db(workdir, name)
         elapsed, cpu, rss, out = measure(code, str(data), str(db))
         assert int(out) == n, out
         rows.append((name, elapsed, cpu, rss))
-        print(f"{name}: {elapsed:.2f} s, {n / elapsed:,.0f} events/s, CPU {cpu:.2f} s, peak RSS {rss / 1e6:.0f} MB",
-              file=sys.stderr)
+        print(
+            f"{name}: {elapsed:.2f} s, {n / elapsed:,.0f} events/s, CPU {cpu:.2f} s, peak RSS {rss / 1e6:.0f} MB",
+            file=sys.stderr,
+        )
     base = rows[0][1]
-    print(f"\n{n:,} Kubernetes audit events in {files} JSON Lines files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n")
+    print(
+        f"\n{n:,} Kubernetes audit events in {files} JSON Lines files ({size / 1e6:.0f} MB), {os.cpu_count()} cores\n"
+    )
     print("| method | seconds | events/s | files/s | CPU seconds | peak RSS (MB) | time vs DuckDB alone |")
     print("|---|---|---|---|---|---|---|")
     for name, elapsed, cpu, rss in rows:
-        print(f"| {name} | {elapsed:.2f} | {n / elapsed:,.0f} | {files / elapsed:,.0f} | {cpu:.2f} | {rss / 1e6:.0f} "
-              f"| {elapsed / base:.2f}x |")
+        print(
+            f"| {name} | {elapsed:.2f} | {n / elapsed:,.0f} | {files / elapsed:,.0f} | {cpu:.2f} | {rss / 1e6:.0f} "
+            f"| {elapsed / base:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -95,7 +95,11 @@ print(spans.height, attrs.height, 0)
 
 def _gen(lines: int, path: Path) -> str:
     # constants chosen here (never evidence): safe to place in the statement
-    return GEN_SQL.replace("@SPL@", str(SPANS_PER_LINE)).replace("@LINES@", str(lines)).replace("@PATH@", str(path))
+    return (
+        GEN_SQL.replace("@SPL@", str(SPANS_PER_LINE))
+        .replace("@LINES@", str(lines))
+        .replace("@PATH@", str(path))
+    )
 
 
 def generate(path: Path, gb: float) -> int:
@@ -159,9 +163,13 @@ def profile(path: Path, case_path: Path) -> None:
     groups: dict[str, float] = collections.defaultdict(float)
     for key, (_, secs) in timed.cpu.items():
         name = key.split(":")[0]
-        group = ("OTLP source SQL (otlp.py, _spans.py, derive/traces.py)" if name in ("otlp.py", "_spans.py", "traces.py")
-                 else "engine SQL (ingest.py, Batch in base.py)" if name in ("ingest.py", "base.py")
-                 else "other derivations' SQL")
+        group = (
+            "OTLP source SQL (otlp.py, _spans.py, derive/traces.py)"
+            if name in ("otlp.py", "_spans.py", "traces.py")
+            else "engine SQL (ingest.py, Batch in base.py)"
+            if name in ("ingest.py", "base.py")
+            else "other derivations' SQL"
+        )
         groups[group] += secs
     groups["not SQL (hashing, splitting, Arrow, imports)"] = cpu - sum(groups.values())
     print(f"\nin-process ingest: {wall:.1f} s wall, {cpu:.1f} s CPU\n")
@@ -199,34 +207,52 @@ def query_bench(n: int) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gb", type=float, default=1.0, help="size of the generated OTLP JSON Lines file (default 1 GB)")
-    ap.add_argument("--query-spans", type=int, default=10_000_000, help="spans for the p99-per-minute query (0: skip)")
+    ap.add_argument(
+        "--gb", type=float, default=1.0, help="size of the generated OTLP JSON Lines file (default 1 GB)"
+    )
+    ap.add_argument(
+        "--query-spans", type=int, default=10_000_000, help="spans for the p99-per-minute query (0: skip)"
+    )
     ap.add_argument("--skip-polars", action="store_true")
-    ap.add_argument("--profile", action="store_true",
-                    help="also ingest in this process and print CPU seconds by statement and by who issued it")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also ingest in this process and print CPU seconds by statement and by who issued it",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="fx-bench-traces-") as d:
         path = Path(d) / "traces.jsonl"
         spans = generate(path, args.gb)
         size_mb = path.stat().st_size / 1e6
-        print(f"file: {size_mb:.0f} MB, {spans:,} spans ({SPANS_PER_LINE} per line, 6 attributes each + 2 resource)\n")
+        print(
+            f"file: {size_mb:.0f} MB, {spans:,} spans ({SPANS_PER_LINE} per line, 6 attributes each + 2 resource)\n"
+        )
         print("| method | seconds | CPU seconds | spans/s | MB/s | peak RSS (MB) | result |")
         print("|---|---:|---:|---:|---:|---:|---|")
-        methods = [("kit: forensics ingest (DuckDB)", KIT, [str(path), str(Path(d) / "case.duckdb")]),
-                   ("DuckDB alone: json_transform, spans and attributes unnested into tables (lossy)", DUCKDB,
-                    [str(path), str(Path(d) / "duckdb.duckdb")])]
+        methods = [
+            ("kit: forensics ingest (DuckDB)", KIT, [str(path), str(Path(d) / "case.duckdb")]),
+            (
+                "DuckDB alone: json_transform, spans and attributes unnested into tables (lossy)",
+                DUCKDB,
+                [str(path), str(Path(d) / "duckdb.duckdb")],
+            ),
+        ]
         if not args.skip_polars:
             methods.append(("polars read_ndjson + explode/unnest", POLARS, [str(path)]))
         for label, code, argv in methods:
             secs, cpu, rss, out = run(code, *argv)
-            print(f"| {label} | {secs:.1f} | {cpu:.1f} | {spans / secs:,.0f} | {size_mb / secs:.0f} | {rss:,.0f} | {out} |",
-                  flush=True)
+            print(
+                f"| {label} | {secs:.1f} | {cpu:.1f} | {spans / secs:,.0f} | {size_mb / secs:.0f} | {rss:,.0f} | {out} |",
+                flush=True,
+            )
         if args.profile:
             profile(path, Path(d) / "profile.duckdb")
     if args.query_spans:
         secs, rows = query_bench(args.query_spans)
-        print(f"\np99/p95/p50 per endpoint per minute (queries/traces/latency.sql over trace_requests) on "
-              f"{args.query_spans:,} server spans: {secs:.2f} s ({rows:,} rows)")
+        print(
+            f"\np99/p95/p50 per endpoint per minute (queries/traces/latency.sql over trace_requests) on "
+            f"{args.query_spans:,} server spans: {secs:.2f} s ({rows:,} rows)"
+        )
 
 
 if __name__ == "__main__":

@@ -55,13 +55,32 @@ class CostModel:
     sha256: str = ""
 
     def describe(self) -> pl.DataFrame:
-        return pl.DataFrame({
-            "setting": ["currency", "per GB ingested", "per million spans", "per 1,000 active series per month",
-                        "hashed value bytes", "bucket count", "bucket label bytes", "cost model file", "sha256"],
-            "value": [self.currency, str(self.per_gb_ingested), str(self.per_million_spans),
-                      str(self.per_1000_active_series_month), str(self.hash_bytes), str(self.bucket_count),
-                      str(self.bucket_label_bytes), self.path, self.sha256],
-        })
+        return pl.DataFrame(
+            {
+                "setting": [
+                    "currency",
+                    "per GB ingested",
+                    "per million spans",
+                    "per 1,000 active series per month",
+                    "hashed value bytes",
+                    "bucket count",
+                    "bucket label bytes",
+                    "cost model file",
+                    "sha256",
+                ],
+                "value": [
+                    self.currency,
+                    str(self.per_gb_ingested),
+                    str(self.per_million_spans),
+                    str(self.per_1000_active_series_month),
+                    str(self.hash_bytes),
+                    str(self.bucket_count),
+                    str(self.bucket_label_bytes),
+                    self.path,
+                    self.sha256,
+                ],
+            }
+        )
 
 
 def load_cost_model(path: str | Path | None = None) -> CostModel:
@@ -78,7 +97,9 @@ def load_cost_model(path: str | Path | None = None) -> CostModel:
         raise BadCostModel(f"cost model {p} is not valid TOML: {e}") from None
     unknown = set(data) - {"currency", "prices", "reduction"}
     prices, reduction = data.get("prices", {}), data.get("reduction", {})
-    unknown |= {f"prices.{k}" for k in set(prices) - _PRICES} | {f"reduction.{k}" for k in set(reduction) - _REDUCTION}
+    unknown |= {f"prices.{k}" for k in set(prices) - _PRICES} | {
+        f"reduction.{k}" for k in set(reduction) - _REDUCTION
+    }
     if unknown:
         raise BadCostModel(f"cost model {p}: unknown keys {sorted(unknown)}")
     missing = _PRICES - set(prices)
@@ -131,19 +152,37 @@ def window_seconds(window: str | int) -> int:
 
 _SENSITIVE = [
     ("email", re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}")),
-    ("ip", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])")),
+    (
+        "ip",
+        re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])"),
+    ),
     ("aws key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{16,}"
-                         r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk_(?:live|test)_[A-Za-z0-9]{16,})")),
+    (
+        "token",
+        re.compile(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{16,}"
+            r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk_(?:live|test)_[A-Za-z0-9]{16,})"
+        ),
+    ),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}")),
-    ("secret", re.compile(r"(?i)(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{12,}|-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("secret", re.compile(r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]*[0-9])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
-                          r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")),
+    (
+        "secret",
+        re.compile(r"(?i)(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{12,}|-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    ),
+    (
+        "secret",
+        re.compile(
+            r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]*[0-9])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
+            r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
+        ),
+    ),
 ]
 _V6_CANDIDATE = re.compile(r"\[?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?\]?")
 #: Keys whose values are shown masked whatever they look like.
-SENSITIVE_KEY = re.compile(r"(?i)(e-?mail|passw|secret|token|api[-_.]?key|authorization|cookie|session|"
-                           r"(^|[._-])ip($|[._-])|address|phone|ssn)")
+SENSITIVE_KEY = re.compile(
+    r"(?i)(e-?mail|passw|secret|token|api[-_.]?key|authorization|cookie|session|"
+    r"(^|[._-])ip($|[._-])|address|phone|ssn)"
+)
 
 
 def sensitive_kind(value) -> str | None:
@@ -177,8 +216,13 @@ def mask_value(value, key: str | None = None, limit: int = 120) -> str:
     return clean(text, limit)
 
 
-def mask_frame(df: pl.DataFrame, value_columns: tuple[str, ...] = ("value",), key_column: str | None = "key",
-               label_columns: tuple[str, ...] = ("key", "label", "metric"), limit: int = 120) -> pl.DataFrame:
+def mask_frame(
+    df: pl.DataFrame,
+    value_columns: tuple[str, ...] = ("value",),
+    key_column: str | None = "key",
+    label_columns: tuple[str, ...] = ("key", "label", "metric"),
+    limit: int = 120,
+) -> pl.DataFrame:
     """A display copy of ``df``: value columns masked (``mask_value``, knowing the key), and key,
     label and metric names masked too when they themselves look sensitive. For tables being shown
     (bounded by their ``top_n``), not for evidence processing."""
@@ -187,12 +231,20 @@ def mask_frame(df: pl.DataFrame, value_columns: tuple[str, ...] = ("value",), ke
     for col in value_columns:
         if col in df.columns:
             vals = df[col].to_list()
-            out = out.with_columns(pl.Series(col, [mask_value(v, k, limit) for v, k in zip(vals, keys, strict=True)],
-                                             dtype=pl.String))
+            out = out.with_columns(
+                pl.Series(
+                    col, [mask_value(v, k, limit) for v, k in zip(vals, keys, strict=True)], dtype=pl.String
+                )
+            )
     for col in label_columns:
         if col in df.columns and df[col].dtype == pl.String:
-            out = out.with_columns(pl.Series(col, [mask_value(v, None, limit) if v is not None else None
-                                                   for v in df[col].to_list()], dtype=pl.String))
+            out = out.with_columns(
+                pl.Series(
+                    col,
+                    [mask_value(v, None, limit) if v is not None else None for v in df[col].to_list()],
+                    dtype=pl.String,
+                )
+            )
     return out
 
 
@@ -221,26 +273,44 @@ def top_offenders(case, top_n: int | None = None) -> pl.DataFrame:
     return mask_frame(case.query("cardinality/top_offenders", top_n=top_n), value_columns=())
 
 
-def new_values(case, window: str | int = "5m", signal: str | None = None, key: str | None = None,
-               pairs: list[tuple[str, str]] | None = None) -> pl.DataFrame:
+def new_values(
+    case,
+    window: str | int = "5m",
+    signal: str | None = None,
+    key: str | None = None,
+    pairs: list[tuple[str, str]] | None = None,
+) -> pl.DataFrame:
     """New and active distinct values per window, for every key, one ``signal``/``key``, or the
     (signal, key) ``pairs`` given (read in one pass)."""
     joined = [f"{s}\x1f{k}" for s, k in pairs] if pairs is not None else None
-    return case.query("cardinality/new_values", window_seconds=window_seconds(window), signal=signal, key=key,
-                      pairs=joined)
+    return case.query(
+        "cardinality/new_values", window_seconds=window_seconds(window), signal=signal, key=key, pairs=joined
+    )
 
 
-def explosions(case, window: str | int = "5m", threshold: float = 5.0, min_new: int = 10,
-               signal: str | None = None) -> pl.DataFrame:
+def explosions(
+    case, window: str | int = "5m", threshold: float = 5.0, min_new: int = 10, signal: str | None = None
+) -> pl.DataFrame:
     """Change points: per key, the first window whose new distinct values exceed ``threshold`` x the
     average of earlier windows (and ``min_new``), with the time the explosion started."""
-    return case.query("cardinality/explosions", window_seconds=window_seconds(window), threshold=float(threshold),
-                      min_new=int(min_new), signal=signal)
+    return case.query(
+        "cardinality/explosions",
+        window_seconds=window_seconds(window),
+        threshold=float(threshold),
+        min_new=int(min_new),
+        signal=signal,
+    )
 
 
-def unbounded_keys(case, min_share: float = 0.5, min_distinct: int = 10, signal: str | None = None) -> pl.DataFrame:
-    return case.query("cardinality/unbounded_keys", min_share=float(min_share), min_distinct=int(min_distinct),
-                      signal=signal)
+def unbounded_keys(
+    case, min_share: float = 0.5, min_distinct: int = 10, signal: str | None = None
+) -> pl.DataFrame:
+    return case.query(
+        "cardinality/unbounded_keys",
+        min_share=float(min_share),
+        min_distinct=int(min_distinct),
+        signal=signal,
+    )
 
 
 def top_values(case, per_key: int = 5, signal: str | None = None, key: str | None = None) -> pl.DataFrame:
@@ -249,18 +319,32 @@ def top_values(case, per_key: int = 5, signal: str | None = None, key: str | Non
 
 
 def cost_totals(case, model: CostModel) -> pl.DataFrame:
-    return case.query("cardinality/cost_totals", per_gb=model.per_gb_ingested,
-                      per_million_spans=model.per_million_spans, per_1k_series=model.per_1000_active_series_month)
+    return case.query(
+        "cardinality/cost_totals",
+        per_gb=model.per_gb_ingested,
+        per_million_spans=model.per_million_spans,
+        per_1k_series=model.per_1000_active_series_month,
+    )
 
 
 def cost_attributes(case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
-    return case.query("cardinality/cost_attributes", per_gb=model.per_gb_ingested, hash_bytes=model.hash_bytes,
-                      bucket_label_bytes=model.bucket_label_bytes, signal=None, top_n=top_n)
+    return case.query(
+        "cardinality/cost_attributes",
+        per_gb=model.per_gb_ingested,
+        hash_bytes=model.hash_bytes,
+        bucket_label_bytes=model.bucket_label_bytes,
+        signal=None,
+        top_n=top_n,
+    )
 
 
 def cost_metrics(case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
-    return case.query("cardinality/cost_metrics", per_1k_series=model.per_1000_active_series_month,
-                      bucket_count=model.bucket_count, top_n=top_n)
+    return case.query(
+        "cardinality/cost_metrics",
+        per_1k_series=model.per_1000_active_series_month,
+        bucket_count=model.bucket_count,
+        top_n=top_n,
+    )
 
 
 def month_factors(case) -> dict[str, float]:
@@ -279,23 +363,32 @@ def cost_offenders(case, model: CostModel, top_n: int | None = None) -> pl.DataF
     attrs = cost_attributes(case, model)
     factor = pl.col("signal").replace_strict(factors, default=1.0, return_dtype=pl.Float64)
     attrs = attrs.select(
-        pl.col("signal"), pl.col("key").alias("item"), pl.col("distinct_values"),
-        (pl.col("cost").cast(pl.Float64) * factor).alias("cost"), pl.lit("per month (projected)").alias("period"),
+        pl.col("signal"),
+        pl.col("key").alias("item"),
+        pl.col("distinct_values"),
+        (pl.col("cost").cast(pl.Float64) * factor).alias("cost"),
+        pl.lit("per month (projected)").alias("period"),
         (pl.col("saving_if_dropped").cast(pl.Float64) * factor).alias("saving_if_dropped"),
         (pl.col("saving_if_hashed").cast(pl.Float64) * factor).alias("saving_if_hashed"),
         (pl.col("saving_if_bucketed").cast(pl.Float64) * factor).alias("saving_if_bucketed"),
     )
     labels = cost_metrics(case, model).select(
-        pl.lit("metrics").alias("signal"), (pl.col("metric") + "{" + pl.col("label") + "}").alias("item"),
-        pl.col("distinct_values"), pl.col("cost_due_to_label_month").cast(pl.Float64).alias("cost"),
-        pl.lit("per month").alias("period"), pl.col("saving_if_dropped").cast(pl.Float64),
-        pl.col("saving_if_hashed").cast(pl.Float64), pl.col("saving_if_bucketed").cast(pl.Float64),
+        pl.lit("metrics").alias("signal"),
+        (pl.col("metric") + "{" + pl.col("label") + "}").alias("item"),
+        pl.col("distinct_values"),
+        pl.col("cost_due_to_label_month").cast(pl.Float64).alias("cost"),
+        pl.lit("per month").alias("period"),
+        pl.col("saving_if_dropped").cast(pl.Float64),
+        pl.col("saving_if_hashed").cast(pl.Float64),
+        pl.col("saving_if_bucketed").cast(pl.Float64),
     )
     both = pl.concat([attrs, labels]).sort(["cost", "signal", "item"], descending=[True, False, False])
     total = both["cost"].sum() or 0.0
     both = both.with_columns(
         (100.0 * pl.col("cost") / (total if total > 0 else 1.0)).round(3).alias("share_of_cost_pct"),
-        (100.0 * pl.col("cost").cum_sum() / (total if total > 0 else 1.0)).round(3).alias("cumulative_cost_pct"),
+        (100.0 * pl.col("cost").cum_sum() / (total if total > 0 else 1.0))
+        .round(3)
+        .alias("cumulative_cost_pct"),
     ).with_row_index("rank", offset=1)
     if top_n is not None:
         both = both.head(top_n)
@@ -325,8 +418,15 @@ class CardinalityResult:
     observed: tuple = (None, None)  # first and last attribute time in the case
 
 
-def analyse(case, model: CostModel | None = None, window: str | int = "5m", top_n: int | None = 25,
-            threshold: float = 5.0, min_new: int = 10, values_per_key: int = 3) -> CardinalityResult:
+def analyse(
+    case,
+    model: CostModel | None = None,
+    window: str | int = "5m",
+    top_n: int | None = 25,
+    threshold: float = 5.0,
+    min_new: int = 10,
+    values_per_key: int = 3,
+) -> CardinalityResult:
     """Run every analysis of the report. ``top_n`` bounds displayed rows (None: all; no top-10 cap)."""
     model = model or load_cost_model()
     w = window_seconds(window)
@@ -336,10 +436,16 @@ def analyse(case, model: CostModel | None = None, window: str | int = "5m", top_
         pairs = list(found.select("signal", "key").iter_rows())
         exploded = mask_frame(new_values(case, w, pairs=pairs), value_columns=(), label_columns=("key",))
     return CardinalityResult(
-        model=model, window_seconds=w, top_n=top_n, threshold=threshold, min_new=min_new,
+        model=model,
+        window_seconds=w,
+        top_n=top_n,
+        threshold=threshold,
+        min_new=min_new,
         totals=cost_totals(case, model),
         keys=mask_frame(attribute_keys(case, top_n=top_n), value_columns=()),
-        metrics=mask_frame(metric_series(case, top_n=top_n), value_columns=(), label_columns=("metric", "top_label")),
+        metrics=mask_frame(
+            metric_series(case, top_n=top_n), value_columns=(), label_columns=("metric", "top_label")
+        ),
         labels=mask_frame(metric_labels(case, top_n=top_n), value_columns=()),
         growth=metric_growth(case, w),
         offenders=top_offenders(case, top_n),

@@ -65,15 +65,29 @@ class Case:
         self.close()
 
     # -- ingest -------------------------------------------------------------------------------
-    def ingest(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, loader: str | Source | None = None,
-               mapping: str | None = None, progress: ProgressFn | None = None, on_file=None) -> list[FileResult]:
+    def ingest(
+        self,
+        paths: str | os.PathLike | Iterable[str | os.PathLike],
+        *,
+        loader: str | Source | None = None,
+        mapping: str | None = None,
+        progress: ProgressFn | None = None,
+        on_file=None,
+    ) -> list[FileResult]:
         """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
         try:
             own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
-            return ingest_paths(self.con, paths, loader=loader, mapping=mapping, progress=progress, on_file=on_file,
-                                exclude=own)
+            return ingest_paths(
+                self.con,
+                paths,
+                loader=loader,
+                mapping=mapping,
+                progress=progress,
+                on_file=on_file,
+                exclude=own,
+            )
         finally:
             self.rederive()
 
@@ -110,16 +124,24 @@ class Case:
             {"sha": sha256},
         )
 
-    def timeline(self, start=None, end=None, actors: Iterable[str] | None = None, services: Iterable[str] | None = None,
-                 sources: Iterable[str] | None = None, outcomes: Iterable[str] | None = None,
-                 limit: int | None = None) -> pl.DataFrame:
+    def timeline(
+        self,
+        start=None,
+        end=None,
+        actors: Iterable[str] | None = None,
+        services: Iterable[str] | None = None,
+        sources: Iterable[str] | None = None,
+        outcomes: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
         """Events ordered by time, with a stable tie-break (source, evidence file, record, sequence).
         ``start`` is inclusive and ``end`` exclusive; filters match any of the values given."""
         t0, t1 = parse_user_time(start), parse_user_time(end)
         if t0 and t1 and t1 <= t0:
             raise BadTimeWindow(f"empty time window: end {end} is not after start {start}")
         params = {
-            "start": t0, "end": t1,
+            "start": t0,
+            "end": t1,
             "actors": list(actors) if actors else None,
             "services": list(services) if services else None,
             "sources": list(sources) if sources else None,
@@ -145,14 +167,18 @@ class Case:
         wanted = queries.parameters(sql)
         extra = set(params) - wanted
         if extra:
-            raise UnknownParameter(f"query {name} takes {sorted(wanted) or 'no parameters'}, not {sorted(extra)}")
+            raise UnknownParameter(
+                f"query {name} takes {sorted(wanted) or 'no parameters'}, not {sorted(extra)}"
+            )
         bound = {k: _bindable(params.get(k)) for k in wanted}
         if "attribute_value_counts" in sql:
             self.con.complete()
             derive_cardinality.ensure_current(self.con, writable=not self.read_only)
         return self.sql(sql, bound)
 
-    def invariants(self, names: list[str] | tuple[str, ...] | None = None, **params) -> dict[str, pl.DataFrame]:
+    def invariants(
+        self, names: list[str] | tuple[str, ...] | None = None, **params
+    ) -> dict[str, pl.DataFrame]:
         """Each invariant query (``names``; None: every one) and its violations (empty frames on a
         healthy system). Each query is given the ``params`` it uses; the rest are ignored."""
         out = {}

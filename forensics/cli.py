@@ -16,7 +16,12 @@ from forensics.errors import ForensicsError, NotebookFailed
 
 #: Demo order: provenance_audit first, since it verifies attestations and stores its policy in the case,
 #: and the incident report summarises with that policy.
-DEFAULT_REPORTS = ("provenance_audit", "credential_revocation", "cardinality_costs", "incident_reconstruction")
+DEFAULT_REPORTS = (
+    "provenance_audit",
+    "credential_revocation",
+    "cardinality_costs",
+    "incident_reconstruction",
+)
 
 
 class _Progress:
@@ -40,8 +45,10 @@ def _print_file(res) -> None:
     if res.status == "ingested":
         flag = "" if res.reconciled else "  NOT RECONCILED"
         dup = f", {res.records_duplicate} duplicate" if res.records_duplicate else ""
-        print(f"{res.path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
-              f"+ rejected {res.records_rejected}{dup}; sha256 {res.sha256[:16]}{flag}")
+        print(
+            f"{res.path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
+            f"+ rejected {res.records_rejected}{dup}; sha256 {res.sha256[:16]}{flag}"
+        )
     elif res.status == "already ingested":
         print(f"{res.path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
     else:
@@ -53,8 +60,9 @@ def cmd_ingest(args) -> int:
 
     progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(args.paths, loader=args.loader, mapping=args.mapping, progress=progress,
-                              on_file=_print_file)
+        results = case.ingest(
+            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
+        )
     _summary(results)
     return 0
 
@@ -62,17 +70,26 @@ def cmd_ingest(args) -> int:
 def _summary(results) -> None:
     done = [r for r in results if r.status == "ingested"]
     unplaced = [r for r in results if r.status == "unplaced"]
-    print(f"{len(done)} files ingested, {sum(r.records_loaded for r in done)} records loaded, "
-          f"{sum(r.records_rejected for r in done)} rejected; "
-          f"{len(results) - len(done) - len(unplaced)} already present; {len(unplaced)} not placed")
+    print(
+        f"{len(done)} files ingested, {sum(r.records_loaded for r in done)} records loaded, "
+        f"{sum(r.records_rejected for r in done)} rejected; "
+        f"{len(results) - len(done) - len(unplaced)} already present; {len(unplaced)} not placed"
+    )
 
 
 def cmd_timeline(args) -> int:
     import forensics
 
     with forensics.open_case(args.case, read_only=True) as case:
-        df = case.timeline(start=args.start, end=args.end, actors=args.actor, services=args.service,
-                           sources=args.source, outcomes=args.outcome, limit=args.limit)
+        df = case.timeline(
+            start=args.start,
+            end=args.end,
+            actors=args.actor,
+            services=args.service,
+            sources=args.source,
+            outcomes=args.outcome,
+            limit=args.limit,
+        )
     if args.format != "json":
         df = df.drop("raw")
     if args.format == "csv":
@@ -118,12 +135,17 @@ def demo_parameters() -> dict[str, dict]:
 
     window = {"start": "2026-03-14T08:00:00Z", "end": "2026-03-14T11:00:00Z"}
     return {
-        "incident_reconstruction": {"title": "Incident reconstruction: double charge (sample)",
-                                    "slo_service": "payments", **window},
+        "incident_reconstruction": {
+            "title": "Incident reconstruction: double charge (sample)",
+            "slo_service": "payments",
+            **window,
+        },
         "provenance_audit": {"use_sample_test_key": True, **window},
         "credential_revocation": {
-            "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN], "runners": [S.COMPROMISED_RUNNER],
-            "ips": [S.ATTACKER_IP, S.ATTACKER_IP_2], **window,
+            "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN],
+            "runners": [S.COMPROMISED_RUNNER],
+            "ips": [S.ATTACKER_IP, S.ATTACKER_IP_2],
+            **window,
         },
     }
 
@@ -181,8 +203,10 @@ def cmd_invariants(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="forensics", description="Incident forensics kit: evidence into one DuckDB case, "
-                                "one timeline, reports.")
+    p = argparse.ArgumentParser(
+        prog="forensics",
+        description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("ingest", help="ingest evidence files or directory trees into a case")

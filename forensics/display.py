@@ -55,9 +55,16 @@ def html_table(df: pl.DataFrame, limit: int = 300, max_rows: int = 500, caption:
     head = "".join(f"<th>{html_text(c, 80)}</th>" for c in shown.columns)
     body = []
     for row in shown.iter_rows():
-        body.append("<tr>" + "".join(
-            f"<td class='fx-num'>{v}</td>" if isinstance(v, int | float) and not isinstance(v, bool)
-            else f"<td>{html_text(v, limit)}</td>" for v in row) + "</tr>")
+        body.append(
+            "<tr>"
+            + "".join(
+                f"<td class='fx-num'>{v}</td>"
+                if isinstance(v, int | float) and not isinstance(v, bool)
+                else f"<td>{html_text(v, limit)}</td>"
+                for v in row
+            )
+            + "</tr>"
+        )
     cap = f"<caption>{html_text(caption, 500)}</caption>" if caption else ""
     note = ""
     if df.height > max_rows:

@@ -7,19 +7,43 @@ import polars as pl
 from forensics.case import Case
 from forensics.timewindow import parse_user_time
 
-WINDOW_COLUMNS = ["time", "source", "category", "action", "actor", "credential_id", "src_ip", "user_agent",
-                  "target", "service", "outcome", "outcome_reason", "request_id", "trace_id", "artifact_digest",
-                  "evidence_sha256", "evidence_line", "evidence_record"]
+WINDOW_COLUMNS = [
+    "time",
+    "source",
+    "category",
+    "action",
+    "actor",
+    "credential_id",
+    "src_ip",
+    "user_agent",
+    "target",
+    "service",
+    "outcome",
+    "outcome_reason",
+    "request_id",
+    "trace_id",
+    "artifact_digest",
+    "evidence_sha256",
+    "evidence_line",
+    "evidence_record",
+]
 
 
 def evidence_table(case: Case) -> pl.DataFrame:
     """Every evidence file with its sha256 and read = loaded + rejected."""
     ev = case.evidence()
     return ev.select(
-        "path", "sha256",
-        bytes=ev["size_bytes"], format=ev["format"], loader=ev["loader"], read=ev["records_read"],
-        loaded=ev["records_loaded"], rejected=ev["records_rejected"], duplicate=ev["records_duplicate"],
-        blank=ev["blank_lines"], reconciled=ev["reconciled"],
+        "path",
+        "sha256",
+        bytes=ev["size_bytes"],
+        format=ev["format"],
+        loader=ev["loader"],
+        read=ev["records_read"],
+        loaded=ev["records_loaded"],
+        rejected=ev["records_rejected"],
+        duplicate=ev["records_duplicate"],
+        blank=ev["blank_lines"],
+        reconciled=ev["reconciled"],
     )
 
 
@@ -37,7 +61,9 @@ def rejects_summary(case: Case) -> pl.DataFrame:
     )
 
 
-def window_events(case: Case, start=None, end=None, actors=None, services=None, limit: int | None = None) -> pl.DataFrame:
+def window_events(
+    case: Case, start=None, end=None, actors=None, services=None, limit: int | None = None
+) -> pl.DataFrame:
     df = case.timeline(start=start, end=end, actors=actors or None, services=services or None, limit=limit)
     return df.select([c for c in WINDOW_COLUMNS if c in df.columns])
 

@@ -166,7 +166,9 @@ def _group_format(plan: _Plan) -> str:
 # files, hashing and byte streams
 
 
-def iter_input_files(paths: Iterable[str | os.PathLike], exclude: Iterable[str] = ()) -> Iterator[tuple[str, bool]]:
+def iter_input_files(
+    paths: Iterable[str | os.PathLike], exclude: Iterable[str] = ()
+) -> Iterator[tuple[str, bool]]:
     """Yield (path as given, named explicitly) for files and directory trees, in a stable order.
     Field-mapping sidecars (``*.mapping.toml``), hidden files inside trees and the files in
     ``exclude`` (the case database itself) are not evidence."""
@@ -320,7 +322,7 @@ def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes
         if len(lines) >= n:
             break
         if not lines and len(buf) - pos > max_bytes:
-            rest = _strip_bom(buf[pos:pos + max_bytes])
+            rest = _strip_bom(buf[pos : pos + max_bytes])
             return [rest], True
     tail = buf[pos:]
     if len(lines) < n and tail.strip():
@@ -429,13 +431,17 @@ def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
             return None
         keys = tuple(scalar(con, "SELECT json_keys(?::VARCHAR)", [text]) or ())
         if "Records" in keys and scalar(con, "SELECT json_type(?::VARCHAR, '$.Records')", [text]) == "ARRAY":
-            rows = con.execute("SELECT value FROM json_each(?::VARCHAR, '$.Records') LIMIT 50", [text]).fetchall()
+            rows = con.execute(
+                "SELECT value FROM json_each(?::VARCHAR, '$.Records') LIMIT 50", [text]
+            ).fetchall()
             return keys, [_json_loads(v.encode()) for (v,) in rows]
         rows = con.execute(
             """SELECT key, CASE WHEN type = 'ARRAY'
                                THEN to_json(json_extract(value, ['$[0]', '$[1]', '$[2]'])[1:least(3, json_array_length(value))])
                                ELSE value END
-               FROM json_each(?::VARCHAR)""", [text]).fetchall()
+               FROM json_each(?::VARCHAR)""",
+            [text],
+        ).fetchall()
         return keys, [{k: _json_loads(v.encode()) for k, v in rows}]
     finally:
         con.close()
@@ -457,7 +463,11 @@ def sniff(path: str) -> Probe:
         objects = [p for p in parsed if isinstance(p, dict)]
         # a first line past the bound is only the start of a line: the file can be JSON Lines only if that
         # start parsed as an object, so the (whole-file) count of lines is needed only then
-        nonblank = _count_nonblank_lines_upto(ByteStream(path, piece_bytes=1 << 20), 2) if not long_first or objects else 1
+        nonblank = (
+            _count_nonblank_lines_upto(ByteStream(path, piece_bytes=1 << 20), 2)
+            if not long_first or objects
+            else 1
+        )
         if nonblank >= 2 and parsed and parsed[0] is not None and not long_first:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         # one JSON document (maybe pretty-printed, maybe one long line)
@@ -515,9 +525,16 @@ def sniff(path: str) -> Probe:
 class Ingestor:
     """Ingests files into a case connection. One instance per ``Case.ingest`` call."""
 
-    def __init__(self, con, *, progress: ProgressFn | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                 max_document_bytes: int = MAX_DOCUMENT_BYTES, commit_every_bytes: int = COMMIT_EVERY_BYTES,
-                 insert_min_rows: int | None = None):
+    def __init__(
+        self,
+        con,
+        *,
+        progress: ProgressFn | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
+        commit_every_bytes: int = COMMIT_EVERY_BYTES,
+        insert_min_rows: int | None = None,
+    ):
         self.con = con
         self.current_path: str | None = None
         #: the current file has made a partial commit, which listed it in ``ingest_journal``
@@ -528,7 +545,9 @@ class Ingestor:
         self.progress = progress
         self.max_line_bytes = max_line_bytes
         self.max_document_bytes = max_document_bytes
-        self.insert_min_rows = insert_min_rows or ROW_GROUP_ROWS * int(scalar(con, "SELECT current_setting('threads')"))
+        self.insert_min_rows = insert_min_rows or ROW_GROUP_ROWS * int(
+            scalar(con, "SELECT current_setting('threads')")
+        )
 
     def choose_source(self, probe: Probe, loader: str | Source | None, mapping: str | None) -> Source | None:
         if isinstance(loader, Source):
@@ -539,12 +558,15 @@ class Ingestor:
             return registry.get(loader)
         return registry.detect(probe)
 
-    def ingest_file(self, path: str, *, loader: str | Source | None = None, mapping: str | None = None) -> FileResult:
+    def ingest_file(
+        self, path: str, *, loader: str | Source | None = None, mapping: str | None = None
+    ) -> FileResult:
         plan = self.plan_file(path, loader=loader, mapping=mapping)
         return plan if isinstance(plan, FileResult) else self.ingest_planned(plan)
 
-    def plan_file(self, path: str, *, loader: str | Source | None = None, mapping: str | None = None,
-                  con=None) -> FileResult | _Plan:
+    def plan_file(
+        self, path: str, *, loader: str | Source | None = None, mapping: str | None = None, con=None
+    ) -> FileResult | _Plan:
         """Hash a file, probe it and choose its source; a FileResult when there is nothing to read
         (the bytes are in the case already, or no source recognises them). ``con``: the connection
         that looks the sha256 up (a cursor of its own, in the planning thread)."""
@@ -557,13 +579,25 @@ class Ingestor:
         probe = sniff(path)
         source = self.choose_source(probe, loader, mapping)
         if source is None:
-            return FileResult(path, "unplaced", sha, size, format=probe.container,
-                              note=f"no loader recognises this {probe.container} content")
+            return FileResult(
+                path,
+                "unplaced",
+                sha,
+                size,
+                format=probe.container,
+                note=f"no loader recognises this {probe.container} content",
+            )
         container = probe.container
         if container not in source.containers:
             if loader is None and mapping is None:
-                return FileResult(path, "unplaced", sha, size, format=container,
-                                  note=f"loader {source.name} does not read {container} content")
+                return FileResult(
+                    path,
+                    "unplaced",
+                    sha,
+                    size,
+                    format=container,
+                    note=f"loader {source.name} does not read {container} content",
+                )
             # an explicitly chosen loader reads what it cannot parse line by line, rejecting each line
             container = "jsonl" if container != "csv" else container
         if container == "empty":
@@ -574,14 +608,26 @@ class Ingestor:
 
     def already_ingested(self, path: str, sha: str, size: int, con=None) -> FileResult | None:
         """The result for a file whose bytes the case holds already (looked up on ``con``), else None."""
-        known = (con or self.con).execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha]).fetchall()
+        known = (
+            (con or self.con)
+            .execute("SELECT loader, format FROM evidence WHERE sha256 = ?", [sha])
+            .fetchall()
+        )
         if not known:
             return None
-        return FileResult(path, "already ingested", sha, size, known[0][0], known[0][1],
-                          note="same sha256 as evidence already in the case; nothing changed")
+        return FileResult(
+            path,
+            "already ingested",
+            sha,
+            size,
+            known[0][0],
+            known[0][1],
+            note="same sha256 as evidence already in the case; nothing changed",
+        )
 
-    def planned(self, items: list[tuple[str, bool]], loader: str | Source | None, mapping: str | None
-                ) -> Iterator[tuple[bool, FileResult | _Plan]]:
+    def planned(
+        self, items: list[tuple[str, bool]], loader: str | Source | None, mapping: str | None
+    ) -> Iterator[tuple[bool, FileResult | _Plan]]:
         """``plan_file`` (and, for a file that can be read in a group, ``prepare_group``) for each
         item, in order, in a thread that runs ahead of the caller while DuckDB reads what came before:
         hashing, probing and inflating the next files costs no time of its own then. The thread holds
@@ -634,8 +680,14 @@ class Ingestor:
     def ingest_planned(self, plan: _Plan) -> FileResult:
         """Read a planned file into the case, in its own transaction."""
         t0 = time.perf_counter() - plan.seconds
-        path, sha, size, probe, source, container = (plan.path, plan.sha, plan.size, plan.probe, plan.source,
-                                                     plan.container)
+        path, sha, size, probe, source, container = (
+            plan.path,
+            plan.sha,
+            plan.size,
+            plan.probe,
+            plan.source,
+            plan.container,
+        )
         self.current_path = path
         self.journaled = False
         counts = _Counts()
@@ -663,9 +715,21 @@ class Ingestor:
                 eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
                 self.con.execute(
                     """INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)""",
-                    [eid, path, sha, size, "gzip" if stream.gzip else "none", fmt, source.name,
-                     counts.read, counts.loaded, counts.rejected, counts.duplicate, counts.blank,
-                     "; ".join(counts.notes) or None],
+                    [
+                        eid,
+                        path,
+                        sha,
+                        size,
+                        "gzip" if stream.gzip else "none",
+                        fmt,
+                        source.name,
+                        counts.read,
+                        counts.loaded,
+                        counts.rejected,
+                        counts.duplicate,
+                        counts.blank,
+                        "; ".join(counts.notes) or None,
+                    ],
                 )
                 if self.journaled:
                     self.con.execute("DELETE FROM ingest_journal WHERE evidence_sha256 = ?", [sha])
@@ -675,9 +739,21 @@ class Ingestor:
             self.con.execute("ROLLBACK")
             self.purge(sha)  # large files commit as they go: take back what was committed
             raise
-        return FileResult(path, "ingested", sha, size, source.name, fmt, counts.read, counts.loaded,
-                          counts.rejected, counts.duplicate, counts.blank, time.perf_counter() - t0,
-                          "; ".join(counts.notes))
+        return FileResult(
+            path,
+            "ingested",
+            sha,
+            size,
+            source.name,
+            fmt,
+            counts.read,
+            counts.loaded,
+            counts.rejected,
+            counts.duplicate,
+            counts.blank,
+            time.perf_counter() - t0,
+            "; ".join(counts.notes),
+        )
 
     # -- many small documents of one source, in one transaction -----------------------------------
     def prepare_group(self, plan: _Plan) -> bool:
@@ -711,10 +787,13 @@ class Ingestor:
         if probe.damage or len(raw) > GROUP_DOCUMENT_BYTES:
             return False
         first = _LEADING_WS.match(raw).end()
-        if rpath == "$" and raw[first:first + 1] != b"[":
+        if rpath == "$" and raw[first : first + 1] != b"[":
             plan.layout = "object"  # a document that is one record (a webhook delivery, a Falco event)
-        text = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)),
-                                                           pa.py_buffer(raw)])
+        text = pa.Array.from_buffers(
+            pa.large_string(),
+            1,
+            [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)],
+        )
         try:
             text.validate(full=True)
         except pa.ArrowInvalid:
@@ -751,8 +830,9 @@ class Ingestor:
         con = self.con
         source = plans[0].source
         shas = [p.sha for p in plans]
-        for (sha,) in con.execute("SELECT evidence_sha256 FROM ingest_journal WHERE list_contains(?, evidence_sha256)",
-                                  [shas]).fetchall():
+        for (sha,) in con.execute(
+            "SELECT evidence_sha256 FROM ingest_journal WHERE list_contains(?, evidence_sha256)", [shas]
+        ).fetchall():
             self.purge(sha)
         counts: dict[str, _Counts] = {p.sha: _Counts() for p in plans}
         present: set[str] = set()
@@ -763,7 +843,9 @@ class Ingestor:
         with memory_budget(con):
             con.execute("BEGIN TRANSACTION")
             try:
-                stage_group = self._stage_group_lines if plans[0].layout == "lines" else self._stage_group_documents
+                stage_group = (
+                    self._stage_group_lines if plans[0].layout == "lines" else self._stage_group_documents
+                )
                 staged, batch_sql, raw_text = stage_group(plans, counts)
                 names += staged
                 present = {sha for sha, c in counts.items() if c.present}
@@ -776,14 +858,20 @@ class Ingestor:
                     counts[sha].duplicate += n
                 for p in done:
                     source.finish(con, p.sha)
-                rows = pa.table({
-                    "file_no": pa.array(range(len(done)), pa.int64()),
-                    "path": [p.path for p in done], "sha": [p.sha for p in done],
-                    "size": pa.array([p.size for p in done], pa.int64()),
-                    "compression": ["gzip" if p.gzip else "none" for p in done],
-                    "format": [_group_format(p) for p in done],
-                    **{k: pa.array([getattr(counts[p.sha], k) for p in done], pa.int64())
-                       for k in ("read", "loaded", "rejected", "duplicate", "blank")}})
+                rows = pa.table(
+                    {
+                        "file_no": pa.array(range(len(done)), pa.int64()),
+                        "path": [p.path for p in done],
+                        "sha": [p.sha for p in done],
+                        "size": pa.array([p.size for p in done], pa.int64()),
+                        "compression": ["gzip" if p.gzip else "none" for p in done],
+                        "format": [_group_format(p) for p in done],
+                        **{
+                            k: pa.array([getattr(counts[p.sha], k) for p in done], pa.int64())
+                            for k in ("read", "loaded", "rejected", "duplicate", "blank")
+                        },
+                    }
+                )
                 view = temp_name("evidence")
                 con.register(view, rows)
                 names.append(view)
@@ -791,7 +879,9 @@ class Ingestor:
                     f"""INSERT INTO evidence
                         SELECT (SELECT coalesce(max(evidence_id), 0) FROM evidence) + 1 + file_no, path, sha, size,
                                compression, format, ?, now(), read, loaded, rejected, duplicate, blank, NULL
-                        FROM {view} ORDER BY file_no""", [source.name])
+                        FROM {view} ORDER BY file_no""",
+                    [source.name],
+                )
                 con.execute("COMMIT")
                 self.committed.update(p.sha for p in done)
             except Exception as e:  # noqa: BLE001 - every file is read again on its own, which reports it
@@ -810,10 +900,24 @@ class Ingestor:
             note = f"read on its own: reading it with {len(plans) - 1} other file(s) failed ({failure})"
             return [self._with_note(self.ingest_planned(p), note) for p in plans]
         seconds = (time.perf_counter() - t0) / max(len(present), 1)
-        results = {p.sha: FileResult(p.path, "ingested", p.sha, p.size, source.name, _group_format(p),
-                                     counts[p.sha].read, counts[p.sha].loaded, counts[p.sha].rejected,
-                                     counts[p.sha].duplicate, counts[p.sha].blank, p.seconds + seconds)
-                   for p in plans if p.sha in present}
+        results = {
+            p.sha: FileResult(
+                p.path,
+                "ingested",
+                p.sha,
+                p.size,
+                source.name,
+                _group_format(p),
+                counts[p.sha].read,
+                counts[p.sha].loaded,
+                counts[p.sha].rejected,
+                counts[p.sha].duplicate,
+                counts[p.sha].blank,
+                p.seconds + seconds,
+            )
+            for p in plans
+            if p.sha in present
+        }
         if self.progress:
             for p in plans:
                 self.progress(p.path, p.size, p.size)
@@ -821,8 +925,9 @@ class Ingestor:
         # loaded as empty or rejected with its reason
         return [results[p.sha] if p.sha in results else self.ingest_planned(p) for p in plans]
 
-    def _stage_group_documents(self, plans: list[_Plan], counts: dict[str, _Counts]
-                               ) -> tuple[list[str], str, tuple[np.ndarray, pa.ChunkedArray]]:
+    def _stage_group_documents(
+        self, plans: list[_Plan], counts: dict[str, _Counts]
+    ) -> tuple[list[str], str, tuple[np.ndarray, pa.ChunkedArray]]:
         """Split the documents of a group into records (staged, in Arrow), reject those that are not
         objects, and return the staged names, the SELECT of the batch's records and its ``Batch.raw_text``."""
         con = self.con
@@ -833,9 +938,14 @@ class Ingestor:
             structure, access = _array_at(source.record_path(plans[0].probe))
             records = f"(try(json_transform(text, '{structure}'))){access}"
         kept = _kept_sql(source)
-        docs = pa.Table.from_batches([
-            pa.record_batch([pa.array([i], pa.int32()), pa.array([p.sha]), p.text], names=["file_no", "sha", "text"])
-            for i, p in enumerate(plans)])
+        docs = pa.Table.from_batches(
+            [
+                pa.record_batch(
+                    [pa.array([i], pa.int32()), pa.array([p.sha]), p.text], names=["file_no", "sha", "text"]
+                )
+                for i, p in enumerate(plans)
+            ]
+        )
         for p in plans:
             p.text = None
         view = temp_name("docs")
@@ -844,26 +954,36 @@ class Ingestor:
         try:
             # one parse per document, each document a record batch of its own, so that DuckDB's threads
             # split different documents at once; a record's key is its file's number, then its number in it
-            split = fetch_arrow(con, f"""
+            split = fetch_arrow(
+                con,
+                f"""
                 SELECT (CAST(file_no AS BIGINT) << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
                        CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc,
                        sha AS evidence_sha256, CAST(rec AS BIGINT) AS evidence_record
                 FROM (SELECT file_no, sha, generate_subscripts(r, 1) AS rec, unnest(r) AS doc
-                      FROM (SELECT file_no, sha, {records} AS r FROM {view}))""")
+                      FROM (SELECT file_no, sha, {records} AS r FROM {view}))""",
+            )
             staged = keep(con, split)
         finally:
             con.unregister(view)
         for p in plans:  # the documents are split: let their text go (a file read alone reads it again)
             p.probe.content = None
         for sha, bad in con.execute(
-                f"SELECT evidence_sha256, count(*) FILTER (WHERE NOT ({kept})) FROM {staged} GROUP BY ALL").fetchall():
+            f"SELECT evidence_sha256, count(*) FILTER (WHERE NOT ({kept})) FROM {staged} GROUP BY ALL"
+        ).fetchall():
             c = counts[sha]
             c.present, c.read, c.rejected = True, bad, bad
         if any(c.rejected for c in counts.values()):
             _reject_non_objects(con, staged, kept, "evidence_sha256", "evidence_record")
-        return [staged], f"SELECT * FROM {staged} WHERE {kept}", (split.column("record_no").to_numpy(), split.column("doc"))
+        return (
+            [staged],
+            f"SELECT * FROM {staged} WHERE {kept}",
+            (split.column("record_no").to_numpy(), split.column("doc")),
+        )
 
-    def _stage_group_lines(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[list[str], str, None]:
+    def _stage_group_lines(
+        self, plans: list[_Plan], counts: dict[str, _Counts]
+    ) -> tuple[list[str], str, None]:
         """Classify the lines of a group of JSON Lines files as ``_stage_lines`` classifies a chunk's (one
         parse each; blank lines counted; malformed lines and non-objects rejected with their line and
         offset), and return the staged names and the SELECT of the batch's records (a record's key is its
@@ -872,7 +992,11 @@ class Ingestor:
         parts = []
         for i, p in enumerate(plans):
             t = p.lines
-            parts.append(t.append_column("file_no", pa.repeat(i, t.num_rows)).append_column("sha", pa.repeat(p.sha, t.num_rows)))
+            parts.append(
+                t.append_column("file_no", pa.repeat(i, t.num_rows)).append_column(
+                    "sha", pa.repeat(p.sha, t.num_rows)
+                )
+            )
             p.lines = None
             counts[p.sha].present = True  # (a file of no lines is read alone: see _prepare_group_lines)
         lines = pa.concat_tables(parts)
@@ -880,23 +1004,40 @@ class Ingestor:
         key = "(CAST(file_no AS BIGINT) << 32) + line_no"
         view = keep(con, lines)
         try:
-            ledger = stage(con, _not_records_sql(view, self.max_line_bytes, extra=f", {key} AS record_no, sha AS evidence_sha256"))
+            ledger = stage(
+                con,
+                _not_records_sql(
+                    view, self.max_line_bytes, extra=f", {key} AS record_no, sha AS evidence_sha256"
+                ),
+            )
         finally:
             unstage(con, view)
         for sha, blank, rej in con.execute(
-                f"""SELECT evidence_sha256, count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '')
-                    FROM {ledger} GROUP BY ALL""").fetchall():
+            f"""SELECT evidence_sha256, count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '')
+                    FROM {ledger} GROUP BY ALL"""
+        ).fetchall():
             c = counts[sha]
             c.blank, c.read, c.rejected = blank, rej, rej
         if any(c.rejected for c in counts.values()):
             _reject_lines(con, ledger, "evidence_sha256")
         docs = keep(con, _json_text(lines))
-        return [ledger, docs], f"""SELECT {key} AS record_no, line_no, byte_offset, text AS doc, sha AS evidence_sha256,
+        return (
+            [ledger, docs],
+            f"""SELECT {key} AS record_no, line_no, byte_offset, text AS doc, sha AS evidence_sha256,
                                           line_no AS evidence_record
-                                   FROM {docs} WHERE {key} NOT IN (SELECT record_no FROM {ledger})""", None
+                                   FROM {docs} WHERE {key} NOT IN (SELECT record_no FROM {ledger})""",
+            None,
+        )
 
-    def _load_group(self, source: Source, batch_sql: str, counts: dict[str, _Counts], nbytes: int,
-                    raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None, shas: list[str] | None = None) -> None:
+    def _load_group(
+        self,
+        source: Source,
+        batch_sql: str,
+        counts: dict[str, _Counts],
+        nbytes: int,
+        raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None,
+        shas: list[str] | None = None,
+    ) -> None:
         """Hand a group's records (``batch_sql``, from ``nbytes`` of text) to its source as one grouped
         batch, and settle them. ``raw_text`` and ``shas``: see ``Batch.raw_text`` and ``Batch.files``."""
         con = self.con
@@ -904,8 +1045,18 @@ class Ingestor:
         con.execute(f"CREATE TEMP VIEW {batch} AS {batch_sql}")
         try:
             records = scalar(con, f"SELECT count(*) FROM {batch}")
-            grouped = Batch(con, batch, None, source, None, None, grouped=True,
-                            small=records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES, raw_text=raw_text, files=shas)
+            grouped = Batch(
+                con,
+                batch,
+                None,
+                source,
+                None,
+                None,
+                grouped=True,
+                small=records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES,
+                raw_text=raw_text,
+                files=shas,
+            )
             source.load_batch(grouped)
             for sha, (loaded, rejected) in grouped.settle_files().items():
                 c = counts[sha]
@@ -950,12 +1101,23 @@ class Ingestor:
     # -- rejects written straight from Python (damage, over-long lines, invalid UTF-8) -----------
     def _reject_raw(self, sha, line, offset, record, reason, raw: bytes, length: int) -> None:
         text = raw[:RAW_KEEP].decode("utf-8", errors="backslashreplace")
-        self.con.execute("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", [sha, line, offset, record, reason, text, length])
+        self.con.execute(
+            "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [sha, line, offset, record, reason, text, length],
+        )
 
     # -- run one staged batch through the source ----------------------------------------------
-    def _run_batch(self, table: str, sha: str, source: Source, counts: _Counts, sink: InsertSink | None = None,
-                   records: int | None = None, nbytes: int = 0,
-                   raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None) -> None:
+    def _run_batch(
+        self,
+        table: str,
+        sha: str,
+        source: Source,
+        counts: _Counts,
+        sink: InsertSink | None = None,
+        records: int | None = None,
+        nbytes: int = 0,
+        raw_text: tuple[np.ndarray, pa.ChunkedArray] | None = None,
+    ) -> None:
         small = records is not None and records < STAGE_MIN_RECORDS and nbytes < SMALL_BATCH_BYTES
         batch = Batch(self.con, table, sha, source, self.current_path, sink, small, raw_text=raw_text)
         source.load_batch(batch)
@@ -965,14 +1127,17 @@ class Ingestor:
         counts.read += loaded + rejected
 
     # -- JSON Lines (and text read line by line) ----------------------------------------------
-    def _read_lines(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int) -> None:
+    def _read_lines(
+        self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int
+    ) -> None:
         # batches here are bounded, so DuckDB can be held to a small budget (it spills past it);
         # a single JSON document cannot be split, so other containers keep the connection's limit
         with memory_budget(self.con, READ_MEMORY_LIMIT):
             self._read_line_batches(path, stream, sha, source, counts, size)
 
-    def _read_line_batches(self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts,
-                           size: int) -> None:
+    def _read_line_batches(
+        self, path: str, stream: ByteStream, sha: str, source: Source, counts: _Counts, size: int
+    ) -> None:
         sink = InsertSink(self.con, self.insert_min_rows)
         staged = 0
         last_report = time.monotonic()
@@ -980,9 +1145,15 @@ class Ingestor:
             if isinstance(item, _LongLine):
                 counts.read += 1
                 counts.rejected += 1
-                self._reject_raw(sha, item.line_no, item.offset, item.line_no,
-                                 f"line exceeds the {self.max_line_bytes} byte bound ({item.length} bytes)",
-                                 item.prefix, item.length)
+                self._reject_raw(
+                    sha,
+                    item.line_no,
+                    item.offset,
+                    item.line_no,
+                    f"line exceeds the {self.max_line_bytes} byte bound ({item.length} bytes)",
+                    item.prefix,
+                    item.length,
+                )
                 continue
             self._stage_lines(item, sha, source, counts, sink)
             staged += item.nbytes
@@ -1001,7 +1172,9 @@ class Ingestor:
         # de-duplication and commit, which are DuckDB's to spend
         pa.default_memory_pool().release_unused()
 
-    def _stage_lines(self, chunk: _Prepared, sha: str, source: Source, counts: _Counts, sink: InsertSink) -> None:
+    def _stage_lines(
+        self, chunk: _Prepared, sha: str, source: Source, counts: _Counts, sink: InsertSink
+    ) -> None:
         for line_no, offset, raw in chunk.invalid:
             self._reject_raw(sha, line_no, offset, line_no, "invalid UTF-8", raw, len(raw))
             counts.read += 1
@@ -1040,14 +1213,24 @@ class Ingestor:
         con.execute(f"""CREATE TEMP VIEW {batch} AS SELECT line_no AS record_no, line_no, byte_offset, text AS doc
                         FROM {docs} WHERE {records}""")
         try:
-            self._run_batch(batch, sha, source, counts, sink, records=n - n_bad - blank - rej, nbytes=chunk.nbytes,
-                            raw_text=(arrow.column("line_no").to_numpy(), arrow.column("text")))
+            self._run_batch(
+                batch,
+                sha,
+                source,
+                counts,
+                sink,
+                records=n - n_bad - blank - rej,
+                nbytes=chunk.nbytes,
+                raw_text=(arrow.column("line_no").to_numpy(), arrow.column("text")),
+            )
         finally:
             con.execute(f"DROP VIEW {batch}")
             con.unregister(docs)
             unstage(con, ledger)
 
-    def _stage_text_lines(self, chunk: _Prepared, sha: str, source: Source, counts: _Counts, sink: InsertSink) -> None:
+    def _stage_text_lines(
+        self, chunk: _Prepared, sha: str, source: Source, counts: _Counts, sink: InsertSink
+    ) -> None:
         """``_stage_lines`` for a source that reads text lines: every non-blank line is a record, as a
         JSON string."""
         arrow, n, n_bad = chunk.table, chunk.table.num_rows, len(chunk.invalid)
@@ -1070,7 +1253,9 @@ class Ingestor:
         unstage(con, ledger)
 
     # -- one JSON document ----------------------------------------------------------------------
-    def _read_document(self, path: str, stream: ByteStream, sha: str, source: Source, probe: Probe, counts: _Counts) -> None:
+    def _read_document(
+        self, path: str, stream: ByteStream, sha: str, source: Source, probe: Probe, counts: _Counts
+    ) -> None:
         if probe.content is not None and len(probe.content) <= self.max_document_bytes:
             # sniff already read (and decompressed) it
             raw, stream.damage, stream.compressed_read = probe.content, probe.damage, probe.compressed_read
@@ -1080,13 +1265,23 @@ class Ingestor:
             if len(raw) > self.max_document_bytes:
                 counts.read += 1
                 counts.rejected += 1
-                self._reject_raw(sha, None, 0, 1, f"JSON document exceeds the {self.max_document_bytes} byte "
-                                 "bound; convert it to JSON Lines", raw[:RAW_KEEP], os.path.getsize(path))
+                self._reject_raw(
+                    sha,
+                    None,
+                    0,
+                    1,
+                    f"JSON document exceeds the {self.max_document_bytes} byte "
+                    "bound; convert it to JSON Lines",
+                    raw[:RAW_KEEP],
+                    os.path.getsize(path),
+                )
                 return
             raw = _strip_bom(raw)
         rpath = source.record_path(probe)
         batch = temp_name("batch")
-        if not self._split_document(raw, rpath, batch) and not self._split_document_by_path(raw, rpath, batch, sha, counts):
+        if not self._split_document(raw, rpath, batch) and not self._split_document_by_path(
+            raw, rpath, batch, sha, counts
+        ):
             return
         con = self.con
         kept = _kept_sql(source)
@@ -1116,11 +1311,14 @@ class Ingestor:
         at the path is missing or not an array; ``_split_document_by_path`` then settles it."""
         structure = _array_at(rpath)
         first = _LEADING_WS.match(raw).end()
-        if structure is None or (rpath == "$" and raw[first:first + 1] != b"["):
+        if structure is None or (rpath == "$" and raw[first : first + 1] != b"["):
             return False  # not a plain path, or a document that is one record
         try:  # the JSON parser checks UTF-8 only inside strings
-            text = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)),
-                                                               pa.py_buffer(raw)])
+            text = pa.Array.from_buffers(
+                pa.large_string(),
+                1,
+                [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)],
+            )
             text.validate(full=True)
         except pa.ArrowInvalid:
             return False
@@ -1138,7 +1336,9 @@ class Ingestor:
                     FROM (SELECT generate_subscripts(r, 1) AS record_no, unnest(r) AS doc
                           FROM (SELECT {records} AS r FROM {view}))"""
             )
-            if scalar(con, f"SELECT count(*) FROM {batch}") or scalar(con, f"SELECT {records} IS NOT NULL FROM {view}"):
+            if scalar(con, f"SELECT count(*) FROM {batch}") or scalar(
+                con, f"SELECT {records} IS NOT NULL FROM {view}"
+            ):
                 return True
             con.execute(f"DROP TABLE {batch}")
             return False
@@ -1209,7 +1409,8 @@ class Ingestor:
             )
             # to_json(t) carries the ordinality column too; drop it from the record
             con.execute(f"UPDATE {batch} SET doc = json_merge_patch(doc, '{{\"ordinality\": null}}')")
-            rej = scalar(con,
+            rej = scalar(
+                con,
                 f"""INSERT INTO rejects
                     SELECT ?, line, byte_position, NULL, 'CSV ' || lower(error_type) || ': ' || error_message,
                            left(csv_line, {RAW_KEEP}), strlen(csv_line)
@@ -1277,7 +1478,7 @@ def _prepare(chunk: _LineChunk) -> _Prepared:
         data = bytes(data)
         values, bad_list = [], []
         for i in range(n):
-            piece = data[offsets[i]:offsets[i + 1]]
+            piece = data[offsets[i] : offsets[i + 1]]
             try:
                 values.append(piece.decode("utf-8"))
                 bad_list.append(False)
@@ -1353,7 +1554,7 @@ def _bounded(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
             yield piece
         else:
             for i in range(0, len(piece), size):
-                yield piece[i:i + size]
+                yield piece[i : i + size]
 
 
 def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _LongLine]:
@@ -1386,9 +1587,9 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
             yield skipping
             offset += skipping.length + 1
             line_no += 1
-            piece = piece[i + 1:]
+            piece = piece[i + 1 :]
             skipping = None
-        view[have:have + len(piece)] = piece
+        view[have : have + len(piece)] = piece
         total = have + len(piece)
         last = buf.rfind(b"\n", 0, total)
         if last >= 0:
@@ -1398,11 +1599,11 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
             offset += last + 1
             whole.release()
             have = total - (last + 1)
-            buf[:have] = buf[last + 1:total]  # the carry moves to the front (the length is unchanged)
+            buf[:have] = buf[last + 1 : total]  # the carry moves to the front (the length is unchanged)
         else:
             have = total
         if have > max_line:
-            skipping = _LongLine(line_no, offset, bytes(buf[:min(have, RAW_KEEP)]), have)
+            skipping = _LongLine(line_no, offset, bytes(buf[: min(have, RAW_KEEP)]), have)
             have = 0
     if skipping is not None:
         yield skipping
@@ -1425,8 +1626,9 @@ def _json_text(lines: pa.Table) -> pa.Table:
     """A table of lines with its ``text`` column typed JSON (Arrow's ``arrow.json``, the same buffers), which
     DuckDB reads as JSON without checking it again: only for lines ``_not_records_sql`` has let through."""
     json_type = pa.json_(pa.large_string())
-    text = pa.chunked_array([pa.ExtensionArray.from_storage(json_type, c) for c in lines.column("text").chunks],
-                            type=json_type)
+    text = pa.chunked_array(
+        [pa.ExtensionArray.from_storage(json_type, c) for c in lines.column("text").chunks], type=json_type
+    )
     return lines.set_column(lines.schema.get_field_index("text"), "text", text)
 
 
@@ -1467,19 +1669,30 @@ def _kept_sql(source: Source) -> str:
     return kept
 
 
-def _reject_non_objects(con, table: str, kept: str, sha_sql: str, record_sql: str, params: list | None = None):
+def _reject_non_objects(
+    con, table: str, kept: str, sha_sql: str, record_sql: str, params: list | None = None
+):
     """Write the records of ``table`` that ``kept`` refuses to the rejects ledger, with their type;
     returns how many."""
-    return scalar(con,
+    return scalar(
+        con,
         f"""INSERT INTO rejects SELECT {sha_sql}, NULL, NULL, {record_sql}, 'non-object record (' || json_type(doc) || ')',
                    left(CAST(doc AS VARCHAR), {RAW_KEEP}), strlen(CAST(doc AS VARCHAR))
             FROM {table} WHERE NOT ({kept})""",
-        params or [])
+        params or [],
+    )
 
 
-def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None = None, mapping: str | None = None,
-                 progress: ProgressFn | None = None, on_file: Callable[[FileResult], None] | None = None,
-                 exclude: Iterable[str] = ()) -> list[FileResult]:
+def ingest_paths(
+    con,
+    paths: Iterable[str | os.PathLike],
+    *,
+    loader: str | None = None,
+    mapping: str | None = None,
+    progress: ProgressFn | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+    exclude: Iterable[str] = (),
+) -> list[FileResult]:
     """Ingest files and directory trees. Raises ``UnknownFormat`` after the walk if a file named
     explicitly could not be placed (files found in a tree are reported as ``unplaced``)."""
     if isinstance(loader, str):
@@ -1520,8 +1733,11 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
             done(plan, explicit)
         elif plan.grouped:
             size = plan.nbytes
-            if group and (plan.group_key != group[0].group_key or group_bytes + size > GROUP_MAX_BYTES
-                          or len(group) >= GROUP_MAX_FILES):
+            if group and (
+                plan.group_key != group[0].group_key
+                or group_bytes + size > GROUP_MAX_BYTES
+                or len(group) >= GROUP_MAX_FILES
+            ):
                 flush()
             group.append(plan)
             group_shas.add(plan.sha)
@@ -1533,7 +1749,8 @@ def ingest_paths(con, paths: Iterable[str | os.PathLike], *, loader: str | None 
     results.sort(key=lambda r: order[r.path])  # a group's files are settled after files that follow them
     if explicit_unplaced:
         err = UnknownFormat(
-            "unknown format: " + ", ".join(explicit_unplaced)
+            "unknown format: "
+            + ", ".join(explicit_unplaced)
             + " (name a loader with --loader, or give a field mapping with --mapping)"
         )
         err.results = results  # type: ignore[attr-defined]

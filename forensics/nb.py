@@ -1,10 +1,10 @@
 """What a report notebook calls to show things. Every table is escaped; every chart is inline SVG.
 
-    from forensics import nb
-    nb.setup()                       # SVG charts, offline
-    nb.heading("Evidence")
-    nb.table(case.evidence(), caption="...")
-    nb.chart(forensics.charts.timeline(df))
+from forensics import nb
+nb.setup()                       # SVG charts, offline
+nb.heading("Evidence")
+nb.table(case.evidence(), caption="...")
+nb.chart(forensics.charts.timeline(df))
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ def sample_policy() -> dict:
     key["repositories"] = repos
     return {
         "issuer": GITHUB_ISSUER,
-        "repositories": {r: {"builder_id": W.BUILDER_ID, "identity_prefix": f"https://github.com/{r}/"} for r in repos},
+        "repositories": {
+            r: {"builder_id": W.BUILDER_ID, "identity_prefix": f"https://github.com/{r}/"} for r in repos
+        },
         "keys": [key],
         "ci_actors": [S.CI_ACTOR, S.K8S_CI_SA],
         "rollout_window_minutes": 30,
@@ -122,22 +124,48 @@ def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
     rows = []
     for name, df in invariant_results(case, policy).items():
         for r in df.iter_rows(named=True):
-            rows.append({"invariant": name, "time": r.get("time") or r.get("mixed_from"),
-                         "service": r.get("service"), "digest": r.get("artifact_digest") or r.get("digests"),
-                         "actor": r.get("actor") or r.get("signer_san"), "reason": r.get("reason")})
-    violations = pl.DataFrame(rows, schema={"invariant": pl.Utf8, "time": pl.Datetime("us", "UTC"), "service": pl.Utf8,
-                                            "digest": pl.Utf8, "actor": pl.Utf8, "reason": pl.Utf8})
+            rows.append(
+                {
+                    "invariant": name,
+                    "time": r.get("time") or r.get("mixed_from"),
+                    "service": r.get("service"),
+                    "digest": r.get("artifact_digest") or r.get("digests"),
+                    "actor": r.get("actor") or r.get("signer_san"),
+                    "reason": r.get("reason"),
+                }
+            )
+    violations = pl.DataFrame(
+        rows,
+        schema={
+            "invariant": pl.Utf8,
+            "time": pl.Datetime("us", "UTC"),
+            "service": pl.Utf8,
+            "digest": pl.Utf8,
+            "actor": pl.Utf8,
+            "reason": pl.Utf8,
+        },
+    )
     running = running_at(case, at) if at is not None else what_was_running(case)
     return {"counts": counts, "violations": violations, "running": running}
 
 
-def policy_from_parameters(issuer: str | None = GITHUB_ISSUER, repositories: dict | None = None,
-                           ci_actors: list | None = None, trusted_root: str = "", artifacts: str = "",
-                           rollout_window_minutes: int = 30, use_sample_test_key: bool = False) -> dict:
+def policy_from_parameters(
+    issuer: str | None = GITHUB_ISSUER,
+    repositories: dict | None = None,
+    ci_actors: list | None = None,
+    trusted_root: str = "",
+    artifacts: str = "",
+    rollout_window_minutes: int = 30,
+    use_sample_test_key: bool = False,
+) -> dict:
     """A policy from notebook parameters. ``use_sample_test_key`` adds the sample data's TEST key
     and its repositories (for the demo only; the verdicts then name the TEST trust root)."""
-    policy: dict = {"issuer": issuer or None, "repositories": dict(repositories or {}),
-                    "ci_actors": list(ci_actors or []), "rollout_window_minutes": int(rollout_window_minutes or 30)}
+    policy: dict = {
+        "issuer": issuer or None,
+        "repositories": dict(repositories or {}),
+        "ci_actors": list(ci_actors or []),
+        "rollout_window_minutes": int(rollout_window_minutes or 30),
+    }
     if trusted_root:
         policy["trusted_root"] = trusted_root
     if artifacts:

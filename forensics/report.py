@@ -18,7 +18,9 @@ from pathlib import Path
 from forensics.errors import NotebookFailed, UnknownNotebook, UnknownParameter
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_REMOTE = re.compile(r"<script[^>]+src\s*=|<link[^>]+href\s*=\s*[\"']?https?:|@import\s+url\(\s*[\"']?https?:", re.I)
+_REMOTE = re.compile(
+    r"<script[^>]+src\s*=|<link[^>]+href\s*=\s*[\"']?https?:|@import\s+url\(\s*[\"']?https?:", re.I
+)
 
 
 def notebooks_dir() -> Path:
@@ -44,14 +46,18 @@ def parameters_of(name: str) -> dict[str, dict]:
     return dict(papermill.inspect_notebook(str(notebook_path(name))))
 
 
-def coerce_parameters(name: str, raw: dict[str, object], known: dict[str, dict] | None = None) -> dict[str, object]:
+def coerce_parameters(
+    name: str, raw: dict[str, object], known: dict[str, dict] | None = None
+) -> dict[str, object]:
     """Check parameter names against the notebook and convert CLI strings to the default's type:
     lists from comma-separated text or JSON, numbers, booleans; ``none`` or empty means None."""
     known = parameters_of(name) if known is None else known
     out: dict[str, object] = {}
     for key, value in raw.items():
         if key not in known:
-            raise UnknownParameter(f"notebook {name} has no parameter {key!r}; its parameters: {', '.join(known)}")
+            raise UnknownParameter(
+                f"notebook {name} has no parameter {key!r}; its parameters: {', '.join(known)}"
+            )
         if not isinstance(value, str):
             out[key] = value
             continue
@@ -60,7 +66,11 @@ def coerce_parameters(name: str, raw: dict[str, object], known: dict[str, dict] 
         if text.lower() in ("none", "null", ""):
             out[key] = [] if kind.startswith("list") else None
         elif kind.startswith("list"):
-            out[key] = json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+            out[key] = (
+                json.loads(text)
+                if text.startswith("[")
+                else [v.strip() for v in text.split(",") if v.strip()]
+            )
         elif kind == "int":
             out[key] = int(text)
         elif kind == "float":
@@ -108,8 +118,14 @@ def render_html(notebook: Path, html_path: Path) -> Path:
     return html_path
 
 
-def run_report(name: str, case_path: str | os.PathLike, params: dict | None = None,
-               out_dir: str | os.PathLike = "reports", *, log_output: bool = False) -> ReportResult:
+def run_report(
+    name: str,
+    case_path: str | os.PathLike,
+    params: dict | None = None,
+    out_dir: str | os.PathLike = "reports",
+    *,
+    log_output: bool = False,
+) -> ReportResult:
     """Execute ``notebooks/<name>.ipynb`` on a case and render ``<out_dir>/<name>.html``."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -127,15 +143,22 @@ def run_report(name: str, case_path: str | os.PathLike, params: dict | None = No
     html_out = out / f"{name}.html"
     try:
         papermill.execute_notebook(
-            str(source), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False,
-            log_output=log_output, cwd=str(out.resolve()),
+            str(source),
+            str(nb_out),
+            parameters=params,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=log_output,
+            cwd=str(out.resolve()),
         )
     except PapermillExecutionError as e:
         render_html(nb_out, html_out)
         raise NotebookFailed(
             f"notebook {name} failed in cell {e.cell_index} ({e.ename}: {e.evalue}); "
             f"partial notebook: {nb_out}; partial report: {html_out}",
-            cell_index=e.cell_index, notebook_path=str(nb_out), html_path=str(html_out),
+            cell_index=e.cell_index,
+            notebook_path=str(nb_out),
+            html_path=str(html_out),
         ) from None
     render_html(nb_out, html_out)
     return ReportResult(name, nb_out, html_out)

@@ -30,7 +30,9 @@ def scan(con, only_new: bool = False) -> int:
             con.execute("DELETE FROM secret_exposures")
             con.execute("DELETE FROM secret_scans")
         con.execute(f"INSERT INTO secret_exposures BY NAME {sql}", {"only_new": only_new})
-        con.execute("INSERT INTO secret_scans SELECT sha256 FROM evidence WHERE sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans)")
+        con.execute(
+            "INSERT INTO secret_scans SELECT sha256 FROM evidence WHERE sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans)"
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

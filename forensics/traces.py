@@ -24,8 +24,9 @@ def outcomes(case: Case, start: Time = None, end: Time = None) -> pl.DataFrame:
     return case.query("traces/outcomes", start=start, end=end)
 
 
-def trace_spans(case: Case, trace_id: str | None = None, request_key: str | None = None,
-                request_id: str | None = None) -> pl.DataFrame:
+def trace_spans(
+    case: Case, trace_id: str | None = None, request_key: str | None = None, request_id: str | None = None
+) -> pl.DataFrame:
     """Every span of the traces with this trace id, request key (e.g. order id) or request id."""
     return case.query("traces/trace_spans", trace_id=trace_id, request_key=request_key, request_id=request_id)
 
@@ -40,19 +41,28 @@ def double_applies(case: Case) -> pl.DataFrame:
     return case.query("invariants/double_apply")
 
 
-def rates(case: Case, start: Time = None, end: Time = None, bucket_s: int = 60, service: str | None = None) -> pl.DataFrame:
+def rates(
+    case: Case, start: Time = None, end: Time = None, bucket_s: int = 60, service: str | None = None
+) -> pl.DataFrame:
     """Request, error, timeout and retry rates and latency percentiles per endpoint, client cohort and bucket."""
     return case.query("traces/rates", start=start, end=end, bucket_s=bucket_s, service=service)
 
 
-def latency_percentiles(case: Case, start: Time = None, end: Time = None, bucket_s: int = 60,
-                        service: str | None = None) -> pl.DataFrame:
+def latency_percentiles(
+    case: Case, start: Time = None, end: Time = None, bucket_s: int = 60, service: str | None = None
+) -> pl.DataFrame:
     """p50/p95/p99 latency (ms) per server endpoint and bucket."""
     return case.query("traces/latency", start=start, end=end, bucket_s=bucket_s, service=service)
 
 
-def burn_rate(case: Case, slo: float = 0.999, service: str | None = None, endpoint: str | None = None,
-              start: Time = None, end: Time = None) -> pl.DataFrame:
+def burn_rate(
+    case: Case,
+    slo: float = 0.999,
+    service: str | None = None,
+    endpoint: str | None = None,
+    start: Time = None,
+    end: Time = None,
+) -> pl.DataFrame:
     """Per-minute error-budget burn against ``slo`` with the multiwindow alert states."""
     if not 0 < slo < 1:
         raise ValueError(f"slo must be between 0 and 1 (e.g. 0.999), not {slo}")
@@ -67,14 +77,31 @@ def burn_alerts(burn: pl.DataFrame) -> pl.DataFrame:
         if burn.is_empty():
             continue
         flags = burn.select("minute", pl.col(alert).alias("on")).with_columns(
-            episode=(pl.col("on") != pl.col("on").shift(1).fill_null(False)).cum_sum())
-        for ep in flags.filter(pl.col("on")).group_by("episode", maintain_order=True).agg(
-                fired=pl.col("minute").min(), last_on=pl.col("minute").max()).iter_rows(named=True):
+            episode=(pl.col("on") != pl.col("on").shift(1).fill_null(False)).cum_sum()
+        )
+        for ep in (
+            flags.filter(pl.col("on"))
+            .group_by("episode", maintain_order=True)
+            .agg(fired=pl.col("minute").min(), last_on=pl.col("minute").max())
+            .iter_rows(named=True)
+        ):
             after = flags.filter((pl.col("minute") > ep["last_on"]) & ~pl.col("on"))
-            rows.append({"alert": alert, "windows": f"{long_w}/{short_w}", "threshold": threshold,
-                         "fired": ep["fired"], "cleared": after["minute"].min() if after.height else None})
-    schema = {"alert": pl.Utf8, "windows": pl.Utf8, "threshold": pl.Float64,
-              "fired": pl.Datetime("us", "UTC"), "cleared": pl.Datetime("us", "UTC")}
+            rows.append(
+                {
+                    "alert": alert,
+                    "windows": f"{long_w}/{short_w}",
+                    "threshold": threshold,
+                    "fired": ep["fired"],
+                    "cleared": after["minute"].min() if after.height else None,
+                }
+            )
+    schema = {
+        "alert": pl.Utf8,
+        "windows": pl.Utf8,
+        "threshold": pl.Float64,
+        "fired": pl.Datetime("us", "UTC"),
+        "cleared": pl.Datetime("us", "UTC"),
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -114,18 +141,31 @@ class TracesSummary:
     def headline(self) -> pl.DataFrame:
         """One row of counts for the section's opening sentence."""
         o = self.outcomes
+
         def total(outcome: str) -> int:
             return int(o.filter(pl.col("outcome") == outcome)["spans"].sum()) if o.height else 0
-        return pl.DataFrame({
-            "spans": [int(o["spans"].sum()) if o.height else 0],
-            "timeouts": [total("timeout")], "failures": [total("failure")], "unknowns": [total("unknown")],
-            "retries": [self.retries.height], "double_applies": [self.double_applies.height],
-            "alerts_fired": [self.alerts.height],
-        })
+
+        return pl.DataFrame(
+            {
+                "spans": [int(o["spans"].sum()) if o.height else 0],
+                "timeouts": [total("timeout")],
+                "failures": [total("failure")],
+                "unknowns": [total("unknown")],
+                "retries": [self.retries.height],
+                "double_applies": [self.double_applies.height],
+                "alerts_fired": [self.alerts.height],
+            }
+        )
 
 
-def traces_summary(case: Case, start: Time = None, end: Time = None, slo: float = 0.999,
-                   service: str | None = None, bucket_s: int = 60) -> TracesSummary:
+def traces_summary(
+    case: Case,
+    start: Time = None,
+    end: Time = None,
+    slo: float = 0.999,
+    service: str | None = None,
+    bucket_s: int = 60,
+) -> TracesSummary:
     """Everything the report's traces section needs for one window (and one service's SLO)."""
     burn = burn_rate(case, slo, service=service, start=start, end=end)
     return TracesSummary(

@@ -61,11 +61,25 @@ POLICY_META_KEY = "provenance_policy"
 # Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md)
 _OID = "1.3.6.1.4.1.57264.1."
 _V1 = {"issuer": 1, "trigger": 2, "sha": 3, "workflow_name": 4, "repository": 5, "ref": 6}
-_V2 = {"issuer": 8, "runner_environment": 11, "source_repository_uri": 12, "sha": 13, "ref": 14,
-       "build_config_uri": 18, "trigger": 20, "run_invocation_uri": 21}
+_V2 = {
+    "issuer": 8,
+    "runner_environment": 11,
+    "source_repository_uri": 12,
+    "sha": 13,
+    "ref": 14,
+    "build_config_uri": 18,
+    "trigger": 20,
+    "run_invocation_uri": 21,
+}
 # sigstore-python messages that mean "cannot establish", not "broken"
-_INDETERMINATE_MARKERS = ("not enough sources of verified time", "Integrated time only supported",
-                          "no Timestamp Authorities", "Unsupported", "unsupported", "trusted root contains no")
+_INDETERMINATE_MARKERS = (
+    "not enough sources of verified time",
+    "Integrated time only supported",
+    "no Timestamp Authorities",
+    "Unsupported",
+    "unsupported",
+    "trusted root contains no",
+)
 
 logging.getLogger("sigstore").setLevel(logging.ERROR)
 
@@ -94,23 +108,43 @@ class Policy:
     @classmethod
     def from_dict(cls, d: dict | None) -> Policy:
         d = dict(d or {})
-        unknown = set(d) - {"issuer", "repositories", "trusted_root", "keys", "artifacts", "ci_actors",
-                            "rollout_window_minutes"}
+        unknown = set(d) - {
+            "issuer",
+            "repositories",
+            "trusted_root",
+            "keys",
+            "artifacts",
+            "ci_actors",
+            "rollout_window_minutes",
+        }
         if unknown:
             raise ValueError(f"unknown provenance policy keys {sorted(unknown)}")
         arts = d.get("artifacts") or {}
         if isinstance(arts, str | os.PathLike):
             arts = load_artifact_digests(arts)
-        repos = {k.lower().removeprefix("https://github.com/"): v for k, v in (d.get("repositories") or {}).items()}
-        return cls(d.get("issuer"), repos, d.get("trusted_root"), list(d.get("keys") or []), dict(arts),
-                   list(d.get("ci_actors") or []), int(d.get("rollout_window_minutes") or 30), d)
+        repos = {
+            k.lower().removeprefix("https://github.com/"): v for k, v in (d.get("repositories") or {}).items()
+        }
+        return cls(
+            d.get("issuer"),
+            repos,
+            d.get("trusted_root"),
+            list(d.get("keys") or []),
+            dict(arts),
+            list(d.get("ci_actors") or []),
+            int(d.get("rollout_window_minutes") or 30),
+            d,
+        )
 
 
 def load_artifact_digests(path: str | os.PathLike) -> dict[str, dict]:
     """``ARTIFACT_DIGESTS.tsv`` (file, size, sha256, sha512) as {name: {"sha256":..., "sha512":...}}."""
     with open(path, encoding="utf-8", newline="") as f:
-        return {row["file"]: {"sha256": row["sha256"].lower(), "sha512": row["sha512"].lower()}
-                for row in csv.DictReader(f, delimiter="\t") if row.get("file")}
+        return {
+            row["file"]: {"sha256": row["sha256"].lower(), "sha512": row["sha512"].lower()}
+            for row in csv.DictReader(f, delimiter="\t")
+            if row.get("file")
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,8 +160,8 @@ def _ext_text(cert: x509.Certificate, n: int, der: bool) -> str | None:
         length, i = raw[1], 2
         if length & 0x80:
             k = length & 0x7F
-            length, i = int.from_bytes(raw[2:2 + k], "big"), 2 + k
-        raw = raw[i:i + length]
+            length, i = int.from_bytes(raw[2 : 2 + k], "big"), 2 + k
+        raw = raw[i : i + length]
     return raw.decode("utf-8", errors="replace")
 
 
@@ -136,7 +170,9 @@ def certificate_identity(cert: x509.Certificate) -> dict:
     san = None
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = ext.get_values_for_type(x509.UniformResourceIdentifier) + ext.get_values_for_type(x509.RFC822Name)
+        names = ext.get_values_for_type(x509.UniformResourceIdentifier) + ext.get_values_for_type(
+            x509.RFC822Name
+        )
         san = names[0] if names else None
     except x509.ExtensionNotFound:
         pass
@@ -211,7 +247,9 @@ class KitVerifier:
             try:
                 if self.policy.trusted_root:
                     root = TrustedRoot.from_file(self.policy.trusted_root)
-                    self._root_label = f"trusted root file {Path(self.policy.trusted_root).name} (given in the policy)"
+                    self._root_label = (
+                        f"trusted root file {Path(self.policy.trusted_root).name} (given in the policy)"
+                    )
                 else:
                     root = ClientTrustConfig.production(offline=True).trusted_root
                 self._verifier = Verifier(trusted_root=root)
@@ -220,23 +258,34 @@ class KitVerifier:
         return self._verifier
 
     # -- entry point ----------------------------------------------------------------------------
-    def verify(self, record: dict, content: str, subjects: list[tuple[str | None, str, str]],
-               name_hint: str | None = None) -> Verdict:
+    def verify(
+        self,
+        record: dict,
+        content: str,
+        subjects: list[tuple[str | None, str, str]],
+        name_hint: str | None = None,
+    ) -> Verdict:
         """``subjects``: (name, algorithm, value) rows the loader read; ``name_hint``: the artifact
         name a detached bundle belongs to (its file name without .sigstore/.sigstore.json)."""
         cert = _record_certificate(record)
         identity = certificate_identity(cert) if cert is not None else {}
         if content == "unsigned":
-            return Verdict(INDETERMINATE, "unsigned statement or predicate: there is no signature to verify",
-                           identity=identity)
+            return Verdict(
+                INDETERMINATE,
+                "unsigned statement or predicate: there is no signature to verify",
+                identity=identity,
+            )
         if content == "signed_link":
             return self._keyed_link(record, identity)
         env = record.get("dsseEnvelope") if "mediaType" in record else (record.get("envelope") or record)
         if content == "dsse" and env is not None:
             n = len(env.get("signatures") or [])
             if "mediaType" in record and n != 1:
-                return Verdict(FAILED, f"DSSE envelope carries {n} signatures; a Sigstore bundle must carry exactly one",
-                               identity=identity)
+                return Verdict(
+                    FAILED,
+                    f"DSSE envelope carries {n} signatures; a Sigstore bundle must carry exactly one",
+                    identity=identity,
+                )
         if "mediaType" not in record:
             return self._bare_envelope(env, subjects, identity)
         return self._bundle(record, content, subjects, name_hint, identity)
@@ -254,8 +303,13 @@ class KitVerifier:
             bundle = Bundle.from_json(json.dumps(record))
         except Exception as e:  # noqa: BLE001 - InvalidBundle, pydantic errors: the bundle cannot be checked
             msg = " ".join(str(e).split())[:300]
-            return Verdict(INDETERMINATE, f"sigstore-python cannot load this bundle ({type(e).__name__}: {msg}); "
-                           "the kit has no other complete check for it", trust_root=root, identity=identity)
+            return Verdict(
+                INDETERMINATE,
+                f"sigstore-python cannot load this bundle ({type(e).__name__}: {msg}); "
+                "the kit has no other complete check for it",
+                trust_root=root,
+                identity=identity,
+            )
         kv = bundle.log_entry._inner.kind_version if bundle.log_entry else None
         kind_version = f"{kv.kind}/{kv.version}" if kv else "none"
         path = "sigstore-python"
@@ -291,27 +345,51 @@ class KitVerifier:
             target = known["sha256"]
             match = "match" if target == declared else "mismatch"
         if not target:
-            return Verdict(INDETERMINATE, "message signature without a sha256 digest to check", "sigstore-python",
-                           root, identity=identity)
+            return Verdict(
+                INDETERMINATE,
+                "message signature without a sha256 digest to check",
+                "sigstore-python",
+                root,
+                identity=identity,
+            )
         try:
-            verifier.verify_artifact(Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(target)),
-                                     bundle, _AcceptChain())
+            verifier.verify_artifact(
+                Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(target)), bundle, _AcceptChain()
+            )
         except VerificationError as e:
             v = self._from_error(e, "sigstore-python", root, identity)
             return Verdict(v.verdict, v.reason, v.path, v.trust_root, match, identity)
         if match == "mismatch":
-            return Verdict(FAILED, f"artifact {name_hint} sha256 {target} differs from the signed digest {declared}",
-                           "sigstore-python", root, match, identity)
+            return Verdict(
+                FAILED,
+                f"artifact {name_hint} sha256 {target} differs from the signed digest {declared}",
+                "sigstore-python",
+                root,
+                match,
+                identity,
+            )
         problem = self._identity_problem(identity, None)
         if problem:
             return Verdict(problem[0], problem[1], "sigstore-python", root, match, identity)
         if match == "unknown":
-            return Verdict(INDETERMINATE, "signature, certificate chain and log entry verify over the digest the bundle "
-                           "declares, but no known artifact has that digest (give its sha256 in policy.artifacts)",
-                           "sigstore-python", root, match, identity)
-        return Verdict(VERIFIED, f"message signature over {name_hint} (sha256 {target[:12]}...) by {identity.get('signer_san')}, "
-                       f"certificate chain, SCT and Rekor entry checked against the {root}",
-                       "sigstore-python", root, match, identity)
+            return Verdict(
+                INDETERMINATE,
+                "signature, certificate chain and log entry verify over the digest the bundle "
+                "declares, but no known artifact has that digest (give its sha256 in policy.artifacts)",
+                "sigstore-python",
+                root,
+                match,
+                identity,
+            )
+        return Verdict(
+            VERIFIED,
+            f"message signature over {name_hint} (sha256 {target[:12]}...) by {identity.get('signer_san')}, "
+            f"certificate chain, SCT and Rekor entry checked against the {root}",
+            "sigstore-python",
+            root,
+            match,
+            identity,
+        )
 
     def _intoto_002(self, verifier, bundle) -> tuple[str, bytes]:
         """The kit's complete check for Rekor intoto 0.0.2 entries (see module docstring)."""
@@ -325,10 +403,16 @@ class KitVerifier:
 
         entry = bundle.log_entry._inner
         if not (entry.integrated_time and entry.inclusion_promise):
-            raise VerificationError("Unsupported: intoto 0.0.2 entry without an integrated time and inclusion promise")
-        if bundle.verification_material.timestamp_verification_data and \
-                bundle.verification_material.timestamp_verification_data.rfc3161_timestamps:
-            raise VerificationError("Unsupported: intoto 0.0.2 entry with RFC 3161 timestamps (not checked by the kit)")
+            raise VerificationError(
+                "Unsupported: intoto 0.0.2 entry without an integrated time and inclusion promise"
+            )
+        if (
+            bundle.verification_material.timestamp_verification_data
+            and bundle.verification_material.timestamp_verification_data.rfc3161_timestamps
+        ):
+            raise VerificationError(
+                "Unsupported: intoto 0.0.2 entry with RFC 3161 timestamps (not checked by the kit)"
+            )
         cert = bundle.signing_certificate
         when = datetime.fromtimestamp(entry.integrated_time, tz=UTC)
         keyring = verifier._trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
@@ -341,7 +425,10 @@ class KitVerifier:
         verify_sct(cert, chain, verifier._trusted_root.ct_keyring(KeyringPurpose.VERIFY))
         if not cert.extensions.get_extension_for_class(KeyUsage).value.digital_signature:
             raise VerificationError("Key usage is not of type `digital signature`")
-        if ExtendedKeyUsageOID.CODE_SIGNING not in cert.extensions.get_extension_for_class(ExtendedKeyUsage).value:
+        if (
+            ExtendedKeyUsageOID.CODE_SIGNING
+            not in cert.extensions.get_extension_for_class(ExtendedKeyUsage).value
+        ):
             raise VerificationError("Extended usage does not contain `code signing`")
         if not (cert.not_valid_before_utc <= when <= cert.not_valid_after_utc):
             raise VerificationError(f"invalid signing cert: expired at integrated time {when.isoformat()}")
@@ -370,37 +457,61 @@ class KitVerifier:
 
     def _after_dsse(self, payload_type, payload, subjects, identity, path, root) -> Verdict:
         if payload_type != INTOTO_PAYLOAD_TYPE:
-            return Verdict(INDETERMINATE, f"signature verifies but the payload type {payload_type!r} is not in-toto",
-                           path, root, identity=identity)
+            return Verdict(
+                INDETERMINATE,
+                f"signature verifies but the payload type {payload_type!r} is not in-toto",
+                path,
+                root,
+                identity=identity,
+            )
         try:
             stmt = json.loads(payload)
         except ValueError:
             return Verdict(FAILED, "signed payload is not JSON", path, root, identity=identity)
-        signed = sorted((s.get("name"), a.lower(), str(v).lower()) for s in stmt.get("subject") or []
-                        for a, v in (s.get("digest") or {}).items())
+        signed = sorted(
+            (s.get("name"), a.lower(), str(v).lower())
+            for s in stmt.get("subject") or []
+            for a, v in (s.get("digest") or {}).items()
+        )
         if signed != sorted((n, a, v) for n, a, v in subjects):
-            return Verdict(FAILED, "subjects in the table differ from the subjects of the signed statement",
-                           path, root, identity=identity)
+            return Verdict(
+                FAILED,
+                "subjects in the table differ from the subjects of the signed statement",
+                path,
+                root,
+                identity=identity,
+            )
         match = self._subjects_match(signed)
         if match[0] == "mismatch":
             return Verdict(FAILED, match[1], path, root, "mismatch", identity)
-        builder = ((stmt.get("predicate") or {}).get("runDetails") or {}).get("builder", {}).get("id") or \
-            ((stmt.get("predicate") or {}).get("builder") or {}).get("id")
+        builder = ((stmt.get("predicate") or {}).get("runDetails") or {}).get("builder", {}).get("id") or (
+            (stmt.get("predicate") or {}).get("builder") or {}
+        ).get("id")
         problem = self._identity_problem(identity, builder)
         if problem:
             return Verdict(problem[0], problem[1], path, root, match[0], identity)
         names = ", ".join(sorted({str(n) for n, _, _ in signed}))[:200]
-        return Verdict(VERIFIED, f"DSSE statement for {names} signed by {identity.get('signer_san')} "
-                       f"(issuer {identity.get('signer_issuer')}); chain, SCT, log entry and signature checked "
-                       f"against the {root}; artifact digests: {match[0]}", path, root, match[0], identity)
+        return Verdict(
+            VERIFIED,
+            f"DSSE statement for {names} signed by {identity.get('signer_san')} "
+            f"(issuer {identity.get('signer_issuer')}); chain, SCT, log entry and signature checked "
+            f"against the {root}; artifact digests: {match[0]}",
+            path,
+            root,
+            match[0],
+            identity,
+        )
 
     # -- identity policy ------------------------------------------------------------------------
     def _identity_problem(self, identity: dict, builder: str | None) -> tuple[str, str] | None:
         repo = (identity.get("cert_repository") or "").lower()
         rules = self.policy.repositories.get(repo)
         if rules is None:
-            return (INDETERMINATE, f"signature checks passed, but the policy names no expected identity for "
-                    f"repository {repo or '(none in certificate)'}")
+            return (
+                INDETERMINATE,
+                f"signature checks passed, but the policy names no expected identity for "
+                f"repository {repo or '(none in certificate)'}",
+            )
         issuer = rules.get("issuer") or self.policy.issuer
         if not issuer:
             return (INDETERMINATE, "signature checks passed, but the policy names no expected OIDC issuer")
@@ -413,11 +524,17 @@ class KitVerifier:
         if "identity_prefix" in rules and not san.startswith(rules["identity_prefix"]):
             return (FAILED, f"signer identity {san} does not start with {rules['identity_prefix']}")
         if "workflow_ref" in rules and identity.get("cert_workflow_ref") != rules["workflow_ref"]:
-            return (FAILED, f"workflow ref {identity.get('cert_workflow_ref')} is not the expected {rules['workflow_ref']}")
+            return (
+                FAILED,
+                f"workflow ref {identity.get('cert_workflow_ref')} is not the expected {rules['workflow_ref']}",
+            )
         if "builder_id" in rules and builder != rules["builder_id"]:
             return (FAILED, f"builder {builder} is not the expected {rules['builder_id']}")
         if not ({"identity", "identity_prefix", "workflow_ref"} & set(rules)):
-            return (INDETERMINATE, f"the policy for {repo} names no identity, identity_prefix or workflow_ref")
+            return (
+                INDETERMINATE,
+                f"the policy for {repo} names no identity, identity_prefix or workflow_ref",
+            )
         return None
 
     # -- artifacts ------------------------------------------------------------------------------
@@ -440,7 +557,10 @@ class KitVerifier:
             if known is None or alg not in known:
                 continue
             if known[alg] != value:
-                return "mismatch", f"subject {name} {alg} {value[:16]}... differs from the known artifact's {known[alg][:16]}..."
+                return (
+                    "mismatch",
+                    f"subject {name} {alg} {value[:16]}... differs from the known artifact's {known[alg][:16]}...",
+                )
             state = "match"
         return state, detail
 
@@ -453,50 +573,98 @@ class KitVerifier:
         key = self._key(sigs[0].get("keyid") if sigs else None)
         if key is None:
             if identity:
-                return Verdict(INDETERMINATE, "bare DSSE envelope with a Fulcio certificate but no transparency-log "
-                               "entry or signed timestamp: the signing time, and so the short-lived certificate, "
-                               "cannot be checked (verify the bundle form instead)", identity=identity)
-            return Verdict(INDETERMINATE, "DSSE envelope signed by a key the policy does not list "
-                           f"(keyid {sigs[0].get('keyid') if sigs else None})", identity=identity)
+                return Verdict(
+                    INDETERMINATE,
+                    "bare DSSE envelope with a Fulcio certificate but no transparency-log "
+                    "entry or signed timestamp: the signing time, and so the short-lived certificate, "
+                    "cannot be checked (verify the bundle form instead)",
+                    identity=identity,
+                )
+            return Verdict(
+                INDETERMINATE,
+                "DSSE envelope signed by a key the policy does not list "
+                f"(keyid {sigs[0].get('keyid') if sigs else None})",
+                identity=identity,
+            )
         if len(sigs) != 1:
-            return Verdict(FAILED, f"keyed DSSE envelope carries {len(sigs)} signatures; the kit accepts exactly one")
+            return Verdict(
+                FAILED, f"keyed DSSE envelope carries {len(sigs)} signatures; the kit accepts exactly one"
+            )
         label = key.get("label") or f"key {key['keyid'][:16]}"
         try:
             payload = base64.b64decode(env["payload"])
             sig = base64.b64decode(sigs[0]["sig"])
             _verify_with_key(key["public_key_pem"], sig, _pae(env.get("payloadType", ""), payload))
         except (InvalidSignature, ValueError, KeyError) as e:
-            return Verdict(FAILED, f"DSSE signature does not verify with {label}: {type(e).__name__}",
-                           "keyed-dsse", label)
+            return Verdict(
+                FAILED,
+                f"DSSE signature does not verify with {label}: {type(e).__name__}",
+                "keyed-dsse",
+                label,
+            )
         v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
         if v.verdict == FAILED or env.get("payloadType") != INTOTO_PAYLOAD_TYPE:
             return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match)
         stmt = json.loads(payload)
         pred = stmt.get("predicate") or {}
-        builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (pred.get("builder") or {}).get("id")
-        repo_uri = ((pred.get("buildDefinition") or {}).get("externalParameters") or {}).get("workflow", {}).get("repository") \
-            or ((pred.get("invocation") or {}).get("configSource") or {}).get("uri", "").split("@")[0].removeprefix("git+")
+        builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (
+            pred.get("builder") or {}
+        ).get("id")
+        repo_uri = ((pred.get("buildDefinition") or {}).get("externalParameters") or {}).get(
+            "workflow", {}
+        ).get("repository") or ((pred.get("invocation") or {}).get("configSource") or {}).get(
+            "uri", ""
+        ).split("@")[0].removeprefix("git+")
         repo = (repo_uri or "").lower().removeprefix("https://github.com/")
         ident = {"signer_san": f"key:{key['keyid']}", "signer_issuer": label, "cert_repository": repo or None}
         allowed = [r.lower() for r in key.get("repositories") or []]
         if allowed and repo not in allowed:
-            return Verdict(FAILED, f"{label} is not trusted for repository {repo or '(none)'}", "keyed-dsse", label,
-                           v.artifact_match, ident)
+            return Verdict(
+                FAILED,
+                f"{label} is not trusted for repository {repo or '(none)'}",
+                "keyed-dsse",
+                label,
+                v.artifact_match,
+                ident,
+            )
         rules = self.policy.repositories.get(repo)
         if rules is None:
-            return Verdict(INDETERMINATE, f"signature by {label} verifies, but the policy names no rules for repository "
-                           f"{repo or '(none in the statement)'}", "keyed-dsse", label, v.artifact_match, ident)
+            return Verdict(
+                INDETERMINATE,
+                f"signature by {label} verifies, but the policy names no rules for repository "
+                f"{repo or '(none in the statement)'}",
+                "keyed-dsse",
+                label,
+                v.artifact_match,
+                ident,
+            )
         if "builder_id" in rules and builder != rules["builder_id"]:
-            return Verdict(FAILED, f"builder {builder} is not the expected {rules['builder_id']}", "keyed-dsse", label,
-                           v.artifact_match, ident)
-        return Verdict(VERIFIED, f"DSSE statement for {repo} built by {builder}, signed by {label} "
-                       f"(keyid {key['keyid'][:16]}...)", "keyed-dsse", label, v.artifact_match, ident)
+            return Verdict(
+                FAILED,
+                f"builder {builder} is not the expected {rules['builder_id']}",
+                "keyed-dsse",
+                label,
+                v.artifact_match,
+                ident,
+            )
+        return Verdict(
+            VERIFIED,
+            f"DSSE statement for {repo} built by {builder}, signed by {label} (keyid {key['keyid'][:16]}...)",
+            "keyed-dsse",
+            label,
+            v.artifact_match,
+            ident,
+        )
 
     def _keyed_link(self, record: dict, identity: dict) -> Verdict:
         sigs = record.get("signatures") or []
         keyid = sigs[0].get("keyid") if sigs else None
-        return Verdict(INDETERMINATE, f"in-toto link signed by keyid {keyid}; classic in-toto links are verified "
-                       "against a layout and its keys, which the kit does not check", identity=identity)
+        return Verdict(
+            INDETERMINATE,
+            f"in-toto link signed by keyid {keyid}; classic in-toto links are verified "
+            "against a layout and its keys, which the kit does not check",
+            identity=identity,
+        )
 
 
 def _verify_with_key(pem: str, sig: bytes, message: bytes) -> None:
@@ -506,7 +674,9 @@ def _verify_with_key(pem: str, sig: bytes, message: bytes) -> None:
     elif isinstance(key, ec.EllipticCurvePublicKey):
         key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
     elif isinstance(key, rsa.RSAPublicKey):
-        key.verify(sig, message, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO), hashes.SHA256())
+        key.verify(
+            sig, message, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO), hashes.SHA256()
+        )
     else:
         raise ValueError(f"unsupported key type {type(key).__name__}")
 
@@ -536,7 +706,10 @@ def verify_case(case, policy: dict | Policy | None, store: bool = True) -> int:
     con = _con(case)
     pol = policy if isinstance(policy, Policy) else Policy.from_dict(policy)
     if store and not isinstance(policy, Policy):
-        con.execute("INSERT OR REPLACE INTO case_meta VALUES (?, ?)", [POLICY_META_KEY, json.dumps(policy or {}, default=str)]).fetchall()
+        con.execute(
+            "INSERT OR REPLACE INTO case_meta VALUES (?, ?)",
+            [POLICY_META_KEY, json.dumps(policy or {}, default=str)],
+        ).fetchall()
     return _verify_rows(con, pol, only_unchecked=False)
 
 
@@ -571,17 +744,36 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
         subjects = [(s["n"], s["a"], s["v"]) for s in (subj or [])]
         if kv is None:
             cert = _record_certificate(record)
-            v = Verdict(INDETERMINATE, NOT_CHECKED, identity=certificate_identity(cert) if cert is not None else {})
+            v = Verdict(
+                INDETERMINATE, NOT_CHECKED, identity=certificate_identity(cert) if cert is not None else {}
+            )
         else:
             try:
                 v = kv.verify(record, content, subjects, _name_hint(path))
             except Exception as e:  # noqa: BLE001 - a crash in a check is an indeterminate verdict, never a pass
-                v = Verdict(INDETERMINATE, f"verification raised {type(e).__name__}: {' '.join(str(e).split())[:300]}")
+                v = Verdict(
+                    INDETERMINATE, f"verification raised {type(e).__name__}: {' '.join(str(e).split())[:300]}"
+                )
         i = v.identity
-        out.append((att_id, v.verdict, v.reason, v.path, v.trust_root, v.artifact_match, i.get("signer_san"),
-                    i.get("signer_issuer"), i.get("cert_repository"), i.get("cert_workflow_ref"), i.get("cert_sha"),
-                    i.get("cert_trigger"), i.get("cert_runner_environment"), i.get("cert_not_before"),
-                    i.get("cert_not_after")))
+        out.append(
+            (
+                att_id,
+                v.verdict,
+                v.reason,
+                v.path,
+                v.trust_root,
+                v.artifact_match,
+                i.get("signer_san"),
+                i.get("signer_issuer"),
+                i.get("cert_repository"),
+                i.get("cert_workflow_ref"),
+                i.get("cert_sha"),
+                i.get("cert_trigger"),
+                i.get("cert_runner_environment"),
+                i.get("cert_not_before"),
+                i.get("cert_not_after"),
+            )
+        )
     con.execute("""CREATE OR REPLACE TEMP TABLE _fx_verdicts (attestation_id VARCHAR, verdict VARCHAR, reason VARCHAR,
                    path VARCHAR, trust_root VARCHAR, artifact_match VARCHAR, san VARCHAR, issuer VARCHAR, repo VARCHAR,
                    wref VARCHAR, sha VARCHAR, trig VARCHAR, runner VARCHAR, nb TIMESTAMPTZ, na TIMESTAMPTZ)""").fetchall()

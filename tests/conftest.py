@@ -24,7 +24,9 @@ def case(tmp_path):
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real-data corpus not present at {SHARED_DATA} (it lives in ../shared/data beside the repo)")
+        pytest.skip(
+            f"real-data corpus not present at {SHARED_DATA} (it lives in ../shared/data beside the repo)"
+        )
     return SHARED_DATA
 
 
@@ -75,4 +77,3 @@ def write_ranked(tmp_path):
         return p
 
     return write
-

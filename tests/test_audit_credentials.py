@@ -38,11 +38,16 @@ def test_temporary_key_used_after_revocation_and_persistence_key_never_revoked(s
 
 def test_assume_role_chain_links_temporary_key_to_the_caller_key(sample_case):
     temp = _cred(sample_case, S.TEMP_KEY)
-    assert (temp["issued_by"], temp["issued_at"], temp["expires_at"]) == (S.DEPLOY_BOT_KEY, S.t("09:26"), S.t("10:26"))
+    assert (temp["issued_by"], temp["issued_at"], temp["expires_at"]) == (
+        S.DEPLOY_BOT_KEY,
+        S.t("09:26"),
+        S.t("10:26"),
+    )
     persist = _cred(sample_case, S.PERSIST_KEY)
     assert (persist["issued_by"], persist["issued_at"]) == (S.TEMP_KEY, S.t("09:33"))
-    link = sample_case.sql("SELECT issuer_principal, principal FROM credential_links WHERE credential_id = $c",
-                           {"c": S.TEMP_KEY}).row(0)
+    link = sample_case.sql(
+        "SELECT issuer_principal, principal FROM credential_links WHERE credential_id = $c", {"c": S.TEMP_KEY}
+    ).row(0)
     assert link == (S.DEPLOY_BOT_ARN, S.ASSUMED_ROLE_ARN)
 
 
@@ -64,10 +69,15 @@ def test_sample_cloudtrail_key_events_carry_the_scenario_facts(sample_case):
     assert one(q, t=S.t("09:33"), a="iam:CreateAccessKey") == (S.TEMP_KEY, S.ATTACKER_IP)
     assert one(q, t=S.t("09:35"), a="s3:GetObject") == (S.TEMP_KEY, S.ATTACKER_IP)
     assert one(q, t=S.t("10:45"), a="s3:GetObject") == (S.PERSIST_KEY, S.ATTACKER_IP_2)
-    put = one("""SELECT credential_id, artifact_digest FROM events
-                 WHERE source = 'cloudtrail' AND time = $t AND action = 'ecr:PutImage'""", t=S.t("09:30"))
+    put = one(
+        """SELECT credential_id, artifact_digest FROM events
+                 WHERE source = 'cloudtrail' AND time = $t AND action = 'ecr:PutImage'""",
+        t=S.t("09:30"),
+    )
     assert put == (S.TEMP_KEY, S.PAYMENTS_ROGUE.digest)
-    denied = one("SELECT outcome, outcome_reason FROM events WHERE source = 'cloudtrail' AND time = $t", t=S.t("10:33"))
+    denied = one(
+        "SELECT outcome, outcome_reason FROM events WHERE source = 'cloudtrail' AND time = $t", t=S.t("10:33")
+    )
     assert denied[0] == "failure" and denied[1].startswith("access denied: AccessDenied")
 
 
@@ -76,35 +86,52 @@ def test_sample_cloudtrail_overlapping_file_is_deduplicated(sample_case):
     ct = ev.filter(ev["loader"] == "cloudtrail")
     assert ct["records_duplicate"].sum() >= 1
     assert ct["path"].str.contains("AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/14/").any()
-    n = sample_case.sql("SELECT count(*) AS n FROM events WHERE action = 'ecr:PutImage' AND time = $t", {"t": S.t("09:30")})
+    n = sample_case.sql(
+        "SELECT count(*) AS n FROM events WHERE action = 'ecr:PutImage' AND time = $t", {"t": S.t("09:30")}
+    )
     assert n["n"][0] == 1
 
 
 def test_sample_k8s_rogue_patch_by_deploy_bot_with_its_credential(sample_case):
-    row = sample_case.sql("""SELECT actor, credential_id, src_ip, target, artifact_digest, raw FROM events
+    row = sample_case.sql(
+        """SELECT actor, credential_id, src_ip, target, artifact_digest, raw FROM events
                              WHERE source = 'k8s_audit' AND time = $t AND action = 'patch deployments'""",
-                          {"t": S.ROGUE_DEPLOY.time}).to_dicts()
+        {"t": S.ROGUE_DEPLOY.time},
+    ).to_dicts()
     assert len(row) == 1
     r = row[0]
     assert (r["actor"], r["credential_id"], r["src_ip"], r["target"], r["artifact_digest"]) == (
-        S.K8S_DEPLOY_BOT, S.K8S_DEPLOY_BOT_CRED, S.ATTACKER_IP, f"{S.NAMESPACE}/deployments/payments", S.PAYMENTS_ROGUE.digest)
+        S.K8S_DEPLOY_BOT,
+        S.K8S_DEPLOY_BOT_CRED,
+        S.ATTACKER_IP,
+        f"{S.NAMESPACE}/deployments/payments",
+        S.PAYMENTS_ROGUE.digest,
+    )
     raw = json.loads(r["raw"])
     assert raw["stage"] == "ResponseComplete"
-    assert raw["requestObject"]["spec"]["template"]["spec"]["containers"][0]["image"].endswith(S.PAYMENTS_ROGUE.digest)
+    assert raw["requestObject"]["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+        S.PAYMENTS_ROGUE.digest
+    )
 
 
 def test_sample_k8s_keeps_only_complete_stages(sample_case):
-    stages = sample_case.sql("SELECT DISTINCT raw->>'stage' AS s FROM events WHERE source = 'k8s_audit'")["s"].to_list()
+    stages = sample_case.sql("SELECT DISTINCT raw->>'stage' AS s FROM events WHERE source = 'k8s_audit'")[
+        "s"
+    ].to_list()
     assert stages == ["ResponseComplete"]
 
 
 def test_sample_github_pat_used_from_attacker_ip_and_revoked(sample_case):
-    row = sample_case.sql("""SELECT actor, credential_id, src_ip FROM events
+    row = sample_case.sql(
+        """SELECT actor, credential_id, src_ip FROM events
                              WHERE source = 'github_audit' AND time = $t AND action = 'git.clone'""",
-                          {"t": S.t("09:20")}).rows()
+        {"t": S.t("09:20")},
+    ).rows()
     assert row == [(S.DEPLOY_BOT_GH_USER, S.GH_DEPLOY_PAT_HASHED, S.ATTACKER_IP)]
     pat = _cred(sample_case, S.GH_DEPLOY_PAT_HASHED)
-    assert S.ATTACKER_IP in list(pat["src_ips"]) and pat["revoked_how"].startswith("personal_access_token.access_revoked")
+    assert S.ATTACKER_IP in list(pat["src_ips"]) and pat["revoked_how"].startswith(
+        "personal_access_token.access_revoked"
+    )
 
 
 def test_credentials_rebuild_is_idempotent(case, tmp_path):

@@ -10,10 +10,20 @@ from pathlib import Path
 
 import pytest
 
-AUDIT_LOADERS = {"cloudtrail", "k8s_audit", "k8s_audit_csv", "github_audit", "github_admin_webhook", "gcp_audit"}
+AUDIT_LOADERS = {
+    "cloudtrail",
+    "k8s_audit",
+    "k8s_audit_csv",
+    "github_audit",
+    "github_admin_webhook",
+    "gcp_audit",
+}
 MALFORMED = "fal_01_003.json"
 TRUNCATED_CSV = "perfspec__audit-logs.csv"
-NO_TIME_WEBHOOKS = {"gh-webhook__member__added.payload.json", "gh-webhook__organization__member_added.payload.json"}
+NO_TIME_WEBHOOKS = {
+    "gh-webhook__member__added.payload.json",
+    "gh-webhook__organization__member_added.payload.json",
+}
 
 
 def _records_in(path: Path) -> int:
@@ -80,7 +90,9 @@ def test_falco_malformed_kind_zero_event_is_rejected_with_reason(audit_case):
 def test_truncated_last_row_of_flattened_k8s_csv_is_rejected_with_reason(audit_case, shared_data):
     c, results = audit_case
     r = results[TRUNCATED_CSV]
-    rows = list(csv.reader((shared_data / "audit_logs/k8s_audit_v1" / TRUNCATED_CSV).read_text().splitlines()))
+    rows = list(
+        csv.reader((shared_data / "audit_logs/k8s_audit_v1" / TRUNCATED_CSV).read_text().splitlines())
+    )
     complete = sum(1 for row in rows if len(row) == 15)
     assert (r.records_loaded, r.records_rejected) == (complete, len(rows) - complete)
     assert c.rejects(r.sha256)["reason"].to_list() == ["truncated or malformed CSV row: 10 of 15 fields"]
@@ -107,9 +119,17 @@ def test_cloudtrail_identities_and_keys_are_as_in_the_files(audit_case, shared_d
     for p in (shared_data / "audit_logs/aws_cloudtrail_invictus-stratus").iterdir():
         for rec in json.loads(p.read_text())["Records"]:
             u = rec["userIdentity"]
-            actor = u.get("arn") or u.get("userName") or u.get("principalId") or u.get("invokedBy") or u.get("accountId")
+            actor = (
+                u.get("arn")
+                or u.get("userName")
+                or u.get("principalId")
+                or u.get("invokedBy")
+                or u.get("accountId")
+            )
             action = rec["eventSource"].removesuffix(".amazonaws.com") + ":" + rec["eventName"]
-            expected.add((rec["eventID"], action, actor, u.get("accessKeyId") or None, rec["sourceIPAddress"]))
+            expected.add(
+                (rec["eventID"], action, actor, u.get("accessKeyId") or None, rec["sourceIPAddress"])
+            )
     got = c.sql("""SELECT event_uid, action, actor, credential_id, src_ip FROM events
                    WHERE source = 'cloudtrail' AND environment = '123837392027'""")
     assert set(got.iter_rows()) == expected
@@ -117,14 +137,20 @@ def test_cloudtrail_identities_and_keys_are_as_in_the_files(audit_case, shared_d
 
 def test_otrf_instance_role_temporary_key_used_from_outside_aws(audit_case):
     c, _ = audit_case
-    cred = c.sql("""SELECT kind, principal, src_ips FROM credentials WHERE credential_id = 'ASIA5FLZVX4OPVKKVBMX'""")
+    cred = c.sql(
+        """SELECT kind, principal, src_ips FROM credentials WHERE credential_id = 'ASIA5FLZVX4OPVKKVBMX'"""
+    )
     assert cred["kind"].to_list() == ["aws_temporary_key"]
     principal = cred["principal"][0]
-    assert principal.startswith("arn:aws:sts::123456789123:assumed-role/") and principal.endswith("/i-0317f6c6b66ae9c40")
+    assert principal.startswith("arn:aws:sts::123456789123:assumed-role/") and principal.endswith(
+        "/i-0317f6c6b66ae9c40"
+    )
     # used from an IP literal, not from an AWS service or the instance's AWS-internal path
     ips = cred["src_ips"][0]
     assert list(ips) == ["1.2.3.4"]
-    uses = c.sql("""SELECT DISTINCT action FROM events WHERE credential_id = 'ASIA5FLZVX4OPVKKVBMX' ORDER BY 1""")
+    uses = c.sql(
+        """SELECT DISTINCT action FROM events WHERE credential_id = 'ASIA5FLZVX4OPVKKVBMX' ORDER BY 1"""
+    )
     assert uses["action"].to_list() == ["s3:GetObject", "s3:ListBuckets", "s3:ListObjects"]
 
 
@@ -146,9 +172,17 @@ def test_gcp_principal_and_service_account_key_are_as_in_the_files(audit_case, s
     for p in (shared_data / "audit_logs/gcp_audit").iterdir():
         d = json.loads(p.read_text())
         auth = d["protoPayload"]["authenticationInfo"]
-        expected.add((d["insertId"], auth["principalEmail"], auth.get("serviceAccountKeyName"),
-                      d["protoPayload"]["requestMetadata"]["callerIp"]))
-    got = c.sql("SELECT split_part(event_uid, '|', 2), actor, credential_id, src_ip FROM events WHERE source = 'gcp_audit'")
+        expected.add(
+            (
+                d["insertId"],
+                auth["principalEmail"],
+                auth.get("serviceAccountKeyName"),
+                d["protoPayload"]["requestMetadata"]["callerIp"],
+            )
+        )
+    got = c.sql(
+        "SELECT split_part(event_uid, '|', 2), actor, credential_id, src_ip FROM events WHERE source = 'gcp_audit'"
+    )
     assert set(got.iter_rows()) == expected
     kinds = c.sql("SELECT DISTINCT kind FROM credentials WHERE source = 'gcp_audit'")["kind"].to_list()
     assert kinds == ["gcp_service_account_key"]
@@ -156,7 +190,9 @@ def test_gcp_principal_and_service_account_key_are_as_in_the_files(audit_case, s
 
 def test_github_audit_actors_and_document_ids_are_as_in_the_file(audit_case, shared_data):
     c, _ = audit_case
-    doc = json.loads((shared_data / "audit_logs/github_audit_api/ghec-openapi-example__audit-log.json").read_text())
+    doc = json.loads(
+        (shared_data / "audit_logs/github_audit_api/ghec-openapi-example__audit-log.json").read_text()
+    )
     expected = {(d["_document_id"], d["action"], d["actor"]) for d in doc}
     got = c.sql("SELECT event_uid, action, actor FROM events WHERE source = 'github_audit'")
     assert set(got.iter_rows()) == expected
@@ -166,9 +202,17 @@ def test_github_admin_webhooks_become_audit_events_with_sender_as_actor(audit_ca
     c, _ = audit_case
     got = c.sql("SELECT action, actor FROM events WHERE source = 'github_admin_webhook' ORDER BY action")
     assert got["action"].to_list() == [
-        "branch_protection_rule.edited", "deploy_key.created", "installation.created", "organization.member_invited",
-        "repository.publicized", "repository.transferred"]
-    senders = {json.loads(p.read_text())["sender"]["login"] for p in (shared_data / "audit_logs/github_org_webhooks").iterdir()}
+        "branch_protection_rule.edited",
+        "deploy_key.created",
+        "installation.created",
+        "organization.member_invited",
+        "repository.publicized",
+        "repository.transferred",
+    ]
+    senders = {
+        json.loads(p.read_text())["sender"]["login"]
+        for p in (shared_data / "audit_logs/github_org_webhooks").iterdir()
+    }
     assert set(got["actor"]) <= senders
 
 
@@ -185,13 +229,17 @@ def test_honeybucket_csv_rows_keep_source_ip_user_agent_and_anonymous_principal(
     c, _ = audit_case
     path = shared_data / "audit_logs/aws_otrf/AWS_S3_HoneyBucketLogs.csv"
     rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
-    expected = {(r["Event ID"], r["Source IP"], r["Request User Agent"] or None) for r in rows}  # empty CSV field: NULL
+    expected = {
+        (r["Event ID"], r["Source IP"], r["Request User Agent"] or None) for r in rows
+    }  # empty CSV field: NULL
     got = c.sql("""SELECT event_uid, src_ip, user_agent FROM events e JOIN evidence v ON v.sha256 = e.evidence_sha256
                    WHERE v.path LIKE '%HoneyBucket%'""")
     assert set(got.iter_rows()) == expected
     who = [ast.literal_eval(r["User ID"]) for r in rows]
     want = {u.get("arn") or u.get("principalId") or u.get("accountId") for u in who}
-    actors = c.sql("SELECT DISTINCT actor, outcome FROM events WHERE evidence_sha256 IN "
-                   "(SELECT sha256 FROM evidence WHERE path LIKE '%HoneyBucket%')")
+    actors = c.sql(
+        "SELECT DISTINCT actor, outcome FROM events WHERE evidence_sha256 IN "
+        "(SELECT sha256 FROM evidence WHERE path LIKE '%HoneyBucket%')"
+    )
     assert set(actors["actor"]) == want and "ANONYMOUS_PRINCIPAL" in want
     assert set(actors["outcome"]) == {"unknown"}  # the export has no error column

@@ -24,15 +24,21 @@ def write_logs(path, records: list[tuple[datetime, dict[str, str]]]) -> None:
     """OTLP logs JSON Lines: one request per record, log attributes as given, no resource attributes."""
     lines = []
     for when, attrs in records:
-        lr = {"timeUnixNano": _nanos(when), "body": {"stringValue": "x"},
-              "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()]}
+        lr = {
+            "timeUnixNano": _nanos(when),
+            "body": {"stringValue": "x"},
+            "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()],
+        }
         lines.append(json.dumps({"resourceLogs": [{"resource": {}, "scopeLogs": [{"logRecords": [lr]}]}]}))
     path.write_text("\n".join(lines) + "\n")
 
 
 def test_attribute_keys_counts_exactly_with_shares_bytes_and_approximation(case, tmp_path):
     values = ["a", "b", "c", "d", "e", "a", "b", "a"]
-    write_logs(tmp_path / "l.jsonl", [(T0 + timedelta(seconds=i), {"k": v, "const": "same"}) for i, v in enumerate(values)])
+    write_logs(
+        tmp_path / "l.jsonl",
+        [(T0 + timedelta(seconds=i), {"k": v, "const": "same"}) for i, v in enumerate(values)],
+    )
     case.ingest([tmp_path / "l.jsonl"])
     df = cd.attribute_keys(case, signal="logs")
     k = df.filter(df["key"] == "k").row(0, named=True)
@@ -51,13 +57,19 @@ def _prom(lines: list[str]) -> str:
 
 def test_metric_series_names_the_label_responsible_for_most_series(case, tmp_path):
     ms = int(T0.timestamp() * 1000)
-    lines = [f'reqs_total{{route="{r}",user="{u}"}} 1 {ms}' for r in ("/a", "/b") for u in ("u1", "u2", "u3", "u4")]
+    lines = [
+        f'reqs_total{{route="{r}",user="{u}"}} 1 {ms}' for r in ("/a", "/b") for u in ("u1", "u2", "u3", "u4")
+    ]
     (tmp_path / "m.prom").write_text(_prom(lines))
     case.ingest([tmp_path / "m.prom"])
     m = cd.metric_series(case).row(0, named=True)
     assert (m["metric"], m["samples"], m["series"]) == ("reqs_total", 8, 8)
-    assert (m["top_label"], m["top_label_values"], m["series_without_top_label"], m["series_due_to_top_label"]) == (
-        "user", 4, 2, 6)
+    assert (
+        m["top_label"],
+        m["top_label_values"],
+        m["series_without_top_label"],
+        m["series_due_to_top_label"],
+    ) == ("user", 4, 2, 6)
     labels = {r["label"]: r for r in cd.metric_labels(case).iter_rows(named=True)}
     assert labels["route"]["series_if_dropped"] == 4 and labels["user"]["series_if_dropped"] == 2
 
@@ -107,11 +119,19 @@ def test_explosion_threshold_and_minimum_are_parameters(case, tmp_path):
 def test_unbounded_looking_keys_are_flagged_by_pattern(case, tmp_path):
     recs = []
     for i in range(20):
-        recs.append((T0 + timedelta(seconds=i), {
-            "req.id": f"{i:08x}-0000-4000-8000-{i:012x}", "mail": f"user{i}@example.com", "peer": f"10.0.0.{i}",
-            "url": f"https://api.example.com/orders/{10000 + i}", "at": f"2026-03-14T08:00:{i:02d}Z",
-            "status": "ok" if i % 2 else "error",
-        }))
+        recs.append(
+            (
+                T0 + timedelta(seconds=i),
+                {
+                    "req.id": f"{i:08x}-0000-4000-8000-{i:012x}",
+                    "mail": f"user{i}@example.com",
+                    "peer": f"10.0.0.{i}",
+                    "url": f"https://api.example.com/orders/{10000 + i}",
+                    "at": f"2026-03-14T08:00:{i:02d}Z",
+                    "status": "ok" if i % 2 else "error",
+                },
+            )
+        )
     write_logs(tmp_path / "u.jsonl", recs)
     case.ingest([tmp_path / "u.jsonl"])
     df = cd.unbounded_keys(case)
@@ -129,19 +149,27 @@ def test_cost_model_defaults_are_documented_and_hashed(tmp_path):
     assert m.sha256 == hashlib.sha256(cd.DEFAULT_COST_MODEL.read_bytes()).hexdigest()
     assert (m.per_gb_ingested, m.per_million_spans, m.per_1000_active_series_month) == (0.50, 0.30, 8.00)
     own = tmp_path / "costs.toml"
-    own.write_text('currency = "EUR"\n[prices]\nper_gb_ingested = 1\nper_million_spans = 2\n'
-                   'per_1000_active_series_month = 3\n')
+    own.write_text(
+        'currency = "EUR"\n[prices]\nper_gb_ingested = 1\nper_million_spans = 2\n'
+        "per_1000_active_series_month = 3\n"
+    )
     m2 = cd.load_cost_model(own)
     assert (m2.currency, m2.per_gb_ingested, m2.bucket_count, m2.path) == ("EUR", 1.0, 10, str(own))
     assert m2.sha256 == hashlib.sha256(own.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[prices]\nper_gb_ingested = 1\nper_million_spans = 2\n", "must set"),
-    ("[prices]\nper_gb_ingestd = 1\nper_million_spans = 2\nper_1000_active_series_month = 3\n", "unknown keys"),
-    ("[prices]\nper_gb_ingested = -1\nper_million_spans = 2\nper_1000_active_series_month = 3\n", ">= 0"),
-    ("[prices\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[prices]\nper_gb_ingested = 1\nper_million_spans = 2\n", "must set"),
+        (
+            "[prices]\nper_gb_ingestd = 1\nper_million_spans = 2\nper_1000_active_series_month = 3\n",
+            "unknown keys",
+        ),
+        ("[prices]\nper_gb_ingested = -1\nper_million_spans = 2\nper_1000_active_series_month = 3\n", ">= 0"),
+        ("[prices\n", "not valid TOML"),
+    ],
+)
 def test_bad_cost_model_is_refused_with_a_reason(tmp_path, text, message):
     p = tmp_path / "bad.toml"
     p.write_text(text)
@@ -155,8 +183,14 @@ def test_costs_and_savings_follow_the_model_exactly(case, tmp_path):
     lines = [f'reqs_total{{route="/a",user="u{i}"}} 1 {ms}' for i in range(30)]
     (tmp_path / "m.prom").write_text(_prom(lines))
     case.ingest([tmp_path / "l.jsonl", tmp_path / "m.prom"])
-    model = cd.CostModel(per_gb_ingested=1e9, per_million_spans=0, per_1000_active_series_month=1000,
-                         hash_bytes=16, bucket_count=10, bucket_label_bytes=8)
+    model = cd.CostModel(
+        per_gb_ingested=1e9,
+        per_million_spans=0,
+        per_1000_active_series_month=1000,
+        hash_bytes=16,
+        bucket_count=10,
+        bucket_label_bytes=8,
+    )
     a = cd.cost_attributes(case, model).row(0, named=True)
     assert a["bytes"] == 10 * (3 + 40) and a["cost"] == pytest.approx(430)
     assert a["saving_if_dropped"] == pytest.approx(430)
@@ -172,10 +206,17 @@ def test_costs_and_savings_follow_the_model_exactly(case, tmp_path):
     assert offenders["cumulative_cost_pct"].to_list()[-1] == pytest.approx(100, abs=0.01)
 
 
-@pytest.mark.parametrize("value, kind", [
-    ("alice@example.com", "email"), ("10.1.2.3", "ip"), ("2001:db8::1", "ip"), ("AKIAEXAMPLEDEPLOY001", "aws key"),
-    ("ghp_EXAMPLEdeploybotPAT0000000000000000", "token"), ("Bearer abcdefghijklmnop", "secret"),
-])
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        ("alice@example.com", "email"),
+        ("10.1.2.3", "ip"),
+        ("2001:db8::1", "ip"),
+        ("AKIAEXAMPLEDEPLOY001", "aws key"),
+        ("ghp_EXAMPLEdeploybotPAT0000000000000000", "token"),
+        ("Bearer abcdefghijklmnop", "secret"),
+    ],
+)
 def test_personal_data_and_secrets_are_shown_masked(value, kind):
     assert cd.sensitive_kind(value) == kind
     shown = cd.mask_value(value)
@@ -202,4 +243,6 @@ def test_new_values_for_several_keys_in_one_pass_match_one_key_at_a_time(sample_
     together = cd.new_values(sample_case, "5m", pairs=pairs)
     apart = pl.concat([cd.new_values(sample_case, "5m", s, k) for s, k in pairs])
     assert together.height > 0
-    assert together.sort(["signal", "key", "window_start"]).equals(apart.sort(["signal", "key", "window_start"]))
+    assert together.sort(["signal", "key", "window_start"]).equals(
+        apart.sort(["signal", "key", "window_start"])
+    )

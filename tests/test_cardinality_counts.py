@@ -49,9 +49,15 @@ def _otlp_spans(path, spans: list[tuple[str, str, int, dict[str, str]]], service
     lines = []
     for trace, span, at, attrs in spans:
         start = T0 + timedelta(seconds=at)
-        s = {"traceId": trace, "spanId": span, "name": "op", "kind": 2, "startTimeUnixNano": _nanos(start),
-             "endTimeUnixNano": _nanos(start + timedelta(milliseconds=5)),
-             "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()]}
+        s = {
+            "traceId": trace,
+            "spanId": span,
+            "name": "op",
+            "kind": 2,
+            "startTimeUnixNano": _nanos(start),
+            "endTimeUnixNano": _nanos(start + timedelta(milliseconds=5)),
+            "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()],
+        }
         res = {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]}
         lines.append(json.dumps({"resourceSpans": [{"resource": res, "scopeSpans": [{"spans": [s]}]}]}))
     path.write_text("\n".join(lines) + "\n")
@@ -59,43 +65,71 @@ def _otlp_spans(path, spans: list[tuple[str, str, int, dict[str, str]]], service
 
 def _zipkin_shared(path, trace: str, span: str, at: int, attrs: dict[str, str]) -> None:
     """A Zipkin client and server span sharing one span id, starting 2 s apart."""
+
     def one(kind, service, seconds):
-        return {"traceId": trace, "id": span, "kind": kind, "name": "call", "localEndpoint": {"serviceName": service},
-                "timestamp": int((T0 + timedelta(seconds=seconds)).timestamp() * 1_000_000), "duration": 1000,
-                "tags": attrs}
+        return {
+            "traceId": trace,
+            "id": span,
+            "kind": kind,
+            "name": "call",
+            "localEndpoint": {"serviceName": service},
+            "timestamp": int((T0 + timedelta(seconds=seconds)).timestamp() * 1_000_000),
+            "duration": 1000,
+            "tags": attrs,
+        }
+
     path.write_text(json.dumps([one("CLIENT", "web", at), one("SERVER", "api", at + 2)]))
 
 
 def _prom(path, users: list[str], at: int) -> None:
     ms = int((T0 + timedelta(seconds=at)).timestamp() * 1000)
-    path.write_text("# TYPE reqs_total counter\n" + "".join(f'reqs_total{{user="{u}"}} 1 {ms}\n' for u in users))
+    path.write_text(
+        "# TYPE reqs_total counter\n" + "".join(f'reqs_total{{user="{u}"}} 1 {ms}\n' for u in users)
+    )
 
 
 def test_counts_are_exact_after_each_ingest_and_merge_what_later_files_add(case, tmp_path):
-    write_logs(tmp_path / "l1.jsonl", [(T0 + timedelta(seconds=i), {"user": f"u{i % 3}", "k": "v"}) for i in range(6)])
-    _otlp_spans(tmp_path / "s1.jsonl", [(f"{i:032x}", f"{i:016x}", i, {"route": f"/r{i % 2}", "req": f"q{i}"})
-                                        for i in range(1, 5)])
+    write_logs(
+        tmp_path / "l1.jsonl",
+        [(T0 + timedelta(seconds=i), {"user": f"u{i % 3}", "k": "v"}) for i in range(6)],
+    )
+    _otlp_spans(
+        tmp_path / "s1.jsonl",
+        [(f"{i:032x}", f"{i:016x}", i, {"route": f"/r{i % 2}", "req": f"q{i}"}) for i in range(1, 5)],
+    )
     _prom(tmp_path / "m1.prom", ["a", "b"], 0)
-    (tmp_path / "g1.jsonl").write_text("".join(json.dumps({"time": f"2026-03-14T08:00:0{i}Z", "user": f"u{i}", "n": i})
-                                               + "\n" for i in range(3)))
+    (tmp_path / "g1.jsonl").write_text(
+        "".join(
+            json.dumps({"time": f"2026-03-14T08:00:0{i}Z", "user": f"u{i}", "n": i}) + "\n" for i in range(3)
+        )
+    )
     case.ingest([tmp_path / "l1.jsonl", tmp_path / "s1.jsonl", tmp_path / "m1.prom", tmp_path / "g1.jsonl"])
     assert {r[0] for r in case.sql("SELECT DISTINCT signal FROM attribute_value_counts").rows()} == {
-        "logs", "spans", "metrics"}
+        "logs",
+        "spans",
+        "metrics",
+    }
     assert_exact(case)
 
     # later files: values already counted (earlier and later times), new values, a shared Zipkin span id
-    write_logs(tmp_path / "l2.jsonl", [(T0 - timedelta(minutes=1), {"user": "u1"}), (T0 + timedelta(hours=1), {"user": "u9"})])
+    write_logs(
+        tmp_path / "l2.jsonl",
+        [(T0 - timedelta(minutes=1), {"user": "u1"}), (T0 + timedelta(hours=1), {"user": "u9"})],
+    )
     _otlp_spans(tmp_path / "s2.jsonl", [(f"{9:032x}", f"{9:016x}", -30, {"route": "/r0", "req": "q1"})])
     _zipkin_shared(tmp_path / "z.json", "ab" * 16, "cd" * 8, 100, {"route": "/r1", "peer": "10.0.0.1"})
     _prom(tmp_path / "m2.prom", ["b", "c"], 60)
     case.ingest([tmp_path / "l2.jsonl", tmp_path / "s2.jsonl", tmp_path / "z.json", tmp_path / "m2.prom"])
     assert_exact(case)
     # u1: twice in l1, once in g1 (a generic log), once in l2, a minute before the rest
-    user = case.sql("SELECT * FROM attribute_value_counts WHERE signal = 'logs' AND key = 'user' AND value = 'u1'").row(
-        0, named=True)
+    user = case.sql(
+        "SELECT * FROM attribute_value_counts WHERE signal = 'logs' AND key = 'user' AND value = 'u1'"
+    ).row(0, named=True)
     assert user["occurrences"] == 4 and user["first_seen"] == T0 - timedelta(minutes=1)
     peer = case.sql("SELECT * FROM attribute_value_counts WHERE key = 'peer'").row(0, named=True)
-    assert peer["first_seen"] == T0 + timedelta(seconds=100) and peer["last_seen"] == T0 + timedelta(seconds=102)
+    assert peer["first_seen"] == T0 + timedelta(seconds=100) and peer["last_seen"] == T0 + timedelta(
+        seconds=102
+    )
 
     before = case.sql(HELD)
     case.ingest([tmp_path / "l1.jsonl", tmp_path / "z.json"])  # the same bytes again change nothing
@@ -106,8 +140,13 @@ def test_counts_are_exact_after_each_ingest_and_merge_what_later_files_add(case,
 def test_spans_counted_in_passes_by_trace_id_are_exact(case, tmp_path, monkeypatch):
     monkeypatch.setattr(dc, "SPAN_ROWS_PER_PASS", 4)  # 15 attribute rows per file (3 a span): 4 passes
     for f in range(2):
-        _otlp_spans(tmp_path / f"s{f}.jsonl", [(f"{i % 3:032x}", f"{f}{i:015x}", 10 * f + i,
-                                                {"route": f"/r{i % 2}", "req": f"q{i + f}"}) for i in range(5)])
+        _otlp_spans(
+            tmp_path / f"s{f}.jsonl",
+            [
+                (f"{i % 3:032x}", f"{f}{i:015x}", 10 * f + i, {"route": f"/r{i % 2}", "req": f"q{i + f}"})
+                for i in range(5)
+            ],
+        )
         case.ingest([tmp_path / f"s{f}.jsonl"])
         assert_exact(case)
     case.con.execute("DELETE FROM attribute_value_counts_sources WHERE sha256 IS NULL")  # force a recount
@@ -117,8 +156,14 @@ def test_spans_counted_in_passes_by_trace_id_are_exact(case, tmp_path, monkeypat
 
 
 def test_a_later_file_replacing_rows_of_a_counted_one_recounts_that_signal(case, ranked_source, write_ranked):
-    case.ingest([write_ranked("a.jsonl", [{"id": "x", "rank": 1, "what": "partial"}, {"id": "y", "rank": 1, "what": "kept"}])],
-                loader=ranked_source)
+    case.ingest(
+        [
+            write_ranked(
+                "a.jsonl", [{"id": "x", "rank": 1, "what": "partial"}, {"id": "y", "rank": 1, "what": "kept"}]
+            )
+        ],
+        loader=ranked_source,
+    )
     assert_exact(case)
     case.ingest([write_ranked("b.jsonl", [{"id": "x", "rank": 3, "what": "complete"}])], loader=ranked_source)
     assert_exact(case)  # "partial" is gone: adding b's rows alone would have kept it
@@ -145,7 +190,10 @@ def test_rows_of_a_killed_ingest_are_not_counted_twice(case, tmp_path):
 def test_read_only_case_changed_outside_an_ingest_is_answered_exactly_and_left_untouched(tmp_path):
     path = tmp_path / "c.duckdb"
     with forensics.open_case(path) as c:
-        _otlp_spans(tmp_path / "s.jsonl", [(f"{i:032x}", f"{i:016x}", i, {"route": f"/r{i % 2}"}) for i in range(1, 4)])
+        _otlp_spans(
+            tmp_path / "s.jsonl",
+            [(f"{i:032x}", f"{i:016x}", i, {"route": f"/r{i % 2}"}) for i in range(1, 4)],
+        )
         c.ingest([tmp_path / "s.jsonl"])
         # written with SQL, not through an ingest: a value, a NULL value, an attribute of no span
         c.con.execute("""INSERT INTO span_attributes VALUES ('%032x', '%016x', 'span', 'route', '/new', 'x'),
@@ -158,7 +206,9 @@ def test_read_only_case_changed_outside_an_ingest_is_answered_exactly_and_left_u
         route = keys.filter(pl.col("key") == "route").row(0, named=True)
         assert (route["occurrences"], route["distinct_exact"]) == (5, 3)
         assert c.sql(HELD).equals(c.sql(RECOUNT))  # the connection reads its TEMP counts
-        assert c.sql("SELECT * FROM c.main.attribute_value_counts ORDER BY ALL").equals(held)  # the file's own
+        assert c.sql("SELECT * FROM c.main.attribute_value_counts ORDER BY ALL").equals(
+            held
+        )  # the file's own
     with forensics.open_case(path) as c:  # writable: brought up to date in the case itself
         cd.attribute_keys(c)
         assert dc.is_current(c.con)
@@ -183,7 +233,9 @@ def test_case_from_before_the_table_is_counted_when_read(tmp_path):
 def test_top_values_rank_ties_by_value_as_before(case, tmp_path, n):
     # k: c x3, a x2, b x2, d x1 ; j: one value
     vals = ["c", "c", "c", "b", "a", "b", "a", "d"]
-    write_logs(tmp_path / "l.jsonl", [(T0 + timedelta(seconds=i), {"k": v, "j": "same"}) for i, v in enumerate(vals)])
+    write_logs(
+        tmp_path / "l.jsonl", [(T0 + timedelta(seconds=i), {"k": v, "j": "same"}) for i, v in enumerate(vals)]
+    )
     case.ingest([tmp_path / "l.jsonl"])
     got = case.query("cardinality/top_values", per_key=n)
     assert got.equals(case.sql(TOP_VALUES_OVER_ROWS, {"n": n}))
@@ -199,4 +251,7 @@ def test_emptying_the_record_of_what_was_counted_counts_everything_again(case, t
     case.con.execute("DELETE FROM attribute_value_counts_sources")
     assert cd.attribute_keys(case).equals(case.query("cardinality/attribute_keys_over_rows", signal=None))
     assert_exact(case)
-    assert case.sql("SELECT value FROM attribute_value_counts ORDER BY value")["value"].to_list() == ["a", "c"]
+    assert case.sql("SELECT value FROM attribute_value_counts ORDER BY value")["value"].to_list() == [
+        "a",
+        "c",
+    ]

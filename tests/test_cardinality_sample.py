@@ -60,7 +60,9 @@ def test_cardinality_report_shows_the_explosion_and_never_an_email(sample_dir, t
     case_path = tmp_path / "case.duckdb"
     with forensics.open_case(case_path) as c:
         c.ingest([sample_dir / "metrics", sample_dir / "otlp"])
-        emails = c.sql("SELECT DISTINCT value FROM log_attributes WHERE key = 'enduser.email'")["value"].to_list()
+        emails = c.sql("SELECT DISTINCT value FROM log_attributes WHERE key = 'enduser.email'")[
+            "value"
+        ].to_list()
     assert emails
     res = run_report("cardinality_costs", case_path, {"top_n": "0"}, tmp_path / "out")
     html = res.html.read_text(encoding="utf-8")

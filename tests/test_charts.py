@@ -11,15 +11,18 @@ from forensics.charts import timeline
 
 def _frame(n: int) -> pl.DataFrame:
     t0 = datetime(2026, 3, 14, 8, tzinfo=UTC)
-    return pl.DataFrame({
-        "time": [t0 + timedelta(milliseconds=100 * i) for i in range(n)],
-        "end_time": [None] * n,
-        "source": [f"s{i % 3}" for i in range(n)],
-        "outcome": [("success", "failure", "timeout", "unknown")[i % 4] for i in range(n)],
-        "action": ["a"] * n,
-        "category": ["deploy" if i == 5 else "audit" for i in range(n)],
-        "service": ["payments"] * n,
-    }, schema_overrides={"end_time": pl.Datetime("us", "UTC")})
+    return pl.DataFrame(
+        {
+            "time": [t0 + timedelta(milliseconds=100 * i) for i in range(n)],
+            "end_time": [None] * n,
+            "source": [f"s{i % 3}" for i in range(n)],
+            "outcome": [("success", "failure", "timeout", "unknown")[i % 4] for i in range(n)],
+            "action": ["a"] * n,
+            "category": ["deploy" if i == 5 else "audit" for i in range(n)],
+            "service": ["payments"] * n,
+        },
+        schema_overrides={"end_time": pl.Datetime("us", "UTC")},
+    )
 
 
 def test_large_timeline_is_aggregated_with_a_visible_note():
@@ -40,4 +43,6 @@ def test_small_timeline_draws_every_event_and_timeouts_have_their_own_colour():
 
 def test_deploy_events_get_markers():
     spec = timeline(_frame(50)).to_dict()
-    assert any(layer.get("mark", {}).get("type") == "rule" or layer.get("mark") == "rule" for layer in spec["layer"])
+    assert any(
+        layer.get("mark", {}).get("type") == "rule" or layer.get("mark") == "rule" for layer in spec["layer"]
+    )

@@ -22,7 +22,12 @@ def _ingest(case, tmp_path, text=LOG, name="job.log"):
 def test_job_log_lines_become_build_events_with_times_from_the_prefix(case, tmp_path):
     res = _ingest(case, tmp_path)
     assert res.loader == "ci_joblog"
-    assert res.records_read == 6 and res.records_loaded == 5 and res.records_rejected == 1 and res.blank_lines == 1
+    assert (
+        res.records_read == 6
+        and res.records_loaded == 5
+        and res.records_rejected == 1
+        and res.blank_lines == 1
+    )
     ev = case.sql("SELECT time, time_raw, action, category, outcome FROM events ORDER BY evidence_line")
     assert ev.get_column("category").unique().to_list() == ["build"]
     assert ev.get_column("time_raw")[-1] == "2026-03-14T09:12:03.1234567Z"

@@ -13,9 +13,13 @@ from forensics.display import fingerprint
 from forensics.report import run_report
 from forensics.sample import scenario as S
 
-INCIDENT_SCOPE = dict(principals=[S.DEPLOY_BOT_GH_USER], runners=[S.COMPROMISED_RUNNER],
-                      ips=[S.ATTACKER_IP, S.ATTACKER_IP_2],
-                      start=S.DAY_START.isoformat(), end=S.DAY_END.isoformat())
+INCIDENT_SCOPE = dict(
+    principals=[S.DEPLOY_BOT_GH_USER],
+    runners=[S.COMPROMISED_RUNNER],
+    ips=[S.ATTACKER_IP, S.ATTACKER_IP_2],
+    start=S.DAY_START.isoformat(),
+    end=S.DAY_END.isoformat(),
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,10 @@ def test_every_scenario_credential_is_found_with_its_true_status(sample_rows, cr
 
 def test_unrevoked_attacker_credentials_outrank_every_revoked_one(sample_rows):
     revoked = [r["risk_rank"] for r in sample_rows.values() if r["status"] == "revoked"]
-    for cid in (S.PERSIST_KEY, S.K8S_DEPLOY_BOT_CRED):  # the forgotten key, and the cert that deployed the rogue image
+    for cid in (
+        S.PERSIST_KEY,
+        S.K8S_DEPLOY_BOT_CRED,
+    ):  # the forgotten key, and the cert that deployed the rogue image
         assert sample_rows[cid]["status"] == "not proven revoked"
         assert sample_rows[cid]["risk_rank"] < min(revoked)
     assert S.PAYMENTS_ROGUE.digest in sample_rows[S.K8S_DEPLOY_BOT_CRED]["artifacts"]
@@ -65,8 +72,13 @@ def test_the_secret_is_redacted_in_every_output(sample_dir, tmp_path):
     out = tmp_path / "report"
     params = {k: ",".join(v) if isinstance(v, list) else v for k, v in INCIDENT_SCOPE.items()}
     res = run_report("credential_revocation", case_path, params, out)
-    outputs = [res.html, res.notebook, out / "credential_revocation.md", out / "credential_revocation.json",
-               out / "credential_revocation.csv"]
+    outputs = [
+        res.html,
+        res.notebook,
+        out / "credential_revocation.md",
+        out / "credential_revocation.json",
+        out / "credential_revocation.csv",
+    ]
     for path in outputs:
         text = path.read_text(encoding="utf-8")
         assert S.DEPLOY_BOT_SECRET not in text, f"the secret is shown in full in {path.name}"
@@ -87,12 +99,18 @@ def test_stolen_instance_role_session_is_listed_with_its_use_outside_aws(shared_
     if "cloudtrail" not in registry.names():
         pytest.skip("the CloudTrail loader has not landed")
     records = [json.loads(line) for line in (shared_data / OTRF).read_text().splitlines() if line.strip()]
-    stolen = {r["userIdentity"]["accessKeyId"] for r in records
-              if r["userIdentity"].get("arn", "").split("/")[-1].startswith("i-")}
+    stolen = {
+        r["userIdentity"]["accessKeyId"]
+        for r in records
+        if r["userIdentity"].get("arn", "").split("/")[-1].startswith("i-")
+    }
     assert len(stolen) == 1
     key = stolen.pop()
-    outside = sum(1 for r in records if r["userIdentity"].get("accessKeyId") == key
-                  and not r["sourceIPAddress"].endswith("amazonaws.com"))
+    outside = sum(
+        1
+        for r in records
+        if r["userIdentity"].get("accessKeyId") == key and not r["sourceIPAddress"].endswith("amazonaws.com")
+    )
     with forensics.open_case(tmp_path / "otrf.duckdb") as c:
         c.ingest(shared_data / OTRF)
         rows = {r["credential_id"]: r for r in checklist.build(c).to_dicts()}

@@ -22,16 +22,30 @@ def test_ingest_prints_per_file_counts(evidence, tmp_path, capsys):
     assert "read 2 = loaded 1 + rejected 1" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["ingest", "/no/such/file", "--case", "{case}"], "no such file"),
-    (["timeline", "--case", "{case}", "--from", "yesterday"], "not a time"),
-    (["timeline", "--case", "{case}", "--from", "2026-03-14T10:00:00Z", "--to", "2026-03-14T09:00:00Z"], "empty time window"),
-    (["run", "no_such_notebook", "--case", "{case}"], "unknown notebook"),
-    (["run", "incident_reconstruction", "--case", "{case}", "-p", "nope", "1"], "no parameter 'nope'"),
-    (["ingest", "{binary}", "--case", "{case}"], "unknown format"),
-    (["ingest", "{evidence}", "--case", "{case}", "--loader", "nope"], "unknown loader"),
-    (["timeline", "--case", "/no/such/case.duckdb"], "no such case"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ingest", "/no/such/file", "--case", "{case}"], "no such file"),
+        (["timeline", "--case", "{case}", "--from", "yesterday"], "not a time"),
+        (
+            [
+                "timeline",
+                "--case",
+                "{case}",
+                "--from",
+                "2026-03-14T10:00:00Z",
+                "--to",
+                "2026-03-14T09:00:00Z",
+            ],
+            "empty time window",
+        ),
+        (["run", "no_such_notebook", "--case", "{case}"], "unknown notebook"),
+        (["run", "incident_reconstruction", "--case", "{case}", "-p", "nope", "1"], "no parameter 'nope'"),
+        (["ingest", "{binary}", "--case", "{case}"], "unknown format"),
+        (["ingest", "{evidence}", "--case", "{case}", "--loader", "nope"], "unknown loader"),
+        (["timeline", "--case", "/no/such/case.duckdb"], "no such case"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(evidence, tmp_path, capsys, argv, message):
     case = tmp_path / "c.duckdb"
     main(["ingest", str(evidence), "--case", str(case)])
@@ -56,13 +70,18 @@ def test_timeline_csv_output(evidence, tmp_path, capsys):
 def test_query_parameters_from_the_command_line_are_bound_with_their_types(tmp_path, monkeypatch, capsys):
     qdir = tmp_path / "queries" / "demo"
     qdir.mkdir(parents=True)
-    (qdir / "add.sql").write_text("-- Adds one. Params: $n, $since.\nSELECT $n + 1 AS x, $since < TIMESTAMPTZ '2030-01-01' AS past\n")
+    (qdir / "add.sql").write_text(
+        "-- Adds one. Params: $n, $since.\nSELECT $n + 1 AS x, $since < TIMESTAMPTZ '2030-01-01' AS past\n"
+    )
     monkeypatch.setenv("FORENSICS_QUERIES", str(tmp_path / "queries"))
     case = tmp_path / "c.duckdb"
     import forensics
 
     forensics.open_case(case).close()
-    assert main(["query", "demo/add", "--case", str(case), "-p", "n", "41", "-p", "since", "2026-03-14T09:00Z"]) == 0
+    assert (
+        main(["query", "demo/add", "--case", str(case), "-p", "n", "41", "-p", "since", "2026-03-14T09:00Z"])
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == ["x,past", "42,true"]
 
 

@@ -14,9 +14,15 @@ from forensics.sources.cloudtrail import _CANONICAL_TIME
 
 
 def _event(i: int, **extra) -> dict:
-    return {"eventVersion": "1.09", "eventTime": f"2026-03-14T09:{i % 60:02d}:00Z", "eventSource": "s3.amazonaws.com",
-            "eventName": "GetObject", "eventID": f"e{i}", "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::1:user/u{i}"},
-            **extra}
+    return {
+        "eventVersion": "1.09",
+        "eventTime": f"2026-03-14T09:{i % 60:02d}:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "eventID": f"e{i}",
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::1:user/u{i}"},
+        **extra,
+    }
 
 
 def _records(n: int, *extra) -> bytes:
@@ -40,7 +46,9 @@ def test_multi_member_gzip_is_read_once(tmp_path):
     body = b"".join(lines)
     half = len(body) // 2
     p = tmp_path / "m.jsonl.gz"
-    p.write_bytes(gzip.compress(body[:half]) + gzip.compress(body[half:]))  # members larger than a 1 MiB piece
+    p.write_bytes(
+        gzip.compress(body[:half]) + gzip.compress(body[half:])
+    )  # members larger than a 1 MiB piece
     for piece in (1 << 20, None):
         got = bytearray()
         for chunk in ByteStream(str(p), piece_bytes=piece):
@@ -54,7 +62,12 @@ def test_large_records_document_is_probed_from_its_start(tmp_path, small_bound):
     p = tmp_path / "big.json.gz"
     p.write_bytes(gzip.compress(_records(200)))
     probe = sniff(str(p))
-    assert (probe.container, probe.top_keys, probe.document, probe.content) == ("json", ("Records",), None, None)
+    assert (probe.container, probe.top_keys, probe.document, probe.content) == (
+        "json",
+        ("Records",),
+        None,
+        None,
+    )
     # as many of the first records as the prefix holds (an 8 MB prefix holds 50 CloudTrail events)
     ids = [s["eventID"] for s in probe.samples]
     assert 0 < len(ids) <= 50 and ids == [f"e{i}" for i in range(len(ids))]
@@ -64,7 +77,12 @@ def test_large_records_document_loads_every_record(case, tmp_path, small_bound):
     p = tmp_path / "big.json.gz"
     p.write_bytes(gzip.compress(_records(300)))
     res = _one(case, p)
-    assert (res.loader, res.format, res.records_read, res.records_loaded) == ("cloudtrail", "gzip+json", 300, 300)
+    assert (res.loader, res.format, res.records_read, res.records_loaded) == (
+        "cloudtrail",
+        "gzip+json",
+        300,
+        300,
+    )
     assert case.sql("SELECT min(evidence_record), max(evidence_record) FROM events").row(0) == (1, 300)
 
 
@@ -77,8 +95,11 @@ def test_null_and_scalar_records_are_rejected_with_their_type(case, tmp_path, mo
     res = _one(case, p)
     assert (res.records_read, res.records_loaded, res.records_rejected) == (33, 30, 3)
     got = case.sql("SELECT record_index, reason, raw_text FROM rejects ORDER BY record_index").rows()
-    assert got == [(31, "non-object record (NULL)", "null"), (32, "non-object record (UBIGINT)", "5"),
-                   (33, "non-object record (VARCHAR)", '"x"')]
+    assert got == [
+        (31, "non-object record (NULL)", "null"),
+        (32, "non-object record (UBIGINT)", "5"),
+        (33, "non-object record (VARCHAR)", '"x"'),
+    ]
 
 
 @pytest.mark.parametrize("large", [False, True])
@@ -121,7 +142,9 @@ def test_document_over_the_bound_is_rejected_whole(case, tmp_path, small_bound):
     res = ing.ingest_file(str(p))
     assert (res.records_read, res.records_rejected) == (1, 1)
     rej = case.rejects().row(0, named=True)
-    assert rej["reason"].startswith("JSON document exceeds the 10000 byte bound") and rej["raw_length"] == size
+    assert (
+        rej["reason"].startswith("JSON document exceeds the 10000 byte bound") and rej["raw_length"] == size
+    )
 
 
 def test_invalid_utf8_in_a_large_document_is_one_reject(case, tmp_path, small_bound):
@@ -134,7 +157,9 @@ def test_invalid_utf8_in_a_large_document_is_one_reject(case, tmp_path, small_bo
 
 def test_large_object_document_is_probed_with_its_arrays_cut_to_three(tmp_path, small_bound):
     p = tmp_path / "o.json"
-    p.write_bytes(json.dumps({"kind": "EventList", "items": [_event(i) for i in range(40)], "pad": [None, 1]}).encode())
+    p.write_bytes(
+        json.dumps({"kind": "EventList", "items": [_event(i) for i in range(40)], "pad": [None, 1]}).encode()
+    )
     probe = sniff(str(p))
     assert probe.top_keys == ("kind", "items", "pad")
     (sample,) = probe.samples
@@ -149,8 +174,10 @@ def test_records_that_are_not_an_array_leave_the_document_to_the_general_reading
 
 
 def test_digest_record_with_an_escaped_key_is_still_a_digest(case, tmp_path):
-    digest = ('{"digest\\u0053tartTime": "2026-03-14T08:00:00Z", "digestEndTime": "2026-03-14T09:00:00Z", '
-              '"logFiles": [{"s3Object": "x"}]}')
+    digest = (
+        '{"digest\\u0053tartTime": "2026-03-14T08:00:00Z", "digestEndTime": "2026-03-14T09:00:00Z", '
+        '"logFiles": [{"s3Object": "x"}]}'
+    )
     p = tmp_path / "d.json"
     p.write_bytes(_records(3)[:-2] + b", " + digest.encode() + b"]}")
     res = _one(case, p)
@@ -160,14 +187,28 @@ def test_digest_record_with_an_escaped_key_is_still_a_digest(case, tmp_path):
 
 
 def test_canonical_event_time_shortcut_agrees_with_fx_time(case):
-    texts = ["2026-03-14T09:00:00Z", "2026-03-14T24:00:00Z", "2026-02-30T09:00:00Z", "2026-03-14T23:59:60Z",
-             "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-03-14T09:00:00.5Z", "2026-03-14t09:00:00z",
-             " 2026-03-14T09:00:00Z", "2026-03-14 09:00:00Z", "2026-03-14T09:00:00", "1773478800", ""]
+    texts = [
+        "2026-03-14T09:00:00Z",
+        "2026-03-14T24:00:00Z",
+        "2026-02-30T09:00:00Z",
+        "2026-03-14T23:59:60Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2026-03-14T09:00:00.5Z",
+        "2026-03-14t09:00:00z",
+        " 2026-03-14T09:00:00Z",
+        "2026-03-14 09:00:00Z",
+        "2026-03-14T09:00:00",
+        "1773478800",
+        "",
+    ]
     differ = case.sql(
         f"""SELECT s FROM (SELECT s, CASE WHEN regexp_full_match(s, {_CANONICAL_TIME}) THEN try_cast(s AS TIMESTAMPTZ)
                                           ELSE fx_time(s, true) END AS fast, fx_time(s, true) AS rule
                            FROM unnest($texts) t(s))
-            WHERE fast IS DISTINCT FROM rule""", {"texts": texts})
+            WHERE fast IS DISTINCT FROM rule""",
+        {"texts": texts},
+    )
     assert differ.height == 0, differ
 
 
@@ -183,8 +224,10 @@ def test_document_records_handed_over_in_arrow_load_the_same_as_from_a_table(tmp
         monkeypatch.setattr(ingest, "STAGE_MIN_RECORDS", minimum)
         with forensics.open_case(tmp_path / f"c{minimum}.duckdb") as case:
             res = _one(case, p)
-            got[minimum] = ((res.records_read, res.records_loaded, res.records_rejected, res.records_duplicate),
-                            case.sql("SELECT * EXCLUDE (event_id) FROM events ORDER BY evidence_record").rows(),
-                            case.sql("SELECT record_index, reason FROM rejects ORDER BY record_index").rows())
+            got[minimum] = (
+                (res.records_read, res.records_loaded, res.records_rejected, res.records_duplicate),
+                case.sql("SELECT * EXCLUDE (event_id) FROM events ORDER BY evidence_record").rows(),
+                case.sql("SELECT record_index, reason FROM rejects ORDER BY record_index").rows(),
+            )
     assert got[1] == got[10**9]
     assert got[1][0] == (203, 201, 2, 1)

@@ -16,10 +16,19 @@ from forensics.sources.cloudtrail import CloudTrailSource
 
 
 def _event(eid: str, t: str | None = "2026-03-01T10:00:00Z", name: str = "GetObject") -> dict:
-    e = {"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": name, "eventID": eid,
-         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
-                          "accessKeyId": "AKIAEXAMPLEKEY000001"},
-         "sourceIPAddress": "203.0.113.7", "requestParameters": {"bucketName": "b", "key": eid}}
+    e = {
+        "eventVersion": "1.08",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": name,
+        "eventID": eid,
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": "arn:aws:iam::111122223333:user/alice",
+            "accessKeyId": "AKIAEXAMPLEKEY000001",
+        },
+        "sourceIPAddress": "203.0.113.7",
+        "requestParameters": {"bucketName": "b", "key": eid},
+    }
     if t is not None:
         e["eventTime"] = t
     return e
@@ -32,14 +41,20 @@ def _bucket(root):
     a = {"Records": [_event("e1"), _event("e2", t=None), _event("e3", "2026-03-01T09:00:00Z")]}
     (d / "a.json.gz").write_bytes(gzip.compress(json.dumps(a).encode()))
     # e3 again (an overlapping export), a record that is not an object, a JSON null record
-    b = {"Records": [_event("e3", "2026-03-01T09:00:00Z"), _event("e4", "2026-03-01T11:00:00+02:00"), 5, None]}
+    b = {
+        "Records": [_event("e3", "2026-03-01T09:00:00Z"), _event("e4", "2026-03-01T11:00:00+02:00"), 5, None]
+    }
     (d / "b.json").write_text(json.dumps(b))
     (d / "c.json").write_text('{"Records": []}')  # CloudTrail writes empty files
-    (d / "d.json").write_text('{"Records": [{"eventVersion": "1.08", "eventTime": "2026-03-01T10:00:00Z"')  # cut off
+    (d / "d.json").write_text(
+        '{"Records": [{"eventVersion": "1.08", "eventTime": "2026-03-01T10:00:00Z"'
+    )  # cut off
     shutil.copy(d / "a.json.gz", d / "e-copy.json.gz")  # the same bytes twice in one bucket
     bad = json.dumps({"Records": [_event("e5", name="Put\udcffObject")]}, ensure_ascii=False)
     (d / "f.json").write_bytes(bad.encode("utf-8", "surrogateescape"))  # invalid UTF-8: read alone
-    (d / "g.json").write_text(json.dumps({"Records": [_event(f"g{i}", f"2026-03-01T12:00:{i:02d}Z") for i in range(5)]}))
+    (d / "g.json").write_text(
+        json.dumps({"Records": [_event(f"g{i}", f"2026-03-01T12:00:{i:02d}Z") for i in range(5)]})
+    )
     return root / "AWSLogs"
 
 
@@ -100,14 +115,21 @@ def test_a_bucket_read_as_a_group_lands_exactly_what_each_file_read_alone_lands(
     by_name = {r.path.rsplit("/", 1)[1]: r for r in results}
     assert by_name["e-copy.json.gz"].status == "already ingested"
     assert (by_name["a.json.gz"].records_loaded, by_name["a.json.gz"].records_rejected) == (2, 1)
-    assert (by_name["b.json"].records_read, by_name["b.json"].records_rejected, by_name["b.json"].records_duplicate) == (4, 2, 1)
+    assert (
+        by_name["b.json"].records_read,
+        by_name["b.json"].records_rejected,
+        by_name["b.json"].records_duplicate,
+    ) == (4, 2, 1)
     assert by_name["c.json"].records_read == 0 and by_name["c.json"].status == "ingested"
     assert by_name["d.json"].records_rejected == 1
     assert by_name["f.json"].records_rejected == 1 and "UTF-8" in _reason(together, "f.json")
     assert by_name["g.json"].records_loaded == 5
     holders = {row[1]: row[-1] for row in together[1]}
     assert holders["e3"] == "a.json.gz"
-    assert {r[4] for r in together[2] if r[0] == "b.json"} == {"non-object record (UBIGINT)", "non-object record (NULL)"}
+    assert {r[4] for r in together[2] if r[0] == "b.json"} == {
+        "non-object record (UBIGINT)",
+        "non-object record (NULL)",
+    }
 
 
 def _reason(state, name: str) -> str:
@@ -148,9 +170,14 @@ def test_a_group_is_bounded_by_bytes(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["digest.json"])
 def test_a_digest_file_beside_records_files_is_not_grouped_with_them(tmp_path, monkeypatch, name):
     bucket = _bucket(tmp_path / "in")
-    digest = {"awsAccountId": "111122223333", "digestStartTime": "2026-03-01T09:00:00Z",
-              "digestEndTime": "2026-03-01T10:00:00Z", "digestS3Bucket": "b", "digestS3Object": "o",
-              "logFiles": [{"s3Bucket": "b", "s3Object": "a.json.gz"}]}
+    digest = {
+        "awsAccountId": "111122223333",
+        "digestStartTime": "2026-03-01T09:00:00Z",
+        "digestEndTime": "2026-03-01T10:00:00Z",
+        "digestS3Bucket": "b",
+        "digestS3Object": "o",
+        "logFiles": [{"s3Bucket": "b", "s3Object": "a.json.gz"}],
+    }
     (bucket / name).write_text(json.dumps(digest))
     with forensics.open_case(tmp_path / "c.duckdb") as case:
         results = case.ingest([bucket])
@@ -158,7 +185,9 @@ def test_a_digest_file_beside_records_files_is_not_grouped_with_them(tmp_path, m
         assert case.sql("SELECT count(*) FROM cloudtrail_digests").item() == 1
 
 
-def test_real_audit_logs_read_together_land_exactly_what_each_file_read_alone_lands(shared_data, tmp_path, monkeypatch):
+def test_real_audit_logs_read_together_land_exactly_what_each_file_read_alone_lands(
+    shared_data, tmp_path, monkeypatch
+):
     """Every audit file of the corpus (CloudTrail, GCP, GitHub, Kubernetes), read in one ingest (where
     documents of one source share groups) and read one file per ingest: the same evidence rows, events
     and rejects."""
@@ -189,11 +218,19 @@ def test_single_event_documents_are_read_as_a_group_and_land_as_each_alone(tmp_p
     d = tmp_path / "in" / "events"
     d.mkdir(parents=True)
     for i in range(5):
-        ev = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"id-{i}",
-              "stage": "ResponseComplete", "verb": "create", "user": {"username": f"user-{i}"},
-              "objectRef": {"resource": "pods", "namespace": "default", "name": f"p{i}"},
-              "responseStatus": {"code": 201}, "requestReceivedTimestamp": f"2026-03-01T10:00:0{i}.000000Z",
-              "stageTimestamp": f"2026-03-01T10:00:0{i}.100000Z"}
+        ev = {
+            "kind": "Event",
+            "apiVersion": "audit.k8s.io/v1",
+            "level": "Metadata",
+            "auditID": f"id-{i}",
+            "stage": "ResponseComplete",
+            "verb": "create",
+            "user": {"username": f"user-{i}"},
+            "objectRef": {"resource": "pods", "namespace": "default", "name": f"p{i}"},
+            "responseStatus": {"code": 201},
+            "requestReceivedTimestamp": f"2026-03-01T10:00:0{i}.000000Z",
+            "stageTimestamp": f"2026-03-01T10:00:0{i}.100000Z",
+        }
         if i == 2:
             del ev["requestReceivedTimestamp"], ev["stageTimestamp"]
         (d / f"e{i}.json").write_text(json.dumps(ev, indent=2))
@@ -207,9 +244,17 @@ def test_single_event_documents_are_read_as_a_group_and_land_as_each_alone(tmp_p
 
 
 def _k8s_line(i: int, t: str | None = "2026-03-01T10:00:00.000000Z") -> str:
-    ev = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"a-{i}",
-          "stage": "ResponseComplete", "verb": "get", "user": {"username": "system:serviceaccount:ci:runner"},
-          "objectRef": {"resource": "secrets", "namespace": "prod", "name": f"s{i}"}, "responseStatus": {"code": 200}}
+    ev = {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": f"a-{i}",
+        "stage": "ResponseComplete",
+        "verb": "get",
+        "user": {"username": "system:serviceaccount:ci:runner"},
+        "objectRef": {"resource": "secrets", "namespace": "prod", "name": f"s{i}"},
+        "responseStatus": {"code": 200},
+    }
     if t is not None:
         ev["requestReceivedTimestamp"] = ev["stageTimestamp"] = t
     return json.dumps(ev)
@@ -218,11 +263,23 @@ def _k8s_line(i: int, t: str | None = "2026-03-01T10:00:00.000000Z") -> str:
 def test_small_json_lines_files_are_read_as_a_group_and_land_as_each_alone(tmp_path, monkeypatch):
     d = tmp_path / "in" / "audit"
     d.mkdir(parents=True)
-    (d / "a.log").write_text("\n".join([_k8s_line(1), "", _k8s_line(2), "{not json", "[1, 2]", _k8s_line(3, None)]) + "\n")
-    (d / "b.log").write_bytes(b"\xef\xbb\xbf" + "\r\n".join([_k8s_line(3), "   ", _k8s_line(4)]).encode())  # BOM, CRLF, no last newline
-    (d / "c.log.gz").write_bytes(gzip.compress((_k8s_line(1) + "\n" + _k8s_line(5) + "\n").encode()))  # a-1 again
-    (d / "d.log").write_bytes((_k8s_line(6) + "\n").encode() + b'{"kind": "Event", "auditID": "\xff"}\n' + (_k8s_line(7) + "\n").encode())
-    (d / "e.log").write_text("\n".join(_k8s_line(10 + i, f"2026-03-01T09:{59 - i:02d}:00Z") for i in range(20)) + "\n")
+    (d / "a.log").write_text(
+        "\n".join([_k8s_line(1), "", _k8s_line(2), "{not json", "[1, 2]", _k8s_line(3, None)]) + "\n"
+    )
+    (d / "b.log").write_bytes(
+        b"\xef\xbb\xbf" + "\r\n".join([_k8s_line(3), "   ", _k8s_line(4)]).encode()
+    )  # BOM, CRLF, no last newline
+    (d / "c.log.gz").write_bytes(
+        gzip.compress((_k8s_line(1) + "\n" + _k8s_line(5) + "\n").encode())
+    )  # a-1 again
+    (d / "d.log").write_bytes(
+        (_k8s_line(6) + "\n").encode()
+        + b'{"kind": "Event", "auditID": "\xff"}\n'
+        + (_k8s_line(7) + "\n").encode()
+    )
+    (d / "e.log").write_text(
+        "\n".join(_k8s_line(10 + i, f"2026-03-01T09:{59 - i:02d}:00Z") for i in range(20)) + "\n"
+    )
     _, together = _together_and_apart(tmp_path, monkeypatch, d, 3)  # a, b, c (d is not UTF-8: read alone)
     by_name = {r[0]: r for r in together[0]}
     assert by_name["a.log"][3:] == (5, 2, 3, 0, 1)  # read, loaded, rejected, duplicate, blank

@@ -38,7 +38,9 @@ def test_changed_file_at_same_path_is_a_new_evidence_row(case, tmp_path):
     (res,) = case.ingest([p])
     assert res.status == "ingested"
     ev = case.evidence()
-    assert ev.height == 2 and ev.get_column("path").n_unique() == 1 and ev.get_column("sha256").n_unique() == 2
+    assert (
+        ev.height == 2 and ev.get_column("path").n_unique() == 1 and ev.get_column("sha256").n_unique() == 2
+    )
 
 
 def test_case_survives_reopen(tmp_path):
@@ -53,7 +55,9 @@ def test_case_survives_reopen(tmp_path):
         assert c.timeline().height == 1
 
 
-def test_file_that_fails_after_partial_commits_leaves_nothing_and_can_be_ingested_again(case, tmp_path, monkeypatch):
+def test_file_that_fails_after_partial_commits_leaves_nothing_and_can_be_ingested_again(
+    case, tmp_path, monkeypatch
+):
     import pytest
 
     import forensics.ingest as ingest
@@ -69,7 +73,9 @@ def test_file_that_fails_after_partial_commits_leaves_nothing_and_can_be_ingeste
             super().load_batch(batch)
 
     p = tmp_path / "big.jsonl"
-    p.write_text("".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(400)))
+    p.write_text(
+        "".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(400))
+    )
     monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)  # many batches, an insert and a commit after each
     ing = ingest.Ingestor(case.con, commit_every_bytes=1, insert_min_rows=1)
     with pytest.raises(RuntimeError, match="disk full"):
@@ -90,7 +96,9 @@ def test_rows_left_by_a_killed_ingest_are_purged_before_the_file_is_read_again(c
     # what a killed ingest leaves after a partial commit: its rows, and its journal entry
     case.con.execute(
         "INSERT INTO events (event_id, time, source, category, outcome, evidence_sha256, evidence_record) "
-        "VALUES ('orphan', now(), 'generic', 'other', 'unknown', ?, 1)", [sha])
+        "VALUES ('orphan', now(), 'generic', 'other', 'unknown', ?, 1)",
+        [sha],
+    )
     case.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [sha, str(p)])
     (res,) = case.ingest([p])
     assert res.records_loaded == 1
@@ -98,12 +106,20 @@ def test_rows_left_by_a_killed_ingest_are_purged_before_the_file_is_read_again(c
 
 
 def test_duplicate_with_a_higher_rank_replaces_the_copy_the_case_holds(case, ranked_source, write_ranked):
-    a = write_ranked("a.jsonl", [{"id": "x", "rank": 1, "what": "partial"}, {"id": "x", "rank": 1, "what": "partial again"}])
-    b = write_ranked("b.jsonl", [{"id": "x", "rank": 3, "what": "complete"}, {"id": "x", "rank": 2, "what": "middle"}])
+    a = write_ranked(
+        "a.jsonl",
+        [{"id": "x", "rank": 1, "what": "partial"}, {"id": "x", "rank": 1, "what": "partial again"}],
+    )
+    b = write_ranked(
+        "b.jsonl", [{"id": "x", "rank": 3, "what": "complete"}, {"id": "x", "rank": 2, "what": "middle"}]
+    )
     (ra,) = case.ingest([a], loader=ranked_source)
     (rb,) = case.ingest([b], loader=ranked_source)
     assert (ra.records_loaded, ra.records_duplicate) == (2, 1)  # equal rank: the earlier record stays
-    assert (rb.records_loaded, rb.records_duplicate) == (2, 2)  # "middle" loses in the batch, "partial" is replaced
+    assert (rb.records_loaded, rb.records_duplicate) == (
+        2,
+        2,
+    )  # "middle" loses in the batch, "partial" is replaced
     assert case.sql("SELECT action FROM events").rows() == [("complete",)]
 
 
@@ -113,11 +129,17 @@ def test_events_gathered_over_many_batches_are_inserted_once_each(case, tmp_path
     p = tmp_path / "many.jsonl"
     lines = [json.dumps({"time": f"2026-03-14T09:{(i * 37) % 60:02d}:00Z", "n": i}) for i in range(500)]
     p.write_text("\n".join(lines) + "\n{bad\n")
-    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)  # about 40 batches, gathered into inserts of 120 rows or more
+    monkeypatch.setattr(
+        ingest, "PIECE_BYTES", 2048
+    )  # about 40 batches, gathered into inserts of 120 rows or more
     res = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=120).ingest_file(str(p))
     assert res.reconciled and (res.records_loaded, res.records_rejected) == (500, 1)
-    assert case.sql("SELECT count(*), count(DISTINCT evidence_line), min(evidence_line), max(evidence_line) FROM events").row(0) == (500, 500, 1, 500)
-    assert case.sql("SELECT list(raw->>'n' ORDER BY evidence_line) FROM events").item().to_list() == [str(i) for i in range(500)]
+    assert case.sql(
+        "SELECT count(*), count(DISTINCT evidence_line), min(evidence_line), max(evidence_line) FROM events"
+    ).row(0) == (500, 500, 1, 500)
+    assert case.sql("SELECT list(raw->>'n' ORDER BY evidence_line) FROM events").item().to_list() == [
+        str(i) for i in range(500)
+    ]
 
 
 def test_a_batch_out_of_time_order_is_stored_in_time_order(case, tmp_path):
@@ -128,11 +150,15 @@ def test_a_batch_out_of_time_order_is_stored_in_time_order(case, tmp_path):
     assert len(stored) == 60 and stored == sorted(stored)
 
 
-def test_a_file_is_in_the_ingest_journal_only_between_its_first_partial_commit_and_its_evidence_row(case, tmp_path, monkeypatch):
+def test_a_file_is_in_the_ingest_journal_only_between_its_first_partial_commit_and_its_evidence_row(
+    case, tmp_path, monkeypatch
+):
     import forensics.ingest as ingest
 
     p = tmp_path / "big.jsonl"
-    p.write_text("".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(300)))
+    p.write_text(
+        "".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(300))
+    )
     monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)
     ing = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=1)
     seen = []
@@ -146,7 +172,6 @@ def test_a_file_is_in_the_ingest_journal_only_between_its_first_partial_commit_a
     res = ing.ingest_file(str(p))
     assert seen and all(rows == [(res.sha256,)] for rows in seen)  # listed after every partial commit
     assert case.sql("SELECT count(*) FROM ingest_journal").item() == 0  # and no longer once it is evidence
-
 
 
 @pytest.mark.parametrize("insert_min_rows", [1, 120])
@@ -168,12 +193,20 @@ def test_every_event_keeps_the_exact_text_of_its_own_line(case, tmp_path, monkey
             lines.append(json.dumps({"n": i, "note": "no time"}))
         else:
             minute = (59 - i % 60) if i % 3 else i % 60  # back and forth: batches out of time order
-            lines.append(" " * (i % 3) + json.dumps({"time": f"2026-03-14T09:{minute:02d}:00Z", "n": i, "pad": "é" * (i % 5)},
-                                                    ensure_ascii=False, separators=(",", ":" if i % 2 else ": ")))
+            lines.append(
+                " " * (i % 3)
+                + json.dumps(
+                    {"time": f"2026-03-14T09:{minute:02d}:00Z", "n": i, "pad": "é" * (i % 5)},
+                    ensure_ascii=False,
+                    separators=(",", ":" if i % 2 else ": "),
+                )
+            )
     p = tmp_path / "mixed.jsonl"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)
-    res = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=insert_min_rows).ingest_file(str(p))
+    res = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=insert_min_rows).ingest_file(
+        str(p)
+    )
     assert res.reconciled
     stored = case.sql("SELECT evidence_line, CAST(raw AS VARCHAR) AS raw FROM events").rows()
     expected = {n: text for n, text in enumerate(lines, 1) if text.lstrip().startswith('{"time"')}

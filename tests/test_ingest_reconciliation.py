@@ -22,9 +22,13 @@ def _assert_reconciled(case, res):
     assert res.records_read == res.records_loaded + res.records_rejected
     ev = case.sql("SELECT * FROM evidence WHERE sha256 = $s", {"s": res.sha256}).row(0, named=True)
     assert ev["records_read"] == ev["records_loaded"] + ev["records_rejected"]
-    loaded = case.sql("SELECT count(DISTINCT evidence_record) AS n FROM events WHERE evidence_sha256 = $s",
-                      {"s": res.sha256}).item()
-    rejected = case.sql("SELECT count(*) AS n FROM rejects WHERE evidence_sha256 = $s", {"s": res.sha256}).item()
+    loaded = case.sql(
+        "SELECT count(DISTINCT evidence_record) AS n FROM events WHERE evidence_sha256 = $s",
+        {"s": res.sha256},
+    ).item()
+    rejected = case.sql(
+        "SELECT count(*) AS n FROM rejects WHERE evidence_sha256 = $s", {"s": res.sha256}
+    ).item()
     assert loaded == res.records_loaded - res.records_duplicate
     assert rejected == res.records_rejected
 
@@ -56,7 +60,11 @@ def test_bom_and_crlf_are_tolerated(case, tmp_path):
 
 def test_invalid_utf8_line_is_rejected_and_neighbours_load(case, tmp_path):
     p = tmp_path / "u.jsonl"
-    p.write_bytes((_line(1) + "\n").encode() + b'{"time":"2026-03-14T09:00:00Z","x":"\xff\xfe"}\n' + (_line(3) + "\n").encode())
+    p.write_bytes(
+        (_line(1) + "\n").encode()
+        + b'{"time":"2026-03-14T09:00:00Z","x":"\xff\xfe"}\n'
+        + (_line(3) + "\n").encode()
+    )
     res = _ingest_one(case, p)
     assert (res.records_loaded, res.records_rejected) == (2, 1)
     rej = case.rejects().row(0, named=True)
@@ -121,7 +129,9 @@ def test_record_without_time_is_rejected_with_reason(case, tmp_path):
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_records_object_and_array_documents_are_split_into_records(case, tmp_path, compress):
-    doc = json.dumps({"Records": [{"eventTime": "2026-03-14T09:00:00Z"}, {"eventTime": "2026-03-14T09:01:00Z"}]})
+    doc = json.dumps(
+        {"Records": [{"eventTime": "2026-03-14T09:00:00Z"}, {"eventTime": "2026-03-14T09:01:00Z"}]}
+    )
     p = tmp_path / ("r.json.gz" if compress else "r.json")
     p.write_bytes(gzip.compress(doc.encode()) if compress else doc.encode())
     res = _ingest_one(case, p)
@@ -138,7 +148,9 @@ def test_format_is_detected_by_content_not_name(case, tmp_path):
 
 def test_csv_bad_rows_are_rejected_with_line_numbers(case, tmp_path):
     p = tmp_path / "c.csv"
-    p.write_text("time,user\n2026-03-14T09:00:00Z,bob\n2026-03-14T09:01:00Z,al,extra\n2026-03-14T09:02:00Z,carol\n")
+    p.write_text(
+        "time,user\n2026-03-14T09:00:00Z,bob\n2026-03-14T09:01:00Z,al,extra\n2026-03-14T09:02:00Z,carol\n"
+    )
     res = _ingest_one(case, p)
     assert (res.records_read, res.records_loaded, res.records_rejected) == (3, 2, 1)
     assert case.rejects().get_column("line").to_list() == [3]
@@ -177,7 +189,8 @@ def test_records_a_loader_never_touches_are_rejected_with_its_name(case, tmp_pat
     assert (res.records_read, res.records_loaded, res.records_rejected) == (2, 0, 2)
     assert case.sql("SELECT line, reason, raw_text FROM rejects ORDER BY line").rows() == [
         (1, "the silent loader produced nothing for this record", '{"a": 1}'),
-        (2, "the silent loader produced nothing for this record", '{"b": 2}')]
+        (2, "the silent loader produced nothing for this record", '{"b": 2}'),
+    ]
 
 
 def test_a_read_error_in_the_line_reader_thread_is_raised_to_the_ingest(tmp_path):

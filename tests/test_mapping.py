@@ -35,18 +35,38 @@ def _write(tmp_path, rows, mapping=MAPPING, name="app.jsonl"):
 
 
 def test_mapping_fills_event_columns_from_nested_fields(case, tmp_path):
-    data, m = _write(tmp_path, [{"when": "2026-03-14 09:00:00", "op": "login", "who": {"name": "bob"},
-                                 "net": {"ip": "192.0.2.1"}, "meta": {"req-id": "r1"}, "result": "ok"}])
+    data, m = _write(
+        tmp_path,
+        [
+            {
+                "when": "2026-03-14 09:00:00",
+                "op": "login",
+                "who": {"name": "bob"},
+                "net": {"ip": "192.0.2.1"},
+                "meta": {"req-id": "r1"},
+                "result": "ok",
+            }
+        ],
+    )
     (res,) = case.ingest([data], mapping=str(m))
     assert res.loader == "myapp" and res.records_loaded == 1
     row = case.timeline().row(0, named=True)
-    assert (row["source"], row["category"], row["action"], row["actor"], row["src_ip"], row["request_id"]) == \
-        ("myapp", "audit", "login", "bob", "192.0.2.1", "r1")
+    assert (
+        row["source"],
+        row["category"],
+        row["action"],
+        row["actor"],
+        row["src_ip"],
+        row["request_id"],
+    ) == ("myapp", "audit", "login", "bob", "192.0.2.1", "r1")
     assert row["outcome"] == "success" and str(row["time"]) == "2026-03-14 09:00:00+00:00"
 
 
 def test_mapping_outcome_values_keep_timeouts_distinct(case, tmp_path):
-    rows = [{"when": f"2026-03-14T09:00:0{i}Z", "result": r} for i, r in enumerate(["ok", "denied", "deadline", "weird"])]
+    rows = [
+        {"when": f"2026-03-14T09:00:0{i}Z", "result": r}
+        for i, r in enumerate(["ok", "denied", "deadline", "weird"])
+    ]
     data, m = _write(tmp_path, rows)
     case.ingest([data], mapping=str(m))
     got = case.timeline().select("outcome", "outcome_reason").rows()
@@ -65,19 +85,24 @@ def test_csv_with_mapping(case, tmp_path):
     data = tmp_path / "a.csv"
     data.write_text("when,op,result\n2026-03-14T09:00:00Z,login,OK\n", encoding="utf-8")
     m = tmp_path / "m.toml"
-    m.write_text('name = "csvapp"\n[fields]\ntime = "when"\naction = "op"\n[outcome]\nfield = "result"\nsuccess = ["ok"]\n')
+    m.write_text(
+        'name = "csvapp"\n[fields]\ntime = "when"\naction = "op"\n[outcome]\nfield = "result"\nsuccess = ["ok"]\n'
+    )
     case.ingest([data], mapping=str(m))
     assert case.timeline().select("action", "outcome").row(0) == ("login", "success")
 
 
-@pytest.mark.parametrize("text, message", [
-    ('category = "audit"\n[fields]\ntime = "t"', "'name'"),
-    ('name = "x"\n[fields]\naction = "a"', "'time'"),
-    ('name = "x"\ncategory = "nope"\n[fields]\ntime = "t"', "category"),
-    ('name = "x"\n[fields]\ntime = "t"\nbogus = "b"', "cannot map"),
-    ('name = "x"\nnaive_time = "local"\n[fields]\ntime = "t"', "naive_time"),
-    ("name = [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('category = "audit"\n[fields]\ntime = "t"', "'name'"),
+        ('name = "x"\n[fields]\naction = "a"', "'time'"),
+        ('name = "x"\ncategory = "nope"\n[fields]\ntime = "t"', "category"),
+        ('name = "x"\n[fields]\ntime = "t"\nbogus = "b"', "cannot map"),
+        ('name = "x"\nnaive_time = "local"\n[fields]\ntime = "t"', "naive_time"),
+        ("name = [", "not valid TOML"),
+    ],
+)
 def test_bad_mapping_says_what_is_wrong(case, tmp_path, text, message):
     data, m = _write(tmp_path, [{"t": "2026-03-14T09:00:00Z"}], mapping=text)
     with pytest.raises(BadMapping, match=message):
@@ -85,13 +110,19 @@ def test_bad_mapping_says_what_is_wrong(case, tmp_path, text, message):
 
 
 def test_mapping_source_name_is_restricted(case, tmp_path):
-    data, m = _write(tmp_path, [{"t": "2026-03-14T09:00:00Z"}], mapping='name = "x\'; DROP TABLE events; --"\n[fields]\ntime = "t"\n')
+    data, m = _write(
+        tmp_path,
+        [{"t": "2026-03-14T09:00:00Z"}],
+        mapping='name = "x\'; DROP TABLE events; --"\n[fields]\ntime = "t"\n',
+    )
     with pytest.raises(BadMapping, match="name may hold only"):
         case.ingest([data], mapping=str(m))
 
 
 def test_mapping_field_paths_cannot_inject_sql(case, tmp_path):
-    evil = 'name = "x"\n[fields]\ntime = "t\'); DROP TABLE evidence; --"\naction = "a\' || (SELECT 1) || \'"\n'
+    evil = (
+        'name = "x"\n[fields]\ntime = "t\'); DROP TABLE evidence; --"\naction = "a\' || (SELECT 1) || \'"\n'
+    )
     data, m = _write(tmp_path, [{"t": "2026-03-14T09:00:00Z"}], mapping=evil)
     (res,) = case.ingest([data], mapping=str(m))
     assert res.records_rejected == 1  # no such field: no time

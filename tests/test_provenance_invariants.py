@@ -15,12 +15,24 @@ D1, D2, D3 = ("sha256:" + c * 64 for c in "123")
 
 
 def _attest(tmp_path, digest: str, builder: str = W.BUILDER_ID, tamper: bool = False):
-    stmt = {"_type": "https://in-toto.io/Statement/v1",
-            "subject": [{"name": "registry/api", "digest": {"sha256": digest.split(":")[1]}}],
-            "predicateType": "https://slsa.dev/provenance/v1",
-            "predicate": {"buildDefinition": {"buildType": W.BUILD_TYPE, "externalParameters": {
-                "workflow": {"repository": f"https://github.com/{REPO}", "ref": "refs/tags/v1", "path": "release.yml"}}},
-                "runDetails": {"builder": {"id": builder}}}}
+    stmt = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry/api", "digest": {"sha256": digest.split(":")[1]}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {
+                "buildType": W.BUILD_TYPE,
+                "externalParameters": {
+                    "workflow": {
+                        "repository": f"https://github.com/{REPO}",
+                        "ref": "refs/tags/v1",
+                        "path": "release.yml",
+                    }
+                },
+            },
+            "runDetails": {"builder": {"id": builder}},
+        },
+    }
     env = W.sign(stmt)
     if tamper:
         stmt["subject"][0]["digest"]["sha256"] = "f" * 64
@@ -34,8 +46,18 @@ def _deploys(tmp_path, rows: list[tuple], name: str = "deploys.jsonl"):
     """rows: (time HH:MM, digest, actor, via, action[, instance])"""
     out = []
     for i, r in enumerate(rows):
-        rec = {"id": f"{name}-{i}", "time": f"2026-03-14T{r[0]}:00Z", "service": "api", "environment": "production",
-               "version": f"v{i}", "digest": r[1], "actor": r[2], "via": r[3], "action": r[4], "status": "success"}
+        rec = {
+            "id": f"{name}-{i}",
+            "time": f"2026-03-14T{r[0]}:00Z",
+            "service": "api",
+            "environment": "production",
+            "version": f"v{i}",
+            "digest": r[1],
+            "actor": r[2],
+            "via": r[3],
+            "action": r[4],
+            "status": "success",
+        }
         if len(r) > 5:
             rec["instance"] = r[5]
         out.append(json.dumps(rec))
@@ -46,8 +68,13 @@ def _deploys(tmp_path, rows: list[tuple], name: str = "deploys.jsonl"):
 
 def _policy() -> dict:
     key = W.test_trust_key() | {"repositories": [REPO]}
-    return {"issuer": provenance.GITHUB_ISSUER, "repositories": {REPO: {"builder_id": W.BUILDER_ID}},
-            "keys": [key], "ci_actors": ["ci-bot"], "rollout_window_minutes": 30}
+    return {
+        "issuer": provenance.GITHUB_ISSUER,
+        "repositories": {REPO: {"builder_id": W.BUILDER_ID}},
+        "keys": [key],
+        "ci_actors": ["ci-bot"],
+        "rollout_window_minutes": 30,
+    }
 
 
 def _run(case, tmp_path, deploys: list[tuple], attested=(D1,), extra=()):
@@ -66,7 +93,9 @@ def test_deploy_without_attestation_fires_with_reason(case, tmp_path):
 
 
 def test_deploy_without_attestation_quiet_when_all_attested(case, tmp_path):
-    res = _run(case, tmp_path, [("08:00", D1, *PIPE, "deploy"), ("09:00", D2, *PIPE, "deploy")], attested=(D1, D2))
+    res = _run(
+        case, tmp_path, [("08:00", D1, *PIPE, "deploy"), ("09:00", D2, *PIPE, "deploy")], attested=(D1, D2)
+    )
     assert res["provenance_deploy_without_attestation"].is_empty()
 
 
@@ -83,20 +112,35 @@ def test_attestation_failed_quiet_when_signatures_verify(case, tmp_path):
 
 
 def test_unexpected_builder_fires(case, tmp_path):
-    res = _run(case, tmp_path, [("08:00", D1, *PIPE, "deploy")], extra=[_attest(tmp_path, D2, builder="https://evil.example/builder")])
+    res = _run(
+        case,
+        tmp_path,
+        [("08:00", D1, *PIPE, "deploy")],
+        extra=[_attest(tmp_path, D2, builder="https://evil.example/builder")],
+    )
     df = res["provenance_unexpected_identity"]
     assert df.height == 1 and "is not an expected builder" in df["reason"][0]
-    assert not res["provenance_attestation_failed"].is_empty()  # the verdict fails too, with the builder as reason
+    assert not res[
+        "provenance_attestation_failed"
+    ].is_empty()  # the verdict fails too, with the builder as reason
 
 
 def test_unexpected_identity_fires_on_a_signer_not_listed(case, tmp_path):
     case.ingest([_attest(tmp_path, D1)])
-    df = case.query("invariants/provenance_unexpected_identity", expected_issuer=None,
-                    expected_identities=["key:someone-else"], expected_builders=None)
+    df = case.query(
+        "invariants/provenance_unexpected_identity",
+        expected_issuer=None,
+        expected_identities=["key:someone-else"],
+        expected_builders=None,
+    )
     assert df.height == 0  # not verified yet: the signer identity is only known once checked
     provenance.verify(case, _policy())
-    df = case.query("invariants/provenance_unexpected_identity", expected_issuer=None,
-                    expected_identities=["key:someone-else"], expected_builders=None)
+    df = case.query(
+        "invariants/provenance_unexpected_identity",
+        expected_issuer=None,
+        expected_identities=["key:someone-else"],
+        expected_builders=None,
+    )
     assert df.height == 1 and "is not an expected identity" in df["reason"][0]
 
 
@@ -112,7 +156,9 @@ def test_downgrade_fires_when_verified_code_is_replaced_by_unverified(case, tmp_
 
 
 def test_downgrade_quiet_when_every_deploy_is_verified(case, tmp_path):
-    res = _run(case, tmp_path, [("08:00", D1, *PIPE, "deploy"), ("09:00", D3, *PIPE, "deploy")], attested=(D1, D3))
+    res = _run(
+        case, tmp_path, [("08:00", D1, *PIPE, "deploy"), ("09:00", D3, *PIPE, "deploy")], attested=(D1, D3)
+    )
     assert res["provenance_downgrade"].is_empty()
 
 
@@ -129,27 +175,53 @@ def test_outside_pipeline_quiet_when_ci_deploys(case, tmp_path):
 
 
 def test_mixed_versions_fire_past_the_rollout_window(case, tmp_path):
-    res = _run(case, tmp_path, [("08:00", D1, *PIPE, "deploy", "eu"), ("08:00", D1, *PIPE, "deploy", "us"),
-                                ("09:00", D3, *PIPE, "deploy", "eu"), ("11:00", D3, *PIPE, "deploy", "us")], attested=(D1, D3))
+    res = _run(
+        case,
+        tmp_path,
+        [
+            ("08:00", D1, *PIPE, "deploy", "eu"),
+            ("08:00", D1, *PIPE, "deploy", "us"),
+            ("09:00", D3, *PIPE, "deploy", "eu"),
+            ("11:00", D3, *PIPE, "deploy", "us"),
+        ],
+        attested=(D1, D3),
+    )
     df = res["provenance_mixed_versions"]
     assert df.height == 1 and "past the rollout window of 30 minutes" in df["reason"][0]
 
 
 def test_mixed_versions_quiet_within_the_rollout_window(case, tmp_path):
-    res = _run(case, tmp_path, [("08:00", D1, *PIPE, "deploy", "eu"), ("08:00", D1, *PIPE, "deploy", "us"),
-                                ("09:00", D3, *PIPE, "deploy", "eu"), ("09:10", D3, *PIPE, "deploy", "us")], attested=(D1, D3))
+    res = _run(
+        case,
+        tmp_path,
+        [
+            ("08:00", D1, *PIPE, "deploy", "eu"),
+            ("08:00", D1, *PIPE, "deploy", "us"),
+            ("09:00", D3, *PIPE, "deploy", "eu"),
+            ("09:10", D3, *PIPE, "deploy", "us"),
+        ],
+        attested=(D1, D3),
+    )
     assert res["provenance_mixed_versions"].is_empty()
 
 
 def test_rollback_to_unverified_digest_fires(case, tmp_path):
-    res = _run(case, tmp_path, [("08:00", D2, *PIPE, "deploy"), ("09:00", D1, *PIPE, "deploy"), ("10:00", D2, *PIPE, "rollback")])
+    res = _run(
+        case,
+        tmp_path,
+        [("08:00", D2, *PIPE, "deploy"), ("09:00", D1, *PIPE, "deploy"), ("10:00", D2, *PIPE, "rollback")],
+    )
     df = res["provenance_rollback_unverified"]
     assert df["artifact_digest"].to_list() == [D2] and "no verified attestation" in df["reason"][0]
 
 
 def test_rollback_to_verified_digest_quiet(case, tmp_path):
-    res = _run(case, tmp_path, [("08:00", D1, *PIPE, "deploy"), ("09:00", D3, *PIPE, "deploy"), ("10:00", D1, *PIPE, "rollback")],
-               attested=(D1, D3))
+    res = _run(
+        case,
+        tmp_path,
+        [("08:00", D1, *PIPE, "deploy"), ("09:00", D3, *PIPE, "deploy"), ("10:00", D1, *PIPE, "rollback")],
+        attested=(D1, D3),
+    )
     assert res["provenance_rollback_unverified"].is_empty()
 
 

@@ -23,7 +23,9 @@ def prov_sample(sample_dir, tmp_path_factory):
 
 
 def test_sample_provenance_verifies_under_the_test_trust_root_only(prov_sample):
-    df = prov_sample.sql("SELECT DISTINCT subject_digest, verdict, trust_root, verdict_reason FROM attestations")
+    df = prov_sample.sql(
+        "SELECT DISTINCT subject_digest, verdict, trust_root, verdict_reason FROM attestations"
+    )
     assert sorted(df["subject_digest"]) == sorted(i.digest for i in W.LEGIT)
     assert set(df["verdict"]) == {"verified"}
     assert all("TEST" in t and "not production" in t for t in df["trust_root"])
@@ -68,10 +70,14 @@ def test_what_was_running_has_one_interval_per_deploy(prov_sample):
 
 
 def test_ci_leak_run_is_a_ci_event_on_the_compromised_runner(prov_sample):
-    df = prov_sample.sql("SELECT * FROM ci_runs WHERE run_id = $r AND kind = 'workflow_job'", {"r": str(S.CI_LEAK_RUN_ID)})
+    df = prov_sample.sql(
+        "SELECT * FROM ci_runs WHERE run_id = $r AND kind = 'workflow_job'", {"r": str(S.CI_LEAK_RUN_ID)}
+    )
     row = df.row(0, named=True)
     assert row["runner_name"] == S.COMPROMISED_RUNNER and row["job_id"] == str(S.CI_LEAK_JOB_ID)
-    run = prov_sample.sql("SELECT * FROM ci_runs WHERE run_id = $r AND kind = 'workflow_run'", {"r": str(S.CI_LEAK_RUN_ID)})
+    run = prov_sample.sql(
+        "SELECT * FROM ci_runs WHERE run_id = $r AND kind = 'workflow_run'", {"r": str(S.CI_LEAK_RUN_ID)}
+    )
     assert run["trigger"][0] == "pull_request_target" and run["actor"][0] == S.ATTACKER_GH_USER
 
 
@@ -80,7 +86,9 @@ def test_summary_lists_the_rogue_deploy(prov_sample):
     assert s["counts"]["verified"][0] == 3
     v = s["violations"]
     assert set(v.filter(v["digest"] == S.PAYMENTS_ROGUE.digest)["invariant"]) >= {
-        "provenance_deploy_without_attestation", "provenance_deploy_outside_pipeline"}
+        "provenance_deploy_without_attestation",
+        "provenance_deploy_outside_pipeline",
+    }
 
 
 def test_writers_are_deterministic(tmp_path):
@@ -96,7 +104,11 @@ def test_what_was_running_chart_renders_offline_with_verdict_colours(prov_sample
     from forensics.charts.provenance import VERDICT_COLOURS, what_was_running
 
     svg = vlc.vegalite_to_svg(what_was_running(provenance.what_was_running(prov_sample)).to_dict())
-    assert svg.startswith("<svg") and VERDICT_COLOURS["no attestation"] in svg and VERDICT_COLOURS["verified"] in svg
+    assert (
+        svg.startswith("<svg")
+        and VERDICT_COLOURS["no attestation"] in svg
+        and VERDICT_COLOURS["verified"] in svg
+    )
 
 
 def test_provenance_audit_notebook_reports_the_rogue_deploy(sample_dir, tmp_path):
@@ -112,4 +124,6 @@ def test_provenance_audit_notebook_reports_the_rogue_deploy(sample_dir, tmp_path
 
 def test_case_running_at_is_the_provenance_answer(prov_sample):
     t = "2026-03-14T09:50:00Z"
-    assert prov_sample.running_at(t, service="payments").equals(provenance.running_at(prov_sample, t, "payments"))
+    assert prov_sample.running_at(t, service="payments").equals(
+        provenance.running_at(prov_sample, t, "payments")
+    )

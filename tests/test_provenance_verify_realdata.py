@@ -12,9 +12,12 @@ import forensics
 from forensics import verify
 
 GITHUB = "https://token.actions.githubusercontent.com"
-MUST_VERIFY = ["reusable-workflow-attestation.sigstore.json", "rules_lint-v1.3.1.tar.gz.intoto.jsonl",
-               "slsa-verifier__gha_generic_v2.1.0__binary-linux-amd64-push-v14.intoto.jsonl",
-               "bundle_v3_github.whl.sigstore"]
+MUST_VERIFY = [
+    "reusable-workflow-attestation.sigstore.json",
+    "rules_lint-v1.3.1.tar.gz.intoto.jsonl",
+    "slsa-verifier__gha_generic_v2.1.0__binary-linux-amd64-push-v14.intoto.jsonl",
+    "bundle_v3_github.whl.sigstore",
+]
 NEVER_VERIFIED = {
     "bundle_cve_2022_36056.txt.sigstore": "failed",
     "sigstoreBundle-invalid-signature.json": "failed",
@@ -23,9 +26,12 @@ NEVER_VERIFIED = {
     "a.dsse.staging-rekor-v2.txt.sigstore.json": "indeterminate",
     "bundle.many_timestamp.sigstore": "failed",
 }
-SECOND_PATH = ["sigstore.js@2.0.0-provenance.sigstore.json", "sigstore-go__bundle-provenance.json",
-               "slsa-verifier__gha_delegator_v2.1.0__binary-linux-amd64-push-v14.build.slsa",
-               "github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl"]
+SECOND_PATH = [
+    "sigstore.js@2.0.0-provenance.sigstore.json",
+    "sigstore-go__bundle-provenance.json",
+    "slsa-verifier__gha_delegator_v2.1.0__binary-linux-amd64-push-v14.build.slsa",
+    "github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +43,18 @@ def prov_case(shared_data, tmp_path_factory):
 
 
 def _policy_from_certificates(case, shared_data, **extra) -> dict:
-    ids = case.sql("SELECT DISTINCT cert_repository, signer_san FROM attestations WHERE cert_repository IS NOT NULL")
+    ids = case.sql(
+        "SELECT DISTINCT cert_repository, signer_san FROM attestations WHERE cert_repository IS NOT NULL"
+    )
     repos: dict[str, dict] = {}
     for r in ids.iter_rows(named=True):
         repos.setdefault(r["cert_repository"], {"identity": []})["identity"].append(r["signer_san"])
-    return {"issuer": GITHUB, "repositories": repos, "artifacts": str(shared_data / "provenance" / "ARTIFACT_DIGESTS.tsv"),
-            **extra}
+    return {
+        "issuer": GITHUB,
+        "repositories": repos,
+        "artifacts": str(shared_data / "provenance" / "ARTIFACT_DIGESTS.tsv"),
+        **extra,
+    }
 
 
 def _verdicts(case) -> dict[str, tuple[str, str, str]]:
@@ -87,7 +99,10 @@ def test_verified_rows_carry_signer_identity_and_rekor_entry(prov_case, shared_d
     row = prov_case.sql("""SELECT * FROM attestations a JOIN evidence e ON e.sha256 = a.evidence_sha256
                            WHERE e.path LIKE '%rules_lint%'""").row(0, named=True)
     # signed by the reusable release workflow, on behalf of the repository
-    assert row["signer_san"] == "https://github.com/bazel-contrib/.github/.github/workflows/release_ruleset.yaml@refs/tags/v7.1.0"
+    assert (
+        row["signer_san"]
+        == "https://github.com/bazel-contrib/.github/.github/workflows/release_ruleset.yaml@refs/tags/v7.1.0"
+    )
     assert row["signer_issuer"] == GITHUB
     assert row["cert_repository"] == "aspect-build/rules_lint"
     assert row["rekor_log_index"] and row["rekor_integrated_time"] is not None
@@ -97,7 +112,9 @@ def test_verified_rows_carry_signer_identity_and_rekor_entry(prov_case, shared_d
 
 def test_unexpected_signer_identity_fails_with_reason(prov_case, shared_data):
     pol = _policy_from_certificates(prov_case, shared_data)
-    pol["repositories"]["aspect-build/rules_lint"] = {"identity": "https://github.com/aspect-build/rules_lint/.github/workflows/evil.yml@refs/heads/main"}
+    pol["repositories"]["aspect-build/rules_lint"] = {
+        "identity": "https://github.com/aspect-build/rules_lint/.github/workflows/evil.yml@refs/heads/main"
+    }
     verify.verify_case(prov_case, pol)
     v, reason, _ = _verdicts(prov_case)["rules_lint-v1.3.1.tar.gz.intoto.jsonl"]
     assert v == "failed" and "is not the expected" in reason
@@ -117,7 +134,9 @@ def test_message_signature_against_a_different_artifact_digest_fails(prov_case, 
 
 
 def test_demo_wheel_under_githubs_trust_root_is_still_not_verified(prov_case, shared_data):
-    pol = _policy_from_certificates(prov_case, shared_data, trusted_root=str(shared_data / "provenance" / "cli__trusted_root.json"))
+    pol = _policy_from_certificates(
+        prov_case, shared_data, trusted_root=str(shared_data / "provenance" / "cli__trusted_root.json")
+    )
     verify.verify_case(prov_case, pol)
     v, reason, _ = _verdicts(prov_case)["github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl"]
     assert v == "indeterminate" and reason
@@ -146,14 +165,24 @@ def test_artifact_digests_tsv_match_their_subjects(shared_data):
     with open(p / "ARTIFACT_DIGESTS.tsv", newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f, delimiter="\t")}
     subjects = {}
-    for name in ["rules_lint-v1.3.1.tar.gz.intoto.jsonl", "bundle_v3_github.whl.sigstore",
-                 "sigstore.js@2.0.0-provenance.sigstore.json", "sigstore-go__bundle-provenance.json",
-                 "slsa-verifier__gha_generic_v2.1.0__binary-linux-amd64-push-v14.intoto.jsonl"]:
+    for name in [
+        "rules_lint-v1.3.1.tar.gz.intoto.jsonl",
+        "bundle_v3_github.whl.sigstore",
+        "sigstore.js@2.0.0-provenance.sigstore.json",
+        "sigstore-go__bundle-provenance.json",
+        "slsa-verifier__gha_generic_v2.1.0__binary-linux-amd64-push-v14.intoto.jsonl",
+    ]:
         subjects.update(_subject_digests(p / name))
-    pairs = [("rules_lint-v1.3.1.tar.gz", "rules_lint-v1.3.1.tar.gz", "sha256"),
-             ("bundle_v3_github.whl", "bundle_v3_github.whl", "sha256"),
-             ("sigstore-2.0.0.tgz", "pkg:npm/sigstore@2.0.0", "sha512"),
-             ("sigstore-1.3.0.tgz", "pkg:npm/sigstore@1.3.0", "sha512"),
-             ("slsa-verifier__gha_generic_v2.1.0__binary-linux-amd64-push-v14", "gha_generic-binary-linux-amd64-v14", "sha256")]
+    pairs = [
+        ("rules_lint-v1.3.1.tar.gz", "rules_lint-v1.3.1.tar.gz", "sha256"),
+        ("bundle_v3_github.whl", "bundle_v3_github.whl", "sha256"),
+        ("sigstore-2.0.0.tgz", "pkg:npm/sigstore@2.0.0", "sha512"),
+        ("sigstore-1.3.0.tgz", "pkg:npm/sigstore@1.3.0", "sha512"),
+        (
+            "slsa-verifier__gha_generic_v2.1.0__binary-linux-amd64-push-v14",
+            "gha_generic-binary-linux-amd64-v14",
+            "sha256",
+        ),
+    ]
     for file, subject, alg in pairs:
         assert subjects[subject][alg] == rows[file][alg], file

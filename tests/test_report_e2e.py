@@ -59,7 +59,11 @@ def test_failing_notebook_names_the_cell_and_writes_partial_outputs(tmp_path, mo
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     params = nbformat.v4.new_code_cell("case_path = ''")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('boom')"),
+    ]
     nbformat.write(nb, nbdir / "broken.ipynb")
     monkeypatch.setenv("FORENSICS_NOTEBOOKS", str(nbdir))
     with pytest.raises(NotebookFailed) as err:
@@ -82,6 +86,7 @@ def test_committed_notebooks_have_no_outputs_and_a_kernelspec():
 def test_cli_parameters_take_the_type_of_the_notebook_default():
     from forensics.report import coerce_parameters
 
-    got = coerce_parameters("incident_reconstruction", {"actors": "alice, bob", "max_rows": "20", "start": "none",
-                                                        "title": "t"})
+    got = coerce_parameters(
+        "incident_reconstruction", {"actors": "alice, bob", "max_rows": "20", "start": "none", "title": "t"}
+    )
     assert got == {"actors": ["alice", "bob"], "max_rows": 20, "start": None, "title": "t"}

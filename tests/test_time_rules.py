@@ -21,14 +21,17 @@ def _parse(case, text, naive_utc=False):
     return case.sql("SELECT fx_time($t, $n) AS t", {"t": text, "n": naive_utc}).item()
 
 
-@pytest.mark.parametrize("text", [
-    "2026-03-14T09:30:15.123456Z",
-    "2026-03-14T11:30:15.123456+02:00",
-    "2026-03-14T04:30:15.123456-0500",
-    "2026-03-14T09:30:15.123456789Z",
-    str(EPOCH_US * 1000),   # ns
-    str(EPOCH_US),          # µs
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-14T09:30:15.123456Z",
+        "2026-03-14T11:30:15.123456+02:00",
+        "2026-03-14T04:30:15.123456-0500",
+        "2026-03-14T09:30:15.123456789Z",
+        str(EPOCH_US * 1000),  # ns
+        str(EPOCH_US),  # µs
+    ],
+)
 def test_zoned_and_epoch_forms_give_the_same_utc_instant(case, text):
     assert _parse(case, text) == INSTANT
 
@@ -82,7 +85,12 @@ def test_every_epoch_unit_round_trips_to_the_microsecond(us):
 
 
 def test_known_unit_nanoseconds_convert_without_the_magnitude_rule(case):
-    got = case.sql("SELECT fx_unix_nanos($t) AS t, fx_unix_nanos('0') AS zero, fx_unix_nanos('1') AS tiny, "
-                   "fx_unix_nanos('x') AS bad", {"t": str(EPOCH_US * 1000 + 789)}).row(0)
+    got = case.sql(
+        "SELECT fx_unix_nanos($t) AS t, fx_unix_nanos('0') AS zero, fx_unix_nanos('1') AS tiny, "
+        "fx_unix_nanos('x') AS bad",
+        {"t": str(EPOCH_US * 1000 + 789)},
+    ).row(0)
     # a 1 ns timestamp stays in 1970 (the magnitude rule would read it as 1 second); zero and junk are no time
-    assert got[0] == INSTANT and got[1] is None and got[2] == datetime(1970, 1, 1, tzinfo=UTC) and got[3] is None
+    assert (
+        got[0] == INSTANT and got[1] is None and got[2] == datetime(1970, 1, 1, tzinfo=UTC) and got[3] is None
+    )

@@ -13,10 +13,18 @@ from forensics.errors import BadTimeWindow
 def two_sources(case, tmp_path):
     a = tmp_path / "a.jsonl"
     b = tmp_path / "b.jsonl"
-    a.write_text("".join(json.dumps({"time": t, "action": f"a{i}", "user": "bob"}) + "\n" for i, t in
-                         enumerate(["2026-03-14T09:00:02Z", "2026-03-14T09:00:00Z", "2026-03-14T09:00:00Z"])))
-    b.write_text("".join(json.dumps({"time": t, "action": f"b{i}", "user": "eve"}) + "\n" for i, t in
-                         enumerate(["2026-03-14T09:00:00Z", "2026-03-14T10:00:00Z"])))
+    a.write_text(
+        "".join(
+            json.dumps({"time": t, "action": f"a{i}", "user": "bob"}) + "\n"
+            for i, t in enumerate(["2026-03-14T09:00:02Z", "2026-03-14T09:00:00Z", "2026-03-14T09:00:00Z"])
+        )
+    )
+    b.write_text(
+        "".join(
+            json.dumps({"time": t, "action": f"b{i}", "user": "eve"}) + "\n"
+            for i, t in enumerate(["2026-03-14T09:00:00Z", "2026-03-14T10:00:00Z"])
+        )
+    )
     case.ingest([a, b])
     return case
 

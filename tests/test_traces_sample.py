@@ -16,7 +16,12 @@ def test_sample_trace_file_is_small_and_every_line_loads(sample_case, sample_dir
     path = sample_dir / "traces" / "otel-collector-traces.jsonl"
     assert path.stat().st_size < 1_500_000
     lines = path.read_text(encoding="utf-8").splitlines()
-    spans = sum(len(ss["spans"]) for line in lines for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"])
+    spans = sum(
+        len(ss["spans"])
+        for line in lines
+        for rs in json.loads(line)["resourceSpans"]
+        for ss in rs["scopeSpans"]
+    )
     ev = sample_case.sql("SELECT * FROM evidence WHERE path LIKE '%otel-collector-traces.jsonl'")
     assert ev["loader"][0] == "otlp"
     assert ev["records_read"][0] == ev["records_loaded"][0] == len(lines)
@@ -29,7 +34,10 @@ def test_retries_counted_exactly_as_generated(sample_case):
     assert sorted(r["request_key"]) == sorted(order for _, order in otlp_traces.RETRIED)
     assert set(r["failed_outcome"]) == {"timeout"}
     assert r["gap_ms"].to_list() == [float(otlp_traces.RETRY_GAP_MS)] * S.RETRIED_CALLS
-    assert sample_case.sql("SELECT count(*) AS n FROM spans WHERE retry_of_span_id IS NOT NULL")["n"][0] == S.RETRIED_CALLS
+    assert (
+        sample_case.sql("SELECT count(*) AS n FROM spans WHERE retry_of_span_id IS NOT NULL")["n"][0]
+        == S.RETRIED_CALLS
+    )
 
 
 def test_double_charge_found_exactly_once(sample_case):
@@ -43,25 +51,36 @@ def test_double_charge_found_exactly_once(sample_case):
 def test_double_charge_trace_can_be_asked_for_by_order(sample_case):
     spans = T.trace_spans(sample_case, request_key=S.DOUBLE_CHARGE_ORDER)
     assert spans["trace_id"].n_unique() == 1
-    assert spans.filter(pl.col("side_effect") & (pl.col("outcome") == "success")).height == 4  # capture + INSERT, twice
+    assert (
+        spans.filter(pl.col("side_effect") & (pl.col("outcome") == "success")).height == 4
+    )  # capture + INSERT, twice
     assert spans.filter(pl.col("retry_of_span_id").is_not_null()).height == 1
 
 
 def test_client_timeouts_are_a_third_outcome(sample_case):
-    t = sample_case.sql("SELECT outcome, count(*) AS n FROM spans WHERE kind = 'client' AND service = 'checkout' GROUP BY ALL")
+    t = sample_case.sql(
+        "SELECT outcome, count(*) AS n FROM spans WHERE kind = 'client' AND service = 'checkout' GROUP BY ALL"
+    )
     counts = dict(t.iter_rows())
     assert counts["timeout"] == S.RETRIED_CALLS
     ev = sample_case.sql("SELECT count(*) AS n FROM events WHERE category = 'trace' AND outcome = 'timeout'")
-    assert ev["n"][0] == 0  # client spans are not promoted; their callers' server spans succeeded after retrying
+    assert (
+        ev["n"][0] == 0
+    )  # client spans are not promoted; their callers' server spans succeeded after retrying
 
 
 def test_cut_off_trace_is_unknown_not_success(sample_case):
-    cut = sample_case.sql("SELECT kind, service, outcome, outcome_reason FROM spans WHERE request_key = $o AND kind IN ('server', 'client')",
-                          {"o": otlp_traces.CUT_OFF_ORDER})
+    cut = sample_case.sql(
+        "SELECT kind, service, outcome, outcome_reason FROM spans WHERE request_key = $o AND kind IN ('server', 'client')",
+        {"o": otlp_traces.CUT_OFF_ORDER},
+    )
     assert cut.height == 3
     assert set(cut["outcome"]) == {"unknown"}
     assert all("no end" in r for r in cut["outcome_reason"])
-    ev = sample_case.sql("SELECT outcome FROM events WHERE category = 'trace' AND target = $o", {"o": otlp_traces.CUT_OFF_ORDER})
+    ev = sample_case.sql(
+        "SELECT outcome FROM events WHERE category = 'trace' AND target = $o",
+        {"o": otlp_traces.CUT_OFF_ORDER},
+    )
     assert set(ev["outcome"]) == {"unknown"}
 
 
@@ -92,8 +111,11 @@ def test_summary_and_charts_render(sample_case):
     s = T.traces_summary(sample_case, slo=0.999, service="payments")
     head = s.headline()
     assert head["double_applies"][0] == 1 and head["retries"][0] == S.RETRIED_CALLS
-    for chart in (C.timeouts_retries(T.rates(sample_case, service="payments"), s.double_applies),
-                  C.latency(s.latency, s.deploys), C.burn(s.burn, 0.999)):
+    for chart in (
+        C.timeouts_retries(T.rates(sample_case, service="payments"), s.double_applies),
+        C.latency(s.latency, s.deploys),
+        C.burn(s.burn, 0.999),
+    ):
         assert chart.to_dict()["layer"]
 
 

@@ -21,5 +21,9 @@ def iso(col: str) -> pl.Expr:
 
 def empty(note: str, width: int, title: str) -> alt.Chart:
     """A chart holding only ``note``, for a frame with nothing to draw."""
-    return alt.Chart(pl.DataFrame({"note": [note]})).mark_text(size=14).encode(text="note:N").properties(
-        width=width, height=60, title=title)
+    return (
+        alt.Chart(pl.DataFrame({"note": [note]}))
+        .mark_text(size=14)
+        .encode(text="note:N")
+        .properties(width=width, height=60, title=title)
+    )

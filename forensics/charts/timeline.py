@@ -33,14 +33,24 @@ def _yoffset() -> alt.YOffset:
 
 
 def _x(title: str = "time (UTC)") -> alt.X:
-    return alt.X("time:T", scale=alt.Scale(type="utc"), axis=alt.Axis(title=title, format="%H:%M", labelAngle=0, labelOverlap=True, tickCount=12))
+    return alt.X(
+        "time:T",
+        scale=alt.Scale(type="utc"),
+        axis=alt.Axis(title=title, format="%H:%M", labelAngle=0, labelOverlap=True, tickCount=12),
+    )
 
 
 UNSAFE_COLOUR = "#7b3fa0"
 
 
-def timeline(df: pl.DataFrame, lane: str = "source", max_points: int = 5000, width: int = 900,
-             title: str = "Timeline", unsafe: pl.DataFrame | None = None) -> alt.LayerChart | alt.Chart:
+def timeline(
+    df: pl.DataFrame,
+    lane: str = "source",
+    max_points: int = 5000,
+    width: int = 900,
+    title: str = "Timeline",
+    unsafe: pl.DataFrame | None = None,
+) -> alt.LayerChart | alt.Chart:
     """Chart a timeline frame (as returned by ``Case.timeline``).
 
     ``unsafe`` takes the ordering claims the clocks cannot support (``forensics.traces.unsafe_ordering``:
@@ -50,7 +60,8 @@ def timeline(df: pl.DataFrame, lane: str = "source", max_points: int = 5000, wid
         return empty("no events in this window", width, title)
     lanes = df.get_column(lane).fill_null("(none)").cast(pl.Utf8)
     data = df.with_columns(lane=lanes).select(
-        "lane", "outcome",
+        "lane",
+        "outcome",
         time=_iso("time"),
         end=_iso("end_time") if "end_time" in df.columns else pl.lit(None),
         action=pl.col("action").fill_null("").str.slice(0, 80),
@@ -68,36 +79,68 @@ def timeline(df: pl.DataFrame, lane: str = "source", max_points: int = 5000, wid
             .agg(events=pl.len())
             .with_columns(time=_iso("time"))
         )
-        subtitle.append(f"aggregated: more than {max_points} events, so each mark counts events in a {bin_s}-second bin")
-        base = alt.Chart(binned).mark_square(opacity=0.8).encode(
-            x=_x(), y=alt.Y("lane:N", title=None), yOffset=_yoffset(), color=_colour(),
-            size=alt.Size("events:Q", scale=alt.Scale(type="sqrt", range=[10, 200]), legend=alt.Legend(title="events", format="d")),
-            tooltip=["lane:N", "outcome:N", "events:Q", alt.Tooltip("time:T", format="%H:%M:%S")],
+        subtitle.append(
+            f"aggregated: more than {max_points} events, so each mark counts events in a {bin_s}-second bin"
+        )
+        base = (
+            alt.Chart(binned)
+            .mark_square(opacity=0.8)
+            .encode(
+                x=_x(),
+                y=alt.Y("lane:N", title=None),
+                yOffset=_yoffset(),
+                color=_colour(),
+                size=alt.Size(
+                    "events:Q",
+                    scale=alt.Scale(type="sqrt", range=[10, 200]),
+                    legend=alt.Legend(title="events", format="d"),
+                ),
+                tooltip=["lane:N", "outcome:N", "events:Q", alt.Tooltip("time:T", format="%H:%M:%S")],
+            )
         )
         layers = [base]
     else:
-        points = alt.Chart(data).mark_tick(thickness=2, size=5).encode(
-            x=_x(), y=alt.Y("lane:N", title=None), yOffset=_yoffset(), color=_colour(),
-            tooltip=["lane:N", "action:N", "outcome:N", alt.Tooltip("time:T", format="%H:%M:%S.%L")],
+        points = (
+            alt.Chart(data)
+            .mark_tick(thickness=2, size=5)
+            .encode(
+                x=_x(),
+                y=alt.Y("lane:N", title=None),
+                yOffset=_yoffset(),
+                color=_colour(),
+                tooltip=["lane:N", "action:N", "outcome:N", alt.Tooltip("time:T", format="%H:%M:%S.%L")],
+            )
         )
         layers = [points]
         intervals = data.filter(pl.col("end").is_not_null())
         if intervals.height:
-            layers.append(alt.Chart(intervals).mark_bar(height=8, opacity=0.6).encode(
-                x=_x(), x2="end:T", y=alt.Y("lane:N", title=None), color=_colour()))
+            layers.append(
+                alt.Chart(intervals)
+                .mark_bar(height=8, opacity=0.6)
+                .encode(x=_x(), x2="end:T", y=alt.Y("lane:N", title=None), color=_colour())
+            )
     deploys = data.filter(pl.col("category") == "deploy")
     if deploys.height:
-        deploys = deploys.with_columns(label=pl.col("action") + " " + df.filter(pl.col("category") == "deploy")
-                                       .get_column("service").fill_null("").cast(pl.Utf8))
+        deploys = deploys.with_columns(
+            label=pl.col("action")
+            + " "
+            + df.filter(pl.col("category") == "deploy").get_column("service").fill_null("").cast(pl.Utf8)
+        )
         layers.append(alt.Chart(deploys).mark_rule(strokeDash=[4, 3], color="#444").encode(x=_x()))
-        layers.append(alt.Chart(deploys).mark_text(angle=270, align="left", baseline="bottom", dy=-2, fontSize=9,
-                                                   color="#444").encode(x=_x(), y=alt.value(4), text="label:N"))
+        layers.append(
+            alt.Chart(deploys)
+            .mark_text(angle=270, align="left", baseline="bottom", dy=-2, fontSize=9, color="#444")
+            .encode(x=_x(), y=alt.value(4), text="label:N")
+        )
     if unsafe is not None and unsafe.height:
         layers.extend(_unsafe_layers(unsafe))
-        subtitle.append(f"{unsafe.height} ordering(s) closer together than the clock skew between their services "
-                        "are marked in purple: their order may be an artefact of the clocks")
-    return alt.layer(*layers).properties(width=width, height=height,
-                                         title=alt.Title(title, subtitle=subtitle))
+        subtitle.append(
+            f"{unsafe.height} ordering(s) closer together than the clock skew between their services "
+            "are marked in purple: their order may be an artefact of the clocks"
+        )
+    return alt.layer(*layers).properties(
+        width=width, height=height, title=alt.Title(title, subtitle=subtitle)
+    )
 
 
 def _unsafe_layers(unsafe: pl.DataFrame) -> list[alt.Chart]:
@@ -106,15 +149,26 @@ def _unsafe_layers(unsafe: pl.DataFrame) -> list[alt.Chart]:
         time=_iso("first_time"),
         band_start=utc_text(pl.col("first_time") - pl.duration(microseconds=bound_us)),
         band_end=utc_text(pl.col("second_time") + pl.duration(microseconds=bound_us)),
-        pair=(pl.col("first_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40) + " → "
-              + pl.col("second_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40)),
-        gap_ms=pl.col("gap_ms"), skew_bound_ms=pl.col("skew_bound_ms"),
+        pair=(
+            pl.col("first_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40)
+            + " → "
+            + pl.col("second_service").fill_null("?").cast(pl.Utf8).str.slice(0, 40)
+        ),
+        gap_ms=pl.col("gap_ms"),
+        skew_bound_ms=pl.col("skew_bound_ms"),
         label=pl.lit("≈ order uncertain"),
     )
     tooltip = ["pair:N", alt.Tooltip("gap_ms:Q", format=".3f"), alt.Tooltip("skew_bound_ms:Q", format=".3f")]
-    band = alt.Chart(marks).mark_rect(opacity=0.15, color=UNSAFE_COLOUR).encode(
-        x=_x(), x2="band_end:T", tooltip=tooltip).transform_calculate(time="datum.band_start")
+    band = (
+        alt.Chart(marks)
+        .mark_rect(opacity=0.15, color=UNSAFE_COLOUR)
+        .encode(x=_x(), x2="band_end:T", tooltip=tooltip)
+        .transform_calculate(time="datum.band_start")
+    )
     rule = alt.Chart(marks).mark_rule(color=UNSAFE_COLOUR, strokeWidth=1.5).encode(x=_x(), tooltip=tooltip)
-    text = alt.Chart(marks).mark_text(color=UNSAFE_COLOUR, fontSize=9, align="left", dx=2, baseline="top").encode(
-        x=_x(), y=alt.value(2), text="label:N")
+    text = (
+        alt.Chart(marks)
+        .mark_text(color=UNSAFE_COLOUR, fontSize=9, align="left", dx=2, baseline="top")
+        .encode(x=_x(), y=alt.value(2), text="label:N")
+    )
     return [band, rule, text]

@@ -15,7 +15,9 @@ def modules() -> list:
     import forensics.derive as pkg
 
     mods = [importlib.import_module(f"forensics.derive.{m.name}") for m in pkgutil.iter_modules(pkg.__path__)]
-    return sorted((m for m in mods if hasattr(m, "derive")), key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
+    return sorted(
+        (m for m in mods if hasattr(m, "derive")), key=lambda m: (getattr(m, "ORDER", 100), m.__name__)
+    )
 
 
 def run_all(con) -> None:

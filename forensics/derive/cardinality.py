@@ -97,9 +97,12 @@ def is_current(con) -> bool:
 def _signature(con) -> dict[tuple[str, str, str], int]:
     """(signal, source table, evidence sha256) -> rows, for every file the counts read; also left
     in TEMP table _avc_now."""
-    parts = [f"""SELECT '{t}' AS source_table, evidence_sha256 AS sha256, '{sig}' AS signal, count(*) AS row_count
+    parts = [
+        f"""SELECT '{t}' AS source_table, evidence_sha256 AS sha256, '{sig}' AS signal, count(*) AS row_count
                  FROM {t} WHERE {cond} GROUP BY evidence_sha256"""
-             for sig, tables in SOURCES.items() for t, cond in tables.items()]
+        for sig, tables in SOURCES.items()
+        for t, cond in tables.items()
+    ]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _avc_now AS {' UNION ALL '.join(parts)}")
     return {(s, t, e): n for t, e, s, n in _rows(con, "SELECT * FROM _avc_now")}
 
@@ -123,7 +126,8 @@ def _count(con, signal: str, where: str, span_rows: int, empty: bool) -> None:
                 WHEN MATCHED THEN UPDATE SET occurrences = a.occurrences + d.occurrences, bytes = a.bytes + d.bytes,
                      first_seen = least(a.first_seen, d.first_seen), last_seen = greatest(a.last_seen, d.last_seen)
                 WHEN NOT MATCHED THEN INSERT VALUES (d.signal, d.key, d.value, d.occurrences, d.bytes,
-                                                     d.first_seen, d.last_seen)""")
+                                                     d.first_seen, d.last_seen)"""
+        )
         con.execute("DROP TABLE _avc_delta")
 
 
@@ -141,8 +145,13 @@ def update(con, temp: bool = False) -> dict[str, str]:
     elif _stored_totals(con) == totals:
         return {}
     now = _signature(con)
-    before = {(s, t, e): n for s, t, e, n in _rows(
-        con, f"SELECT signal, source_table, sha256, row_count FROM {TABLE}_sources WHERE sha256 IS NOT NULL")}
+    before = {
+        (s, t, e): n
+        for s, t, e, n in _rows(
+            con,
+            f"SELECT signal, source_table, sha256, row_count FROM {TABLE}_sources WHERE sha256 IS NOT NULL",
+        )
+    }
     done: dict[str, str] = {}
     for signal in SIGNALS:
         old = {k: n for k, n in before.items() if k[0] == signal}
@@ -151,7 +160,9 @@ def update(con, temp: bool = False) -> dict[str, str]:
             continue
         if any(new.get(k) != n for k, n in old.items()):
             con.execute(f"DELETE FROM {TABLE} WHERE signal = ?", [signal])
-            _count(con, signal, "TRUE", sum(n for (_, t, _), n in new.items() if t == "span_attributes"), True)
+            _count(
+                con, signal, "TRUE", sum(n for (_, t, _), n in new.items() if t == "span_attributes"), True
+            )
             done[signal] = "recounted"
             continue
         files = sorted({e for (_, _, e) in new.keys() - old.keys()})
@@ -167,9 +178,11 @@ def update(con, temp: bool = False) -> dict[str, str]:
         done[signal] = f"added {len(files)} files"
     con.execute(f"DELETE FROM {TABLE}_sources")
     con.execute(f"INSERT INTO {TABLE}_sources SELECT * FROM _avc_now")
-    con.execute(f"""INSERT INTO {TABLE}_sources SELECT t.name, NULL, NULL, t.n
+    con.execute(
+        f"""INSERT INTO {TABLE}_sources SELECT t.name, NULL, NULL, t.n
                     FROM (SELECT unnest(?::VARCHAR[]) AS name, unnest(?::BIGINT[]) AS n) t""",
-                [list(totals), list(totals.values())])
+        [list(totals), list(totals.values())],
+    )
     con.execute("DROP TABLE _avc_now")
     return done
 
@@ -193,7 +206,9 @@ def ensure_current(con, writable: bool) -> None:
 
     if is_current(con):
         return
-    temp_held = bool(_rows(con, f"SELECT 1 FROM duckdb_tables() WHERE table_name = '{TABLE}_sources' AND temporary"))
+    temp_held = bool(
+        _rows(con, f"SELECT 1 FROM duckdb_tables() WHERE table_name = '{TABLE}_sources' AND temporary")
+    )
     with memory_budget(con):  # the same budget as after an ingest: the counting can spill
         if writable and not temp_held:
             derive(con)

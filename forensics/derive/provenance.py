@@ -87,7 +87,9 @@ def derive(con) -> None:
     ci_actors = list(policy.get("ci_actors") or []) or None if policy else None
     con.execute(_DEPLOYS, {"ci_actors": ci_actors}).fetchall()
     con.execute("DELETE FROM deploys").fetchall()
-    con.execute("INSERT INTO deploys BY NAME SELECT event_id AS deploy_id, * EXCLUDE (event_id) FROM _fx_deploys").fetchall()
+    con.execute(
+        "INSERT INTO deploys BY NAME SELECT event_id AS deploy_id, * EXCLUDE (event_id) FROM _fx_deploys"
+    ).fetchall()
     con.execute("DROP TABLE _fx_deploys").fetchall()
     con.execute(_CI_RUNS).fetchall()
     con.execute("DELETE FROM ci_runs").fetchall()

@@ -20,8 +20,10 @@ from forensics.sample import readme
 def writer_modules() -> list:
     import forensics.sample.writers as pkg
 
-    return [importlib.import_module(f"forensics.sample.writers.{m.name}")
-            for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name)]
+    return [
+        importlib.import_module(f"forensics.sample.writers.{m.name}")
+        for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name)
+    ]
 
 
 def generate(out: str | Path, seed: int = 7, scale: int = 1, clean: bool = True) -> list[Path]:

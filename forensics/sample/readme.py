@@ -9,7 +9,7 @@ from forensics.sample import scenario as S
 
 def write(out: Path, seed: int, scale: int, files: list[Path]) -> Path:
     lines = [
-        "# Sample incident: \"double charge\" (2026-03-14, UTC)",
+        '# Sample incident: "double charge" (2026-03-14, UTC)',
         "",
         "Synthetic and deterministic: made by `forensics sample --out sample_data --seed "
         f"{seed} --scale {scale}` from `forensics/sample/scenario.py`, which is the single source of these facts.",
@@ -25,25 +25,43 @@ def write(out: Path, seed: int, scale: int, files: list[Path]) -> Path:
         "|---|---|---|",
     ]
     lines += [f"| {when:%H:%M:%S} | {where} | {what} |" for when, where, what in S.KEY_EVENTS]
-    lines += ["", "## Credentials", "", "| credential | kind | principal | revoked | used after revoke | note |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Credentials",
+        "",
+        "| credential | kind | principal | revoked | used after revoke | note |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in S.CREDENTIALS:
         revoked = f"{c.revoked_at:%H:%M} ({c.revoked_how})" if c.revoked_at else "**never**"
-        lines.append(f"| `{c.id}` | {c.kind} | `{c.principal}` | {revoked} | {c.used_after_revoke} | {c.note} |")
-    lines += ["", "## Deploys", "", "| time | service | version | digest | actor | via | action | provenance |",
-              "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| `{c.id}` | {c.kind} | `{c.principal}` | {revoked} | {c.used_after_revoke} | {c.note} |"
+        )
+    lines += [
+        "",
+        "## Deploys",
+        "",
+        "| time | service | version | digest | actor | via | action | provenance |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for d in S.DEPLOYS:
         prov = "signed SLSA v1" if d.image.workflow else "**none**"
-        lines.append(f"| {d.time:%H:%M} | {d.service} | {d.image.version} | `{d.image.digest[:19]}…` | {d.actor} "
-                     f"| {d.via} | {d.action} | {prov} |")
+        lines.append(
+            f"| {d.time:%H:%M} | {d.service} | {d.image.version} | `{d.image.digest[:19]}…` | {d.actor} "
+            f"| {d.via} | {d.action} | {prov} |"
+        )
     lines += [
-        "", "## Payments traffic", "",
+        "",
+        "## Payments traffic",
+        "",
         f"- checkout's client timeout is {S.CLIENT_TIMEOUT_MS} ms; payments is slow from "
         f"{S.PAYMENTS_SLOW_FROM:%H:%M} to {S.PAYMENTS_SLOW_UNTIL:%H:%M}.",
         f"- {S.RETRIED_CALLS} client calls time out and are retried once each, with no idempotency key.",
         f"- exactly one charge is applied twice: order `{S.DOUBLE_CHARGE_ORDER}` at {S.DOUBLE_CHARGE_TIME:%H:%M:%S}.",
         f"- metric `{S.EXPLOSION_METRIC}` gains label `{S.EXPLOSION_LABEL}` at {S.EXPLOSION_START:%H:%M}: a cardinality explosion.",
-        "", "## Files", "",
+        "",
+        "## Files",
+        "",
     ]
     lines += [f"- `{p.relative_to(out)}`" for p in sorted(files)]
     path = out / "README.md"

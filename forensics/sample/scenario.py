@@ -96,20 +96,63 @@ class Credential:
 
 
 CREDENTIALS = [
-    Credential(DEPLOY_BOT_KEY, "aws_access_key", DEPLOY_BOT_ARN, None, None, t("10:20"),
-               "UpdateAccessKey Inactive (10:20), DeleteAccessKey (10:21)", 0,
-               "long-lived; printed in the ci-runner-7 job log at 09:12; used from the attacker IP"),
-    Credential(TEMP_KEY, "aws_temporary_key", ASSUMED_ROLE_ARN, t("09:26"), t("10:26"), t("10:25"),
-               "PutRolePolicy AWSRevokeOlderSessions on prod-deployer", 1,
-               "minted by AssumeRole with the deploy-bot key; used at 10:33 after revocation (AccessDenied)"),
-    Credential(PERSIST_KEY, "aws_access_key", SVC_BACKUP_ARN, t("09:33"), None, None, None, 0,
-               "created by the attacker for persistence; never revoked; used at 10:45"),
-    Credential(K8S_DEPLOY_BOT_CRED, "k8s_client_certificate", K8S_DEPLOY_BOT, None, None, None, None, 0,
-               "deploy-bot's Kubernetes client certificate; patched payments to the rogue image at 09:40; never revoked"),
-    Credential(GH_DEPLOY_PAT_HASHED, "github_pat", DEPLOY_BOT_GH_USER, None, None, t("10:22"),
-               "personal_access_token.access_revoked", 0,
-               "long-lived deploy token used from a new IP at 09:20"),
+    Credential(
+        DEPLOY_BOT_KEY,
+        "aws_access_key",
+        DEPLOY_BOT_ARN,
+        None,
+        None,
+        t("10:20"),
+        "UpdateAccessKey Inactive (10:20), DeleteAccessKey (10:21)",
+        0,
+        "long-lived; printed in the ci-runner-7 job log at 09:12; used from the attacker IP",
+    ),
+    Credential(
+        TEMP_KEY,
+        "aws_temporary_key",
+        ASSUMED_ROLE_ARN,
+        t("09:26"),
+        t("10:26"),
+        t("10:25"),
+        "PutRolePolicy AWSRevokeOlderSessions on prod-deployer",
+        1,
+        "minted by AssumeRole with the deploy-bot key; used at 10:33 after revocation (AccessDenied)",
+    ),
+    Credential(
+        PERSIST_KEY,
+        "aws_access_key",
+        SVC_BACKUP_ARN,
+        t("09:33"),
+        None,
+        None,
+        None,
+        0,
+        "created by the attacker for persistence; never revoked; used at 10:45",
+    ),
+    Credential(
+        K8S_DEPLOY_BOT_CRED,
+        "k8s_client_certificate",
+        K8S_DEPLOY_BOT,
+        None,
+        None,
+        None,
+        None,
+        0,
+        "deploy-bot's Kubernetes client certificate; patched payments to the rogue image at 09:40; never revoked",
+    ),
+    Credential(
+        GH_DEPLOY_PAT_HASHED,
+        "github_pat",
+        DEPLOY_BOT_GH_USER,
+        None,
+        None,
+        t("10:22"),
+        "personal_access_token.access_revoked",
+        0,
+        "long-lived deploy token used from a new IP at 09:20",
+    ),
 ]
+
 
 # -- images and builds ----------------------------------------------------------------------
 def _digest(label: str) -> str:
@@ -128,13 +171,31 @@ class Image:
     built_at: datetime | None
 
 
-PAYMENTS_GOOD = Image("payments", "1.4.2", _digest("payments:1.4.2"), "c0ffee142aa0d1b5c8e2f7a9b3d4e5f60718293a",
-                      ".github/workflows/release.yml", t("07:50"))
+PAYMENTS_GOOD = Image(
+    "payments",
+    "1.4.2",
+    _digest("payments:1.4.2"),
+    "c0ffee142aa0d1b5c8e2f7a9b3d4e5f60718293a",
+    ".github/workflows/release.yml",
+    t("07:50"),
+)
 PAYMENTS_ROGUE = Image("payments", "1.4.3-hotfix", _digest("payments:rogue"), None, None, None)
-CHECKOUT_GOOD = Image("checkout", "2.0.1", _digest("checkout:2.0.1"), "badc0de201b1e2f3a4b5c6d7e8f90a1b2c3d4e5f",
-                      ".github/workflows/release.yml", t("07:52"))
-LEDGER_GOOD = Image("ledger", "3.1.0", _digest("ledger:3.1.0"), "feedface310a1b2c3d4e5f60718293a4b5c6d7e8",
-                    ".github/workflows/release.yml", t("07:55"))
+CHECKOUT_GOOD = Image(
+    "checkout",
+    "2.0.1",
+    _digest("checkout:2.0.1"),
+    "badc0de201b1e2f3a4b5c6d7e8f90a1b2c3d4e5f",
+    ".github/workflows/release.yml",
+    t("07:52"),
+)
+LEDGER_GOOD = Image(
+    "ledger",
+    "3.1.0",
+    _digest("ledger:3.1.0"),
+    "feedface310a1b2c3d4e5f60718293a4b5c6d7e8",
+    ".github/workflows/release.yml",
+    t("07:55"),
+)
 IMAGES = [PAYMENTS_GOOD, PAYMENTS_ROGUE, CHECKOUT_GOOD, LEDGER_GOOD]
 
 
@@ -154,7 +215,9 @@ DEPLOYS = [
     Deploy(t("08:05"), "payments", "production", PAYMENTS_GOOD, CI_ACTOR, "pipeline", "deploy", "success"),
     Deploy(t("08:07"), "checkout", "production", CHECKOUT_GOOD, CI_ACTOR, "pipeline", "deploy", "success"),
     Deploy(t("08:30"), "ledger", "production", LEDGER_GOOD, CI_ACTOR, "pipeline", "deploy", "success"),
-    Deploy(t("09:40"), "payments", "production", PAYMENTS_ROGUE, K8S_DEPLOY_BOT, "manual", "deploy", "success"),
+    Deploy(
+        t("09:40"), "payments", "production", PAYMENTS_ROGUE, K8S_DEPLOY_BOT, "manual", "deploy", "success"
+    ),
     Deploy(t("10:10"), "payments", "production", PAYMENTS_GOOD, CI_ACTOR, "pipeline", "rollback", "success"),
 ]
 ROGUE_DEPLOY = DEPLOYS[3]
@@ -183,20 +246,36 @@ EXPLOSION_START = PAYMENTS_SLOW_FROM  # 09:45
 
 # -- key timeline for README and tests ----------------------------------------------------------
 KEY_EVENTS = [
-    (CI_LEAK_TIME, "ci", f"job {CI_LEAK_JOB_ID} of run {CI_LEAK_RUN_ID} on {COMPROMISED_RUNNER} prints the deploy-bot key and secret"),
+    (
+        CI_LEAK_TIME,
+        "ci",
+        f"job {CI_LEAK_JOB_ID} of run {CI_LEAK_RUN_ID} on {COMPROMISED_RUNNER} prints the deploy-bot key and secret",
+    ),
     (t("09:20"), "github", f"deploy-bot PAT used from new IP {ATTACKER_IP} (git.clone)"),
     (t("09:25"), "cloudtrail", f"{DEPLOY_BOT_KEY} used from {ATTACKER_IP}: GetCallerIdentity"),
     (t("09:26"), "cloudtrail", f"AssumeRole prod-deployer mints {TEMP_KEY} (expires 10:26)"),
     (t("09:30"), "cloudtrail", f"ecr:PutImage payments {PAYMENTS_ROGUE.digest} with {TEMP_KEY}"),
     (t("09:33"), "cloudtrail", f"iam:CreateAccessKey for svc-backup -> {PERSIST_KEY} (persistence)"),
     (t("09:35"), "cloudtrail", "s3:GetObject acme-customer-exports/customers-2026-03.csv"),
-    (ROGUE_DEPLOY.time, "k8s", f"deployment payments patched to {PAYMENTS_ROGUE.digest} by deploy-bot (no provenance)"),
+    (
+        ROGUE_DEPLOY.time,
+        "k8s",
+        f"deployment payments patched to {PAYMENTS_ROGUE.digest} by deploy-bot (no provenance)",
+    ),
     (PAYMENTS_SLOW_FROM, "traces", "payments latency rises; checkout timeouts and retries begin"),
-    (DOUBLE_CHARGE_TIME, "traces", f"order {DOUBLE_CHARGE_ORDER} captured twice after a client timeout and retry"),
+    (
+        DOUBLE_CHARGE_TIME,
+        "traces",
+        f"order {DOUBLE_CHARGE_ORDER} captured twice after a client timeout and retry",
+    ),
     (ROLLBACK.time, "deploy", f"payments rolled back to {PAYMENTS_GOOD.version} ({PAYMENTS_GOOD.digest})"),
     (t("10:20"), "cloudtrail", f"UpdateAccessKey {DEPLOY_BOT_KEY} Inactive; 10:21 DeleteAccessKey"),
     (t("10:22"), "github", "deploy-bot PAT revoked"),
     (t("10:25"), "cloudtrail", "PutRolePolicy AWSRevokeOlderSessions on prod-deployer"),
     (t("10:33"), "cloudtrail", f"{TEMP_KEY} used after revocation: s3:GetObject AccessDenied"),
-    (t("10:45"), "cloudtrail", f"{PERSIST_KEY} used from {ATTACKER_IP_2}: s3:GetObject success (never revoked)"),
+    (
+        t("10:45"),
+        "cloudtrail",
+        f"{PERSIST_KEY} used from {ATTACKER_IP_2}: s3:GetObject success (never revoked)",
+    ),
 ]

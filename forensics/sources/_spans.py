@@ -15,9 +15,24 @@ from forensics.sources.base import Batch, stage, unstage
 
 #: Columns a loader's normalized span table must have.
 NORM_COLUMNS = (
-    "record_no", "trace_id", "span_id", "parent_span_id", "service", "name", "kind",
-    "start_us", "end_us", "start_raw", "end_raw", "status_code", "status_message",
-    "attrs", "res_attrs", "events", "links", "event_error_type",
+    "record_no",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "service",
+    "name",
+    "kind",
+    "start_us",
+    "end_us",
+    "start_raw",
+    "end_raw",
+    "status_code",
+    "status_message",
+    "attrs",
+    "res_attrs",
+    "events",
+    "links",
+    "event_error_type",
 )
 
 #: The key/value list type loaders produce for attributes.
@@ -88,8 +103,8 @@ def kv_json(kv: str) -> str:
 #: A side effect: a write to a database, or an internal span naming a money movement.
 SIDE_EFFECT_SQL = rf"""(
   list_contains(['INSERT', 'UPDATE', 'DELETE', 'UPSERT', 'MERGE', 'SET', 'HSET', 'INCR'],
-                upper(coalesce({attr('db.operation.name')}, {attr('db.operation')}, '')))
-  OR regexp_matches(coalesce({attr('db.query.text')}, {attr('db.statement')}, ''), '(?i)^\s*(insert|update|delete|merge|upsert)\b')
+                upper(coalesce({attr("db.operation.name")}, {attr("db.operation")}, '')))
+  OR regexp_matches(coalesce({attr("db.query.text")}, {attr("db.statement")}, ''), '(?i)^\s*(insert|update|delete|merge|upsert)\b')
   OR (kind IN ('internal', 'server') AND regexp_matches(coalesce(name, ''), '(?i)\b(capture|refund|payout|transfer)\b'))
 )"""
 
@@ -101,16 +116,16 @@ SIDE_EFFECT_SQL = rf"""(
 _ENRICHED = rf"""
 SELECT *, {OUTCOME_SQL} AS oc, {SIDE_EFFECT_SQL} AS side_effect
 FROM (SELECT n.*,
-        try_cast(coalesce({attr('http.response.status_code')}, {attr('http.status_code')}) AS INTEGER) AS http_status,
-        try_cast(coalesce({attr('rpc.grpc.status_code')}, {attr('grpc.status_code')}) AS INTEGER) AS grpc_status,
-        coalesce({attr('error.type')}, {attr('exception.type')}, event_error_type) AS error_type,
-        coalesce({attr('http.route')}, {attr('url.template')}, name) AS endpoint,
-        coalesce(res_version, {attr('service.version')}) AS service_version,
-        coalesce({attr('user_agent.original')}, {attr('http.user_agent')}, {attr('user_agent')}) AS user_agent,
-        coalesce({attr('http.request.header.idempotency-key')}, {attr('idempotency.key')},
-                 {attr('app.order.id')}, {attr('order.id')}, {attr('order_id')}) AS request_key,
-        coalesce({attr('http.request.header.x-request-id')}, {attr('guid:x-request-id')},
-                 {attr('request.id')}, {attr('request_id')}) AS request_id
+        try_cast(coalesce({attr("http.response.status_code")}, {attr("http.status_code")}) AS INTEGER) AS http_status,
+        try_cast(coalesce({attr("rpc.grpc.status_code")}, {attr("grpc.status_code")}) AS INTEGER) AS grpc_status,
+        coalesce({attr("error.type")}, {attr("exception.type")}, event_error_type) AS error_type,
+        coalesce({attr("http.route")}, {attr("url.template")}, name) AS endpoint,
+        coalesce(res_version, {attr("service.version")}) AS service_version,
+        coalesce({attr("user_agent.original")}, {attr("http.user_agent")}, {attr("user_agent")}) AS user_agent,
+        coalesce({attr("http.request.header.idempotency-key")}, {attr("idempotency.key")},
+                 {attr("app.order.id")}, {attr("order.id")}, {attr("order_id")}) AS request_key,
+        coalesce({attr("http.request.header.x-request-id")}, {attr("guid:x-request-id")},
+                 {attr("request.id")}, {attr("request_id")}) AS request_id
       FROM (@NORM@) n)"""
 
 
@@ -129,8 +144,8 @@ def load_spans(batch: Batch, norm: str, source_name: str, empty_reason: str) -> 
     rejected with ``empty_reason``."""
     con = batch.con
     install_macros(con)
-    norm_sql = f"""SELECT n.*, b.line_no, {keys_of('n.attrs')} AS akeys, fx_attr(n.res_attrs, 'service.version') AS res_version,
-                          {kv_json('n.res_attrs')} AS resource_json
+    norm_sql = f"""SELECT n.*, b.line_no, {keys_of("n.attrs")} AS akeys, fx_attr(n.res_attrs, 'service.version') AS res_version,
+                          {kv_json("n.res_attrs")} AS resource_json
                    FROM {norm} n JOIN (SELECT record_no, line_no FROM {batch.table}) b USING (record_no)"""
     rich = stage(con, enrich(norm_sql), small=batch.small)
     con.execute(f"DROP TABLE {norm}")
@@ -160,7 +175,7 @@ def write_spans(batch: Batch, rich: str, source_name: str, empty_reason: str) ->
                    CASE WHEN end_us >= start_us AND start_us > 0 THEN end_us - start_us END AS duration_us,
                    status_code, status_message, oc.o AS outcome, oc.r AS outcome_reason,
                    oc.o AS base_outcome, oc.r AS base_outcome_reason,
-                   {kv_json('attrs')} AS attributes, resource_json AS resource_attributes,
+                   {kv_json("attrs")} AS attributes, resource_json AS resource_attributes,
                    events, links, start_raw, end_raw,
                    fx_us_time(start_us) AS start_corrected, fx_us_time(end_us) AS end_corrected,
                    http_status, grpc_status, error_type, endpoint, service_version, user_agent, request_key, request_id,

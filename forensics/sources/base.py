@@ -120,8 +120,10 @@ class Source:
     def record_path(self, probe: Probe) -> str:
         """JSON path of the records inside a JSON document. ``$`` means the document itself
         (or, if it is an array, its elements)."""
-        if probe.container == "json" and isinstance(probe.document, dict) and isinstance(
-            probe.document.get("Records"), list
+        if (
+            probe.container == "json"
+            and isinstance(probe.document, dict)
+            and isinstance(probe.document.get("Records"), list)
         ):
             return "$.Records"
         if "Records" in probe.top_keys and probe.document is None:
@@ -155,9 +157,19 @@ class Batch:
     ``evidence_record`` (the record's number in its file), and ``record_no`` is only a key.
     ``evidence_sha256`` is then None."""
 
-    def __init__(self, con, table: str, evidence_sha256: str | None, source: Source, path: str | None = None,
-                 sink: InsertSink | None = None, small: bool = False, grouped: bool = False,
-                 raw_text: tuple[np.ndarray, pa.Array | pa.ChunkedArray] | None = None, files: list[str] | None = None):
+    def __init__(
+        self,
+        con,
+        table: str,
+        evidence_sha256: str | None,
+        source: Source,
+        path: str | None = None,
+        sink: InsertSink | None = None,
+        small: bool = False,
+        grouped: bool = False,
+        raw_text: tuple[np.ndarray, pa.Array | pa.ChunkedArray] | None = None,
+        files: list[str] | None = None,
+    ):
         self.con = con
         self.table = table
         self.grouped = grouped
@@ -230,12 +242,21 @@ class Batch:
             # the sha256 of the record's file, from a list of the group's (hex digests the kit computed): a join
             # would cost little, but its rows would come out of record order
             shas = "[" + ", ".join(sql_str(sha) for sha in self.files) + "]"
-            columns = self._event_columns(cols, None, "(m.record_no & 4294967295)", "CAST(NULL AS BIGINT)",
-                                          f"{shas}[(m.record_no >> 32) + 1]")
+            columns = self._event_columns(
+                cols,
+                None,
+                "(m.record_no & 4294967295)",
+                "CAST(NULL AS BIGINT)",
+                f"{shas}[(m.record_no >> 32) + 1]",
+            )
         else:
             columns = self._event_columns(cols, None, "m.record_no", "m.record_no")
-        rows = fetch_arrow(con, f"SELECT {columns}, m.record_no AS _record_no, {problem} AS _time_problem FROM ({select_sql}) m",
-                           params, small=self.small)
+        rows = fetch_arrow(
+            con,
+            f"SELECT {columns}, m.record_no AS _record_no, {problem} AS _time_problem FROM ({select_sql}) m",
+            params,
+            small=self.small,
+        )
         timeless = rows.column("time").null_count
         mapped = keep(con, rows)
         try:
@@ -262,15 +283,24 @@ class Batch:
         not change a row group's time range)."""
         con = self.con
         if timeless:
-            self._reject_records(f"coalesce(m.{problem}, 'no parseable time')",
-                                 f"FROM {mapped} m JOIN {self.table} r ON r.record_no = m.{record} WHERE m.time IS NULL")
+            self._reject_records(
+                f"coalesce(m.{problem}, 'no parseable time')",
+                f"FROM {mapped} m JOIN {self.table} r ON r.record_no = m.{record} WHERE m.time IS NULL",
+            )
         con.execute(f"""INSERT INTO {self.outcome}
                         SELECT DISTINCT {record}, CASE WHEN time IS NULL THEN 'rejected' ELSE 'loaded' END FROM {mapped}""")
         order = record + (", event_seq" if "event_seq" in cols else "")
-        return bool(scalar(con, f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY {order}) AS back
-                                    FROM {mapped} WHERE time IS NOT NULL) WHERE back"""))
+        return bool(
+            scalar(
+                con,
+                f"""SELECT count(*) FROM (SELECT time < lag(time) OVER (ORDER BY {order}) AS back
+                                    FROM {mapped} WHERE time IS NOT NULL) WHERE back""",
+            )
+        )
 
-    def _event_columns(self, cols: set[str], raw: str | None, record: str, line: str, evidence: str | None = None) -> str:
+    def _event_columns(
+        self, cols: set[str], raw: str | None, record: str, line: str, evidence: str | None = None
+    ) -> str:
         """The SELECT list of an insert into ``events`` from a source's mapped rows ``m`` (columns ``cols``):
         every event column, cast, with its default where the source gave none; ``raw`` (SQL) unless None."""
         select = []
@@ -294,8 +324,12 @@ class Batch:
                 select.append(f"CAST(NULL AS {typ}) AS {col}")
         seq = "m.event_seq" if "event_seq" in cols else "0"
         evidence = evidence or self.evidence_sql
-        select += [f"left({evidence}, 16) || ':' || {record} || ':' || {seq} AS event_id",
-                   f"{evidence} AS evidence_sha256", f"{line} AS evidence_line", f"{record} AS evidence_record"]
+        select += [
+            f"left({evidence}, 16) || ':' || {record} || ':' || {seq} AS event_id",
+            f"{evidence} AS evidence_sha256",
+            f"{line} AS evidence_line",
+            f"{record} AS evidence_record",
+        ]
         return ", ".join(select)
 
     def insert_into(self, table: str, select_sql: str, params: list | dict | None = None) -> None:
@@ -330,7 +364,10 @@ class Batch:
     def mark_loaded(self, select_sql: str, params: list | dict | None = None) -> None:
         """Mark records loaded (``select_sql`` yields ``record_no``) when a source wrote them itself."""
         select_sql = select_sql.replace("{batch}", self.table)
-        self.con.execute(f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM ({select_sql})", params or [])
+        self.con.execute(
+            f"INSERT INTO {self.outcome} SELECT DISTINCT record_no, 'loaded' FROM ({select_sql})",
+            params or [],
+        )
 
     def _reject_records(self, reason: str, from_sql: str, reason_params: list | None = None) -> None:
         """Write to the rejects ledger the batch records that ``from_sql`` selects (``FROM ...``, the
@@ -358,9 +395,11 @@ class Batch:
     def _settled(self, by: str) -> dict:
         """``settle``'s work: (loaded, rejected) for each value of ``by`` (SQL over the batch row ``r``)."""
         con = self.con
-        self._reject_records("'the ' || ? || ' loader produced nothing for this record'",
-                             f"FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
-                             [self.source.name])
+        self._reject_records(
+            "'the ' || ? || ' loader produced nothing for this record'",
+            f"FROM {self.table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
+            [self.source.name],
+        )
         counts = con.execute(
             f"""SELECT {by or "''"},
                        count(*) FILTER (WHERE r.record_no IN (SELECT record_no FROM {self.outcome} WHERE status = 'loaded')),
@@ -389,7 +428,9 @@ class InsertSink:
         #: a part of the table was sorted by time: the insert keeps the rows in that order
         self.sorted: dict[str, bool] = {}
 
-    def add(self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False) -> None:
+    def add(
+        self, table: str, select_sql: str, params: list | dict | None = None, ordered: bool = False
+    ) -> None:
         """Gather the rows of ``select_sql`` (columns of ``table``, by name)."""
         self.add_rows(table, fetch_arrow(self.con, select_sql, params), ordered)
 
@@ -550,10 +591,15 @@ def dedup_files(con, shas: list[str]) -> dict[str, int]:
                                       ORDER BY coalesce(list_position($shas, e.evidence_sha256), 0),
                                                e.evidence_record, e.event_seq) AS arrival
             FROM events e SEMI JOIN repeated r ON e.source = r.source AND e.event_uid = r.event_uid""",
-        {"shas": shas})
+        {"shas": shas},
+    )
     try:
-        counts = dict(con.execute(f"SELECT sha, count(*) FROM {gone} WHERE arrival > 1 AND list_contains(?, sha) GROUP BY ALL",
-                                  [shas]).fetchall())
+        counts = dict(
+            con.execute(
+                f"SELECT sha, count(*) FROM {gone} WHERE arrival > 1 AND list_contains(?, sha) GROUP BY ALL",
+                [shas],
+            ).fetchall()
+        )
         if counts:
             con.execute(f"DELETE FROM events WHERE rowid IN (SELECT rid FROM {gone} WHERE rn > 1)")
         return counts

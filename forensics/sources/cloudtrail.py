@@ -28,7 +28,9 @@ from forensics.sources.base import Batch, Probe, Source
 _EVENT_KEYS = {"eventVersion", "eventSource", "eventName", "userIdentity", "eventTime", "eventID"}
 _CSV_HEADERS = ("event name", "eventname")
 #: A Records document too large for the probe to parse whole still starts like this.
-_RECORDS_HEAD = re.compile(r'\s*\{\s*"Records"\s*:\s*\[\s*(\{\s*"(eventVersion|eventTime|userIdentity|eventSource)"|\])')
+_RECORDS_HEAD = re.compile(
+    r'\s*\{\s*"Records"\s*:\s*\[\s*(\{\s*"(eventVersion|eventTime|userIdentity|eventSource)"|\])'
+)
 _CSV_ID_HEADERS = ("event id", "eventid")
 
 #: Shape of a CloudTrail event (and of an EventBridge envelope around one): what the mapping reads,
@@ -54,9 +56,11 @@ _SHAPE = """{
 _CANONICAL_TIME = "'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'"
 
 _TIMEOUT_CODES = "('RequestTimeout', 'RequestTimeoutException')"
-_THROTTLE_CODES = ("('Throttling', 'ThrottlingException', 'ThrottledException', 'RequestLimitExceeded', "
-                   "'TooManyRequestsException', 'SlowDown', 'RequestThrottled', 'RequestThrottledException', "
-                   "'Client.RequestLimitExceeded', 'LimitExceededException')")
+_THROTTLE_CODES = (
+    "('Throttling', 'ThrottlingException', 'ThrottledException', 'RequestLimitExceeded', "
+    "'TooManyRequestsException', 'SlowDown', 'RequestThrottled', 'RequestThrottledException', "
+    "'Client.RequestLimitExceeded', 'LimitExceededException')"
+)
 
 _JSON_EVENTS = f"""
 WITH p AS (
@@ -165,7 +169,11 @@ class CloudTrailSource(Source):
     def detect(self, probe: Probe) -> int:
         if probe.container == "csv":
             header = probe.head.split("\n", 1)[0].lower()
-            return 70 if any(h in header for h in _CSV_HEADERS) and any(h in header for h in _CSV_ID_HEADERS) else 0
+            return (
+                70
+                if any(h in header for h in _CSV_HEADERS) and any(h in header for h in _CSV_ID_HEADERS)
+                else 0
+            )
         if probe.container == "json" and isinstance(probe.document, dict) and _is_digest(probe.document):
             return 90
         if "Records" in probe.top_keys and not probe.objects():
@@ -192,7 +200,9 @@ class CloudTrailSource(Source):
                      WHERE contains(CAST(doc AS VARCHAR), '"digestStartTime"')
                        AND doc->>'digestStartTime' IS NOT NULL AND json_type(doc, '$.logFiles') = 'ARRAY'"""
         if scalar(con, f"SELECT count(*) FROM ({digest})"):
-            batch.insert_rows("cloudtrail_digests", f"""
+            batch.insert_rows(
+                "cloudtrail_digests",
+                f"""
                 SELECT record_no, {batch.evidence_sql} AS evidence_sha256, doc->>'awsAccountId' AS account_id,
                        fx_time(doc->>'digestStartTime', true) AS digest_start,
                        fx_time(doc->>'digestEndTime', true) AS digest_end,
@@ -201,10 +211,17 @@ class CloudTrailSource(Source):
                        doc->>'digestPublicKeyFingerprint' AS public_key_fingerprint,
                        CAST(json_array_length(doc, '$.logFiles') AS BIGINT) AS log_file_count,
                        doc->'logFiles' AS log_files
-                FROM ({digest}) d JOIN {batch.table} r USING (record_no)""")
-            batch.insert_events(_JSON_EVENTS.replace("FROM {batch} r", f"FROM {{batch}} r WHERE r.record_no NOT IN ({digest})"))
+                FROM ({digest}) d JOIN {batch.table} r USING (record_no)""",
+            )
+            batch.insert_events(
+                _JSON_EVENTS.replace(
+                    "FROM {batch} r", f"FROM {{batch}} r WHERE r.record_no NOT IN ({digest})"
+                )
+            )
             return
-        keys = con.execute(f"SELECT json_keys(doc) FROM {batch.table} LIMIT 1").fetchall()  # (fetchall ends the result)
+        keys = con.execute(
+            f"SELECT json_keys(doc) FROM {batch.table} LIMIT 1"
+        ).fetchall()  # (fetchall ends the result)
         flat_csv = keys and any(k in ("Event name", "Event Name", "Event ID") for k in keys[0][0])
         batch.insert_events(_CSV_EVENTS if flat_csv else _JSON_EVENTS)
 

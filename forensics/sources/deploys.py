@@ -43,8 +43,12 @@ class DeployLogSource(Source):
             header = {h.strip().strip('"').lower() for h in probe.head.split("\n", 1)[0].split(",")}
         else:
             header = set(probe.first)
-        if "service" in header and any(k in header for k in _TIME_KEYS) and any(k in header for k in _DIGEST_KEYS) \
-                and ("environment" in header or "action" in header):
+        if (
+            "service" in header
+            and any(k in header for k in _TIME_KEYS)
+            and any(k in header for k in _DIGEST_KEYS)
+            and ("environment" in header or "action" in header)
+        ):
             return 75
         return 0
 
@@ -123,7 +127,9 @@ class GitHubActionsSource(Source):
 
     def detect(self, probe: Probe) -> int:
         doc = probe.document
-        if isinstance(doc, dict) and (isinstance(doc.get("workflow_runs"), list) or isinstance(doc.get("jobs"), list)):
+        if isinstance(doc, dict) and (
+            isinstance(doc.get("workflow_runs"), list) or isinstance(doc.get("jobs"), list)
+        ):
             return 85
         o = probe.first
         if isinstance(o.get("workflow_run"), dict) and "deployment" not in o and "workflow_job_run" not in o:

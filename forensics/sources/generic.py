@@ -34,13 +34,40 @@ from forensics.errors import BadMapping
 from forensics.sources.base import CATEGORIES, EVENT_COLUMNS, Probe, Source, field_path, sql_str
 
 DEFAULT_TIME_KEYS = [
-    "time", "timestamp", "@timestamp", "eventTime", "event_time", "ts", "datetime", "date",
-    "created_at", "createdAt", "Timestamp", "TimeCreated", "requestReceivedTimestamp",
-    "receiveTimestamp", "timeUnixNano", "startTime", "published_at", "updated_at",
+    "time",
+    "timestamp",
+    "@timestamp",
+    "eventTime",
+    "event_time",
+    "ts",
+    "datetime",
+    "date",
+    "created_at",
+    "createdAt",
+    "Timestamp",
+    "TimeCreated",
+    "requestReceivedTimestamp",
+    "receiveTimestamp",
+    "timeUnixNano",
+    "startTime",
+    "published_at",
+    "updated_at",
 ]
-DEFAULT_ACTION_KEYS = ["action", "eventName", "event", "event_type", "type", "verb", "method", "operation", "name"]
+DEFAULT_ACTION_KEYS = [
+    "action",
+    "eventName",
+    "event",
+    "event_type",
+    "type",
+    "verb",
+    "method",
+    "operation",
+    "name",
+]
 DEFAULT_ACTOR_KEYS = ["actor", "user", "username", "user_name", "userName", "principal", "login"]
-MAPPABLE = [c for c in EVENT_COLUMNS if c not in ("raw", "event_seq", "source", "category", "outcome", "end_time")]
+MAPPABLE = [
+    c for c in EVENT_COLUMNS if c not in ("raw", "event_seq", "source", "category", "outcome", "end_time")
+]
 
 
 @dataclass
@@ -85,10 +112,14 @@ class Mapping:
             raise BadMapping(f"mapping {origin}: [fields] must name the 'time' field")
         bad = set(fields) - set(MAPPABLE)
         if bad:
-            raise BadMapping(f"mapping {origin}: cannot map {sorted(bad)}; mappable columns: {', '.join(MAPPABLE)}")
+            raise BadMapping(
+                f"mapping {origin}: cannot map {sorted(bad)}; mappable columns: {', '.join(MAPPABLE)}"
+            )
         outcome = data.get("outcome", {})
         values = {k: [str(v).lower() for v in outcome.get(k, [])] for k in ("success", "failure", "timeout")}
-        return cls(name, category, naive, data.get("time_format"), dict(fields), outcome.get("field"), values, origin)
+        return cls(
+            name, category, naive, data.get("time_format"), dict(fields), outcome.get("field"), values, origin
+        )
 
 
 class _Paths:
@@ -145,11 +176,14 @@ class GenericSource(Source):
                 ov = f"lower({p.ref(m.outcome_field)})"
                 whens = " ".join(
                     f"WHEN {ov} IN ({', '.join(sql_str(v) for v in vals)}) THEN {sql_str(k)}"
-                    for k, vals in m.outcome_values.items() if vals
+                    for k, vals in m.outcome_values.items()
+                    if vals
                 )
                 outcome = f"CASE {whens} ELSE 'unknown' END" if whens else "'unknown'"
-                outcome_reason = (f"CASE WHEN {ov} IS NULL THEN {sql_str('no ' + m.outcome_field + ' field')} "
-                                  f"ELSE {sql_str(m.outcome_field + '=')} || {ov} END")
+                outcome_reason = (
+                    f"CASE WHEN {ov} IS NULL THEN {sql_str('no ' + m.outcome_field + ' field')} "
+                    f"ELSE {sql_str(m.outcome_field + '=')} || {ov} END"
+                )
             else:
                 outcome = "'unknown'"
                 outcome_reason = "'mapping declares no outcome field'"
@@ -168,10 +202,21 @@ class GenericSource(Source):
             problem = f"CASE WHEN {parsed} IS NULL THEN fx_time_problem(time_raw, {naive}) END"
         inner = [f"{time_expr} AS time_raw", f"{outcome} AS outcome", f"{outcome_reason} AS outcome_reason"]
         inner += [f"{expr} AS {col}" for col, expr in cols.items()]
-        outer = ", ".join(["record_no", f"{parsed} AS time", f"{problem} AS time_problem", "time_raw", "outcome",
-                           "outcome_reason"] + list(cols))
-        return (f"SELECT {outer} FROM (SELECT record_no, {', '.join(inner)} "
-                f"FROM (SELECT r.record_no, {p.extract()} AS f FROM {{batch}} r))")
+        outer = ", ".join(
+            [
+                "record_no",
+                f"{parsed} AS time",
+                f"{problem} AS time_problem",
+                "time_raw",
+                "outcome",
+                "outcome_reason",
+            ]
+            + list(cols)
+        )
+        return (
+            f"SELECT {outer} FROM (SELECT record_no, {', '.join(inner)} "
+            f"FROM (SELECT r.record_no, {p.extract()} AS f FROM {{batch}} r))"
+        )
 
 
 SOURCES = [GenericSource()]

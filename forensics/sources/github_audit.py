@@ -20,8 +20,21 @@ from __future__ import annotations
 
 from forensics.sources.base import Probe, Source
 
-_AUDIT_KEYS = {"@timestamp", "_document_id", "action", "actor", "actor_ip", "org", "repo", "created_at",
-               "hashed_token", "programmatic_access_type", "operation_type", "business", "actor_id"}
+_AUDIT_KEYS = {
+    "@timestamp",
+    "_document_id",
+    "action",
+    "actor",
+    "actor_ip",
+    "org",
+    "repo",
+    "created_at",
+    "hashed_token",
+    "programmatic_access_type",
+    "operation_type",
+    "business",
+    "actor_id",
+}
 
 _AUDIT_EVENTS = r"""
 WITH f AS (
@@ -102,11 +115,28 @@ _WEBHOOK_ACTIONS = {
     "organization": {"member_added", "member_removed", "member_invited", "renamed", "deleted"},
     "deploy_key": {"created", "deleted"},
     "installation": {"created", "deleted", "suspend", "unsuspend", "new_permissions_accepted"},
-    "repository": {"created", "deleted", "archived", "unarchived", "edited", "renamed", "transferred",
-                   "publicized", "privatized"},
+    "repository": {
+        "created",
+        "deleted",
+        "archived",
+        "unarchived",
+        "edited",
+        "renamed",
+        "transferred",
+        "publicized",
+        "privatized",
+    },
     "branch_protection_rule": {"created", "edited", "deleted"},
 }
-_REPOSITORY_EVENT_KEYS = {"action", "repository", "organization", "sender", "installation", "changes", "enterprise"}
+_REPOSITORY_EVENT_KEYS = {
+    "action",
+    "repository",
+    "organization",
+    "sender",
+    "installation",
+    "changes",
+    "enterprise",
+}
 
 
 def webhook_event(o: dict) -> str | None:
@@ -123,7 +153,9 @@ def webhook_event(o: dict) -> str | None:
         event = "member"
     elif ("membership" in keys or "invitation" in keys) and "organization" in keys:
         event = "organization"
-    elif "repositories" in keys and isinstance(o.get("installation"), dict) and "account" in o["installation"]:
+    elif (
+        "repositories" in keys and isinstance(o.get("installation"), dict) and "account" in o["installation"]
+    ):
         event = "installation"
     elif "repository" in keys and keys <= _REPOSITORY_EVENT_KEYS:
         event = "repository"
@@ -145,8 +177,14 @@ class GitHubAuditSource(Source):
         objs = probe.objects()
         if not objs:
             return 0
-        hits = sum(1 for o in objs if "action" in o and isinstance(o.get("action"), str) and "." in o["action"]
-                   and len(_AUDIT_KEYS & o.keys()) >= 3)
+        hits = sum(
+            1
+            for o in objs
+            if "action" in o
+            and isinstance(o.get("action"), str)
+            and "." in o["action"]
+            and len(_AUDIT_KEYS & o.keys()) >= 3
+        )
         return 80 if hits * 2 >= len(objs) else 0
 
     def events_sql(self) -> str:

@@ -120,7 +120,9 @@ def _is_statement(d: dict) -> bool:
 
 
 def _is_predicate(d: dict) -> bool:
-    return ("buildDefinition" in d and "runDetails" in d) or ("builder" in d and ("invocation" in d or "recipe" in d))
+    return ("buildDefinition" in d and "runDetails" in d) or (
+        "builder" in d and ("invocation" in d or "recipe" in d)
+    )
 
 
 def _is_link(d: dict) -> bool:
@@ -171,8 +173,10 @@ class InTotoSource(Source):
             WHERE (({rec})->>'payload') IS NULL AND NOT starts_with(coalesce(r.doc->>'_type', ''), 'https://in-toto.io/Statement/')
               AND (r.doc->'buildDefinition') IS NULL AND (r.doc->'builder') IS NULL
               AND coalesce(r.doc->'signed'->>'_type', '') <> 'link'"""
-        kind = ("CASE WHEN p.link IS NOT NULL THEN 'intoto_link' WHEN p.env IS NOT NULL THEN 'dsse' "
-                "WHEN p.stmt_direct IS NOT NULL THEN 'statement' ELSE 'predicate' END")
+        kind = (
+            "CASE WHEN p.link IS NOT NULL THEN 'intoto_link' WHEN p.env IS NOT NULL THEN 'dsse' "
+            "WHEN p.stmt_direct IS NOT NULL THEN 'statement' ELSE 'predicate' END"
+        )
         load_attestations(batch, normalized, kind, unusable)
 
 

@@ -16,13 +16,15 @@ from forensics.sources._spans import KV_LIST, install_macros, load_spans
 from forensics.sources.base import Batch, Probe, Source, temp_name
 
 _TAG = '{"key": "VARCHAR", "value": "VARCHAR"}'
-TRACE_TYPE = ('{"traceID": "VARCHAR", "processes": "MAP(VARCHAR, JSON)", "spans": [{'
-              '"traceID": "VARCHAR", "spanID": "VARCHAR", "operationName": "VARCHAR", '
-              '"references": [{"refType": "VARCHAR", "traceID": "VARCHAR", "spanID": "VARCHAR"}], '
-              '"startTime": "VARCHAR", "duration": "VARCHAR", "tags": [' + _TAG + '], '
-              '"logs": [{"timestamp": "VARCHAR", "fields": [' + _TAG + ']}], '
-              '"processID": "VARCHAR", "process": {"serviceName": "VARCHAR", "tags": [' + _TAG + ']}, '
-              '"warnings": "JSON"}]}')
+TRACE_TYPE = (
+    '{"traceID": "VARCHAR", "processes": "MAP(VARCHAR, JSON)", "spans": [{'
+    '"traceID": "VARCHAR", "spanID": "VARCHAR", "operationName": "VARCHAR", '
+    '"references": [{"refType": "VARCHAR", "traceID": "VARCHAR", "spanID": "VARCHAR"}], '
+    '"startTime": "VARCHAR", "duration": "VARCHAR", "tags": [' + _TAG + "], "
+    '"logs": [{"timestamp": "VARCHAR", "fields": [' + _TAG + "]}], "
+    '"processID": "VARCHAR", "process": {"serviceName": "VARCHAR", "tags": [' + _TAG + "]}, "
+    '"warnings": "JSON"}]}'
+)
 
 
 def _is_trace(o) -> bool:
@@ -44,7 +46,11 @@ class JaegerUi(Source):
         return 0
 
     def record_path(self, probe: Probe) -> str:
-        if probe.container == "json" and isinstance(probe.document, dict) and isinstance(probe.document.get("data"), list):
+        if (
+            probe.container == "json"
+            and isinstance(probe.document, dict)
+            and isinstance(probe.document.get("data"), list)
+        ):
             return "$.data"
         return "$"
 

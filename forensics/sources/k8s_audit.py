@@ -21,9 +21,26 @@ from __future__ import annotations
 from forensics.sources.base import Batch, Probe, Source
 
 _EVENT_KEYS = {
-    "kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "impersonatedUser",
-    "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject", "responseObject",
-    "requestReceivedTimestamp", "stageTimestamp", "annotations", "timestamp", "metadata",
+    "kind",
+    "apiVersion",
+    "level",
+    "auditID",
+    "stage",
+    "requestURI",
+    "verb",
+    "user",
+    "impersonatedUser",
+    "sourceIPs",
+    "userAgent",
+    "objectRef",
+    "responseStatus",
+    "requestObject",
+    "responseObject",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "annotations",
+    "timestamp",
+    "metadata",
 }
 
 _CRED = "authentication.kubernetes.io/credential-id"
@@ -105,7 +122,9 @@ WITH l AS (
 )
 """
 
-_CSV_EVENTS = _CSV_FIELDS + f"""
+_CSV_EVENTS = (
+    _CSV_FIELDS
+    + f"""
 , f AS (
     SELECT record_no, v[2] AS t_raw, CAST(NULL AS VARCHAR) AS stage_ts, nullif(v[11], '') AS stage,
            nullif(v[4], '') AS verb, nullif(v[9], '') AS uri, nullif(v[5], '') AS resource, v[6] AS subresource,
@@ -117,6 +136,7 @@ _CSV_EVENTS = _CSV_FIELDS + f"""
 )
 SELECT record_no, {_COMMON}, cluster AS environment FROM f
 """
+)
 
 
 class K8sAuditSource(Source):
@@ -127,7 +147,11 @@ class K8sAuditSource(Source):
 
     def detect(self, probe: Probe) -> int:
         doc = probe.document
-        if isinstance(doc, dict) and doc.get("kind") == "EventList" and str(doc.get("apiVersion", "")).startswith("audit.k8s.io"):
+        if (
+            isinstance(doc, dict)
+            and doc.get("kind") == "EventList"
+            and str(doc.get("apiVersion", "")).startswith("audit.k8s.io")
+        ):
             return 90
         objs = probe.objects()
         if not objs:
@@ -153,8 +177,13 @@ class K8sAuditSource(Source):
             FROM (SELECT record_no, CAST(doc->'kind' AS VARCHAR) AS kind, doc->>'auditID' AS audit_id,
                          doc->>'verb' AS verb FROM {batch})
             WHERE (kind IS NOT NULL AND kind <> '"Event"') OR (audit_id IS NULL AND verb IS NULL)""")
-        batch.insert_events(_JSON_EVENTS.replace("FROM {batch}", """FROM {batch} WHERE coalesce(CAST(doc->'kind' AS VARCHAR), '"Event"') = '"Event"'
-              AND (doc->>'auditID' IS NOT NULL OR doc->>'verb' IS NOT NULL)"""))
+        batch.insert_events(
+            _JSON_EVENTS.replace(
+                "FROM {batch}",
+                """FROM {batch} WHERE coalesce(CAST(doc->'kind' AS VARCHAR), '"Event"') = '"Event"'
+              AND (doc->>'auditID' IS NOT NULL OR doc->>'verb' IS NOT NULL)""",
+            )
+        )
 
 
 class K8sAuditCsvSource(Source):
@@ -168,13 +197,20 @@ class K8sAuditCsvSource(Source):
     def detect(self, probe: Probe) -> int:
         first = probe.head.split("\n", 1)[0]
         fields = first.split(",")
-        looks = (len(fields) >= 15 and fields[10] in ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
-                 and len(fields[9]) == 36 and fields[1][:2] == "20")
+        looks = (
+            len(fields) >= 15
+            and fields[10] in ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
+            and len(fields[9]) == 36
+            and fields[1][:2] == "20"
+        )
         return 80 if looks else 0
 
     def load_batch(self, batch: Batch) -> None:
-        batch.reject(_CSV_FIELDS + """
-            SELECT record_no, 'truncated or malformed CSV row: ' || n || ' of 15 fields' AS reason FROM u WHERE n <> 15""")
+        batch.reject(
+            _CSV_FIELDS
+            + """
+            SELECT record_no, 'truncated or malformed CSV row: ' || n || ' of 15 fields' AS reason FROM u WHERE n <> 15"""
+        )
         batch.insert_events(_CSV_EVENTS)
 
 

@@ -28,29 +28,53 @@ from forensics.sources._spans import (
 )
 from forensics.sources.base import Batch, Probe, Source, stage, temp_name
 
-_KV = {"key": "VARCHAR", "value": {"stringValue": "VARCHAR", "intValue": "VARCHAR", "boolValue": "VARCHAR",
-                                    "doubleValue": "VARCHAR", "bytesValue": "VARCHAR", "arrayValue": "JSON",
-                                    "kvlistValue": "JSON"}}
+_KV = {
+    "key": "VARCHAR",
+    "value": {
+        "stringValue": "VARCHAR",
+        "intValue": "VARCHAR",
+        "boolValue": "VARCHAR",
+        "doubleValue": "VARCHAR",
+        "bytesValue": "VARCHAR",
+        "arrayValue": "JSON",
+        "kvlistValue": "JSON",
+    },
+}
 # only what the loader reads: json_transform skips every other field without building it
 _SPAN = {
-    "traceId": "VARCHAR", "spanId": "VARCHAR", "parentSpanId": "VARCHAR", "name": "VARCHAR", "kind": "VARCHAR",
-    "startTimeUnixNano": "VARCHAR", "endTimeUnixNano": "VARCHAR", "attributes": [_KV],
+    "traceId": "VARCHAR",
+    "spanId": "VARCHAR",
+    "parentSpanId": "VARCHAR",
+    "name": "VARCHAR",
+    "kind": "VARCHAR",
+    "startTimeUnixNano": "VARCHAR",
+    "endTimeUnixNano": "VARCHAR",
+    "attributes": [_KV],
     "events": [{"timeUnixNano": "VARCHAR", "name": "VARCHAR", "attributes": [_KV]}],
     "links": [{"traceId": "VARCHAR", "spanId": "VARCHAR"}],
     "status": {"code": "VARCHAR", "message": "VARCHAR"},
 }
 # scopeSpans and instrumentationLibrarySpans (old OTLP) get the same type, so they concatenate
-_RESOURCE_SPANS = [{
-    "resource": {"attributes": [_KV]},
-    "scopeSpans": [{"spans": [_SPAN]}],
-    "instrumentationLibrarySpans": [{"spans": [_SPAN]}],
-}]
+_RESOURCE_SPANS = [
+    {
+        "resource": {"attributes": [_KV]},
+        "scopeSpans": [{"spans": [_SPAN]}],
+        "instrumentationLibrarySpans": [{"spans": [_SPAN]}],
+    }
+]
 #: The three wrappings of ``resourceSpans`` in one type, so each record is parsed once.
-DOCUMENT_TYPE = json.dumps({"resourceSpans": _RESOURCE_SPANS, "result": {"resourceSpans": _RESOURCE_SPANS},
-                            "batches": _RESOURCE_SPANS})
+DOCUMENT_TYPE = json.dumps(
+    {
+        "resourceSpans": _RESOURCE_SPANS,
+        "result": {"resourceSpans": _RESOURCE_SPANS},
+        "batches": _RESOURCE_SPANS,
+    }
+)
 
-_VALUE = ("coalesce(a.value.stringValue, a.value.intValue, a.value.boolValue, a.value.doubleValue, "
-          "a.value.bytesValue, CAST(a.value.arrayValue AS VARCHAR), CAST(a.value.kvlistValue AS VARCHAR))")
+_VALUE = (
+    "coalesce(a.value.stringValue, a.value.intValue, a.value.boolValue, a.value.doubleValue, "
+    "a.value.bytesValue, CAST(a.value.arrayValue AS VARCHAR), CAST(a.value.kvlistValue AS VARCHAR))"
+)
 KV_TEXT = f"list_transform({{l}}, lambda a: {{{{'key': a.key, 'value': {_VALUE}}}}})"
 
 
@@ -65,8 +89,11 @@ def _nanos_us(expr: str) -> str:
 
 
 def _is_resource_spans(v) -> bool:
-    return isinstance(v, list) and (not v or isinstance(v[0], dict) and (
-        "scopeSpans" in v[0] or "instrumentationLibrarySpans" in v[0] or "resource" in v[0]))
+    return isinstance(v, list) and (
+        not v
+        or isinstance(v[0], dict)
+        and ("scopeSpans" in v[0] or "instrumentationLibrarySpans" in v[0] or "resource" in v[0])
+    )
 
 
 class OtlpTraces(Source):
@@ -100,17 +127,17 @@ class OtlpTraces(Source):
                                    ELSE d.batches END) AS rs
                 FROM (SELECT record_no, line_no, json_transform(doc, '{DOCUMENT_TYPE}') AS d FROM {batch.table})),
             res AS (
-                SELECT record_no, line_no, {_kv('rs.resource.attributes')} AS res_attrs,
+                SELECT record_no, line_no, {_kv("rs.resource.attributes")} AS res_attrs,
                        CASE WHEN rs.instrumentationLibrarySpans IS NULL THEN rs.scopeSpans
                             ELSE list_concat(coalesce(rs.scopeSpans, []), rs.instrumentationLibrarySpans) END AS ss
                 FROM rs),
-            res_keys AS (SELECT *, {keys_of('res_attrs')} AS rkeys FROM res),
+            res_keys AS (SELECT *, {keys_of("res_attrs")} AS rkeys FROM res),
             -- a resource's service, version and attributes as JSON: worked out once per resource, not per span
             resource AS (
                 SELECT record_no, line_no, res_attrs, ss,
-                       {attr('service.name', 'res_attrs', 'rkeys')} AS service,
-                       {attr('service.version', 'res_attrs', 'rkeys')} AS res_version,
-                       {kv_json('res_attrs')} AS resource_json
+                       {attr("service.name", "res_attrs", "rkeys")} AS service,
+                       {attr("service.version", "res_attrs", "rkeys")} AS res_version,
+                       {kv_json("res_attrs")} AS resource_json
                 FROM res_keys),
             scope AS (SELECT record_no, line_no, res_attrs, service, res_version, resource_json, unnest(ss) AS ss FROM resource),
             sp AS (SELECT record_no, line_no, res_attrs, service, res_version, resource_json, unnest(ss.spans) AS s FROM scope),
@@ -127,30 +154,44 @@ class OtlpTraces(Source):
                             ELSE fx_hex_id(s.parentSpanId, 8) END AS parent_span_id,
                        s.name AS name,
                        fx_span_kind(s.kind) AS kind,
-                       {_nanos_us('s.startTimeUnixNano')} AS start_us,
-                       {_nanos_us('s.endTimeUnixNano')} AS end_us,
+                       {_nanos_us("s.startTimeUnixNano")} AS start_us,
+                       {_nanos_us("s.endTimeUnixNano")} AS end_us,
                        s.startTimeUnixNano AS start_raw, s.endTimeUnixNano AS end_raw,
                        CASE upper(replace(coalesce(s.status.code, ''), 'STATUS_CODE_', ''))
                             WHEN '1' THEN 'ok' WHEN 'OK' THEN 'ok' WHEN '2' THEN 'error' WHEN 'ERROR' THEN 'error'
                             ELSE 'unset' END AS status_code,
                        s.status.message AS status_message,
-                       {_kv('s.attributes')} AS attrs,
+                       {_kv("s.attributes")} AS attrs,
                        CASE WHEN len(s.events) > 0 THEN to_json(list_transform(s.events, lambda e: {{
                             'time_unix_nano': e.timeUnixNano, 'name': e.name,
-                            'attributes': {KV_TEXT.format(l='e.attributes')}}})) END AS events,
+                            'attributes': {KV_TEXT.format(l="e.attributes")}}})) END AS events,
                        CASE WHEN len(s.links) > 0 THEN to_json(list_transform(s.links, lambda k: {{
                             'trace_id': fx_hex_id(k.traceId, 16), 'span_id': fx_hex_id(k.spanId, 8)}})) END AS links,
-                       CASE WHEN len(s.events) > 0 THEN fx_attr({_kv('flatten(list_transform(s.events, lambda e: coalesce(e.attributes, [])))')},
+                       CASE WHEN len(s.events) > 0 THEN fx_attr({_kv("flatten(list_transform(s.events, lambda e: coalesce(e.attributes, [])))")},
                                                             'exception.type') END AS event_error_type
                 FROM canon)
-            SELECT *, {keys_of('attrs')} AS akeys FROM n"""
-        write_spans(batch, stage(con, enrich(norm_sql), small=batch.small), self.name, "OTLP record holds no spans")
+            SELECT *, {keys_of("attrs")} AS akeys FROM n"""
+        write_spans(
+            batch, stage(con, enrich(norm_sql), small=batch.small), self.name, "OTLP record holds no spans"
+        )
 
 
-_SEARCH_SPAN = {"spanID": "VARCHAR", "name": "VARCHAR", "startTimeUnixNano": "VARCHAR", "durationNanos": "VARCHAR",
-                "attributes": [_KV]}
-SEARCH_TRACE_TYPE = json.dumps({"traceID": "VARCHAR", "rootServiceName": "VARCHAR", "rootTraceName": "VARCHAR",
-                                "spanSet": {"spans": [_SEARCH_SPAN]}, "spanSets": [{"spans": [_SEARCH_SPAN]}]})
+_SEARCH_SPAN = {
+    "spanID": "VARCHAR",
+    "name": "VARCHAR",
+    "startTimeUnixNano": "VARCHAR",
+    "durationNanos": "VARCHAR",
+    "attributes": [_KV],
+}
+SEARCH_TRACE_TYPE = json.dumps(
+    {
+        "traceID": "VARCHAR",
+        "rootServiceName": "VARCHAR",
+        "rootTraceName": "VARCHAR",
+        "spanSet": {"spans": [_SEARCH_SPAN]},
+        "spanSets": [{"spans": [_SEARCH_SPAN]}],
+    }
+)
 
 
 class TempoSearch(Source):
@@ -164,8 +205,13 @@ class TempoSearch(Source):
 
     def detect(self, probe: Probe) -> int:
         traces = probe.first.get("traces")
-        if isinstance(traces, list) and traces and isinstance(traces[0], dict) and "traceID" in traces[0] and (
-                "spanSet" in traces[0] or "spanSets" in traces[0]):
+        if (
+            isinstance(traces, list)
+            and traces
+            and isinstance(traces[0], dict)
+            and "traceID" in traces[0]
+            and ("spanSet" in traces[0] or "spanSets" in traces[0])
+        ):
             return 80
         return 0
 
@@ -186,16 +232,16 @@ class TempoSearch(Source):
                    ORDER BY record_no, s.spanID)
             SELECT record_no, fx_hex_id(trace_id, 16) AS trace_id, fx_hex_id(s.spanID, 8) AS span_id,
                    CAST(NULL AS VARCHAR) AS parent_span_id,
-                   fx_attr({_kv('s.attributes')}, 'service.name') AS service, s.name AS name, 'unspecified' AS kind,
+                   fx_attr({_kv("s.attributes")}, 'service.name') AS service, s.name AS name, 'unspecified' AS kind,
                    fx_unix_nanos_us(s.startTimeUnixNano) AS start_us,
                    CAST((try_cast(s.startTimeUnixNano AS HUGEINT) + try_cast(s.durationNanos AS HUGEINT)) // 1000 AS BIGINT) AS end_us,
                    s.startTimeUnixNano AS start_raw,
                    CAST(try_cast(s.startTimeUnixNano AS HUGEINT) + try_cast(s.durationNanos AS HUGEINT) AS VARCHAR) AS end_raw,
-                   CASE lower(coalesce(fx_attr({_kv('s.attributes')}, 'status'), ''))
+                   CASE lower(coalesce(fx_attr({_kv("s.attributes")}, 'status'), ''))
                         WHEN 'error' THEN 'error' WHEN 'ok' THEN 'ok' ELSE 'unset' END AS status_code,
                    CAST(NULL AS VARCHAR) AS status_message,
-                   {_kv('s.attributes')} AS attrs,
-                   CAST([{{'key': 'service.name', 'value': fx_attr({_kv('s.attributes')}, 'service.name')}}] AS {KV_LIST}) AS res_attrs,
+                   {_kv("s.attributes")} AS attrs,
+                   CAST([{{'key': 'service.name', 'value': fx_attr({_kv("s.attributes")}, 'service.name')}}] AS {KV_LIST}) AS res_attrs,
                    CAST(NULL AS JSON) AS events, CAST(NULL AS JSON) AS links, CAST(NULL AS VARCHAR) AS event_error_type
             FROM sp"""
         )

@@ -13,9 +13,11 @@ from __future__ import annotations
 from forensics.sources.base import Batch, Probe, Source, temp_name
 
 #: An OTLP AnyValue (JSON path expression ``v``) as text: strings as they are, other kinds as JSON text.
-ANYVALUE_TEXT = ("coalesce({v}->>'stringValue', {v}->>'intValue', CAST({v}->'boolValue' AS VARCHAR), "
-                 "CAST({v}->'doubleValue' AS VARCHAR), {v}->>'bytesValue', CAST({v}->'arrayValue' AS VARCHAR), "
-                 "CAST({v}->'kvlistValue' AS VARCHAR))")
+ANYVALUE_TEXT = (
+    "coalesce({v}->>'stringValue', {v}->>'intValue', CAST({v}->'boolValue' AS VARCHAR), "
+    "CAST({v}->'doubleValue' AS VARCHAR), {v}->>'bytesValue', CAST({v}->'arrayValue' AS VARCHAR), "
+    "CAST({v}->'kvlistValue' AS VARCHAR))"
+)
 
 
 def anyvalue_text(expr: str) -> str:

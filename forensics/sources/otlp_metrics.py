@@ -33,7 +33,8 @@ class OtlpMetricsSource(Source):
         con = batch.con
         points = temp_name("otlpmet")
         kinds = " UNION ALL ".join(
-            f"SELECT '{k}' AS kind, value AS dp, key AS di FROM json_each(m.value, '$.{k}.dataPoints')" for k in KINDS
+            f"SELECT '{k}' AS kind, value AS dp, key AS di FROM json_each(m.value, '$.{k}.dataPoints')"
+            for k in KINDS
         )
         con.execute(
             f"""CREATE TEMP TABLE {points} AS

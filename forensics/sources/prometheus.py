@@ -38,7 +38,9 @@ _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*")
 class _FileState:
     openmetrics: bool = False
     family: str | None = None
-    meta: dict[str, str] = field(default_factory=dict)  # HELP/TYPE/UNIT line of the current family, by directive
+    meta: dict[str, str] = field(
+        default_factory=dict
+    )  # HELP/TYPE/UNIT line of the current family, by directive
 
 
 @dataclass
@@ -72,8 +74,12 @@ class PrometheusSource(Source):
     # -- loading ---------------------------------------------------------------------------------
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
-        lines = [_Line(n, t) for n, t in con.execute(
-            f"SELECT record_no, doc->>'$' FROM {batch.table} ORDER BY record_no").fetchall()]
+        lines = [
+            _Line(n, t)
+            for n, t in con.execute(
+                f"SELECT record_no, doc->>'$' FROM {batch.table} ORDER BY record_no"
+            ).fetchall()
+        ]
         state = self._state.setdefault(batch.evidence_sha256, _FileState())
         if any(ln.text.strip() == "# EOF" for ln in lines):
             state.openmetrics = True
@@ -94,8 +100,14 @@ class PrometheusSource(Source):
     def finish(self, case_con, evidence_sha256: str) -> None:
         self._state.pop(evidence_sha256, None)
 
-    def _parse_segment(self, segment: list[_Line], state: _FileState, samples: list[dict],
-                       rejects: list[tuple[int, str]], meta_lines: list[int]) -> None:
+    def _parse_segment(
+        self,
+        segment: list[_Line],
+        state: _FileState,
+        samples: list[dict],
+        rejects: list[tuple[int, str]],
+        meta_lines: list[int],
+    ) -> None:
         """Parse one run of lines (one OpenMetrics scrape, or a Prometheus text batch): as a whole
         when the parser accepts it, else line by line so that each bad line gets its own reason."""
         sample_lines: list[tuple[_Line, list[str]]] = []  # line, metadata context for it
@@ -128,8 +140,13 @@ class PrometheusSource(Source):
             try:
                 got = [(f, s) for f in parse(text) for s in f.samples]
             except (ValueError, KeyError, IndexError, TypeError) as e:
-                rejects.append((ln.line_no, f"{'OpenMetrics' if state.openmetrics else 'Prometheus'} parser: "
-                                            f"{str(e)[:200] or type(e).__name__}"))
+                rejects.append(
+                    (
+                        ln.line_no,
+                        f"{'OpenMetrics' if state.openmetrics else 'Prometheus'} parser: "
+                        f"{str(e)[:200] or type(e).__name__}",
+                    )
+                )
                 continue
             if len(got) != 1:
                 rejects.append((ln.line_no, f"parser yielded {len(got)} samples for one line"))
@@ -191,16 +208,29 @@ class PrometheusSource(Source):
             "sample_bytes": len(ln.text.encode("utf-8")),
         }
 
-    def _write(self, batch: Batch, samples: list[dict], rejects: list[tuple[int, str]], meta_lines: list[int]) -> None:
+    def _write(
+        self, batch: Batch, samples: list[dict], rejects: list[tuple[int, str]], meta_lines: list[int]
+    ) -> None:
         con = batch.con
         source = "openmetrics" if self._state[batch.evidence_sha256].openmetrics else "prometheus"
         if samples:
             view = temp_name("prom")
-            table = pa.Table.from_pylist(samples, schema=pa.schema([
-                ("record_no", pa.int64()), ("metric", pa.string()), ("family", pa.string()), ("type", pa.string()),
-                ("labels", pa.string()), ("value", pa.float64()), ("ts_us", pa.int64()), ("time_raw", pa.string()),
-                ("sample_bytes", pa.int64()),
-            ]))
+            table = pa.Table.from_pylist(
+                samples,
+                schema=pa.schema(
+                    [
+                        ("record_no", pa.int64()),
+                        ("metric", pa.string()),
+                        ("family", pa.string()),
+                        ("type", pa.string()),
+                        ("labels", pa.string()),
+                        ("value", pa.float64()),
+                        ("ts_us", pa.int64()),
+                        ("time_raw", pa.string()),
+                        ("sample_bytes", pa.int64()),
+                    ]
+                ),
+            )
             con.register(view, table)
             try:
                 insert_metric_rows(batch, f"SELECT *, record_no AS line_no FROM {view}", source)
@@ -215,8 +245,15 @@ class PrometheusSource(Source):
                 con.unregister(view)
         if rejects:
             view = temp_name("promrej")
-            con.register(view, pa.table({"record_no": pa.array([r[0] for r in rejects], pa.int64()),
-                                         "reason": pa.array([r[1] for r in rejects], pa.string())}))
+            con.register(
+                view,
+                pa.table(
+                    {
+                        "record_no": pa.array([r[0] for r in rejects], pa.int64()),
+                        "reason": pa.array([r[1] for r in rejects], pa.string()),
+                    }
+                ),
+            )
             try:
                 batch.reject(f"SELECT record_no, reason FROM {view}")
             finally:
@@ -235,7 +272,7 @@ def insert_metric_rows(batch: Batch, select_sql: str, source: str) -> None:
                    md5(metric || chr(0) || labels) AS series_hash, value,
                    CASE WHEN ts_us IS NOT NULL THEN timezone('UTC', make_timestamp(ts_us)) END AS time,
                    time_raw, sample_bytes
-            FROM ({select_sql.replace('{batch}', batch.table)})"""
+            FROM ({select_sql.replace("{batch}", batch.table)})"""
     ).fetchall()
     try:
         batch.insert_rows(

@@ -155,7 +155,9 @@ class CycloneDxXmlSource(Source):
                 raw = b"".join(ByteStream(batch.path))
                 text = raw.decode("utf-8", errors="strict") if raw else ""
         if text is None:
-            text = batch.con.execute(f"SELECT string_agg(doc->>'$', chr(10) ORDER BY record_no) FROM {batch.table}").fetchall()[0][0]
+            text = batch.con.execute(
+                f"SELECT string_agg(doc->>'$', chr(10) ORDER BY record_no) FROM {batch.table}"
+            ).fetchall()[0][0]
         try:
             result: list[dict] | str = parse_cyclonedx_xml(text or "")
         except Exception as e:  # noqa: BLE001 - defusedxml and ElementTree errors: the document is rejected with the reason
@@ -174,9 +176,14 @@ class CycloneDxXmlSource(Source):
             return
         sha = batch.evidence_sha256
         if first == 1 and doc:  # components once, pointing at the document's first line
-            rows = [dict(r, record_no=1, sbom_id=f"{sha[:16]}:1", evidence_sha256=sha, evidence_record=1) for r in doc]
+            rows = [
+                dict(r, record_no=1, sbom_id=f"{sha[:16]}:1", evidence_sha256=sha, evidence_record=1)
+                for r in doc
+            ]
             con.register("_fx_sbom_xml", pa.Table.from_pylist(rows))
-            batch.insert_rows("sbom_components", "SELECT * REPLACE (CAST(hashes AS JSON) AS hashes) FROM _fx_sbom_xml")
+            batch.insert_rows(
+                "sbom_components", "SELECT * REPLACE (CAST(hashes AS JSON) AS hashes) FROM _fx_sbom_xml"
+            )
             con.unregister("_fx_sbom_xml")
         batch.mark_loaded("SELECT record_no FROM {batch}")
 
@@ -199,16 +206,29 @@ def parse_cyclonedx_xml(text: str) -> list[dict]:
             return
         for c in comps.findall(q("component")):
             hashes = {h.get("alg"): (h.text or "").strip() for h in c.findall(f"{q('hashes')}/{q('hash')}")}
-            lic = [x.findtext(q("id")) or x.findtext(q("name")) for x in c.findall(f"{q('licenses')}/{q('license')}")]
+            lic = [
+                x.findtext(q("id")) or x.findtext(q("name"))
+                for x in c.findall(f"{q('licenses')}/{q('license')}")
+            ]
             lic += [(x.text or "").strip() for x in c.findall(f"{q('licenses')}/{q('expression')}")]
             sup = c.find(q("supplier"))
-            out.append({
-                "sbom_format": "cyclonedx", "spec_version": spec, "document_name": doc_name,
-                "component_index": len(out), "component_ref": c.get("bom-ref"), "component_type": c.get("type"),
-                "name": c.findtext(q("name")), "version": c.findtext(q("version")), "purl": c.findtext(q("purl")),
-                "sha256": (hashes.get("SHA-256") or "").lower() or None, "hashes": json.dumps(hashes),
-                "licenses": [x for x in lic if x], "supplier": sup.findtext(q("name")) if sup is not None else c.findtext(q("publisher")),
-            })
+            out.append(
+                {
+                    "sbom_format": "cyclonedx",
+                    "spec_version": spec,
+                    "document_name": doc_name,
+                    "component_index": len(out),
+                    "component_ref": c.get("bom-ref"),
+                    "component_type": c.get("type"),
+                    "name": c.findtext(q("name")),
+                    "version": c.findtext(q("version")),
+                    "purl": c.findtext(q("purl")),
+                    "sha256": (hashes.get("SHA-256") or "").lower() or None,
+                    "hashes": json.dumps(hashes),
+                    "licenses": [x for x in lic if x],
+                    "supplier": sup.findtext(q("name")) if sup is not None else c.findtext(q("publisher")),
+                }
+            )
             walk(c)
 
     walk(root)

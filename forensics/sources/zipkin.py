@@ -29,8 +29,13 @@ class ZipkinV2(Source):
         objs = [o for s in probe.samples for o in (s if isinstance(s, list) else [s]) if isinstance(o, dict)]
         if not objs:
             return 0
-        hits = sum(1 for o in objs if "traceId" in o and "id" in o
-                   and ("localEndpoint" in o or "timestamp" in o or "duration" in o or "kind" in o))
+        hits = sum(
+            1
+            for o in objs
+            if "traceId" in o
+            and "id" in o
+            and ("localEndpoint" in o or "timestamp" in o or "duration" in o or "kind" in o)
+        )
         return 80 if hits * 2 > len(objs) else 0
 
     def load_batch(self, batch: Batch) -> None:

@@ -54,28 +54,59 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
             status = "timeout"
         elif rng.random() < 0.01:
             status = "declined"
-        rows.append({
-            "ts": when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-            "level": "info" if status == "ok" else "warn",
-            "service": "payments", "env": "production", "event": "charge.capture",
-            "order_id": f"ord-{20000 + i}", "client": "checkout", "client_ip": f"10.30.0.{rng.randint(2, 250)}",
-            "user_agent": "checkout/2.0.1", "request_id": f"req-{rng.getrandbits(48):012x}",
-            "trace_id": f"{rng.getrandbits(128):032x}", "status": status,
-            "latency_ms": round(rng.uniform(1600, 2600) if slow else rng.uniform(40, 120), 1),
-        })
-    for k, when in enumerate((S.DOUBLE_CHARGE_TIME, S.DOUBLE_CHARGE_TIME + timedelta(seconds=2, milliseconds=150))):
-        rows.append({
-            "ts": when.isoformat().replace("+00:00", "Z"), "level": "info", "service": "payments",
-            "env": "production", "event": "charge.capture", "order_id": S.DOUBLE_CHARGE_ORDER, "client": "checkout",
-            "client_ip": "10.30.0.17", "user_agent": "checkout/2.0.1", "request_id": f"req-double-{k}",
-            "trace_id": trace_id_for(S.DOUBLE_CHARGE_ORDER), "status": "ok", "latency_ms": 2412.0 if k == 0 else 96.0,
-        })
-    rows.append({
-        "ts": (S.t("09:21:07")).isoformat().replace("+00:00", "Z"), "level": "warn", "service": "payments",
-        "env": "production", "event": "<script>alert(1)</script>", "order_id": "ord-probe", "client": "unknown",
-        "client_ip": S.ATTACKER_IP, "user_agent": HOSTILE_UA, "request_id": "req-probe", "status": "error",
-        "latency_ms": 3.0,
-    })
+        rows.append(
+            {
+                "ts": when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                "level": "info" if status == "ok" else "warn",
+                "service": "payments",
+                "env": "production",
+                "event": "charge.capture",
+                "order_id": f"ord-{20000 + i}",
+                "client": "checkout",
+                "client_ip": f"10.30.0.{rng.randint(2, 250)}",
+                "user_agent": "checkout/2.0.1",
+                "request_id": f"req-{rng.getrandbits(48):012x}",
+                "trace_id": f"{rng.getrandbits(128):032x}",
+                "status": status,
+                "latency_ms": round(rng.uniform(1600, 2600) if slow else rng.uniform(40, 120), 1),
+            }
+        )
+    for k, when in enumerate(
+        (S.DOUBLE_CHARGE_TIME, S.DOUBLE_CHARGE_TIME + timedelta(seconds=2, milliseconds=150))
+    ):
+        rows.append(
+            {
+                "ts": when.isoformat().replace("+00:00", "Z"),
+                "level": "info",
+                "service": "payments",
+                "env": "production",
+                "event": "charge.capture",
+                "order_id": S.DOUBLE_CHARGE_ORDER,
+                "client": "checkout",
+                "client_ip": "10.30.0.17",
+                "user_agent": "checkout/2.0.1",
+                "request_id": f"req-double-{k}",
+                "trace_id": trace_id_for(S.DOUBLE_CHARGE_ORDER),
+                "status": "ok",
+                "latency_ms": 2412.0 if k == 0 else 96.0,
+            }
+        )
+    rows.append(
+        {
+            "ts": (S.t("09:21:07")).isoformat().replace("+00:00", "Z"),
+            "level": "warn",
+            "service": "payments",
+            "env": "production",
+            "event": "<script>alert(1)</script>",
+            "order_id": "ord-probe",
+            "client": "unknown",
+            "client_ip": S.ATTACKER_IP,
+            "user_agent": HOSTILE_UA,
+            "request_id": "req-probe",
+            "status": "error",
+            "latency_ms": 3.0,
+        }
+    )
     rows.sort(key=lambda r: r["ts"])
     path = d / "payments-app.jsonl"
     path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows), encoding="utf-8")

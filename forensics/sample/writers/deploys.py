@@ -17,10 +17,17 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
     d.mkdir(parents=True, exist_ok=True)
     rows = [
         {
-            "id": f"dep-{i + 1:04d}", "time": dep.time.isoformat().replace("+00:00", "Z"), "service": dep.service,
-            "environment": dep.environment, "version": dep.image.version, "digest": dep.image.digest,
-            "image": f"{S.REGISTRY}/{dep.service}@{dep.image.digest}", "actor": dep.actor, "via": dep.via,
-            "action": dep.action, "status": dep.status,
+            "id": f"dep-{i + 1:04d}",
+            "time": dep.time.isoformat().replace("+00:00", "Z"),
+            "service": dep.service,
+            "environment": dep.environment,
+            "version": dep.image.version,
+            "digest": dep.image.digest,
+            "image": f"{S.REGISTRY}/{dep.service}@{dep.image.digest}",
+            "actor": dep.actor,
+            "via": dep.via,
+            "action": dep.action,
+            "status": dep.status,
         }
         for i, dep in enumerate(S.DEPLOYS)
     ]

@@ -62,7 +62,9 @@ def _metrics(out: Path, rng: random.Random) -> Path:
                 del counts[key]
         if rogue:
             users.extend(_uuid(rng) for _ in range(NEW_USERS_PER_MINUTE))
-        lines.append("# HELP http_server_requests_total Requests served, by service, route, method and status.")
+        lines.append(
+            "# HELP http_server_requests_total Requests served, by service, route, method and status."
+        )
         lines.append("# TYPE http_server_requests_total counter")
         for service, route, method, status in BASE_SERIES:
             if service == "payments" and rogue:
@@ -71,7 +73,9 @@ def _metrics(out: Path, rng: random.Random) -> Path:
                     counts[key] = counts.get(key, 0) + rng.randint(0, 2)
             else:
                 key = _labels(service, route, method, status)
-                counts[key] = counts.get(key, 0) + (rng.randint(20, 40) if status == "200" else rng.randint(0, 2))
+                counts[key] = counts.get(key, 0) + (
+                    rng.randint(20, 40) if status == "200" else rng.randint(0, 2)
+                )
         for key in sorted(counts):
             if "payments" in key and ("user_id=" in key) != rogue:
                 continue  # series of the image not running now are not exposed
@@ -100,29 +104,46 @@ def _logs(out: Path, rng: random.Random, scale: int) -> Path:
             when = start + timedelta(seconds=rng.uniform(0, 59.9))
             order = f"ord-{rng.randint(20000, 29999)}"
             attrs = [
-                _kv("http.route", "/v1/charges"), _kv("http.request.method", "POST"),
-                _kv("http.response.status_code", 200), _kv("url.full", f"https://payments.internal/v1/charges/{order}"),
+                _kv("http.route", "/v1/charges"),
+                _kv("http.request.method", "POST"),
+                _kv("http.response.status_code", 200),
+                _kv("url.full", f"https://payments.internal/v1/charges/{order}"),
                 _kv("enduser.email", rng.choice(CUSTOMERS)),
             ]
             if rogue:
                 if not user_pool or rng.random() < 0.8:
                     user_pool.append(_uuid(rng))
                 attrs.append(_kv("user.id", user_pool[-1]))
-            records.append({
-                "timeUnixNano": str(int(when.timestamp() * 1_000_000) * 1000),
-                "observedTimeUnixNano": str(int(when.timestamp() * 1_000_000) * 1000 + 1_500_000),
-                "severityNumber": 9, "severityText": "INFO",
-                "body": {"stringValue": f"charge captured for {order}"},
-                "attributes": attrs,
-                "traceId": f"{rng.getrandbits(128):032x}", "spanId": f"{rng.getrandbits(64):016x}",
-            })
+            records.append(
+                {
+                    "timeUnixNano": str(int(when.timestamp() * 1_000_000) * 1000),
+                    "observedTimeUnixNano": str(int(when.timestamp() * 1_000_000) * 1000 + 1_500_000),
+                    "severityNumber": 9,
+                    "severityText": "INFO",
+                    "body": {"stringValue": f"charge captured for {order}"},
+                    "attributes": attrs,
+                    "traceId": f"{rng.getrandbits(128):032x}",
+                    "spanId": f"{rng.getrandbits(64):016x}",
+                }
+            )
         records.sort(key=lambda r: r["timeUnixNano"])
         image = S.PAYMENTS_ROGUE if S.ROGUE_DEPLOY.time <= start < EXPLOSION_END else S.PAYMENTS_GOOD
-        request = {"resourceLogs": [{
-            "resource": {"attributes": [_kv("service.name", "payments"), _kv("service.version", image.version),
-                                        _kv("deployment.environment", "production")]},
-            "scopeLogs": [{"scope": {"name": "payments.charges", "version": "1.0.0"}, "logRecords": records}],
-        }]}
+        request = {
+            "resourceLogs": [
+                {
+                    "resource": {
+                        "attributes": [
+                            _kv("service.name", "payments"),
+                            _kv("service.version", image.version),
+                            _kv("deployment.environment", "production"),
+                        ]
+                    },
+                    "scopeLogs": [
+                        {"scope": {"name": "payments.charges", "version": "1.0.0"}, "logRecords": records}
+                    ],
+                }
+            ]
+        }
         lines.append(json.dumps(request, separators=(",", ":")))
     path = out / "otlp" / "payments-logs.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,12 @@ from forensics.sample import scenario as S
 
 #: Start times and orders of the retried calls; the double charge is one of them.
 RETRIED = [
-    (S.t("09:47:30"), "ord-10040"), (S.t("09:50:05"), "ord-10041"), (S.DOUBLE_CHARGE_TIME, S.DOUBLE_CHARGE_ORDER),
-    (S.t("09:56:40"), "ord-10043"), (S.t("10:01:15"), "ord-10044"), (S.t("10:05:50"), "ord-10045"),
+    (S.t("09:47:30"), "ord-10040"),
+    (S.t("09:50:05"), "ord-10041"),
+    (S.DOUBLE_CHARGE_TIME, S.DOUBLE_CHARGE_ORDER),
+    (S.t("09:56:40"), "ord-10043"),
+    (S.t("10:01:15"), "ord-10044"),
+    (S.t("10:05:50"), "ord-10045"),
 ]
 assert len(RETRIED) == S.RETRIED_CALLS
 RETRY_GAP_MS = 150
@@ -58,11 +62,28 @@ class _Trace:
         self.trace_id = trace_id or f"{rng.getrandbits(128):032x}"
         self.by_service: dict[tuple[str, str], list[dict]] = {}
 
-    def span(self, service: str, version: str, name: str, kind: int, start: datetime, end: datetime | None,
-             parent: str | None, attrs: list[dict], error: str | None = None) -> str:
+    def span(
+        self,
+        service: str,
+        version: str,
+        name: str,
+        kind: int,
+        start: datetime,
+        end: datetime | None,
+        parent: str | None,
+        attrs: list[dict],
+        error: str | None = None,
+    ) -> str:
         sid = f"{self.rng.getrandbits(64):016x}"
-        s = {"traceId": self.trace_id, "spanId": sid, "name": name, "kind": kind, "startTimeUnixNano": _ns(start),
-             "attributes": attrs, "status": {"code": 2, "message": error} if error else {}}
+        s = {
+            "traceId": self.trace_id,
+            "spanId": sid,
+            "name": name,
+            "kind": kind,
+            "startTimeUnixNano": _ns(start),
+            "attributes": attrs,
+            "status": {"code": 2, "message": error} if error else {},
+        }
         if parent:
             s["parentSpanId"] = parent
         if end is not None:
@@ -71,10 +92,19 @@ class _Trace:
         return sid
 
     def line(self) -> str:
-        rs = [{"resource": {"attributes": _attrs(service__name=svc, service__version=ver,
-                                                 deployment__environment="production")},
-               "scopeSpans": [{"scope": {"name": "io.opentelemetry.http", "version": "1.25.0"}, "spans": spans}]}
-              for (svc, ver), spans in self.by_service.items()]
+        rs = [
+            {
+                "resource": {
+                    "attributes": _attrs(
+                        service__name=svc, service__version=ver, deployment__environment="production"
+                    )
+                },
+                "scopeSpans": [
+                    {"scope": {"name": "io.opentelemetry.http", "version": "1.25.0"}, "spans": spans}
+                ],
+            }
+            for (svc, ver), spans in self.by_service.items()
+        ]
         return json.dumps({"resourceSpans": rs}, separators=(",", ":")) + "\n"
 
 
@@ -92,8 +122,18 @@ def _server_ms(rng: random.Random, at: datetime) -> float:
     return max(40.0, rng.gauss(80, 12))
 
 
-def _call(tr: _Trace, at: datetime, order: str, ua: str, parent: str, server_ms: float, *, outcome: str,
-          resend: int = 0, status: int = 200) -> datetime:
+def _call(
+    tr: _Trace,
+    at: datetime,
+    order: str,
+    ua: str,
+    parent: str,
+    server_ms: float,
+    *,
+    outcome: str,
+    resend: int = 0,
+    status: int = 200,
+) -> datetime:
     """One checkout -> payments call. outcome: ok | timeout_server_gave_up | timeout_server_captured
     | declined | inflight. Returns when the client saw the end."""
     rng = tr.rng
@@ -103,44 +143,107 @@ def _call(tr: _Trace, at: datetime, order: str, ua: str, parent: str, server_ms:
     srv_end = srv_start + timedelta(milliseconds=server_ms)
     timed_out = outcome.startswith("timeout")
     cli_end = at + timedelta(milliseconds=S.CLIENT_TIMEOUT_MS) if timed_out else srv_end + net
-    cattrs = dict(http__request__method="POST", url__template="/v1/charges", server__address="payments",
-                  app__order__id=order)
+    cattrs = dict(
+        http__request__method="POST",
+        url__template="/v1/charges",
+        server__address="payments",
+        app__order__id=order,
+    )
     if resend:
         cattrs["http__request__resend_count"] = resend
     if not timed_out and outcome != "inflight":
         cattrs["http__response__status_code"] = status
     if timed_out:
         cattrs["error__type"] = "timeout"
-    client = tr.span("checkout", S.CHECKOUT_GOOD.version, "POST /v1/charges", 3, at,
-                     None if outcome == "inflight" else cli_end, parent, _attrs(**cattrs),
-                     error="context deadline exceeded (Client.Timeout exceeded while awaiting headers)" if timed_out else None)
-    sattrs = dict(http__request__method="POST", http__route="/v1/charges", app__order__id=order,
-                  user_agent__original=f"checkout/{S.CHECKOUT_GOOD.version} (go-http-client)")
+    client = tr.span(
+        "checkout",
+        S.CHECKOUT_GOOD.version,
+        "POST /v1/charges",
+        3,
+        at,
+        None if outcome == "inflight" else cli_end,
+        parent,
+        _attrs(**cattrs),
+        error="context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        if timed_out
+        else None,
+    )
+    sattrs = dict(
+        http__request__method="POST",
+        http__route="/v1/charges",
+        app__order__id=order,
+        user_agent__original=f"checkout/{S.CHECKOUT_GOOD.version} (go-http-client)",
+    )
     if outcome == "timeout_server_gave_up":
         sattrs["http__response__status_code"] = 499
-        tr.span("payments", ver, "POST /v1/charges", 2, srv_start, srv_end, client, _attrs(**sattrs),
-                error="context canceled: client went away before capture")
+        tr.span(
+            "payments",
+            ver,
+            "POST /v1/charges",
+            2,
+            srv_start,
+            srv_end,
+            client,
+            _attrs(**sattrs),
+            error="context canceled: client went away before capture",
+        )
         return cli_end
     if outcome != "inflight":
         sattrs["http__response__status_code"] = status
-    server = tr.span("payments", ver, "POST /v1/charges", 2, srv_start, None if outcome == "inflight" else srv_end,
-                     client, _attrs(**sattrs))
+    server = tr.span(
+        "payments",
+        ver,
+        "POST /v1/charges",
+        2,
+        srv_start,
+        None if outcome == "inflight" else srv_end,
+        client,
+        _attrs(**sattrs),
+    )
     if outcome == "declined":
         return cli_end
     cap_start = srv_start + timedelta(milliseconds=server_ms * 0.2)
     cap_end = srv_start + timedelta(milliseconds=server_ms * 0.85)
-    cap = tr.span("payments", ver, "payment.capture", 1, cap_start, cap_end, server,
-                  _attrs(app__order__id=order, payment__amount_cents=rng.randint(500, 25000), payment__currency="EUR"))
-    tr.span("payments", ver, "INSERT payments.charges", 3, cap_start + timedelta(milliseconds=server_ms * 0.4),
-            cap_end - timedelta(milliseconds=1), cap,
-            _attrs(db__system="postgresql", db__operation__name="INSERT", db__collection__name="charges"))
+    cap = tr.span(
+        "payments",
+        ver,
+        "payment.capture",
+        1,
+        cap_start,
+        cap_end,
+        server,
+        _attrs(app__order__id=order, payment__amount_cents=rng.randint(500, 25000), payment__currency="EUR"),
+    )
+    tr.span(
+        "payments",
+        ver,
+        "INSERT payments.charges",
+        3,
+        cap_start + timedelta(milliseconds=server_ms * 0.4),
+        cap_end - timedelta(milliseconds=1),
+        cap,
+        _attrs(db__system="postgresql", db__operation__name="INSERT", db__collection__name="charges"),
+    )
     return cli_end
 
 
 def _checkout(tr: _Trace, at: datetime, order: str, ua: str, inflight: bool = False) -> str:
-    return tr.span("checkout", S.CHECKOUT_GOOD.version, "POST /checkout", 2, at, None if inflight else at,
-                   None, _attrs(http__request__method="POST", http__route="/checkout", app__order__id=order,
-                                user_agent__original=ua, http__response__status_code=200))
+    return tr.span(
+        "checkout",
+        S.CHECKOUT_GOOD.version,
+        "POST /checkout",
+        2,
+        at,
+        None if inflight else at,
+        None,
+        _attrs(
+            http__request__method="POST",
+            http__route="/checkout",
+            app__order__id=order,
+            user_agent__original=ua,
+            http__response__status_code=200,
+        ),
+    )
 
 
 def _finish_root(tr: _Trace, end: datetime) -> None:
@@ -161,8 +264,16 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
         tr = _Trace(rng)
         root = _checkout(tr, at, f"ord-{n}", ua)
         declined = rng.random() < 0.02
-        done = _call(tr, at + timedelta(milliseconds=3), f"ord-{n}", ua, root, _server_ms(rng, at),
-                     outcome="declined" if declined else "ok", status=402 if declined else 200)
+        done = _call(
+            tr,
+            at + timedelta(milliseconds=3),
+            f"ord-{n}",
+            ua,
+            root,
+            _server_ms(rng, at),
+            outcome="declined" if declined else "ok",
+            status=402 if declined else 200,
+        )
         _finish_root(tr, done)
         lines.append((at, tr.line()))
         n += 1
@@ -172,10 +283,19 @@ def write(out: Path, rng: random.Random, scale: int) -> list[Path]:
         tr = _Trace(rng, trace_id_for(order))
         root = _checkout(tr, when - timedelta(milliseconds=3), order, ua)
         double = order == S.DOUBLE_CHARGE_ORDER
-        first_end = _call(tr, when, order, ua, root, 2412.0 if double else rng.uniform(2300, 3200),
-                          outcome="timeout_server_captured" if double else "timeout_server_gave_up")
+        first_end = _call(
+            tr,
+            when,
+            order,
+            ua,
+            root,
+            2412.0 if double else rng.uniform(2300, 3200),
+            outcome="timeout_server_captured" if double else "timeout_server_gave_up",
+        )
         retry_at = first_end + timedelta(milliseconds=RETRY_GAP_MS)
-        done = _call(tr, retry_at, order, ua, root, 96.0 if double else rng.uniform(600, 1500), outcome="ok", resend=1)
+        done = _call(
+            tr, retry_at, order, ua, root, 96.0 if double else rng.uniform(600, 1500), outcome="ok", resend=1
+        )
         _finish_root(tr, done)
         lines.append((when, tr.line()))
     # the capture ends while this trace is in flight: no end on the checkout and payments spans

@@ -38,7 +38,9 @@ def test_trust_key() -> dict:
     """The TEST public key as a policy ``keys`` entry (keyid = sha256 of the raw public key)."""
     pub = _private_key().public_key()
     raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    pem = pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = pub.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
     return {"keyid": hashlib.sha256(raw).hexdigest(), "public_key_pem": pem, "label": TEST_KEY_LABEL}
 
 
@@ -57,21 +59,34 @@ def statement(image: S.Image) -> dict:
     rid = run_id(image)
     return {
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": f"{S.REGISTRY}/{image.service}", "digest": {"sha256": image.digest.split(":", 1)[1]}}],
+        "subject": [
+            {"name": f"{S.REGISTRY}/{image.service}", "digest": {"sha256": image.digest.split(":", 1)[1]}}
+        ],
         "predicateType": "https://slsa.dev/provenance/v1",
         "predicate": {
             "buildDefinition": {
                 "buildType": BUILD_TYPE,
-                "externalParameters": {"workflow": {"ref": ref, "repository": f"https://github.com/{repo}",
-                                                    "path": image.workflow}},
-                "internalParameters": {"github": {"event_name": "push", "runner_environment": "github-hosted"}},
-                "resolvedDependencies": [{"uri": f"git+https://github.com/{repo}@{ref}",
-                                          "digest": {"gitCommit": image.commit}}],
+                "externalParameters": {
+                    "workflow": {
+                        "ref": ref,
+                        "repository": f"https://github.com/{repo}",
+                        "path": image.workflow,
+                    }
+                },
+                "internalParameters": {
+                    "github": {"event_name": "push", "runner_environment": "github-hosted"}
+                },
+                "resolvedDependencies": [
+                    {"uri": f"git+https://github.com/{repo}@{ref}", "digest": {"gitCommit": image.commit}}
+                ],
             },
             "runDetails": {
                 "builder": {"id": BUILDER_ID},
-                "metadata": {"invocationId": f"https://github.com/{repo}/actions/runs/{rid}/attempts/1",
-                             "startedOn": _z(image.built_at - timedelta(minutes=6)), "finishedOn": _z(image.built_at)},
+                "metadata": {
+                    "invocationId": f"https://github.com/{repo}/actions/runs/{rid}/attempts/1",
+                    "startedOn": _z(image.built_at - timedelta(minutes=6)),
+                    "finishedOn": _z(image.built_at),
+                },
             },
         },
     }
@@ -82,8 +97,11 @@ def sign(stmt: dict, payload_type: str = "application/vnd.in-toto+json") -> dict
     t = payload_type.encode()
     pae = b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
     sig = _private_key().sign(pae)
-    return {"payloadType": payload_type, "payload": base64.b64encode(payload).decode(),
-            "signatures": [{"keyid": test_trust_key()["keyid"], "sig": base64.b64encode(sig).decode()}]}
+    return {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": test_trust_key()["keyid"], "sig": base64.b64encode(sig).decode()}],
+    }
 
 
 def _z(dt) -> str:
@@ -92,30 +110,96 @@ def _z(dt) -> str:
 
 def _run(image: S.Image | None, rng: random.Random) -> tuple[dict, dict]:
     if image is None:  # the CI_LEAK run: a pull_request_target workflow from a fork on the self-hosted runner
-        repo, rid, jid, path, event, actor = S.REPO, S.CI_LEAK_RUN_ID, S.CI_LEAK_JOB_ID, S.CI_LEAK_WORKFLOW, \
-            "pull_request_target", S.ATTACKER_GH_USER
-        start, sha, branch, name = S.CI_LEAK_TIME - timedelta(seconds=40), "deadbeef" + "0" * 32, "fork-patch-1", "PR checks"
-        runner, group, labels, conclusion = S.COMPROMISED_RUNNER, "self-hosted", ["self-hosted", "linux"], "success"
+        repo, rid, jid, path, event, actor = (
+            S.REPO,
+            S.CI_LEAK_RUN_ID,
+            S.CI_LEAK_JOB_ID,
+            S.CI_LEAK_WORKFLOW,
+            "pull_request_target",
+            S.ATTACKER_GH_USER,
+        )
+        start, sha, branch, name = (
+            S.CI_LEAK_TIME - timedelta(seconds=40),
+            "deadbeef" + "0" * 32,
+            "fork-patch-1",
+            "PR checks",
+        )
+        runner, group, labels, conclusion = (
+            S.COMPROMISED_RUNNER,
+            "self-hosted",
+            ["self-hosted", "linux"],
+            "success",
+        )
     else:
-        repo, rid, path, event, actor = repository(image.service), run_id(image), image.workflow, "push", "release-manager"
+        repo, rid, path, event, actor = (
+            repository(image.service),
+            run_id(image),
+            image.workflow,
+            "push",
+            "release-manager",
+        )
         jid = 80000 + 10 * (rid - 8000) + 1
-        start, sha, branch, name = image.built_at - timedelta(minutes=6), image.commit, f"v{image.version}", "release"
-        runner, group, labels, conclusion = f"GitHub Actions {rng.randrange(2, 99)}", "GitHub Actions", ["ubuntu-latest"], "success"
+        start, sha, branch, name = (
+            image.built_at - timedelta(minutes=6),
+            image.commit,
+            f"v{image.version}",
+            "release",
+        )
+        runner, group, labels, conclusion = (
+            f"GitHub Actions {rng.randrange(2, 99)}",
+            "GitHub Actions",
+            ["ubuntu-latest"],
+            "success",
+        )
     end = start + timedelta(minutes=6)
     owner, rname = repo.split("/")
     repository_obj = {"name": rname, "full_name": repo, "owner": {"login": owner}}
-    run = {"action": "completed", "repository": repository_obj, "sender": {"login": actor},
-           "workflow_run": {"id": rid, "name": name, "path": path, "event": event, "head_sha": sha, "head_branch": branch,
-                            "run_number": rid % 1000, "run_attempt": 1, "status": "completed", "conclusion": conclusion,
-                            "created_at": _z(start), "run_started_at": _z(start), "updated_at": _z(end),
-                            "actor": {"login": actor}, "triggering_actor": {"login": actor},
-                            "url": f"https://api.github.com/repos/{repo}/actions/runs/{rid}"}}
-    job = {"action": "completed", "repository": repository_obj, "sender": {"login": actor},
-           "workflow_job": {"id": jid, "run_id": rid, "run_attempt": 1, "name": "build" if image else "checks",
-                            "workflow_name": name, "head_sha": sha, "head_branch": branch, "status": "completed",
-                            "conclusion": conclusion, "created_at": _z(start), "started_at": _z(start + timedelta(seconds=20)),
-                            "completed_at": _z(end), "labels": labels, "runner_name": runner, "runner_group_name": group,
-                            "url": f"https://api.github.com/repos/{repo}/actions/jobs/{jid}"}}
+    run = {
+        "action": "completed",
+        "repository": repository_obj,
+        "sender": {"login": actor},
+        "workflow_run": {
+            "id": rid,
+            "name": name,
+            "path": path,
+            "event": event,
+            "head_sha": sha,
+            "head_branch": branch,
+            "run_number": rid % 1000,
+            "run_attempt": 1,
+            "status": "completed",
+            "conclusion": conclusion,
+            "created_at": _z(start),
+            "run_started_at": _z(start),
+            "updated_at": _z(end),
+            "actor": {"login": actor},
+            "triggering_actor": {"login": actor},
+            "url": f"https://api.github.com/repos/{repo}/actions/runs/{rid}",
+        },
+    }
+    job = {
+        "action": "completed",
+        "repository": repository_obj,
+        "sender": {"login": actor},
+        "workflow_job": {
+            "id": jid,
+            "run_id": rid,
+            "run_attempt": 1,
+            "name": "build" if image else "checks",
+            "workflow_name": name,
+            "head_sha": sha,
+            "head_branch": branch,
+            "status": "completed",
+            "conclusion": conclusion,
+            "created_at": _z(start),
+            "started_at": _z(start + timedelta(seconds=20)),
+            "completed_at": _z(end),
+            "labels": labels,
+            "runner_name": runner,
+            "runner_group_name": group,
+            "url": f"https://api.github.com/repos/{repo}/actions/jobs/{jid}",
+        },
+    }
     return run, job
 
 
