@@ -1,0 +1,133 @@
+"""Azure Activity Log (the control plane of a subscription: who changed which resource).
+
+Shapes read:
+
+* diagnostic-settings records (an Event Hub message or storage blob ``{"records": [...]}``, or the
+  records one per line): ``time``, ``resourceId``, ``operationName``, ``category``, ``resultType``,
+  ``resultSignature``, ``callerIpAddress``, ``correlationId``, ``identity.claims``;
+* a Log Analytics query answer (``{"tables": [{"columns": [...], "rows": [[...]]}]}``) of the
+  ``AzureActivity`` table. A table is one record; each of its rows is one event (``event_seq`` is the
+  row's index), its columns found by name (``TimeGenerated``, ``Caller``, ``CallerIpAddress``,
+  ``OperationNameValue``, ``ActivityStatusValue``, ``ResourceId``, ``CorrelationId``, ``EventDataId``).
+
+``time`` / ``TimeGenerated`` -> time (RFC 3339 with a zone; zone-less is rejected).
+``operationName`` -> action; the caller is ``caller`` / ``Caller``, else the ``upn``, ``name`` or
+``emailaddress`` claim, else the ``appid`` claim (actor_type ``service_principal``). ``resourceId``
+-> target; the subscription id -> environment; ``eventDataId`` with the status and time ->
+event_uid (sanitised exports repeat one placeholder id).
+
+``resultType`` / ``ActivityStatusValue`` -> outcome: Success and Succeeded are success; Failure and
+Failed are failure; Start, Started, Accept, Accepted, Active and anything else are unknown ("operation
+Started": an operation's start is not its result). ``resultSignature`` (the HTTP status or
+sub-status) follows in outcome_reason; 401/403 are access denied.
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Probe, Source
+
+_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
+_CLAIMS = "coalesce(doc->'$.identity.claims', try(json(doc->>'Claims')), try(json(doc->>'Claims_d')))"
+
+_OUTCOME = """
+       CASE WHEN lower(res) IN ('success', 'succeeded') THEN 'success'
+            WHEN lower(res) IN ('failure', 'failed') THEN 'failure'
+            ELSE 'unknown' END AS outcome,
+       CASE WHEN res IS NULL THEN 'no resultType'
+            WHEN sig IN ('401', '403', 'Forbidden', 'Unauthorized') THEN 'access denied: ' || res || ' ' || sig
+            WHEN lower(res) IN ('success', 'succeeded', 'failure', 'failed') THEN res || coalesce(' ' || nullif(sig, ''), '')
+            ELSE 'operation ' || res || coalesce(' ' || nullif(sig, ''), '') END AS outcome_reason"""
+
+_RECORDS = f"""
+WITH b AS (
+    SELECT record_no, doc,
+           coalesce(json_type(doc->'rows') = 'ARRAY' AND json_type(doc->'columns') = 'ARRAY', false) AS is_table
+    FROM {{batch}}),
+tab AS (
+    SELECT record_no, doc->'rows' AS rows, json_extract_string(doc, '$.columns[*].name') AS cols,
+           unnest(range(CAST(json_array_length(doc->'rows') AS BIGINT))) AS i
+    FROM b WHERE is_table),
+one AS (
+    SELECT record_no, 0 AS i, doc FROM b WHERE NOT is_table
+    UNION ALL
+    SELECT record_no, i, CAST(to_json(map_from_entries(list_transform(range(len(cols)),
+               lambda k: struct_pack(k := cols[k + 1], v := rows->CAST(i AS BIGINT)->>CAST(k AS BIGINT))))) AS JSON)
+    FROM tab),
+f AS (
+    SELECT record_no, i, doc, coalesce(doc->>'time', doc->>'TimeGenerated') AS t, {_CLAIMS} AS claims,
+           coalesce(doc->>'resultType', doc->>'ActivityStatusValue') AS res,
+           coalesce(doc->>'resultSignature', doc->>'ActivitySubstatusValue') AS sig
+    FROM one)
+SELECT record_no, CAST(i AS INTEGER) AS event_seq,
+       fx_time(t, false) AS time, fx_time_problem(t, false) AS time_problem, t AS time_raw,
+       coalesce(doc->>'operationName', doc->>'OperationNameValue') AS action,
+       coalesce(nullif(doc->>'caller', ''), nullif(doc->>'Caller', ''), claims->>'$."{_CLAIM}upn"',
+                claims->>'$."{_CLAIM}name"', claims->>'$."{_CLAIM}emailaddress"', claims->>'$.appid') AS actor,
+       CASE WHEN coalesce(nullif(doc->>'caller', ''), nullif(doc->>'Caller', ''), claims->>'$."{_CLAIM}upn"')
+                 LIKE '%@%' THEN 'user'
+            WHEN claims->>'$.appid' IS NOT NULL THEN 'service_principal' END AS actor_type,
+       nullif(coalesce(doc->>'callerIpAddress', doc->>'CallerIpAddress'), '') AS src_ip,
+       coalesce(doc->>'resourceId', doc->>'ResourceId') AS target,
+       nullif(regexp_extract(coalesce(doc->>'resourceId', doc->>'ResourceId'), '(?i)/subscriptions/([^/]+)', 1), '')
+           AS environment,
+       {_OUTCOME},
+       coalesce(doc->>'correlationId', doc->>'CorrelationId') AS request_id,
+       -- the id with the status and time: sanitised exports repeat one placeholder id
+       coalesce(doc->>'eventDataId', doc->>'EventDataId') || '|' || coalesce(res, '') || '|' || coalesce(t, '')
+           AS event_uid
+FROM f
+"""
+
+_ACTIVITY_KEYS = ({"time", "operationName", "resourceId", "category"},)
+_LA_COLUMNS = {"TimeGenerated", "OperationNameValue", "ActivityStatusValue"}
+
+
+class AzureActivitySource(Source):
+    name = "azure_activity"
+    category = "audit"
+    containers = ("jsonl", "json")
+    groupable = True
+
+    def detect(self, probe: Probe) -> int:
+        if _la_table(probe.document):
+            return 90
+        objs = probe.objects()
+        doc = probe.document
+        if isinstance(doc, dict) and isinstance(doc.get("records"), list):
+            objs = [o for o in doc["records"][:50] if isinstance(o, dict)]
+        if not objs:
+            return 0
+        hits = sum(
+            1
+            for o in objs
+            if _ACTIVITY_KEYS[0] <= o.keys()
+            and str(o.get("resourceId", "")).lower().startswith("/subscriptions/")
+            and o.get("category") not in ("AuditLogs", "SignInLogs")
+        )
+        return 86 if hits * 2 >= len(objs) else 0
+
+    def record_path(self, probe: Probe) -> str:
+        if _la_table(probe.document):
+            return "$.tables"
+        doc = probe.document
+        if isinstance(doc, dict) and isinstance(doc.get("records"), list):
+            return "$.records"
+        if "records" in probe.top_keys and doc is None:
+            return "$.records"
+        return super().record_path(probe)
+
+    def events_sql(self) -> str:
+        return _RECORDS
+
+
+def _la_table(doc: object) -> bool:
+    if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list) or not doc["tables"]:
+        return False
+    t = doc["tables"][0]
+    if not isinstance(t, dict) or not isinstance(t.get("columns"), list):
+        return False
+    names = {c.get("name") for c in t["columns"] if isinstance(c, dict)}
+    return _LA_COLUMNS <= names
+
+
+SOURCES = [AzureActivitySource()]

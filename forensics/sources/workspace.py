@@ -1,0 +1,103 @@
+"""Google Workspace Reports API activities (``activities.list``: admin, login, drive, token, saml,
+...): an answer ``{"kind": "admin#reports#activities", "items": [...]}``, a JSON array, or one
+activity per line; also the flattened form SIEM exporters write (one event per record, ``name``,
+``type`` and ``parameters`` as an object at the top level).
+
+An activity holds one or more ``events[]``; each is one event (``event_seq`` its index).
+``id.time`` -> time: the API defines it as UTC (RFC 3339 with ``Z``); exporters that drop the zone
+(``2022-12-11 02:57:48.693000000``) are read as UTC under that contract.
+``id.applicationName`` + the event ``name`` -> action (``login:login_failure``); ``actor.email``
+(else ``profileId``) -> actor, ``actor.callerType`` -> actor_type; ``ipAddress`` -> src_ip; the
+target is the first of the parameters ``doc_title``, ``target_user``, ``USER_EMAIL``,
+``app_name``, ``client_id``, ``ROLE_NAME``; ``id.uniqueQualifier`` with the event's index and a hash of the event -> event_uid (exporters'
+fixtures reuse one qualifier for different events; a redelivered identical activity is still one event).
+
+The API records actions that happened, so an event is a success unless its name says otherwise:
+names with ``fail``, ``denied``, ``block`` or ``suspicious`` are failures (``login_failure``,
+``login_challenge`` with ``login_challenge_status`` Failed too); the reason names the event.
+"""
+
+from __future__ import annotations
+
+from forensics.sources.base import Probe, Source
+
+_EVENTS = """
+WITH b AS (SELECT record_no, doc FROM {batch}),
+ev AS (
+    SELECT record_no, doc, unnest(CAST(doc->'events' AS JSON[])) AS e,
+           unnest(range(CAST(json_array_length(doc->'events') AS BIGINT))) AS i
+    FROM b WHERE json_type(doc->'events') = 'ARRAY' AND json_array_length(doc->'events') > 0
+    UNION ALL
+    SELECT record_no, doc, json_object('name', doc->>'name', 'type', doc->>'type',
+                                       'flat', doc->'parameters') AS e, 0 AS i
+    FROM b WHERE json_type(doc->'events') IS DISTINCT FROM 'ARRAY' OR json_array_length(doc->'events') = 0),
+p AS (
+    SELECT record_no, i, doc, e, e->>'name' AS ename,
+           -- the API's parameters are a list of {name, value | multiValue | boolValue | intValue}
+           coalesce(e->'flat', (SELECT json_group_object(x->>'name', coalesce(x->'value', x->'multiValue',
+                        x->'boolValue', x->'intValue')) FROM (SELECT unnest(CAST(e->'parameters' AS JSON[])) AS x)))
+               AS params
+    FROM ev)
+SELECT record_no, CAST(i AS INTEGER) AS event_seq,
+       fx_time(doc->>'$.id.time', true) AS time, fx_time_problem(doc->>'$.id.time', true) AS time_problem,
+       doc->>'$.id.time' AS time_raw,
+       CASE WHEN doc->>'$.id.applicationName' = 'login' THEN 'authentication' ELSE 'audit' END AS category,
+       coalesce(doc->>'$.id.applicationName', '?') || ':' || coalesce(ename, e->>'type', '?') AS action,
+       coalesce(doc->>'$.actor.email', doc->>'$.actor.profileId', doc->>'$.actor.key') AS actor,
+       doc->>'$.actor.callerType' AS actor_type,
+       doc->>'ipAddress' AS src_ip,
+       coalesce(params->>'doc_title', params->>'target_user', params->>'USER_EMAIL', params->>'app_name',
+                params->>'client_id', params->>'ROLE_NAME') AS target,
+       CASE WHEN regexp_matches(lower(coalesce(ename, '')), 'fail|denied|block|suspicious')
+                 OR lower(coalesce(params->>'login_challenge_status', '')) = 'failed' THEN 'failure'
+            ELSE 'success' END AS outcome,
+       CASE WHEN regexp_matches(lower(coalesce(ename, '')), 'fail|denied|block|suspicious')
+                 OR lower(coalesce(params->>'login_challenge_status', '')) = 'failed'
+                 THEN 'event ' || coalesce(ename, '?') || coalesce(': ' || (params->>'login_failure_type'), '')
+            ELSE 'activity recorded: ' || coalesce(ename, e->>'type', '?') END AS outcome_reason,
+       -- the qualifier with a hash of the event: exporters' fixtures reuse one qualifier for many events
+       doc->>'$.id.uniqueQualifier' || '|' || i || '|' || left(md5(CAST(e AS VARCHAR)), 16) AS event_uid,
+       doc->>'$.id.customerId' AS environment
+FROM p
+"""
+
+
+def _is_activity(o: dict) -> bool:
+    ident = o.get("id")
+    return (
+        isinstance(ident, dict)
+        and "applicationName" in ident
+        and "time" in ident
+        and (str(o.get("kind", "")).startswith("admin#reports#activity") or "events" in o or "name" in o)
+    )
+
+
+class WorkspaceSource(Source):
+    name = "google_workspace"
+    category = "audit"
+    containers = ("jsonl", "json")
+    groupable = True
+
+    def detect(self, probe: Probe) -> int:
+        objs = probe.objects()
+        doc = probe.document
+        if isinstance(doc, dict) and isinstance(doc.get("items"), list):
+            objs = [o for o in doc["items"][:50] if isinstance(o, dict)]
+        if not objs:
+            return 0
+        hits = sum(1 for o in objs if _is_activity(o))
+        return 87 if hits * 2 >= len(objs) else 0
+
+    def record_path(self, probe: Probe) -> str:
+        doc = probe.document
+        if isinstance(doc, dict) and isinstance(doc.get("items"), list):
+            return "$.items"
+        if "items" in probe.top_keys and doc is None:
+            return "$.items"
+        return super().record_path(probe)
+
+    def events_sql(self) -> str:
+        return _EVENTS
+
+
+SOURCES = [WorkspaceSource()]
