@@ -32,7 +32,7 @@ def _records(n: int, *extra) -> bytes:
 @pytest.fixture
 def small_bound(monkeypatch):
     """Documents over 2 KB count as large, so the large-document path runs on small files."""
-    monkeypatch.setattr(ingest, "SMALL_DOCUMENT_BYTES", 2048)
+    monkeypatch.setattr(ingest.limits, "SMALL_DOCUMENT_BYTES", 2048)
 
 
 def _one(case, path):
@@ -89,7 +89,7 @@ def test_large_records_document_loads_every_record(case, tmp_path, small_bound):
 @pytest.mark.parametrize("large", [False, True])
 def test_null_and_scalar_records_are_rejected_with_their_type(case, tmp_path, monkeypatch, large):
     if large:
-        monkeypatch.setattr(ingest, "SMALL_DOCUMENT_BYTES", 2048)
+        monkeypatch.setattr(ingest.limits, "SMALL_DOCUMENT_BYTES", 2048)
     p = tmp_path / "r.json"
     p.write_bytes(_records(30, None, 5, "x"))
     res = _one(case, p)
@@ -106,7 +106,7 @@ def test_null_and_scalar_records_are_rejected_with_their_type(case, tmp_path, mo
 @pytest.mark.parametrize("tail", [b" xyz", b'{"Records": []}'])
 def test_document_followed_by_more_is_one_malformed_reject(case, tmp_path, monkeypatch, large, tail):
     if large:
-        monkeypatch.setattr(ingest, "SMALL_DOCUMENT_BYTES", 2048)
+        monkeypatch.setattr(ingest.limits, "SMALL_DOCUMENT_BYTES", 2048)
     p = tmp_path / "r.json"
     p.write_bytes(_records(30) + tail)
     res = _one(case, p)
@@ -221,7 +221,7 @@ def test_document_records_handed_over_in_arrow_load_the_same_as_from_a_table(tmp
     p.write_bytes(_records(200, None, 5, _event(3)))  # two non-objects, one duplicate event id
     got = {}
     for minimum in (10**9, 1):  # never staged / always staged
-        monkeypatch.setattr(ingest, "STAGE_MIN_RECORDS", minimum)
+        monkeypatch.setattr(ingest.limits, "STAGE_MIN_RECORDS", minimum)
         with forensics.open_case(tmp_path / f"c{minimum}.duckdb") as case:
             res = _one(case, p)
             got[minimum] = (

@@ -160,7 +160,7 @@ def test_a_group_that_fails_is_read_again_file_by_file_and_says_so(tmp_path, mon
 def test_a_group_is_bounded_by_bytes(tmp_path, monkeypatch):
     bucket = _bucket(tmp_path / "in")
     sizes = _spy_groups(monkeypatch)
-    monkeypatch.setattr(ingest, "GROUP_MAX_BYTES", 1500)
+    monkeypatch.setattr(ingest.limits, "GROUP_MAX_BYTES", 1500)
     with forensics.open_case(tmp_path / "c.duckdb") as case:
         results = case.ingest([bucket])
     assert all(r.reconciled for r in results)
@@ -205,7 +205,7 @@ def test_a_document_over_the_group_document_bound_is_read_alone(tmp_path, monkey
 
     monkeypatch.setattr(ingest.Ingestor, "ingest_group", names)
     big = next(bucket.rglob("g.json"))
-    monkeypatch.setattr(ingest, "GROUP_DOCUMENT_BYTES", big.stat().st_size - 1)
+    monkeypatch.setattr(ingest.limits, "GROUP_DOCUMENT_BYTES", big.stat().st_size - 1)
     with forensics.open_case(tmp_path / "c.duckdb") as case:
         results = case.ingest([bucket])
         assert all(r.reconciled for r in results)

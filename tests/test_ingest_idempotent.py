@@ -76,7 +76,7 @@ def test_file_that_fails_after_partial_commits_leaves_nothing_and_can_be_ingeste
     p.write_text(
         "".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(400))
     )
-    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)  # many batches, an insert and a commit after each
+    monkeypatch.setattr(ingest.limits, "PIECE_BYTES", 2048)  # many batches, an insert and a commit after each
     ing = ingest.Ingestor(case.con, commit_every_bytes=1, insert_min_rows=1)
     with pytest.raises(RuntimeError, match="disk full"):
         ing.ingest_file(str(p), loader=FailsOnThirdBatch())
@@ -130,7 +130,7 @@ def test_events_gathered_over_many_batches_are_inserted_once_each(case, tmp_path
     lines = [json.dumps({"time": f"2026-03-14T09:{(i * 37) % 60:02d}:00Z", "n": i}) for i in range(500)]
     p.write_text("\n".join(lines) + "\n{bad\n")
     monkeypatch.setattr(
-        ingest, "PIECE_BYTES", 2048
+        ingest.limits, "PIECE_BYTES", 2048
     )  # about 40 batches, gathered into inserts of 120 rows or more
     res = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=120).ingest_file(str(p))
     assert res.reconciled and (res.records_loaded, res.records_rejected) == (500, 1)
@@ -159,7 +159,7 @@ def test_a_file_is_in_the_ingest_journal_only_between_its_first_partial_commit_a
     p.write_text(
         "".join(json.dumps({"time": f"2026-03-14T09:{i % 60:02d}:00Z", "n": i}) + "\n" for i in range(300))
     )
-    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)
+    monkeypatch.setattr(ingest.limits, "PIECE_BYTES", 2048)
     ing = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=1)
     seen = []
     commit = ing.checkpoint_commit
@@ -203,7 +203,7 @@ def test_every_event_keeps_the_exact_text_of_its_own_line(case, tmp_path, monkey
             )
     p = tmp_path / "mixed.jsonl"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(ingest, "PIECE_BYTES", 2048)
+    monkeypatch.setattr(ingest.limits, "PIECE_BYTES", 2048)
     res = ingest.Ingestor(case.con, commit_every_bytes=4096, insert_min_rows=insert_min_rows).ingest_file(
         str(p)
     )

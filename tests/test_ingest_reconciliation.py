@@ -196,7 +196,8 @@ def test_records_a_loader_never_touches_are_rejected_with_its_name(case, tmp_pat
 def test_a_read_error_in_the_line_reader_thread_is_raised_to_the_ingest(tmp_path):
     import threading
 
-    from forensics.ingest import ByteStream, _prepared_chunks
+    from forensics.ingest import ByteStream
+    from forensics.ingest.chunks import _prepared_chunks
 
     class Failing(ByteStream):
         def __iter__(self):
@@ -213,7 +214,8 @@ def test_a_read_error_in_the_line_reader_thread_is_raised_to_the_ingest(tmp_path
 def test_leaving_the_line_reader_early_stops_its_thread(tmp_path):
     import threading
 
-    from forensics.ingest import ByteStream, _prepared_chunks
+    from forensics.ingest import ByteStream
+    from forensics.ingest.chunks import _prepared_chunks
 
     p = tmp_path / "a.jsonl"
     p.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(2000)))

@@ -46,7 +46,7 @@ def _rs(spans: list, version: str = "1.2", old: bool = False) -> dict:
 @pytest.mark.parametrize("streamed", [False, True], ids=["small-file", "streamed"])
 def test_shortcuts_agree_with_the_general_rules(case, tmp_path, monkeypatch, streamed):
     if streamed:
-        monkeypatch.setattr(ingest, "SMALL_BATCH_BYTES", 0)
+        monkeypatch.setattr(ingest.limits, "SMALL_BATCH_BYTES", 0)
     lines = [
         {
             "resourceSpans": [

@@ -1,0 +1,151 @@
+"""Reading one JSON document: its records split out of the array at the source's record path (one parse),
+or the general reading by path; a document past the bound is one reject."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+
+from forensics.db import scalar
+from forensics.ingest import limits
+from forensics.ingest.files import ByteStream, _strip_bom
+from forensics.ingest.journal import Journal
+from forensics.ingest.ledger import _kept_sql, _reject_non_objects
+from forensics.ingest.results import _Counts
+from forensics.ingest.sniff import _LEADING_WS, _array_at
+from forensics.sources.base import RAW_KEEP, Probe, Source, stage, temp_name, unstage
+
+
+class DocumentReader(Journal):
+    """Reads a file that is one JSON document into the case."""
+
+    def _read_document(
+        self, path: str, stream: ByteStream, sha: str, source: Source, probe: Probe, counts: _Counts
+    ) -> None:
+        if probe.content is not None and len(probe.content) <= self.max_document_bytes:
+            # sniff already read (and decompressed) it
+            raw, stream.damage, stream.compressed_read = probe.content, probe.damage, probe.compressed_read
+            probe.content = None
+        else:
+            raw = stream.read_upto(self.max_document_bytes)
+            if len(raw) > self.max_document_bytes:
+                counts.read += 1
+                counts.rejected += 1
+                self._reject_raw(
+                    sha,
+                    None,
+                    0,
+                    1,
+                    f"JSON document exceeds the {self.max_document_bytes} byte "
+                    "bound; convert it to JSON Lines",
+                    raw[:RAW_KEEP],
+                    os.path.getsize(path),
+                )
+                return
+            raw = _strip_bom(raw)
+        rpath = source.record_path(probe)
+        batch = temp_name("batch")
+        if not self._split_document(raw, rpath, batch) and not self._split_document_by_path(
+            raw, rpath, batch, sha, counts
+        ):
+            return
+        con = self.con
+        kept = _kept_sql(source)
+        rej = _reject_non_objects(con, batch, kept, "?", "record_no", [sha])
+        if rej:
+            counts.read += rej
+            counts.rejected += rej
+            con.execute(f"DELETE FROM {batch} WHERE NOT ({kept})")
+        records = scalar(con, f"SELECT count(*) FROM {batch}")
+        if records >= limits.STAGE_MIN_RECORDS:
+            # a large document's records go to the source in chunked Arrow, so that its mapping and
+            # the insert run on every core (the temp table is one row group: one thread)
+            staged = stage(con, f"SELECT * FROM {batch}")
+            con.execute(f"DROP TABLE {batch}")
+            try:
+                self._run_batch(staged, sha, source, counts)
+            finally:
+                unstage(con, staged)
+            return
+        self._run_batch(batch, sha, source, counts, records=records, nbytes=len(raw))
+        con.execute(f"DROP TABLE {batch}")
+
+    def _split_document(self, raw: bytes, rpath: str, batch: str) -> bool:
+        """Stage the records of a document whose records are an array at a plain path (``$``,
+        ``$.Records``, ``$.a.b``) into ``batch``, with one parse of the document. False, with nothing
+        staged, when that does not apply: the text is not valid UTF-8 or not valid JSON, or the value
+        at the path is missing or not an array; ``_split_document_by_path`` then settles it."""
+        structure = _array_at(rpath)
+        first = _LEADING_WS.match(raw).end()
+        if structure is None or (rpath == "$" and raw[first : first + 1] != b"["):
+            return False  # not a plain path, or a document that is one record
+        try:  # the JSON parser checks UTF-8 only inside strings
+            text = pa.Array.from_buffers(
+                pa.large_string(),
+                1,
+                [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)],
+            )
+            text.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        con = self.con
+        view = temp_name("doc")
+        con.register(view, pa.table({"text": text}))
+        try:
+            # try(): a malformed document must not abort the file's transaction. A JSON null record
+            # comes out of the list as SQL NULL and is put back as JSON null.
+            records = f"(try(json_transform(text, '{structure[0]}'))){structure[1]}"
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(record_no AS BIGINT) AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, coalesce(doc, CAST('null' AS JSON)) AS doc
+                    FROM (SELECT generate_subscripts(r, 1) AS record_no, unnest(r) AS doc
+                          FROM (SELECT {records} AS r FROM {view}))"""
+            )
+            if scalar(con, f"SELECT count(*) FROM {batch}") or scalar(
+                con, f"SELECT {records} IS NOT NULL FROM {view}"
+            ):
+                return True
+            con.execute(f"DROP TABLE {batch}")
+            return False
+        finally:
+            con.unregister(view)
+
+    def _split_document_by_path(self, raw: bytes, rpath: str, batch: str, sha: str, counts: _Counts) -> bool:
+        """The general reading of a document: the value at ``rpath`` split into records if it is an
+        array, else taken as one record. A document that is not valid UTF-8, not valid JSON, or has
+        nothing at ``rpath`` is one reject; False then."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            counts.read += 1
+            counts.rejected += 1
+            self._reject_raw(sha, None, e.start, 1, "invalid UTF-8 in JSON document", raw, len(raw))
+            return False
+        con = self.con
+        kind = scalar(con, "SELECT try(json_type(?::VARCHAR, ?))", [text, rpath])
+        if kind is None:
+            counts.read += 1
+            counts.rejected += 1
+            valid = scalar(con, "SELECT json_valid(?::VARCHAR)", [text])
+            reason = f"nothing at {rpath} in the JSON document" if valid else "malformed JSON document"
+            self._reject_raw(sha, None, 0, 1, reason, raw, len(raw))
+            return False
+        if kind == "ARRAY":
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(key AS BIGINT) + 1 AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, CAST(value AS JSON) AS doc
+                    FROM json_each(?::VARCHAR, ?)""",
+                [text, rpath],
+            )
+        else:
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(1 AS BIGINT) AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, json_extract(?::VARCHAR, ?) AS doc""",
+                [text, rpath],
+            )
+        return True

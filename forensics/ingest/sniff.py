@@ -1,0 +1,230 @@
+"""Sniffing the container: recognise a file's content (never its name) and parse a sample of its records
+into a ``Probe``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from forensics.db import scalar
+from forensics.ingest import limits
+from forensics.ingest.files import ByteStream, _strip_bom
+from forensics.sources.base import Probe
+
+
+def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes], bool]:
+    """Up to n non-blank lines from the start (BOM stripped), and whether the first line was
+    longer than max_bytes (then only its start is returned). Reads no further than it needs."""
+    lines: list[bytes] = []
+    buf = b""
+    pos = 0
+    for piece in stream:
+        buf = buf[pos:] + piece
+        pos = 0
+        while len(lines) < n:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                break
+            line = buf[pos:nl]
+            pos = nl + 1
+            if line.strip():
+                lines.append(line)
+        if len(lines) >= n:
+            break
+        if not lines and len(buf) - pos > max_bytes:
+            rest = _strip_bom(buf[pos : pos + max_bytes])
+            return [rest], True
+    tail = buf[pos:]
+    if len(lines) < n and tail.strip():
+        lines.append(tail)
+    if lines:
+        lines[0] = _strip_bom(lines[0])
+    return lines, False
+
+
+def _json_loads(b: bytes):
+    try:
+        return json.loads(b)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
+    """How many non-blank lines the stream holds, counting no further than n. A line is only
+    scanned, never accumulated, so one huge line costs one pass."""
+    count = 0
+    current_has_text = False
+    for piece in stream:
+        pos = 0
+        while True:
+            nl = piece.find(b"\n", pos)
+            segment = piece[pos:] if nl < 0 else piece[pos:nl]
+            current_has_text = current_has_text or bool(segment.strip())
+            if nl < 0:
+                break
+            count += current_has_text
+            current_has_text = False
+            if count >= n:
+                return count
+            pos = nl + 1
+    return count + current_has_text
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_LEADING_WS = re.compile(rb"[ \t\n\r]*")
+_RECORDS_OPEN = re.compile(r'[ \t\n\r]*\{[ \t\n\r]*"Records"[ \t\n\r]*:[ \t\n\r]*(?=\[)')
+
+
+def _document_prefix_shape(prefix: bytes) -> tuple[tuple[str, ...], list] | None:
+    """Top-level keys and up to 50 sample records of a large document that opens as an array or as
+    ``{"Records": [``, parsed from its first bytes only; the rest is not looked at (so an object's
+    keys after ``Records`` are not known, and the document may still prove malformed when the engine
+    reads it). None for any other opening, or when not one record fits in the prefix."""
+    text = prefix.decode("utf-8", errors="ignore")  # the prefix may end inside a character
+    m = _RECORDS_OPEN.match(text)
+    keys: tuple[str, ...] = ("Records",) if m else ()
+    i = m.end() if m else _WS.match(text).end()
+    if not text.startswith("[", i):
+        return None
+    decoder = json.JSONDecoder()
+    samples: list = []
+    i = _WS.match(text, i + 1).end()
+    if text.startswith("]", i):
+        return keys, samples
+    while len(samples) < 50:
+        try:
+            value, i = decoder.raw_decode(text, i)
+        except (ValueError, RecursionError):
+            break  # cut by the end of the prefix, or malformed: the engine will tell
+        samples.append(value)
+        i = _WS.match(text, i).end()
+        if not text.startswith(",", i):
+            break
+        i = _WS.match(text, i + 1).end()
+    return (keys, samples) if samples else None
+
+
+_PLAIN_PATH = re.compile(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+
+
+def _array_at(rpath: str) -> tuple[str, str] | None:
+    """For a plain JSON path (``$``, ``$.Records``, ``$.a.b``), the ``json_transform`` structure that takes
+    the array at that path as a list of JSON values, and the field access that reaches the list; None for
+    other paths. The keys are identifiers, so the structure is safe to write into SQL."""
+    m = _PLAIN_PATH.fullmatch(rpath)
+    if m is None:
+        return None
+    keys = m.group(1).split(".")[1:]
+    structure = '["JSON"]'
+    for key in reversed(keys):
+        structure = json.dumps({key: json.loads(structure)})
+    return structure, "".join(f'."{k}"' for k in keys)
+
+
+def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
+    """Top-level keys and up to 50 sample records of a large JSON document, parsed by DuckDB rather
+    than as Python objects. An object's arrays are cut to their first three elements in the sample,
+    so a source can still recognise its shape. None if the document is not valid JSON."""
+    import duckdb
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    con = duckdb.connect()
+    try:
+        kind = scalar(con, "SELECT try(json_type(?::VARCHAR))", [text])
+        if kind == "ARRAY":
+            rows = con.execute("SELECT value FROM json_each(?::VARCHAR) LIMIT 50", [text]).fetchall()
+            return (), [_json_loads(v.encode()) for (v,) in rows]
+        if kind != "OBJECT":
+            return None
+        keys = tuple(scalar(con, "SELECT json_keys(?::VARCHAR)", [text]) or ())
+        if "Records" in keys and scalar(con, "SELECT json_type(?::VARCHAR, '$.Records')", [text]) == "ARRAY":
+            rows = con.execute(
+                "SELECT value FROM json_each(?::VARCHAR, '$.Records') LIMIT 50", [text]
+            ).fetchall()
+            return keys, [_json_loads(v.encode()) for (v,) in rows]
+        rows = con.execute(
+            """SELECT key, CASE WHEN type = 'ARRAY'
+                               THEN to_json(json_extract(value, ['$[0]', '$[1]', '$[2]'])[1:least(3, json_array_length(value))])
+                               ELSE value END
+               FROM json_each(?::VARCHAR)""",
+            [text],
+        ).fetchall()
+        return keys, [{k: _json_loads(v.encode()) for k, v in rows}]
+    finally:
+        con.close()
+
+
+def sniff(path: str) -> Probe:
+    """Recognise the container of a file by its content and parse a sample of its records."""
+    stream = ByteStream(path)
+    head = _strip_bom(stream.head())
+    text_head = head.decode("utf-8", errors="replace")
+    stripped = head.lstrip()
+    if not stripped.strip():
+        return Probe(path, "empty", head=text_head)
+    if b"\x00" in head[:4096] and not stripped.startswith((b"{", b"[")):
+        return Probe(path, "binary", head=text_head)
+    if stripped[:1] in (b"{", b"["):
+        lines, long_first = _first_lines(ByteStream(path, piece_bytes=1 << 20), 50, 4 * 1024 * 1024)
+        parsed = [_json_loads(ln) for ln in lines]
+        objects = [p for p in parsed if isinstance(p, dict)]
+        # a first line past the bound is only the start of a line: the file can be JSON Lines only if that
+        # start parsed as an object, so the (whole-file) count of lines is needed only then
+        nonblank = (
+            _count_nonblank_lines_upto(ByteStream(path, piece_bytes=1 << 20), 2)
+            if not long_first or objects
+            else 1
+        )
+        if nonblank >= 2 and parsed and parsed[0] is not None and not long_first:
+            return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
+        # one JSON document (maybe pretty-printed, maybe one long line)
+        maybe_lines = nonblank >= 2 and len(objects) * 2 >= len(lines)
+        whole = ByteStream(path, piece_bytes=1 << 20)
+        prefix = whole.read_upto(limits.SMALL_DOCUMENT_BYTES)
+        if len(prefix) > limits.SMALL_DOCUMENT_BYTES and not maybe_lines:
+            # a large document that opens as an array or as {"Records": [...]: its first records are the
+            # probe; the engine reads (and validates) the whole document once, from the file
+            shape = _document_prefix_shape(_strip_bom(prefix))
+            if shape is not None:
+                top_keys, samples = shape
+                return Probe(path, "json", samples=samples, top_keys=top_keys, head=text_head)
+        if len(prefix) > limits.SMALL_DOCUMENT_BYTES:
+            whole = ByteStream(path)
+            prefix = whole.read_upto(limits.MAX_DOCUMENT_BYTES)
+        raw = _strip_bom(prefix)
+        if len(raw) > limits.SMALL_DOCUMENT_BYTES:
+            doc = None
+        elif len(lines) == 1 and not long_first and parsed[0] is not None and lines[0].strip() == raw.strip():
+            doc = parsed[0]  # a document on one line (CloudTrail writes them so) was parsed as that line
+        else:
+            doc = _json_loads(raw)
+        shape = _document_shape(raw) if doc is None and len(raw) <= limits.MAX_DOCUMENT_BYTES else None
+        if doc is None and shape is None and maybe_lines:
+            return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
+        top_keys: tuple[str, ...] = ()
+        if shape is not None:
+            top_keys, samples = shape
+        elif isinstance(doc, dict):
+            top_keys = tuple(doc.keys())
+            recs = doc.get("Records")
+            samples = recs[:50] if isinstance(recs, list) else [doc]
+        elif isinstance(doc, list):
+            samples = doc[:50]
+        else:
+            samples = []
+        probe = Probe(path, "json", samples=samples, document=doc, top_keys=top_keys, head=text_head)
+        if (
+            len(raw) <= limits.MAX_DOCUMENT_BYTES
+        ):  # the engine reads the document from here, not from disk again
+            probe.content, probe.damage, probe.compressed_read = raw, whole.damage, whole.compressed_read
+        return probe
+    first = text_head.split("\n", 2)
+    if len(first) >= 2:
+        for delim in (",", "\t", ";", "|"):
+            n = first[0].count(delim)
+            if n >= 1 and first[1].count(delim) >= 1:
+                return Probe(path, "csv", head=text_head)
+    return Probe(path, "text", head=text_head)
