@@ -25,12 +25,19 @@ PLACED_BY = {
     "k8s_state/pods": "k8s_pods",
     "k8s_state/workloads": "k8s_workloads",
     "k8s_state/events": "k8s_events",
+    "network/vpc_flow": "vpc_flow",
+    "network/alb": "alb_access",
+    "network/s3_access": "s3_access",
+    "network/cloudfront": "cloudfront",
+    "network/route53_resolver": "route53_resolver",
 }
 
 
 def _records(path: Path) -> list:
     """The file's records, read with the standard library (not with the kit)."""
     text = path.read_text(encoding="utf-8")
+    if path.suffix == ".log":  # text logs: one record per non-blank line, headers included
+        return [line for line in text.splitlines() if line.strip()]
     if path.suffix == ".csv":
         return list(csv.DictReader(io.StringIO(text)))
     try:
@@ -192,4 +199,34 @@ def test_entra_signin_failure_code_is_access_denied(tmp_path):
     assert r.loader == "entra_signin"
     outcome, reason = c.sql("SELECT outcome, outcome_reason FROM events").row(0)
     assert outcome == "failure" and reason.startswith("access denied: errorCode 50126")
+    c.close()
+
+
+@pytest.mark.realdata
+def test_vpc_flow_bytes_are_kept_per_flow(new_case, shared_data):
+    c, _ = new_case
+    (path,) = (shared_data / "network/vpc_flow").iterdir()
+    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    header, rows = lines[0], lines[1:]
+    want = sum(int(r[header.index("bytes")]) for r in rows)
+    got = c.sql("SELECT count(*) AS n, sum(bytes) AS b FROM network_flows").row(0)
+    assert got == (len(rows), want)
+    rejects = sum(1 for r in rows if r[header.index("action")] == "REJECT")
+    n = c.sql("SELECT count(*) AS n FROM events WHERE source = 'vpc_flow' AND outcome = 'failure'")["n"][0]
+    assert n == rejects
+
+
+def test_a_line_that_is_not_a_flow_record_is_rejected_with_its_line_number(tmp_path):
+    header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+    good = (
+        "2 111122223333 eni-0abc 203.0.113.66 10.0.0.5 443 51000 6 10 52000 1773480000 1773480060 ACCEPT OK"
+    )
+    (tmp_path / "flows.log").write_text(
+        "\n".join([header, good, "2 111122223333 eni-0abc cut here", good]) + "\n"
+    )
+    c = forensics.open_case(tmp_path / "c.duckdb")
+    (r,) = c.ingest([tmp_path / "flows.log"])
+    assert (r.loader, r.records_read, r.records_loaded, r.records_rejected) == ("vpc_flow", 4, 3, 1)
+    assert c.rejects()["line"].to_list() == [3]
+    assert "fields" in c.rejects()["reason"][0]
     c.close()
