@@ -19,7 +19,7 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
-from forensics.sources.base import Source
+from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
 
