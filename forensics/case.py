@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,7 +17,7 @@ import polars as pl
 from forensics import derive, queries
 from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
-from forensics.errors import BadTimeWindow, UnknownParameter
+from forensics.errors import BadTimeWindow, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
@@ -77,9 +77,10 @@ class Case:
         """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
+        results: list[FileResult] | None = None
         try:
             own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
-            return ingest_paths(
+            results = ingest_paths(
                 self.con,
                 paths,
                 loader=loader,
@@ -88,15 +89,21 @@ class Case:
                 on_file=on_file,
                 exclude=own,
             )
+            return results
+        except UnknownFormat as e:
+            results = getattr(e, "results", None)  # every file was settled; some were not placed
+            raise
         finally:
-            self.rederive()
+            # only what changed is derived again; a failure part-way rederives everything
+            self.rederive(None if results is None else {r.sha256 for r in results if r.status == "ingested"})
 
-    def rederive(self) -> None:
-        """Rebuild the derived tables (credentials, deploys, ...) from what the case holds. They are
-        aggregations that can spill, so they run within the ingest memory budget."""
-
+    def rederive(self, changed: Collection[str] | None = None) -> list[str]:
+        """Rebuild the derived tables (credentials, deploys, ...) from what the case holds: every one, or
+        with ``changed`` (evidence sha256s just ingested) only those that read rows of those files (see
+        ``forensics.derive``). They are aggregations that can spill, so they run within the ingest
+        memory budget. Returns the derivations that ran."""
         with memory_budget(self.con):
-            derive.run_all(self.con)
+            return derive.run_all(self.con, changed)
 
     # -- reading ------------------------------------------------------------------------------
     def sql(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 ORDER = 10
+READS = ("events",)
 
 _AWS_TIME = "coalesce(fx_time({x}, true), timezone('UTC', try_strptime({x}, '%b %d, %Y, %I:%M:%S %p')))"
 

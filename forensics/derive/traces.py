@@ -17,6 +17,7 @@ Idempotent: every step starts again from the loaders' columns.
 from __future__ import annotations
 
 ORDER = 20
+READS = ("spans",)
 
 # only the spans an earlier derive changed: a span just loaded already holds its loader's columns
 RESET = """
