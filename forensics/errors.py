@@ -35,6 +35,10 @@ class UnknownQuery(ForensicsError):
     pass
 
 
+class BadQueryHeader(ForensicsError):
+    pass
+
+
 class NotebookFailed(ForensicsError):
     """A report notebook raised. Carries the failing cell and the paths of what was still written."""
 
