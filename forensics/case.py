@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,7 +17,7 @@ import polars as pl
 from forensics import derive, queries
 from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
-from forensics.errors import BadTimeWindow, UnknownParameter
+from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
 from forensics.sources.base import Source
 from forensics.timeparse import install_time_macros
@@ -171,9 +171,7 @@ class Case:
                 f"query {name} takes {sorted(wanted) or 'no parameters'}, not {sorted(extra)}"
             )
         bound = {k: _bindable(params.get(k)) for k in wanted}
-        if "attribute_value_counts" in sql:
-            self.con.complete()
-            derive_cardinality.ensure_current(self.con, writable=not self.read_only)
+        self._provide(name, sql)
         return self.sql(sql, bound)
 
     def invariants(
@@ -185,8 +183,26 @@ class Case:
         for name in names or queries.invariant_names():
             sql = queries.load(f"invariants/{name}")
             wanted = queries.parameters(sql)
+            self._provide(f"invariants/{name}", sql)
             out[name] = self.sql(sql, {k: _bindable(params.get(k)) for k in wanted})
         return out
+
+    def _provide(self, name: str, sql: str) -> None:
+        """Bring the derived tables a query declares with ``-- @needs:`` up to date before it runs. A
+        table no derivation keeps current on demand must exist already (derivations run after every
+        ingest); otherwise the query cannot be answered, and saying so beats an empty result."""
+        for table in queries.header_list(sql, "needs"):
+            ensure = _ON_DEMAND.get(table)
+            if ensure is not None:
+                self.con.complete()
+                ensure(self.con, writable=not self.read_only)
+            elif not self.sql(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": table}
+            ).item():
+                raise UnknownDerivation(
+                    f"query {name} needs {table!r}, which this case does not have and no derivation "
+                    f"makes on demand (those that do: {', '.join(sorted(_ON_DEMAND))}); fix its @needs line"
+                )
 
     def running_at(self, t, service: str | None = None) -> pl.DataFrame:
         """What code was running at ``t``: per service and environment, the digest, who deployed it,
@@ -198,6 +214,12 @@ class Case:
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         row = self.sql("SELECT min(time) AS lo, max(time) AS hi FROM events").row(0)
         return row[0], row[1]
+
+
+#: Derived tables kept current on demand: ``-- @needs: <table>`` runs the function before the query.
+_ON_DEMAND: dict[str, Callable[..., None]] = {
+    derive_cardinality.TABLE: derive_cardinality.ensure_current,
+}
 
 
 def _bindable(v):

@@ -39,6 +39,14 @@ class BadQueryHeader(ForensicsError):
     pass
 
 
+class BadFolder(ForensicsError):
+    pass
+
+
+class UnknownDerivation(ForensicsError):
+    pass
+
+
 class NotebookFailed(ForensicsError):
     """A report notebook raised. Carries the failing cell and the paths of what was still written."""
 
