@@ -34,7 +34,10 @@ def csv(df: pl.DataFrame) -> str:
     texts = _nested_as_json(df)
     strings = [c for c, t in texts.schema.items() if t == pl.String]
     return texts.with_columns(
-        pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c))
+        pl.when(pl.col(c).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
         for c in strings
     ).write_csv()
 
