@@ -122,12 +122,11 @@ def cmd_sample(args) -> int:
 
 def cmd_demo(args) -> int:
     """Ingest the sample incident into a fresh case and write every report."""
-    from forensics.sample.demo import run_demo
+    from forensics.sample import demo
 
-    result = run_demo(
-        args.data, args.out, on_file=_print_file, on_report=lambda r: print(f"report {r.name}: {r.html}")
-    )
-    _summary(result.files)
+    case_path, files = demo.ingest_sample(args.data, args.out, on_file=_print_file)
+    _summary(files)
+    result = demo.write_reports(case_path, args.out, on_report=lambda r: print(f"report {r.name}: {r.html}"))
     for name in result.skipped:
         print(f"report {name}: notebook not present, skipped")
     for failure in result.failures:

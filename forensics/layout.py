@@ -55,7 +55,11 @@ def use_folders(
 ) -> None:
     """Read the user's ``queries`` and ``notebooks`` folders before the built-in ones, in this process
     and in the report notebooks it runs (through the environment variables in ``ENV``)."""
-    for kind, value in (("queries", queries), ("notebooks", notebooks)):
+    given: tuple[tuple[Kind, str | os.PathLike[str] | None], ...] = (
+        ("queries", queries),
+        ("notebooks", notebooks),
+    )
+    for kind, value in given:
         if value is None:
             continue
         path = Path(value)

@@ -148,3 +148,8 @@ def test_the_analysis_api_and_the_cli_do_not_import_the_sample_generator():
         [sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout) == []
+
+
+def test_demo_without_sample_data_is_a_user_error(tmp_path, capsys):
+    assert main(["demo", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 2
+    assert "forensics sample --out" in capsys.readouterr().err

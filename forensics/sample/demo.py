@@ -44,32 +44,40 @@ def demo_parameters() -> dict[str, dict]:
 
 
 @dataclass
-class DemoResult:
-    files: list[FileResult]
+class DemoReports:
     reports: list[ReportResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failures: list[NotebookFailed] = field(default_factory=list)
 
 
-def run_demo(
+def ingest_sample(
     data: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
     on_file: Callable[[FileResult], None] | None = None,
-    on_report: Callable[[ReportResult], None] | None = None,
-) -> DemoResult:
-    """Ingest ``data`` into a fresh ``<out>/demo.duckdb`` and write every report under ``out``. A
-    failing report is kept in ``failures`` and the others still run."""
-    out_dir = Path(out)
+) -> tuple[Path, list[FileResult]]:
+    """Ingest ``data`` into a fresh ``<out>/demo.duckdb``; the case's path and the files' results."""
     if not Path(data).is_dir():
         raise ForensicsError(f"no sample data at {data}; run: forensics sample --out {data}")
+    out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     case_path = out_dir / "demo.duckdb"
     for p in (case_path, Path(str(case_path) + ".wal")):
         if p.exists():
             p.unlink()
     with forensics.open_case(case_path) as case:
-        result = DemoResult(case.ingest([data], on_file=on_file))
+        return case_path, case.ingest([data], on_file=on_file)
+
+
+def write_reports(
+    case_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    on_report: Callable[[ReportResult], None] | None = None,
+) -> DemoReports:
+    """Every demo report on the case, with the sample's parameters, under ``out``. A failing report is
+    kept in ``failures`` and the others still run."""
+    result = DemoReports()
     present = available()
     for name in DEFAULT_REPORTS:
         if name not in present:
@@ -78,7 +86,7 @@ def run_demo(
         known = parameters_of(name)
         params = {k: v for k, v in demo_parameters().get(name, {}).items() if k in known}
         try:
-            report = run_report(name, case_path, params, out_dir)
+            report = run_report(name, case_path, params, out)
         except NotebookFailed as e:
             result.failures.append(e)
             continue
