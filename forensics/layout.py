@@ -82,7 +82,7 @@ def files(kind: Kind) -> dict[str, Traversable]:
 def _walk(
     root: Traversable, suffix: str, *, recursive: bool, prefix: str = ""
 ) -> Iterator[tuple[str, Traversable]]:
-    # Traversable has no glob(); a built-in folder may be a namespace package (MultiplexedPath).
+    # Traversable has no glob(); "_" skips __pycache__ and the like.
     for item in root.iterdir():
         if item.is_dir():
             if recursive and not item.name.startswith((".", "_")):
