@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,7 +17,7 @@ import polars as pl
 from forensics import derive, queries
 from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
-from forensics.errors import BadTimeWindow, UnknownFormat, UnknownParameter
+from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
@@ -37,7 +37,7 @@ def schema_statements() -> list[str]:
 class Case:
     """One case database. Use ``open_case``."""
 
-    def __init__(self, path: str | os.PathLike, read_only: bool = False):
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False):
         self.path = os.fspath(path)
         self.read_only = read_only
         if not read_only and self.path != ":memory:":
@@ -61,18 +61,18 @@ class Case:
     def __enter__(self) -> Case:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(
         self,
-        paths: str | os.PathLike | Iterable[str | os.PathLike],
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
         *,
         loader: str | Source | None = None,
         mapping: str | None = None,
         progress: ProgressFn | None = None,
-        on_file=None,
+        on_file: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
         """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
         if isinstance(paths, str | os.PathLike):
@@ -83,7 +83,7 @@ class Case:
             results = ingest_paths(
                 self.con,
                 paths,
-                loader=loader,
+                loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
                 mapping=mapping,
                 progress=progress,
                 on_file=on_file,
@@ -106,10 +106,11 @@ class Case:
             return derive.run_all(self.con, changed)
 
     # -- reading ------------------------------------------------------------------------------
-    def sql(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
+    def sql(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> pl.DataFrame:
         """Run SQL with bound parameters and return a polars frame."""
         self.con.complete()  # DuckDB 2.0: finish any result an earlier execute() left open
-        return self.con.sql(sql, params=params or None).pl()
+        frame: pl.DataFrame = self.con.sql(sql, params=params or None).pl()
+        return frame
 
     def table(self, name: str) -> pl.DataFrame:
         return self.sql(f'SELECT * FROM "{name}"')
@@ -133,8 +134,8 @@ class Case:
 
     def timeline(
         self,
-        start=None,
-        end=None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
         actors: Iterable[str] | None = None,
         services: Iterable[str] | None = None,
         sources: Iterable[str] | None = None,
@@ -167,7 +168,7 @@ class Case:
             params,
         )
 
-    def query(self, name: str, **params) -> pl.DataFrame:
+    def query(self, name: str, **params: object) -> pl.DataFrame:
         """Run ``queries/<name>.sql`` with its ``$parameters`` bound from keyword arguments.
         Missing parameters are bound as NULL; unknown ones raise ``UnknownParameter``."""
         sql = queries.load(name)
@@ -178,13 +179,11 @@ class Case:
                 f"query {name} takes {sorted(wanted) or 'no parameters'}, not {sorted(extra)}"
             )
         bound = {k: _bindable(params.get(k)) for k in wanted}
-        if "attribute_value_counts" in sql:
-            self.con.complete()
-            derive_cardinality.ensure_current(self.con, writable=not self.read_only)
+        self._provide(name, sql)
         return self.sql(sql, bound)
 
     def invariants(
-        self, names: list[str] | tuple[str, ...] | None = None, **params
+        self, names: list[str] | tuple[str, ...] | None = None, **params: object
     ) -> dict[str, pl.DataFrame]:
         """Each invariant query (``names``; None: every one) and its violations (empty frames on a
         healthy system). Each query is given the ``params`` it uses; the rest are ignored."""
@@ -192,10 +191,28 @@ class Case:
         for name in names or queries.invariant_names():
             sql = queries.load(f"invariants/{name}")
             wanted = queries.parameters(sql)
+            self._provide(f"invariants/{name}", sql)
             out[name] = self.sql(sql, {k: _bindable(params.get(k)) for k in wanted})
         return out
 
-    def running_at(self, t, service: str | None = None) -> pl.DataFrame:
+    def _provide(self, name: str, sql: str) -> None:
+        """Bring the derived tables a query declares with ``-- @needs:`` up to date before it runs. A
+        table no derivation keeps current on demand must exist already (derivations run after every
+        ingest); otherwise the query cannot be answered, and saying so beats an empty result."""
+        for table in queries.header_list(sql, "needs"):
+            ensure = _ON_DEMAND.get(table)
+            if ensure is not None:
+                self.con.complete()
+                ensure(self.con, writable=not self.read_only)
+            elif not self.sql(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": table}
+            ).item():
+                raise UnknownDerivation(
+                    f"query {name} needs {table!r}, which this case does not have and no derivation "
+                    f"makes on demand (those that do: {', '.join(sorted(_ON_DEMAND))}); fix its @needs line"
+                )
+
+    def running_at(self, t: str | datetime, service: str | None = None) -> pl.DataFrame:
         """What code was running at ``t``: per service and environment, the digest, who deployed it,
         its attestation verdict, builder and source (see docs/provenance.md)."""
         from forensics import provenance
@@ -207,7 +224,13 @@ class Case:
         return row[0], row[1]
 
 
-def _bindable(v):
+#: Derived tables kept current on demand: ``-- @needs: <table>`` runs the function before the query.
+_ON_DEMAND: dict[str, Callable[..., None]] = {
+    derive_cardinality.TABLE: derive_cardinality.ensure_current,
+}
+
+
+def _bindable(v: object) -> object:
     """CLI and notebook values as SQL parameters: numbers from numeric text, times from ISO text."""
     if isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v.strip()):
         return int(v)
@@ -223,6 +246,6 @@ def _bindable(v):
     return v
 
 
-def open_case(path: str | os.PathLike = ":memory:", read_only: bool = False) -> Case:
+def open_case(path: str | os.PathLike[str] = ":memory:", read_only: bool = False) -> Case:
     """Create or open the case database at ``path`` (``:memory:`` for a throwaway case)."""
     return Case(path, read_only=read_only)

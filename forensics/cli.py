@@ -10,18 +10,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
+from forensics import layout
 from forensics.errors import ForensicsError, NotebookFailed
-
-#: Demo order: provenance_audit first, since it verifies attestations and stores its policy in the case,
-#: and the incident report summarises with that policy.
-DEFAULT_REPORTS = (
-    "provenance_audit",
-    "credential_revocation",
-    "cardinality_costs",
-    "incident_reconstruction",
-)
 
 
 class _Progress:
@@ -129,64 +120,27 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def demo_parameters() -> dict[str, dict]:
-    """Per-report parameters for the sample incident: the scope a responder would give."""
-    from forensics.sample import scenario as S
-
-    window = {"start": "2026-03-14T08:00:00Z", "end": "2026-03-14T11:00:00Z"}
-    return {
-        "incident_reconstruction": {
-            "title": "Incident reconstruction: double charge (sample)",
-            "slo_service": "payments",
-            **window,
-        },
-        "provenance_audit": {"use_sample_test_key": True, **window},
-        "credential_revocation": {
-            "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN],
-            "runners": [S.COMPROMISED_RUNNER],
-            "ips": [S.ATTACKER_IP, S.ATTACKER_IP_2],
-            **window,
-        },
-    }
-
-
 def cmd_demo(args) -> int:
     """Ingest the sample incident into a fresh case and write every report."""
-    import forensics
-    from forensics.report import available, parameters_of, run_report
+    from forensics.sample import demo
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    case_path = out / "demo.duckdb"
-    for p in (case_path, Path(str(case_path) + ".wal")):
-        if p.exists():
-            p.unlink()
-    if not Path(args.data).is_dir():
-        raise ForensicsError(f"no sample data at {args.data}; run: forensics sample --out {args.data}")
-    with forensics.open_case(case_path) as case:
-        results = case.ingest([args.data], on_file=_print_file)
-    _summary(results)
-    failed = 0
-    for name in DEFAULT_REPORTS:
-        if name not in available():
-            print(f"report {name}: notebook not present, skipped")
-            continue
-        try:
-            params = {k: v for k, v in demo_parameters().get(name, {}).items() if k in parameters_of(name)}
-            res = run_report(name, case_path, params, out)
-            print(f"report {name}: {res.html}")
-        except NotebookFailed as e:
-            failed += 1
-            print(f"forensics: {e}", file=sys.stderr)
-    return 1 if failed else 0
+    case_path, files = demo.ingest_sample(args.data, args.out, on_file=_print_file)
+    _summary(files)
+    result = demo.write_reports(case_path, args.out, on_report=lambda r: print(f"report {r.name}: {r.html}"))
+    for name in result.skipped:
+        print(f"report {name}: notebook not present, skipped")
+    for failure in result.failures:
+        print(f"forensics: {failure}", file=sys.stderr)
+    return 1 if result.failures else 0
 
 
 def cmd_query(args) -> int:
     import forensics
+    from forensics import export
 
     with forensics.open_case(args.case, read_only=True) as case:
         df = case.query(args.name, **_params(args.param))
-    sys.stdout.write(df.write_csv() if args.format == "csv" else df.write_ndjson())
+    sys.stdout.write(export.write(df, args.format))
     return 0
 
 
@@ -202,7 +156,22 @@ def cmd_invariants(args) -> int:
     return 1 if bad else 0
 
 
+def _folders() -> argparse.ArgumentParser:
+    """The options naming a user's queries and notebooks folders, read before the built-in ones."""
+    f = argparse.ArgumentParser(add_help=False)
+    f.add_argument(
+        "--queries", metavar="DIR", help="your queries folder, before the built-in one (or FORENSICS_QUERIES)"
+    )
+    f.add_argument(
+        "--notebooks",
+        metavar="DIR",
+        help="your notebooks folder, before the built-in one (or FORENSICS_NOTEBOOKS)",
+    )
+    return f
+
+
 def build_parser() -> argparse.ArgumentParser:
+    folders = _folders()
     p = argparse.ArgumentParser(
         prog="forensics",
         description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
@@ -229,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
     s.set_defaults(func=cmd_timeline)
 
-    s = sub.add_parser("run", help="execute a report notebook with papermill and render HTML")
+    s = sub.add_parser(
+        "run", parents=[folders], help="execute a report notebook with papermill and render HTML"
+    )
     s.add_argument("notebook")
     s.add_argument("--case", required=True)
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
@@ -242,19 +213,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=int, default=1)
     s.set_defaults(func=cmd_sample)
 
-    s = sub.add_parser("demo", help="ingest sample_data into a fresh case and write every report (make demo)")
+    s = sub.add_parser(
+        "demo",
+        parents=[folders],
+        help="ingest sample_data into a fresh case and write every report (make demo)",
+    )
     s.add_argument("--data", default="sample_data")
     s.add_argument("--out", default="reports")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("query", help="run a query from queries/ with bound parameters")
+    s = sub.add_parser("query", parents=[folders], help="run a query from queries/ with bound parameters")
     s.add_argument("name")
     s.add_argument("--case", required=True)
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
-    s.add_argument("--format", choices=["csv", "json"], default="csv")
+    s.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table (default: every row, lists joined), csv (nested values as JSON) or json (JSON Lines)",
+    )
     s.set_defaults(func=cmd_query)
 
-    s = sub.add_parser("invariants", help="run every invariant; exit 1 if any is violated")
+    s = sub.add_parser("invariants", parents=[folders], help="run every invariant; exit 1 if any is violated")
     s.add_argument("--case", required=True)
     s.set_defaults(func=cmd_invariants)
     return p
@@ -267,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2
     try:
+        layout.use_folders(getattr(args, "queries", None), getattr(args, "notebooks", None))
         return args.func(args)
     except ForensicsError as e:
         print(f"forensics: {e}", file=sys.stderr)

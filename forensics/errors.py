@@ -35,6 +35,18 @@ class UnknownQuery(ForensicsError):
     pass
 
 
+class BadQueryHeader(ForensicsError):
+    pass
+
+
+class BadFolder(ForensicsError):
+    pass
+
+
+class UnknownDerivation(ForensicsError):
+    pass
+
+
 class NotebookFailed(ForensicsError):
     """A report notebook raised. Carries the failing cell and the paths of what was still written."""
 

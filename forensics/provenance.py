@@ -32,26 +32,6 @@ INVARIANTS = (
 )
 
 
-def sample_policy() -> dict:
-    """The policy for the sample incident: the acme-pay repositories, GitHub's hosted builder, the
-    CI identities, and the sample's TEST signing key (labelled as test trust, never production)."""
-    from forensics.sample import scenario as S
-    from forensics.sample.writers import provenance as W
-
-    key = W.test_trust_key()
-    repos = [W.repository(i.service) for i in W.LEGIT]
-    key["repositories"] = repos
-    return {
-        "issuer": GITHUB_ISSUER,
-        "repositories": {
-            r: {"builder_id": W.BUILDER_ID, "identity_prefix": f"https://github.com/{r}/"} for r in repos
-        },
-        "keys": [key],
-        "ci_actors": [S.CI_ACTOR, S.K8S_CI_SA],
-        "rollout_window_minutes": 30,
-    }
-
-
 def verify(case, policy: dict | None) -> int:
     """Verify every attestation in the case against ``policy`` (stored for later ingests)."""
     n = _verify.verify_case(case, policy)
@@ -156,10 +136,9 @@ def policy_from_parameters(
     trusted_root: str = "",
     artifacts: str = "",
     rollout_window_minutes: int = 30,
-    use_sample_test_key: bool = False,
 ) -> dict:
-    """A policy from notebook parameters. ``use_sample_test_key`` adds the sample data's TEST key
-    and its repositories (for the demo only; the verdicts then name the TEST trust root)."""
+    """A policy from notebook parameters. The demo adds the sample data's TEST key with
+    ``forensics.sample.policy.with_sample_test_key``."""
     policy: dict = {
         "issuer": issuer or None,
         "repositories": dict(repositories or {}),
@@ -170,10 +149,4 @@ def policy_from_parameters(
         policy["trusted_root"] = trusted_root
     if artifacts:
         policy["artifacts"] = artifacts
-    if use_sample_test_key:
-        sample = sample_policy()
-        policy["keys"] = sample["keys"]
-        for repo, rules in sample["repositories"].items():
-            policy["repositories"].setdefault(repo, rules)
-        policy["ci_actors"] = policy["ci_actors"] or sample["ci_actors"]
     return policy

@@ -1,4 +1,5 @@
-"""Running a report: papermill executes a notebook from ``notebooks/`` with parameters, and
+"""Running a report: papermill executes a notebook from ``notebooks/`` (shipped in the package, or a
+user's folder first, see ``forensics.layout``) with parameters, and
 nbconvert renders the result to one self-contained HTML file with the kit's offline template
 (no remote script, charts as inline SVG, input cells hidden).
 
@@ -12,38 +13,43 @@ import ast
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
+from forensics import layout
 from forensics.errors import NotebookFailed, UnknownNotebook, UnknownParameter
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 _REMOTE = re.compile(
     r"<script[^>]+src\s*=|<link[^>]+href\s*=\s*[\"']?https?:|@import\s+url\(\s*[\"']?https?:", re.I
 )
 
 
-def notebooks_dir() -> Path:
-    env = os.environ.get("FORENSICS_NOTEBOOKS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "notebooks"
-
-
 def available() -> list[str]:
-    return sorted(p.stem for p in notebooks_dir().glob("*.ipynb"))
+    """Report notebooks by name: the user's folder's (``FORENSICS_NOTEBOOKS``) and the built-in ones,
+    a user notebook replacing a built-in one of the same name (docs/layout.md)."""
+    return list(layout.files("notebooks"))
 
 
-def notebook_path(name: str) -> Path:
-    path = notebooks_dir() / f"{name}.ipynb"
-    if not path.is_file():
-        raise UnknownNotebook(f"unknown notebook {name!r}; available: {', '.join(available()) or 'none'}")
-    return path
+@contextmanager
+def notebook_path(name: str) -> Iterator[Path]:
+    """The notebook ``name`` as a file on disk for as long as the ``with`` block runs. Names are looked
+    up, never joined to a path."""
+    found = layout.files("notebooks")
+    if name not in found:
+        raise UnknownNotebook(f"unknown notebook {name!r}; available: {', '.join(found) or 'none'}")
+    with resources.as_file(found[name]) as path:
+        yield path
 
 
 def parameters_of(name: str) -> dict[str, dict]:
     """The notebook's parameters (from its cell tagged ``parameters``): name -> papermill's description."""
     import papermill
 
-    return dict(papermill.inspect_notebook(str(notebook_path(name))))
+    with notebook_path(name) as path:
+        return dict(papermill.inspect_notebook(str(path)))
 
 
 def coerce_parameters(
@@ -106,12 +112,13 @@ def render_html(notebook: Path, html_path: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    nb = nbformat.read(str(notebook), as_version=4)
-    body, _ = exporter.from_notebook_node(nb)
+    with resources.as_file(layout.templates()) as templates:
+        exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(templates)])
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        nb = nbformat.read(str(notebook), as_version=4)
+        body, _ = exporter.from_notebook_node(nb)
     if _REMOTE.search(body):
         raise RuntimeError(f"report {html_path} would load a remote resource; refusing to write it")
     html_path.write_text(body, encoding="utf-8")
@@ -130,7 +137,6 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    source = notebook_path(name)
     known = parameters_of(name)
     params = coerce_parameters(name, dict(params or {}), known)
     out = Path(out_dir)
@@ -142,15 +148,16 @@ def run_report(
     nb_out = out / f"{name}.ipynb"
     html_out = out / f"{name}.html"
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(nb_out),
-            parameters=params,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=log_output,
-            cwd=str(out.resolve()),
-        )
+        with notebook_path(name) as source:
+            papermill.execute_notebook(
+                str(source),
+                str(nb_out),
+                parameters=params,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=log_output,
+                cwd=str(out.resolve()),
+            )
     except PapermillExecutionError as e:
         render_html(nb_out, html_out)
         raise NotebookFailed(

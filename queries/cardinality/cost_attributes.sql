@@ -4,6 +4,7 @@
 -- Params: $per_gb (price per GB ingested), $hash_bytes (default 16), $bucket_label_bytes (default 8),
 --         $signal (NULL = logs and spans), $top_n (NULL = all).
 -- Costs cover the volume held in the case (its observed period). Empty: no log or span attributes.
+-- @needs: attribute_value_counts
 WITH per_key AS (
     SELECT signal, key, CAST(sum(occurrences) AS BIGINT) AS occurrences, count(value) AS distinct_values,
            CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(occurrences * strlen(key)) AS BIGINT) AS key_bytes

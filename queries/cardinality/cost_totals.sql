@@ -2,6 +2,7 @@
 -- (plus their attribute bytes per GB), metric series per 1,000 active series per month.
 -- Params: $per_gb, $per_million_spans, $per_1k_series.
 -- One row per signal, always (zeros when the case holds none of it).
+-- @needs: attribute_value_counts
 WITH logs AS (
     SELECT (SELECT count(*) FROM log_records) + (SELECT count(*) FROM events WHERE category = 'other') AS records,
            (SELECT coalesce(sum(record_bytes), 0) FROM log_records)

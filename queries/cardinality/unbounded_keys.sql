@@ -5,6 +5,7 @@
 -- Params: $signal (NULL = all), $min_share, $min_distinct.
 -- Rows: every key with a pattern match, flagged ones first. Non-empty flagged rows: these keys
 -- should be dropped, hashed or bucketed before they reach a metrics label or an index.
+-- @needs: attribute_value_counts
 WITH d AS (
     SELECT signal, key, value FROM attribute_value_counts
     WHERE value IS NOT NULL AND ($signal IS NULL OR signal = $signal)
