@@ -17,7 +17,8 @@ ALTER TABLE spans ADD COLUMN IF NOT EXISTS side_effect BOOLEAN;
 ALTER TABLE spans ADD COLUMN IF NOT EXISTS base_outcome VARCHAR;
 ALTER TABLE spans ADD COLUMN IF NOT EXISTS base_outcome_reason VARCHAR;
 
--- Per trace and service: the clock correction estimated from parent/child pairs (derive/traces.py).
+-- Per trace and service: the clock correction solved from client/server pairs (derive/traces.py);
+-- pairs is the sample count (pairs touching the service).
 CREATE TABLE IF NOT EXISTS trace_skew (
     trace_id          VARCHAR NOT NULL,
     service           VARCHAR,
@@ -26,6 +27,8 @@ CREATE TABLE IF NOT EXISTS trace_skew (
     pairs             INTEGER NOT NULL,
     method            VARCHAR NOT NULL
 );
+-- share of the client/server pairs touching the service that the solved corrections make consistent
+ALTER TABLE trace_skew ADD COLUMN IF NOT EXISTS confidence DOUBLE;
 -- set by derive/traces.py: the failed client span (same client, operation and logical request,
 -- within 60 s before) that this client span retries
 ALTER TABLE spans ADD COLUMN IF NOT EXISTS retry_of_span_id VARCHAR;
