@@ -139,54 +139,62 @@ SELECT trace_id FROM o WHERE fixed_out > raw_out
 """
 
 
-def _solve(con) -> None:
-    """Solve each skewed trace's corrections jointly: least squares over its service graph, one
-    equation ``x[server] - x[client] = d`` per service pair weighted by its pair count, the root
-    service fixed at 0 (one fixed service per connected part). numpy's lstsq rather than SQL: a
-    graph with cycles needs a linear solve, and only traces with evidence of skew get here (few)."""
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _solve_trace(rows: list[tuple], root: str | None) -> list[tuple[str, str, float]]:
+    """(service, reference service, correction in µs) for one trace's service pairs ``rows``
+    (client service, server service, median measurement, pair count): least squares, one equation
+    ``x[server] - x[client] = d`` per pair of services weighted by its pair count, one service of each
+    connected part fixed at 0 (the root service, else a caller that is never called, else the first)."""
     import numpy as np
 
+    names = sorted({a for a, *_ in rows} | {b for _, b, *_ in rows})
+    idx = {name: i for i, name in enumerate(names)}
+    parent = list(range(len(names)))
+    for a, b, *_ in rows:
+        parent[_find(parent, idx[a])] = _find(parent, idx[b])
+    callers = {a for a, *_ in rows} - {b for _, b, *_ in rows}
+    refs: dict[int, tuple] = {}
+    for name in names:
+        comp = _find(parent, idx[name])
+        rank = (name != root, name not in callers, name)
+        if comp not in refs or rank < refs[comp][0]:
+            refs[comp] = (rank, name)
+    eq, rhs = [], []
+    for a, b, d, n in rows:
+        w = float(n) ** 0.5
+        row = np.zeros(len(names))
+        row[idx[b]], row[idx[a]] = w, -w
+        eq.append(row)
+        rhs.append(w * d)
+    for _, ref in refs.values():
+        row = np.zeros(len(names))
+        row[idx[ref]] = 1e6
+        eq.append(row)
+        rhs.append(0.0)
+    x = np.linalg.lstsq(np.array(eq), np.array(rhs), rcond=None)[0]
+    return [(name, refs[_find(parent, idx[name])][1], float(x[idx[name]])) for name in names]
+
+
+def _solve(con) -> None:
+    """Solve each skewed trace's corrections jointly over its service graph (``_solve_trace``) into
+    ``_skew_solved``. numpy's lstsq rather than SQL: a graph with cycles needs a linear solve, and
+    only traces with evidence of skew get here (few)."""
     edges = con.execute(SKEW_EDGES).fetchall()
     roots = dict(con.execute(SKEW_ROOTS).fetchall())
     by_trace: dict[str, list] = {}
     for trace_id, a, b, d, n in edges:
         by_trace.setdefault(trace_id, []).append((a, b, d, n))
-    solved = []
-    for trace_id, rows in by_trace.items():
-        names = sorted({a for a, *_ in rows} | {b for _, b, *_ in rows})
-        idx = {name: i for i, name in enumerate(names)}
-        parent = list(range(len(names)))
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        for a, b, *_ in rows:
-            parent[find(idx[a])] = find(idx[b])
-        refs = {}
-        for name in names:  # each connected part's reference: the root service, else a caller-only one
-            comp = find(idx[name])
-            callers = {a for a, *_ in rows} - {b for _, b, *_ in rows}
-            rank = (name != roots.get(trace_id), name not in callers, name)
-            if comp not in refs or rank < refs[comp][0]:
-                refs[comp] = (rank, name)
-        eq, rhs = [], []
-        for a, b, d, n in rows:
-            w = float(n) ** 0.5
-            row = np.zeros(len(names))
-            row[idx[b]], row[idx[a]] = w, -w
-            eq.append(row)
-            rhs.append(w * d)
-        for _, ref in refs.values():
-            row = np.zeros(len(names))
-            row[idx[ref]] = 1e6
-            eq.append(row)
-            rhs.append(0.0)
-        x = np.linalg.lstsq(np.array(eq), np.array(rhs), rcond=None)[0]
-        for name in names:
-            solved.append((trace_id, name, refs[find(idx[name])][1], float(x[idx[name]])))
+    solved = [
+        (trace_id, *row)
+        for trace_id, rows in by_trace.items()
+        for row in _solve_trace(rows, roots.get(trace_id))
+    ]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _skew_solved (trace_id VARCHAR, service VARCHAR, reference_service VARCHAR, x DOUBLE)"
     )
