@@ -12,12 +12,67 @@
    ``queries/traces/retries.sql`` with a 60 s window).
 4. The timeline events promoted from spans take the refined outcome.
 
+0. De-duplication: a span ingested twice (same trace id, span id and content) is kept once, and
+   the removed copies are counted in the ledger (``evidence.records_duplicate``) like events.
+
 Idempotent: every step starts again from the loaders' columns.
 """
 
 from __future__ import annotations
 
 ORDER = 20
+
+# Span de-duplication: copies of a span (same trace id, span id and content: the loaders' columns,
+# attributes, events and links) are kept once, the copy of the earliest evidence file (then record)
+# wins. A copy of a span that has a timeline event (a server or root span) was already counted as a
+# duplicate when its event was; every other removed copy is counted here, in its file's
+# records_duplicate. Its attribute rows go too (for a copy within one file: the repeated rows).
+# Zipkin's shared client/server spans share an id but differ in kind: not copies.
+DEDUP_SPANS = """
+CREATE OR REPLACE TEMP TABLE _span_copies AS
+WITH c AS (
+    SELECT s.rowid AS rid, s.trace_id, s.span_id, s.evidence_sha256 AS sha,
+           (s.kind = 'server' OR s.parent_span_id IS NULL) AND s.start IS NOT NULL AS has_event,
+           md5(to_json([s.parent_span_id, s.service, s.name, s.kind, CAST(s.start AS VARCHAR), CAST(s."end" AS VARCHAR),
+                        s.status_code, s.status_message, CAST(s.attributes AS VARCHAR),
+                        CAST(s.resource_attributes AS VARCHAR), CAST(s.events AS VARCHAR), CAST(s.links AS VARCHAR)])) AS content,
+           coalesce(e.evidence_id, 9223372036854775807) AS file_order, s.evidence_record
+    FROM spans s LEFT JOIN evidence e ON e.sha256 = s.evidence_sha256
+    WHERE (s.trace_id, s.span_id) IN (SELECT (trace_id, span_id) FROM spans GROUP BY ALL HAVING count(*) > 1))
+SELECT *, row_number() OVER (PARTITION BY trace_id, span_id, content ORDER BY file_order, evidence_record, rid) AS rn
+FROM c
+"""
+
+DEDUP_ATTRIBUTES = """
+DELETE FROM span_attributes WHERE rowid IN (
+    WITH gone AS (SELECT DISTINCT trace_id, span_id, sha FROM _span_copies WHERE rn > 1),
+    kept AS (SELECT trace_id, span_id, sha, count(*) AS n FROM _span_copies WHERE rn = 1 GROUP BY ALL),
+    rows AS (
+        SELECT a.rowid AS rid, coalesce(k.n, 0) AS n,
+               row_number() OVER (PARTITION BY a.trace_id, a.span_id, a.evidence_sha256, a.scope, a.key, a.value
+                                  ORDER BY a.rowid) AS rn
+        FROM span_attributes a
+        JOIN gone g ON g.trace_id = a.trace_id AND g.span_id = a.span_id AND g.sha = a.evidence_sha256
+        LEFT JOIN kept k ON k.trace_id = a.trace_id AND k.span_id = a.span_id AND k.sha = a.evidence_sha256)
+    -- no copy of the file kept: all its rows go; one kept: the repeats go; more (shared ids): left as they are
+    SELECT rid FROM rows WHERE n = 0 OR (n = 1 AND rn > 1))
+"""
+
+DEDUP_LEDGER = """
+UPDATE evidence SET records_duplicate = records_duplicate + d.n
+FROM (SELECT sha, count(*) AS n FROM _span_copies WHERE rn > 1 AND NOT has_event GROUP BY sha) d
+WHERE evidence.sha256 = d.sha
+"""
+
+
+def _dedup_spans(con) -> None:
+    con.execute(DEDUP_SPANS)
+    if con.execute("SELECT count(*) FROM _span_copies WHERE rn > 1").fetchone()[0]:
+        con.execute(DEDUP_ATTRIBUTES)
+        con.execute(DEDUP_LEDGER)
+        con.execute("DELETE FROM spans WHERE rowid IN (SELECT rid FROM _span_copies WHERE rn > 1)")
+    con.execute("DROP TABLE _span_copies")
+
 
 # only the spans an earlier derive changed: a span just loaded already holds its loader's columns
 RESET = """
@@ -253,6 +308,7 @@ def derive(con) -> None:
     con.execute("DELETE FROM trace_skew")
     if not con.execute("SELECT count(*) FROM spans").fetchone()[0]:
         return
+    _dedup_spans(con)
     for sql in (RESET, CLIENT_TIMEOUT):
         con.execute(sql)
     _skew(con)
