@@ -37,8 +37,10 @@ WITH c AS (
                         s.status_code, s.status_message, CAST(s.attributes AS VARCHAR),
                         CAST(s.resource_attributes AS VARCHAR), CAST(s.events AS VARCHAR), CAST(s.links AS VARCHAR)])) AS content,
            coalesce(e.evidence_id, 9223372036854775807) AS file_order, s.evidence_record
-    FROM spans s LEFT JOIN evidence e ON e.sha256 = s.evidence_sha256
-    WHERE (s.trace_id, s.span_id) IN (SELECT (trace_id, span_id) FROM spans GROUP BY ALL HAVING count(*) > 1))
+    FROM spans s
+    SEMI JOIN (SELECT trace_id, span_id FROM spans GROUP BY ALL HAVING count(*) > 1) r
+         ON r.trace_id = s.trace_id AND r.span_id = s.span_id
+    LEFT JOIN evidence e ON e.sha256 = s.evidence_sha256)
 SELECT *, row_number() OVER (PARTITION BY trace_id, span_id, content ORDER BY file_order, evidence_record, rid) AS rn
 FROM c
 """
