@@ -1,0 +1,156 @@
+"""The one redaction rule: whatever the kit prints or writes shows a detected secret only as
+``<kind:fingerprint>`` (``forensics.display.fingerprint``, the same fingerprint ``secret_exposures``
+stores, so a redacted value can be looked up there).
+
+``redact_text`` for one string, ``redact_value`` for nested JSON-like values (a Kubernetes Secret's
+``data`` / ``stringData`` values are secrets whatever they look like), ``redact_frame`` for a polars
+frame (every string and list-of-string column). The frame form is vectorised: one polars regex over
+each column finds the cells that may hold a secret; only those distinct cells are rewritten (with the
+Python patterns below, which need capture groups and look-arounds that polars' ``replace_all`` cannot
+apply with a computed fingerprint) and mapped back with ``Expr.replace``.
+
+The patterns mirror ``queries/credentials/secret_exposures.sql`` (docs/credentials.md lists both).
+An unlabelled 40-character AWS-secret-shaped token is redacted wherever it appears (it needs mixed
+case and a digit or ``/`` or ``+``): output has no record context to look for its access key id, and
+showing a false positive redacted is the fail-closed choice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+import polars as pl
+
+from forensics.display import fingerprint
+
+# (kind, pattern): group 1 is the secret. Order matters: the first pattern to claim a span wins.
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "private_key_pem",
+        re.compile(
+            r"(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s\\]*(?:-----END [A-Z ]*PRIVATE KEY-----)?)"
+        ),
+    ),
+    ("url_password", re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@\"'<>]*:([^/\s@\"'<>]+)@")),
+    ("jwt", re.compile(r"(?<![A-Za-z0-9_-])(ey[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)")),
+    ("github_token", re.compile(r"(?<![A-Za-z0-9_])((?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,251})")),
+    ("github_fine_grained_pat", re.compile(r"(?<![A-Za-z0-9_])(github_pat_[A-Za-z0-9_]{22,255})")),
+    ("gitlab_pat", re.compile(r"(glpat-[A-Za-z0-9_-]{20,})")),
+    ("slack_token", re.compile(r"(xox[abposr]-[A-Za-z0-9-]{10,})")),
+    (
+        "gcp_service_account_key",
+        re.compile(r"\"?private_key_id\"?\s*[:=]\s*\"?([0-9a-f]{40})"),
+    ),
+    (
+        "aws_secret_access_key",
+        re.compile(
+            r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])"
+            r"(?=[A-Za-z0-9/+]{0,39}[0-9/+])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+        ),
+    ),
+)
+
+# A superset of every pattern, in polars' (Rust) regex dialect: the cheap vectorised prefilter.
+HINT = (
+    r"PRIVATE KEY|://[^/\s@]*:[^/\s@]*@|ey[A-Za-z0-9_-]{8,}\.ey|gh[pousr]_|github_pat_|glpat-|xox[abposr]-"
+    r"|private_key_id|[A-Za-z0-9/+]{40}|\"Secret\""
+)
+_HINT = re.compile(HINT)
+_SECRET_KIND = re.compile(r"\"kind\"\s*:\s*\"Secret\"")
+
+
+def token(kind: str, secret: str) -> str:
+    """How a secret is shown: ``<kind:sha256:…>``."""
+    return f"<{kind}:{fingerprint(secret)}>"
+
+
+def redact_text(text: str | None) -> str | None:
+    """``text`` with every detected secret replaced by ``<kind:fingerprint>``. A text that is a JSON
+    document holding a Kubernetes Secret has that Secret's data redacted too (re-serialised)."""
+    if text is None or not _HINT.search(text):
+        return text
+    if _SECRET_KIND.search(text) and text.lstrip()[:1] in ("{", "["):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if doc is not None:
+            return json.dumps(redact_value(doc), ensure_ascii=False)
+    for kind, rx in PATTERNS:
+        text = rx.sub(lambda m, k=kind: _swap(m, k), text)
+    return text
+
+
+def _swap(m: re.Match[str], kind: str) -> str:
+    whole, secret = m.group(0), m.group(1)
+    start = m.start(1) - m.start(0)
+    return whole[:start] + token(kind, secret) + whole[start + len(secret) :]
+
+
+def _k8s_data(value: str) -> str:
+    """A Secret data value: redacted as a whole, and its decoded content scanned too (the kind says
+    what it decoded to)."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return token("kubernetes_secret", value)
+    inner = redact_text(decoded)
+    kinds = sorted(set(re.findall(r"<([a-z_]+):sha256:", inner or "")))
+    kind = "kubernetes_secret" + (f"({','.join(kinds)})" if kinds else "")
+    return token(kind, value)
+
+
+def redact_value(v):
+    """A nested JSON-like value (dicts, lists, strings, numbers) with every string redacted
+    (``redact_text``) and every value of a Kubernetes Secret's ``data``/``stringData`` replaced."""
+    if isinstance(v, str):
+        return redact_text(v)
+    if isinstance(v, list | tuple):
+        return [redact_value(x) for x in v]
+    if isinstance(v, dict):
+        is_secret = v.get("kind") == "Secret"
+        out = {}
+        for k, x in v.items():
+            if is_secret and k in ("data", "stringData") and isinstance(x, dict):
+                out[k] = {
+                    dk: (_k8s_data(dv) if k == "data" else token("kubernetes_secret", dv))
+                    if isinstance(dv, str)
+                    else redact_value(dv)
+                    for dk, dv in x.items()
+                }
+            else:
+                out[redact_text(k) if isinstance(k, str) else k] = redact_value(x)
+        return out
+    return v
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or (isinstance(dtype, pl.List) and dtype.inner == pl.String)
+
+
+def redact_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with every string and list-of-string column redacted (``redact_text``); column names too."""
+    cols = [c for c, t in df.schema.items() if _is_text(t)]
+    exprs = []
+    for c in cols:
+        s = df[c]
+        if isinstance(s.dtype, pl.List):
+            s = s.explode()
+        hits = s.filter(s.str.contains(HINT)).unique().to_list()
+        if not hits:
+            continue
+        new = [redact_text(h) for h in hits]
+        pairs = [(h, n) for h, n in zip(hits, new, strict=True) if h != n]
+        if not pairs:
+            continue
+        old, rep = [p[0] for p in pairs], [p[1] for p in pairs]
+        if isinstance(df.schema[c], pl.List):
+            exprs.append(pl.col(c).list.eval(pl.element().replace(old, rep)))
+        else:
+            exprs.append(pl.col(c).replace(old, rep))
+    out = df.with_columns(exprs) if exprs else df
+    renamed = {c: redact_text(c) for c in out.columns if redact_text(c) != c}
+    return out.rename(renamed) if renamed else out
