@@ -19,6 +19,7 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
+from forensics.redact import install_sql
 from forensics.sources.base import Source
 from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
@@ -53,6 +54,7 @@ class Case:
             for sql in schema_statements():
                 self.con.execute(sql)
         install_time_macros(self.con)
+        install_sql(self.con, persistent=not read_only)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:

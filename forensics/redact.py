@@ -17,8 +17,6 @@ showing a false positive redacted is the fail-closed choice.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 
@@ -90,19 +88,6 @@ def _swap(m: re.Match[str], kind: str) -> str:
     return whole[:start] + token(kind, secret) + whole[start + len(secret) :]
 
 
-def _k8s_data(value: str) -> str:
-    """A Secret data value: redacted as a whole, and its decoded content scanned too (the kind says
-    what it decoded to)."""
-    try:
-        decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return token("kubernetes_secret", value)
-    inner = redact_text(decoded)
-    kinds = sorted(set(re.findall(r"<([a-z_]+):sha256:", inner or "")))
-    kind = "kubernetes_secret" + (f"({','.join(kinds)})" if kinds else "")
-    return token(kind, value)
-
-
 def redact_value(v):
     """A nested JSON-like value (dicts, lists, strings, numbers) with every string redacted
     (``redact_text``) and every value of a Kubernetes Secret's ``data``/``stringData`` replaced."""
@@ -116,9 +101,7 @@ def redact_value(v):
         for k, x in v.items():
             if is_secret and k in ("data", "stringData") and isinstance(x, dict):
                 out[k] = {
-                    dk: (_k8s_data(dv) if k == "data" else token("kubernetes_secret", dv))
-                    if isinstance(dv, str)
-                    else redact_value(dv)
+                    dk: token("kubernetes_secret", dv) if isinstance(dv, str) else redact_value(dv)
                     for dk, dv in x.items()
                 }
             else:
@@ -154,3 +137,52 @@ def redact_frame(df: pl.DataFrame) -> pl.DataFrame:
     out = df.with_columns(exprs) if exprs else df
     renamed = {c: redact_text(c) for c in out.columns if redact_text(c) != c}
     return out.rename(renamed) if renamed else out
+
+
+# The same rule in SQL (RE2 has no look-arounds: group 1 is the secret, the boundary characters are
+# consumed around it), for derived tables written by DuckDB. ``fx_redact(s)`` is a macro per
+# connection, installed by ``install_sql``; ``secret_exposures.sql`` fingerprints the same way.
+SQL_PATTERNS: tuple[tuple[str, str], ...] = (
+    (
+        "private_key_pem",
+        r"(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s\\]*(?:-----END [A-Z ]*PRIVATE KEY-----)?)",
+    ),
+    ("url_password", r"(?i)(?:^|[^a-z0-9+.-])[a-z][a-z0-9+.-]*://[^/\s:@\"'<>]*:([^/\s@\"'<>]+)@"),
+    ("jwt", r"(?:^|[^A-Za-z0-9_-])(ey[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"),
+    ("github_token", r"(?:^|[^A-Za-z0-9_])((?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,251})"),
+    ("github_fine_grained_pat", r"(?:^|[^A-Za-z0-9_])(github_pat_[A-Za-z0-9_]{22,255})"),
+    ("gitlab_pat", r"(glpat-[A-Za-z0-9_-]{20,})"),
+    ("slack_token", r"(xox[abposr]-[A-Za-z0-9-]{10,})"),
+    ("gcp_service_account_key", r"\"?private_key_id\"?\s*[:=]\s*\"?([0-9a-f]{40})"),
+    ("aws_secret_access_key", r"(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"),
+)
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def macro_sql(persistent: bool = False) -> str:
+    """``CREATE OR REPLACE [TEMP] MACRO fx_redact(s)``: ``redact_text`` in DuckDB (patterns are code
+    constants, not values). Persistent in a writable case, so that cursors and derivations see it."""
+    body = "s"
+    for kind, rx in SQL_PATTERNS:
+        found = f"regexp_extract_all(acc_{kind}, {_sql_literal(rx)}, 1)"
+        if kind == "aws_secret_access_key":
+            found = (
+                f"list_filter({found}, lambda m: regexp_matches(m, '[A-Z]') AND regexp_matches(m, '[a-z]')"
+                " AND regexp_matches(m, '[0-9/+]'))"
+            )
+        body = (
+            f"(SELECT list_reduce(list_prepend(acc_{kind}, {found}), lambda acc, m: replace(acc, m, "
+            f"'<{kind}:sha256:' || left(sha256(m), 12) || '>')) FROM (SELECT {body} AS acc_{kind}))"
+        )
+    return (
+        f"CREATE OR REPLACE {'' if persistent else 'TEMP '}MACRO fx_redact(s) AS CASE WHEN s IS NULL OR NOT regexp_matches(s, "
+        f"{_sql_literal(HINT)}) THEN s ELSE {body} END"
+    )
+
+
+def install_sql(con, persistent: bool = False) -> None:
+    """Install ``fx_redact`` on a DuckDB connection (``persistent``: in the database's catalog)."""
+    con.execute(macro_sql(persistent))

@@ -59,7 +59,7 @@ def test_kubernetes_secret_data_is_redacted_in_values_and_json_text():
     doc = {"kind": "Secret", "data": {"token": b64, "other": "aGVsbG8="}, "stringData": {"pw": "hunter2"}}
     for out in (json.dumps(redact_value(doc)), redact_text(json.dumps(doc))):
         assert b64 not in out and "aGVsbG8=" not in out and "hunter2" not in out
-        assert f"kubernetes_secret(github_token):{fp(b64)}" in out
+        assert f"<kubernetes_secret:{fp(b64)}>" in out
 
 
 def test_nested_value_redacts_every_string():

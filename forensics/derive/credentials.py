@@ -157,7 +157,7 @@ after AS (
     WHERE u.event_id NOT IN (SELECT event_id FROM revoke_events)
     GROUP BY r.credential_id
 )
-SELECT b.credential_id,
+SELECT fx_redact(b.credential_id) AS credential_id,  -- a token used as its own id is shown as its fingerprint
        CASE WHEN b.source = 'cloudtrail' OR regexp_matches(b.credential_id, '^A[KS]IA[A-Z0-9]{12,}$') THEN
                 CASE WHEN b.credential_id LIKE 'AKIA%' THEN 'aws_access_key'
                      WHEN b.credential_id LIKE 'ASIA%' THEN 'aws_temporary_key' ELSE 'other' END
