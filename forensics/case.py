@@ -19,7 +19,7 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
-from forensics.redact import install_sql
+from forensics.redact import install_sql, redact_frame, redact_text
 from forensics.sources.base import Source
 from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
@@ -137,7 +137,8 @@ class Case:
         limit: int | None = None,
     ) -> pl.DataFrame:
         """Events ordered by time, with a stable tie-break (source, evidence file, record, sequence).
-        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given."""
+        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given. Every
+        column, ``raw`` too, is redacted (``forensics.redact``); ``raw_event`` shows one original."""
         t0, t1 = parse_user_time(start), parse_user_time(end)
         if t0 and t1 and t1 <= t0:
             raise BadTimeWindow(f"empty time window: end {end} is not after start {start}")
@@ -150,8 +151,9 @@ class Case:
             "outcomes": list(outcomes) if outcomes else None,
             "limit": limit,
         }
-        return self.sql(
-            f"""SELECT * EXCLUDE (raw), raw FROM events
+        return redact_frame(
+            self.sql(
+                f"""SELECT * EXCLUDE (raw), raw FROM events
                 WHERE ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)
                   AND ($actors IS NULL OR list_contains($actors, actor))
                   AND ($services IS NULL OR list_contains($services, service))
@@ -159,12 +161,25 @@ class Case:
                   AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
                 ORDER BY {TIMELINE_ORDER}
                 LIMIT coalesce($limit, 9223372036854775807)""",
-            params,
+                params,
+            )
         )
+
+    def raw_event(self, event_id: str, redact: bool = True) -> str | None:
+        """The evidence's own record of one event (``events.raw``), the only place the kit keeps a
+        secret in full: redacted unless ``redact=False`` is asked for explicitly."""
+        rows = self.sql(
+            "SELECT CAST(raw AS VARCHAR) AS raw FROM events WHERE event_id = $id", {"id": event_id}
+        )
+        if rows.height == 0:
+            return None
+        raw = rows["raw"][0]
+        return redact_text(raw) if redact else raw
 
     def query(self, name: str, **params) -> pl.DataFrame:
         """Run ``queries/<name>.sql`` with its ``$parameters`` bound from keyword arguments.
-        Missing parameters are bound as NULL; unknown ones raise ``UnknownParameter``."""
+        Missing parameters are bound as NULL; unknown ones raise ``UnknownParameter``. The result is
+        redacted (``forensics.redact``): a query's output is an output."""
         sql = queries.load(name)
         wanted = queries.parameters(sql)
         extra = set(params) - wanted
@@ -176,7 +191,7 @@ class Case:
         if "attribute_value_counts" in sql:
             self.con.complete()
             derive_cardinality.ensure_current(self.con, writable=not self.read_only)
-        return self.sql(sql, bound)
+        return redact_frame(self.sql(sql, bound))
 
     def invariants(
         self, names: list[str] | tuple[str, ...] | None = None, **params
@@ -187,7 +202,7 @@ class Case:
         for name in names or queries.invariant_names():
             sql = queries.load(f"invariants/{name}")
             wanted = queries.parameters(sql)
-            out[name] = self.sql(sql, {k: _bindable(params.get(k)) for k in wanted})
+            out[name] = redact_frame(self.sql(sql, {k: _bindable(params.get(k)) for k in wanted}))
         return out
 
     def running_at(self, t, service: str | None = None) -> pl.DataFrame:

@@ -42,17 +42,20 @@ class _Progress:
 
 
 def _print_file(res) -> None:
+    from forensics.safe import terminal_text
+
+    path, note = terminal_text(res.path), terminal_text(res.note)
     if res.status == "ingested":
         flag = "" if res.reconciled else "  NOT RECONCILED"
         dup = f", {res.records_duplicate} duplicate" if res.records_duplicate else ""
         print(
-            f"{res.path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
+            f"{path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
             f"+ rejected {res.records_rejected}{dup}; sha256 {res.sha256[:16]}{flag}"
         )
     elif res.status == "already ingested":
-        print(f"{res.path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
+        print(f"{path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
     else:
-        print(f"{res.path}: not placed: {res.note}")
+        print(f"{path}: not placed: {note}")
 
 
 def cmd_ingest(args) -> int:
@@ -90,12 +93,14 @@ def cmd_timeline(args) -> int:
             outcomes=args.outcome,
             limit=args.limit,
         )
+    from forensics.safe import frame_csv, frame_ndjson
+
     if args.format != "json":
         df = df.drop("raw")
     if args.format == "csv":
-        sys.stdout.write(df.write_csv())
+        sys.stdout.write(frame_csv(df))
     elif args.format == "json":
-        sys.stdout.write(df.write_ndjson())
+        sys.stdout.write(frame_ndjson(df))
     else:
         from forensics.display import clean
 
@@ -186,7 +191,9 @@ def cmd_query(args) -> int:
 
     with forensics.open_case(args.case, read_only=True) as case:
         df = case.query(args.name, **_params(args.param))
-    sys.stdout.write(df.write_csv() if args.format == "csv" else df.write_ndjson())
+    from forensics.safe import frame_csv, frame_ndjson
+
+    sys.stdout.write(frame_csv(df) if args.format == "csv" else frame_ndjson(df))
     return 0
 
 

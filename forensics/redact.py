@@ -1,5 +1,5 @@
 """The one redaction rule: whatever the kit prints or writes shows a detected secret only as
-``<kind:fingerprint>`` (``forensics.display.fingerprint``, the same fingerprint ``secret_exposures``
+``<kind:fingerprint>`` (``fingerprint``, also ``forensics.display.fingerprint``, the same fingerprint ``secret_exposures``
 stores, so a redacted value can be looked up there).
 
 ``redact_text`` for one string, ``redact_value`` for nested JSON-like values (a Kubernetes Secret's
@@ -17,12 +17,11 @@ showing a false positive redacted is the fail-closed choice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
 import polars as pl
-
-from forensics.display import fingerprint
 
 # (kind, pattern): group 1 is the secret. Order matters: the first pattern to claim a span wins.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -58,6 +57,11 @@ HINT = (
 )
 _HINT = re.compile(HINT)
 _SECRET_KIND = re.compile(r"\"kind\"\s*:\s*\"Secret\"")
+
+
+def fingerprint(secret: str) -> str:
+    """A short, stable, non-reversible label for a secret: ``sha256:`` and 12 hex characters."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).hexdigest()[:12]
 
 
 def token(kind: str, secret: str) -> str:
