@@ -23,17 +23,23 @@ def queries_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "queries"
 
 
-def find(name: str) -> Path:
-    """``area/name`` (or a unique ``name``) to its .sql file."""
+def names() -> list[str]:
+    """Every query's name: its path under ``queries/`` without ``.sql`` (``area/name``)."""
     root = queries_dir()
-    direct = root / f"{name}.sql"
-    if direct.is_file():
-        return direct
-    matches = sorted(root.glob(f"**/{name}.sql"))
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.glob("**/*.sql"))
+
+
+def find(name: str) -> Path:
+    """``area/name`` (or a unique ``name``) to its .sql file. A name is one of ``names()``, never a
+    path: anything else (an absolute path, ``..``) is an unknown query."""
+    root = queries_dir()
+    known = names()
+    if name in known:
+        return root / f"{name}.sql"
+    matches = [k for k in known if k.rsplit("/", 1)[-1] == name]
     if len(matches) == 1:
-        return matches[0]
-    known = ", ".join(sorted(str(p.relative_to(root).with_suffix("")) for p in root.glob("**/*.sql")))
-    raise UnknownQuery(f"unknown query {name!r}; known queries: {known}")
+        return root / f"{matches[0]}.sql"
+    raise UnknownQuery(f"unknown query {name!r}; known queries: {', '.join(known)}")
 
 
 def load(name: str) -> str:

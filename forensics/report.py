@@ -33,8 +33,9 @@ def available() -> list[str]:
 
 
 def notebook_path(name: str) -> Path:
+    """The notebook called ``name``: a name from ``notebooks/`` (``available()``), never a path."""
     path = notebooks_dir() / f"{name}.ipynb"
-    if not path.is_file():
+    if name not in available() or not path.is_file():
         raise UnknownNotebook(f"unknown notebook {name!r}; available: {', '.join(available()) or 'none'}")
     return path
 
@@ -134,11 +135,16 @@ def run_report(
     known = parameters_of(name)
     params = coerce_parameters(name, dict(params or {}), known)
     out = Path(out_dir)
+    if out.resolve() == notebooks_dir().resolve():
+        raise UnknownParameter(f"--out {out} is the notebooks folder; write reports to another folder")
     out.mkdir(parents=True, exist_ok=True)
-    # the case and the output folder come from the call unless the caller set them as parameters
-    for key, value in (("case_path", os.path.abspath(os.fspath(case_path))), ("out_dir", str(out.resolve()))):
-        if key in known:
-            params.setdefault(key, value)
+    # --out is the only place a run writes: a notebook's out_dir parameter is always that folder
+    if "out_dir" in params and Path(str(params["out_dir"])).resolve() != out.resolve():
+        raise UnknownParameter(f"out_dir is set by --out ({out}); pass --out {params['out_dir']} instead")
+    if "case_path" in known:
+        params.setdefault("case_path", os.path.abspath(os.fspath(case_path)))
+    if "out_dir" in known:
+        params["out_dir"] = str(out.resolve())
     nb_out = out / f"{name}.ipynb"
     html_out = out / f"{name}.html"
     try:
@@ -152,6 +158,7 @@ def run_report(
             cwd=str(out.resolve()),
         )
     except PapermillExecutionError as e:
+        redact_notebook(nb_out)
         render_html(nb_out, html_out)
         raise NotebookFailed(
             f"notebook {name} failed in cell {e.cell_index} ({e.ename}: {e.evalue}); "
@@ -160,5 +167,22 @@ def run_report(
             notebook_path=str(nb_out),
             html_path=str(html_out),
         ) from None
+    redact_notebook(nb_out)
     render_html(nb_out, html_out)
     return ReportResult(name, nb_out, html_out)
+
+
+def redact_notebook(path: Path) -> Path:
+    """Redact every output of an executed notebook in place (``forensics.redact``): tables are
+    redacted when shown, and this catches what a cell printed, raised or returned besides."""
+    import nbformat
+
+    from forensics.redact import redact_value
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = nbformat.from_dict(redact_value(cell.get("outputs", [])))
+            cell["source"] = redact_value(cell.get("source", ""))
+    nbformat.write(nb, str(path))
+    return path

@@ -52,6 +52,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from forensics.verified import DuplicateKey, column_differences, statement_columns
+from forensics.verified import loads as strict_loads
+
 VERIFIED, FAILED, INDETERMINATE = "verified", "failed", "indeterminate"
 PRODUCTION_ROOT_LABEL = "sigstore public-good production root (embedded in sigstore-python, offline)"
 NOT_CHECKED = "not checked yet: run forensics.verify.verify_case(case, policy)"
@@ -92,6 +95,7 @@ class Verdict:
     trust_root: str | None = None
     artifact_match: str = "unknown"
     identity: dict = field(default_factory=dict)
+    statement: dict | None = None  # the verified in-toto statement, when there is one
 
 
 @dataclass
@@ -312,6 +316,9 @@ class KitVerifier:
             )
         kv = bundle.log_entry._inner.kind_version if bundle.log_entry else None
         kind_version = f"{kv.kind}/{kv.version}" if kv else "none"
+        changed = _log_entry_changed(record)
+        if changed:
+            return Verdict(FAILED, changed, "sigstore-python", root, identity=identity)
         path = "sigstore-python"
         try:
             if content == "dsse":
@@ -438,7 +445,7 @@ class KitVerifier:
         except VerificationError as e:
             raise VerificationError(f"DSSE signature does not verify with the certificate key: {e}") from None
         raw_body = entry.canonicalized_body
-        body = json.loads(raw_body if raw_body[:1] in (b"{", "{") else base64.b64decode(raw_body))
+        body = strict_loads(raw_body if raw_body[:1] in (b"{", "{") else base64.b64decode(raw_body))
         content = (body.get("spec") or {}).get("content") or {}
         payload = envelope._inner.payload
         ph = (content.get("payloadHash") or {}).get("value")
@@ -465,9 +472,19 @@ class KitVerifier:
                 identity=identity,
             )
         try:
-            stmt = json.loads(payload)
+            stmt = strict_loads(payload)
+        except DuplicateKey as e:
+            return Verdict(
+                FAILED,
+                f"signed statement has a {e}: refused, parsers disagree on it",
+                path,
+                root,
+                identity=identity,
+            )
         except ValueError:
             return Verdict(FAILED, "signed payload is not JSON", path, root, identity=identity)
+        if not isinstance(stmt, dict):
+            return Verdict(FAILED, "signed payload is not a JSON object", path, root, identity=identity)
         signed = sorted(
             (s.get("name"), a.lower(), str(v).lower())
             for s in stmt.get("subject") or []
@@ -500,6 +517,7 @@ class KitVerifier:
             root,
             match[0],
             identity,
+            stmt,
         )
 
     # -- identity policy ------------------------------------------------------------------------
@@ -605,7 +623,7 @@ class KitVerifier:
         v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
         if v.verdict == FAILED or env.get("payloadType") != INTOTO_PAYLOAD_TYPE:
             return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match)
-        stmt = json.loads(payload)
+        stmt = strict_loads(payload)
         pred = stmt.get("predicate") or {}
         builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (
             pred.get("builder") or {}
@@ -654,6 +672,7 @@ class KitVerifier:
             label,
             v.artifact_match,
             ident,
+            stmt,
         )
 
     def _keyed_link(self, record: dict, identity: dict) -> Verdict:
@@ -665,6 +684,28 @@ class KitVerifier:
             "against a layout and its keys, which the kit does not check",
             identity=identity,
         )
+
+
+def _log_entry_changed(record: dict) -> str | None:
+    """Why a bundle's log entry disagrees with its own signed body (kind and version), if it does:
+    a changed entry is tampering, not an unsupported type."""
+    for entry in (record.get("verificationMaterial") or {}).get("tlogEntries") or []:
+        kv = entry.get("kindVersion") or {}
+        raw = entry.get("canonicalizedBody")
+        if not raw:
+            continue
+        try:
+            body = strict_loads(base64.b64decode(raw, validate=True))
+        except (ValueError, TypeError) as e:
+            return f"log entry body cannot be read ({type(e).__name__}: {e}): the entry was changed"
+        if not isinstance(body, dict):
+            return "log entry body is not a JSON object: the entry was changed"
+        if (body.get("kind"), body.get("apiVersion")) != (kv.get("kind"), kv.get("version")):
+            return (
+                f"log entry kindVersion {kv.get('kind')}/{kv.get('version')} differs from its signed body's "
+                f"{body.get('kind')}/{body.get('apiVersion')}: the entry was changed"
+            )
+    return None
 
 
 def _verify_with_key(pem: str, sig: bytes, message: bytes) -> None:
@@ -725,11 +766,34 @@ def refresh(con) -> None:
     _verify_rows(con, Policy.from_dict(pol) if pol is not None else None, only_unchecked=True)
 
 
+def _shown_from_verified(v: Verdict, shown: dict) -> Verdict:
+    """A verified verdict stands only if the columns the table shows are the verified statement's."""
+    if v.verdict != VERIFIED or v.statement is None:
+        return v
+    diff = column_differences(shown, statement_columns(v.statement))
+    if not diff:
+        return v
+    return Verdict(
+        FAILED,
+        f"the signature verifies, but the table's {', '.join(diff)} differ from the verified statement "
+        "(the record reads differently in another parser)",
+        v.path,
+        v.trust_root,
+        v.artifact_match,
+        v.identity,
+    )
+
+
 def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
     rows = con.execute(
         """SELECT a.attestation_id, any_value(a.content), CAST(any_value(a.envelope) AS VARCHAR), any_value(e.path),
                   list({'n': a.subject_name, 'a': a.digest_algorithm, 'v': a.digest_value})
-                      FILTER (WHERE a.digest_algorithm IS NOT NULL)
+                      FILTER (WHERE a.digest_algorithm IS NOT NULL),
+                  to_json({'statement_type': any_value(a.statement_type), 'predicate_type': any_value(a.predicate_type),
+                           'builder_id': any_value(a.builder_id), 'build_type': any_value(a.build_type),
+                           'source_repo': any_value(a.source_repo), 'source_ref': any_value(a.source_ref),
+                           'source_commit': any_value(a.source_commit), 'workflow_path': any_value(a.workflow_path),
+                           'run_id': any_value(a.run_id)})::VARCHAR
            FROM attestations a LEFT JOIN evidence e ON e.sha256 = a.evidence_sha256
            WHERE NOT $only OR (a.verdict_reason = $nc AND a.signer_san IS NULL)
            GROUP BY a.attestation_id ORDER BY a.attestation_id""",
@@ -739,9 +803,15 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
         return 0
     kv = KitVerifier(pol) if pol is not None else None
     out = []
-    for att_id, content, envelope, path, subj in rows:
-        record = json.loads(envelope)
+    for att_id, content, envelope, path, subj, shown in rows:
         subjects = [(s["n"], s["a"], s["v"]) for s in (subj or [])]
+        try:
+            record = strict_loads(envelope)
+        except DuplicateKey as e:
+            out.append(
+                (att_id, FAILED, f"{e} in the record: refused, parsers disagree on it", "none") + (None,) * 11
+            )
+            continue
         if kv is None:
             cert = _record_certificate(record)
             v = Verdict(
@@ -754,6 +824,7 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
                 v = Verdict(
                     INDETERMINATE, f"verification raised {type(e).__name__}: {' '.join(str(e).split())[:300]}"
                 )
+        v = _shown_from_verified(v, json.loads(shown))
         i = v.identity
         out.append(
             (
