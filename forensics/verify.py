@@ -43,6 +43,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from forensics.policy import validate as validate_policy
 from forensics.verified import DuplicateKey, column_differences, statement_columns
 from forensics.verified import loads as strict_loads
 
@@ -109,35 +111,25 @@ class Policy:
     rollout_window_minutes: int = 30
     raw: dict = field(default_factory=dict)
 
+    services: dict[str, list[str]] = field(default_factory=dict)
+
     @classmethod
     def from_dict(cls, d: dict | None) -> Policy:
-        d = dict(d or {})
-        unknown = set(d) - {
-            "issuer",
-            "repositories",
-            "trusted_root",
-            "keys",
-            "artifacts",
-            "ci_actors",
-            "rollout_window_minutes",
-        }
-        if unknown:
-            raise ValueError(f"unknown provenance policy keys {sorted(unknown)}")
+        """A policy from a dict checked against the schema (``forensics.policy.validate``)."""
+        d = validate_policy(d)
         arts = d.get("artifacts") or {}
         if isinstance(arts, str | os.PathLike):
             arts = load_artifact_digests(arts)
-        repos = {
-            k.lower().removeprefix("https://github.com/"): v for k, v in (d.get("repositories") or {}).items()
-        }
         return cls(
             d.get("issuer"),
-            repos,
+            dict(d.get("repositories") or {}),
             d.get("trusted_root"),
             list(d.get("keys") or []),
             dict(arts),
             list(d.get("ci_actors") or []),
             int(d.get("rollout_window_minutes") or 30),
             d,
+            dict(d.get("services") or {}),
         )
 
 
@@ -539,19 +531,31 @@ class KitVerifier:
         expected = rules.get("identity")
         if expected is not None and san not in ([expected] if isinstance(expected, str) else expected):
             return (FAILED, f"signer identity {san} is not the expected {expected}")
-        if "identity_prefix" in rules and not san.startswith(rules["identity_prefix"]):
-            return (FAILED, f"signer identity {san} does not start with {rules['identity_prefix']}")
-        if "workflow_ref" in rules and identity.get("cert_workflow_ref") != rules["workflow_ref"]:
-            return (
-                FAILED,
-                f"workflow ref {identity.get('cert_workflow_ref')} is not the expected {rules['workflow_ref']}",
-            )
-        if "builder_id" in rules and builder != rules["builder_id"]:
-            return (FAILED, f"builder {builder} is not the expected {rules['builder_id']}")
-        if not ({"identity", "identity_prefix", "workflow_ref"} & set(rules)):
+        prefixes = rules.get("identity_prefix")
+        if prefixes is not None:
+            prefixes = [prefixes] if isinstance(prefixes, str) else prefixes
+            if not any(san.startswith(p) for p in prefixes):
+                return (FAILED, f"signer identity {san} does not start with {' or '.join(prefixes)}")
+        if "identity_regex" in rules and not re.fullmatch(rules["identity_regex"], san):
+            return (FAILED, f"signer identity {san} does not match {rules['identity_regex']}")
+        checks = (
+            ("ref", identity.get("cert_workflow_ref"), "source ref"),
+            ("workflow_ref", identity.get("cert_workflow_ref"), "workflow ref"),
+            ("commit", identity.get("cert_sha"), "source commit"),
+            ("trigger", identity.get("cert_trigger"), "trigger"),
+            ("runner_environment", identity.get("cert_runner_environment"), "runner environment"),
+            ("workflow", _san_workflow(san, repo), "signing workflow"),
+            ("builder_id", builder, "builder"),
+        )
+        for key, actual, label in checks:
+            if key in rules and actual not in _allowed(rules[key]):
+                return (FAILED, f"{label} {actual} is not the expected {rules[key]}")
+        if not (
+            {"identity", "identity_prefix", "identity_regex", "workflow_ref", "ref", "workflow"} & set(rules)
+        ):
             return (
                 INDETERMINATE,
-                f"the policy for {repo} names no identity, identity_prefix or workflow_ref",
+                f"the policy for {repo} names no identity, identity_prefix, identity_regex, ref or workflow",
             )
         return None
 
@@ -610,9 +614,14 @@ class KitVerifier:
             )
         label = key.get("label") or f"key {key['keyid'][:16]}"
         try:
-            payload = base64.b64decode(env["payload"])
-            sig = base64.b64decode(sigs[0]["sig"])
-            _verify_with_key(key["public_key_pem"], sig, _pae(env.get("payloadType", ""), payload))
+            payload = base64.b64decode(env["payload"], validate=True)
+            sig = _b64_either(sigs[0]["sig"])
+            try:
+                _verify_with_key(key["public_key_pem"], sig, _pae(env.get("payloadType", ""), payload))
+            except InvalidSignature:
+                # Google Cloud Build signs the payload bytes themselves, not the DSSE PAE
+                _verify_with_key(key["public_key_pem"], sig, payload)
+                label = f"{label} (raw-payload signature, as Cloud Build signs)"
         except (InvalidSignature, ValueError, KeyError) as e:
             return Verdict(
                 FAILED,
@@ -656,15 +665,23 @@ class KitVerifier:
                 v.artifact_match,
                 ident,
             )
-        if "builder_id" in rules and builder != rules["builder_id"]:
-            return Verdict(
-                FAILED,
-                f"builder {builder} is not the expected {rules['builder_id']}",
-                "keyed-dsse",
-                label,
-                v.artifact_match,
-                ident,
-            )
+        cols = statement_columns(stmt)
+        for key_, actual in (
+            ("builder_id", builder),
+            ("commit", cols["source_commit"]),
+            ("ref", cols["source_ref"]),
+            ("workflow_ref", cols["source_ref"]),
+            ("workflow", cols["workflow_path"]),
+        ):
+            if key_ in rules and actual not in _allowed(rules[key_]):
+                return Verdict(
+                    FAILED,
+                    f"{key_} {actual} is not the expected {rules[key_]}",
+                    "keyed-dsse",
+                    label,
+                    v.artifact_match,
+                    ident,
+                )
         return Verdict(
             VERIFIED,
             f"DSSE statement for {repo} built by {builder}, signed by {label} (keyid {key['keyid'][:16]}...)",
@@ -684,6 +701,27 @@ class KitVerifier:
             "against a layout and its keys, which the kit does not check",
             identity=identity,
         )
+
+
+def _b64_either(text: str) -> bytes:
+    """Standard or URL-safe base64 (Cloud Build writes URL-safe signatures)."""
+    text = text.strip()
+    padded = text + "=" * (-len(text) % 4)
+    if "-" in text or "_" in text:
+        return base64.urlsafe_b64decode(padded)
+    return base64.b64decode(padded, validate=True)
+
+
+def _allowed(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _san_workflow(san: str, repo: str) -> str | None:
+    """The workflow file a GitHub Actions SAN names: ``https://github.com/<repo>/<path>@<ref>``."""
+    head = f"https://github.com/{repo}/"
+    if not repo or not san.lower().startswith(head):
+        return None
+    return san[len(head) :].split("@", 1)[0]
 
 
 def _log_entry_changed(record: dict) -> str | None:
