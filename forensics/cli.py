@@ -117,8 +117,13 @@ def _params(pairs) -> dict:
 def cmd_run(args) -> int:
     from forensics.report import run_report
 
+    params = _params(args.param)
+    if args.policy:
+        params["policy_file"] = os.path.abspath(args.policy)
+    if args.store_policy:
+        params["store_policy"] = True
     try:
-        res = run_report(args.notebook, args.case, _params(args.param), args.out)
+        res = run_report(args.notebook, args.case, params, args.out)
     except NotebookFailed as e:
         print(f"forensics: {e}", file=sys.stderr)
         return 1
@@ -199,14 +204,35 @@ def cmd_query(args) -> int:
 
 def cmd_invariants(args) -> int:
     import forensics
+    from forensics.policy import policy_for
+    from forensics.provenance import invariant_params
+    from forensics.safe import terminal_text
 
     with forensics.open_case(args.case, read_only=True) as case:
-        results = case.invariants()
+        results = case.invariants(**invariant_params(policy_for(case, args.policy)))
     bad = 0
     for name, df in results.items():
-        print(f"{'VIOLATED' if df.height else 'ok':8} {name}" + (f" ({df.height} rows)" if df.height else ""))
+        print(
+            f"{'VIOLATED' if df.height else 'ok':8} {terminal_text(name)}"
+            + (f" ({df.height} rows)" if df.height else "")
+        )
         bad += bool(df.height)
     return 1 if bad else 0
+
+
+def cmd_verify(args) -> int:
+    import forensics
+    from forensics import provenance
+    from forensics.policy import load_policy
+
+    policy = load_policy(args.policy)
+    with forensics.open_case(args.case) as case:
+        n = provenance.verify(case, policy, store=not args.no_store)
+        counts = case.sql(
+            "SELECT verdict, count(DISTINCT attestation_id) AS n FROM attestations GROUP BY ALL ORDER BY ALL"
+        )
+    print(f"{n} attestations checked: " + ", ".join(f"{v} {c}" for v, c in counts.iter_rows()))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("notebook")
     s.add_argument("--case", required=True)
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
-    s.add_argument("--out", default="reports")
+    s.add_argument("--out", default="reports", help="the only folder the run writes to")
+    s.add_argument("--policy", help="provenance policy file (TOML or JSON, docs/provenance.md)")
+    s.add_argument("--store-policy", action="store_true", help="replace the policy stored in the case")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sample", help="generate the deterministic sample incident")
@@ -263,13 +291,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("invariants", help="run every invariant; exit 1 if any is violated")
     s.add_argument("--case", required=True)
+    s.add_argument("--policy", help="provenance policy file (default: the policy stored in the case)")
     s.set_defaults(func=cmd_invariants)
+
+    s = sub.add_parser("verify", help="verify every attestation against a policy file and store it")
+    s.add_argument("--case", required=True)
+    s.add_argument(
+        "--policy", required=True, help="provenance policy file (TOML or JSON, docs/provenance.md)"
+    )
+    s.add_argument("--no-store", action="store_true", help="do not keep this policy as the case's policy")
+    s.set_defaults(func=cmd_verify)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants"):
+    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants", "verify"):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2

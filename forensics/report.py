@@ -66,6 +66,13 @@ def coerce_parameters(
         text = value.strip()
         if text.lower() in ("none", "null", ""):
             out[key] = [] if kind.startswith("list") else None
+        elif kind == "dict":
+            try:
+                out[key] = json.loads(text)
+            except ValueError as e:
+                raise UnknownParameter(f"parameter {key} of {name} must be a JSON object: {e}") from None
+            if not isinstance(out[key], dict):
+                raise UnknownParameter(f"parameter {key} of {name} must be a JSON object, not {text[:40]}")
         elif kind.startswith("list"):
             out[key] = (
                 json.loads(text)
@@ -92,7 +99,9 @@ def _kind(spec: dict) -> str:
         default = ast.literal_eval(spec.get("default", "None"))
     except (ValueError, SyntaxError):
         return "str"
-    return {list: "list", tuple: "list", bool: "bool", int: "int", float: "float"}.get(type(default), "str")
+    return {list: "list", tuple: "list", dict: "dict", bool: "bool", int: "int", float: "float"}.get(
+        type(default), "str"
+    )
 
 
 @dataclass
