@@ -17,7 +17,7 @@ from forensics.safe import csv_cell, escape_controls, frame_csv, frame_ndjson, t
 
 @pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
 def test_csv_cells_starting_with_a_formula_prefix_are_quoted(lead):
-    value = f"{lead}HYPERLINK(\"http://evil\")"
+    value = f'{lead}HYPERLINK("http://evil")'
     assert csv_cell(value).startswith("'")
     rows = list(csv.reader(io.StringIO(frame_csv(pl.DataFrame({"c": [value, "plain"]})))))
     assert rows[1][0].startswith("'") and rows[2][0] == "plain"
@@ -58,7 +58,9 @@ def test_cli_refuses_a_query_given_as_an_absolute_path(tmp_path, capsys):
     assert "unknown query" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["../notebooks/incident_reconstruction", "/tmp/x", "credential_revocation/.."])
+@pytest.mark.parametrize(
+    "name", ["../notebooks/incident_reconstruction", "/tmp/x", "credential_revocation/.."]
+)
 def test_notebook_names_are_never_paths(name):
     from forensics.report import notebook_path
 
@@ -74,5 +76,7 @@ def test_a_run_never_writes_into_the_notebooks_folder(tmp_path):
     with pytest.raises(UnknownParameter):
         run_report("credential_revocation", tmp_path / "c.duckdb", {}, notebooks_dir())
     with pytest.raises(UnknownParameter):
-        run_report("credential_revocation", tmp_path / "c.duckdb", {"out_dir": str(tmp_path / "x")}, tmp_path / "o")
+        run_report(
+            "credential_revocation", tmp_path / "c.duckdb", {"out_dir": str(tmp_path / "x")}, tmp_path / "o"
+        )
     assert (notebooks_dir() / "credential_revocation.ipynb").read_bytes() == before
