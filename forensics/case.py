@@ -81,7 +81,7 @@ class Case:
             paths = [paths]
         try:
             own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
-            return ingest_paths(
+            results = ingest_paths(
                 self.con,
                 paths,
                 loader=loader,
@@ -90,8 +90,21 @@ class Case:
                 on_file=on_file,
                 exclude=own,
             )
+            self._keep_artifact_files(results)
+            return results
         finally:
             self.rederive()
+
+    def _keep_artifact_files(self, results: list[FileResult]) -> None:
+        """Record the hashes of files no loader reads (artifacts), for matching to attestation subjects."""
+        rows = [
+            (r.path, os.path.basename(r.path), r.sha256, r.size_bytes)
+            for r in results
+            if r.status == "unplaced"
+        ]
+        if rows:
+            self.con.complete()
+            self.con.executemany("INSERT OR IGNORE INTO artifact_files VALUES (?, ?, ?, ?)", rows)
 
     def rederive(self) -> None:
         """Rebuild the derived tables (credentials, deploys, ...) from what the case holds. They are

@@ -44,7 +44,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -804,6 +804,17 @@ def refresh(con) -> None:
     _verify_rows(con, Policy.from_dict(pol) if pol is not None else None, only_unchecked=True)
 
 
+def _with_artifact_files(con, pol: Policy) -> Policy:
+    """The policy's known artifacts plus the artifact files hashed at ingest (``artifact_files``):
+    a subject whose name is such a file must carry its sha256. The policy's own entries win."""
+    files = con.execute("SELECT name, sha256 FROM artifact_files ORDER BY path").fetchall()
+    if not files:
+        return pol
+    arts = {name: {"sha256": sha} for name, sha in files}
+    arts.update(pol.artifacts)
+    return replace(pol, artifacts=arts)
+
+
 def _shown_from_verified(v: Verdict, shown: dict) -> Verdict:
     """A verified verdict stands only if the columns the table shows are the verified statement's."""
     if v.verdict != VERIFIED or v.statement is None:
@@ -839,6 +850,8 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
     ).fetchall()
     if not rows:
         return 0
+    if pol is not None:
+        pol = _with_artifact_files(con, pol)
     kv = KitVerifier(pol) if pol is not None else None
     out = []
     for att_id, content, envelope, path, subj, shown in rows:

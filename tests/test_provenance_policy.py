@@ -189,3 +189,21 @@ def test_an_attestation_counts_for_a_deploy_only_when_bound_to_it(tmp_path, kw, 
         params = invariant_params(validate({"services": {"payments": ["acme/payments"]}}))
         df = c.invariants(names=["provenance_deploy_without_attestation"], **params)
     assert (df["provenance_deploy_without_attestation"].height == 1) is fires
+
+
+def test_an_artifact_file_in_the_evidence_is_hashed_and_matched_to_its_subject(bundle_text, tmp_path):
+    import hashlib
+
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / BUNDLE).write_text(bundle_text)
+    stmt = json.loads(base64.b64decode(json.loads(bundle_text)["dsseEnvelope"]["payload"]))
+    name = stmt["subject"][0]["name"].rsplit("/", 1)[-1]
+    (tmp_path / "ev" / name).write_bytes(b"\x00\x01 not the attested artifact \xff")
+    with forensics.open_case(tmp_path / "c.duckdb") as c:
+        c.ingest([tmp_path / "ev"])
+        files = c.sql("SELECT name, sha256 FROM artifact_files")
+        assert files.rows() == [(name, hashlib.sha256((tmp_path / "ev" / name).read_bytes()).hexdigest())]
+        verify.verify_case(c, load_policy(_policy_file(c, tmp_path)))
+        v, reason = _one_verdict(c)
+        match = c.sql("SELECT any_value(artifact_match) FROM attestations").item()
+    assert (v, match) == ("failed", "mismatch"), reason
