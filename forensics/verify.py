@@ -637,12 +637,9 @@ class KitVerifier:
         builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (
             pred.get("builder") or {}
         ).get("id")
-        repo_uri = ((pred.get("buildDefinition") or {}).get("externalParameters") or {}).get(
-            "workflow", {}
-        ).get("repository") or ((pred.get("invocation") or {}).get("configSource") or {}).get(
-            "uri", ""
-        ).split("@")[0].removeprefix("git+")
-        repo = (repo_uri or "").lower().removeprefix("https://github.com/")
+        cols = statement_columns(stmt)
+        repo_uri = (cols["source_repo"] or "").removeprefix("git+")
+        repo = repo_uri.lower().removeprefix("https://github.com/").removesuffix(".git")
         ident = {"signer_san": f"key:{key['keyid']}", "signer_issuer": label, "cert_repository": repo or None}
         allowed = [r.lower() for r in key.get("repositories") or []]
         if allowed and repo not in allowed:
@@ -665,7 +662,6 @@ class KitVerifier:
                 v.artifact_match,
                 ident,
             )
-        cols = statement_columns(stmt)
         for key_, actual in (
             ("builder_id", builder),
             ("commit", cols["source_commit"]),

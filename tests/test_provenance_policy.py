@@ -207,3 +207,48 @@ def test_an_artifact_file_in_the_evidence_is_hashed_and_matched_to_its_subject(b
         v, reason = _one_verdict(c)
         match = c.sql("SELECT any_value(artifact_match) FROM attestations").item()
     assert (v, match) == ("failed", "mismatch"), reason
+
+
+# Google Cloud Build's public us-west2 attestor key (slsa-framework/slsa-verifier,
+# verifiers/internal/gcb/keys/materials/us-west2.key): public key material, not a secret
+GCB_KEY = (
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEw/gdczl7qDD4ww9B6WmJ6++/hQ5S\n"
+    "mdw/1RBcwNNQE9qN0O+DilRE9/AjH7OvJUhNznOzEzH7mFq5mNdmUjYlXg==\n-----END PUBLIC KEY-----\n"
+)
+GCB_KEYID = (
+    "projects/verified-builder/locations/us-west2/keyRings/attestor/cryptoKeys/builtByGCB/cryptoKeyVersions/1"
+)
+GCB_FILE = "slsa-verifier__gcb__gcloud-container-github.json"
+
+
+def _gcb_verdict(tmp_path, text: str) -> tuple[str, str]:
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / GCB_FILE).write_text(text)
+    policy = {
+        "keys": [{"keyid": GCB_KEYID, "public_key_pem": GCB_KEY, "label": "Cloud Build us-west2"}],
+        "repositories": {
+            "laurentsimon/gcb-tests": {
+                "builder_id": "https://cloudbuild.googleapis.com/GoogleHostedWorker@v0.3"
+            }
+        },
+    }
+    with forensics.open_case(tmp_path / "c.duckdb") as c:
+        c.ingest([tmp_path / "ev"])
+        verify.verify_case(c, policy)
+        return c.sql("SELECT any_value(verdict), any_value(verdict_reason) FROM attestations").row(0)
+
+
+def test_cloud_build_raw_payload_signature_verifies_with_its_key(shared_data, tmp_path):
+    v, reason = _gcb_verdict(tmp_path, (shared_data / "provenance" / GCB_FILE).read_text())
+    assert v == "verified", reason
+    assert "raw-payload" in reason
+
+
+def test_a_tampered_cloud_build_payload_fails(shared_data, tmp_path):
+    doc = json.loads((shared_data / "provenance" / GCB_FILE).read_text())
+    env = doc["provenance_summary"]["provenance"][0]["envelope"]
+    stmt = json.loads(base64.b64decode(env["payload"]))
+    stmt["predicate"]["materials"][0]["digest"]["sha1"] = "0" * 40
+    env["payload"] = base64.b64encode(json.dumps(stmt).encode()).decode()
+    v, reason = _gcb_verdict(tmp_path, json.dumps(doc))
+    assert v == "failed", reason
