@@ -252,3 +252,22 @@ def test_a_tampered_cloud_build_payload_fails(shared_data, tmp_path):
     env["payload"] = base64.b64encode(json.dumps(stmt).encode()).decode()
     v, reason = _gcb_verdict(tmp_path, json.dumps(doc))
     assert v == "failed", reason
+
+
+def test_the_policy_file_drives_the_report_and_a_run_without_one_keeps_it(bundle_text, tmp_path, capsys):
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / BUNDLE).write_text(bundle_text)
+    case = tmp_path / "c.duckdb"
+    with forensics.open_case(case) as c:
+        c.ingest([tmp_path / "ev"])
+        pol = _policy_file(c, tmp_path)
+    out = tmp_path / "reports"
+    assert main(["run", "provenance_audit", "--case", str(case), "--policy", pol, "--out", str(out)]) == 0
+    with forensics.open_case(case) as c:
+        assert _one_verdict(c)[0] == "verified"
+        assert verify.stored_policy(c) == load_policy(pol)
+    assert main(["run", "provenance_audit", "--case", str(case), "--out", str(out)]) == 0
+    with forensics.open_case(case) as c:
+        assert _one_verdict(c)[0] == "verified"
+        assert verify.stored_policy(c) == load_policy(pol)
+    assert main(["invariants", "--case", str(case), "--policy", pol]) in (0, 1)
