@@ -19,6 +19,7 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
+from forensics.redact import install_sql, redact_frame, redact_text
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
@@ -53,6 +54,7 @@ class Case:
             for sql in schema_statements():
                 self.con.execute(sql)
         install_time_macros(self.con)
+        install_sql(self.con, persistent=not read_only)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -89,6 +91,7 @@ class Case:
                 on_file=on_file,
                 exclude=own,
             )
+            self._keep_artifact_files(results)
             return results
         except UnknownFormat as e:
             results = getattr(e, "results", None)  # every file was settled; some were not placed
@@ -96,6 +99,17 @@ class Case:
         finally:
             # only what changed is derived again; a failure part-way rederives everything
             self.rederive(None if results is None else {r.sha256 for r in results if r.status == "ingested"})
+
+    def _keep_artifact_files(self, results: list[FileResult]) -> None:
+        """Record the hashes of files no loader reads (artifacts), for matching to attestation subjects."""
+        rows = [
+            (r.path, os.path.basename(r.path), r.sha256, r.size_bytes)
+            for r in results
+            if r.status == "unplaced"
+        ]
+        if rows:
+            self.con.complete()
+            self.con.executemany("INSERT OR IGNORE INTO artifact_files VALUES (?, ?, ?, ?)", rows)
 
     def rederive(self, changed: Collection[str] | None = None) -> list[str]:
         """Rebuild the derived tables (credentials, deploys, ...) from what the case holds: every one, or
@@ -143,7 +157,8 @@ class Case:
         limit: int | None = None,
     ) -> pl.DataFrame:
         """Events ordered by time, with a stable tie-break (source, evidence file, record, sequence).
-        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given."""
+        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given. Every
+        column, ``raw`` too, is redacted (``forensics.redact``); ``raw_event`` shows one original."""
         t0, t1 = parse_user_time(start), parse_user_time(end)
         if t0 and t1 and t1 <= t0:
             raise BadTimeWindow(f"empty time window: end {end} is not after start {start}")
@@ -156,8 +171,9 @@ class Case:
             "outcomes": list(outcomes) if outcomes else None,
             "limit": limit,
         }
-        return self.sql(
-            f"""SELECT * EXCLUDE (raw), raw FROM events
+        return redact_frame(
+            self.sql(
+                f"""SELECT * EXCLUDE (raw), raw FROM events
                 WHERE ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)
                   AND ($actors IS NULL OR list_contains($actors, actor))
                   AND ($services IS NULL OR list_contains($services, service))
@@ -165,12 +181,25 @@ class Case:
                   AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
                 ORDER BY {TIMELINE_ORDER}
                 LIMIT coalesce($limit, 9223372036854775807)""",
-            params,
+                params,
+            )
         )
+
+    def raw_event(self, event_id: str, redact: bool = True) -> str | None:
+        """The evidence's own record of one event (``events.raw``), the only place the kit keeps a
+        secret in full: redacted unless ``redact=False`` is asked for explicitly."""
+        rows = self.sql(
+            "SELECT CAST(raw AS VARCHAR) AS raw FROM events WHERE event_id = $id", {"id": event_id}
+        )
+        if rows.height == 0:
+            return None
+        raw = rows["raw"][0]
+        return redact_text(raw) if redact else raw
 
     def query(self, name: str, **params: object) -> pl.DataFrame:
         """Run ``queries/<name>.sql`` with its ``$parameters`` bound from keyword arguments.
-        Missing parameters are bound as NULL; unknown ones raise ``UnknownParameter``."""
+        Missing parameters are bound as NULL; unknown ones raise ``UnknownParameter``. The result is
+        redacted (``forensics.redact``): a query's output is an output."""
         sql = queries.load(name)
         wanted = queries.parameters(sql)
         extra = set(params) - wanted
@@ -180,7 +209,7 @@ class Case:
             )
         bound = {k: _bindable(params.get(k)) for k in wanted}
         self._provide(name, sql)
-        return self.sql(sql, bound)
+        return redact_frame(self.sql(sql, bound))
 
     def invariants(
         self, names: list[str] | tuple[str, ...] | None = None, **params: object
@@ -192,7 +221,7 @@ class Case:
             sql = queries.load(f"invariants/{name}")
             wanted = queries.parameters(sql)
             self._provide(f"invariants/{name}", sql)
-            out[name] = self.sql(sql, {k: _bindable(params.get(k)) for k in wanted})
+            out[name] = redact_frame(self.sql(sql, {k: _bindable(params.get(k)) for k in wanted}))
         return out
 
     def _provide(self, name: str, sql: str) -> None:

@@ -33,17 +33,20 @@ class _Progress:
 
 
 def _print_file(res) -> None:
+    from forensics.safe import terminal_text
+
+    path, note = terminal_text(res.path), terminal_text(res.note)
     if res.status == "ingested":
         flag = "" if res.reconciled else "  NOT RECONCILED"
         dup = f", {res.records_duplicate} duplicate" if res.records_duplicate else ""
         print(
-            f"{res.path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
+            f"{path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
             f"+ rejected {res.records_rejected}{dup}; sha256 {res.sha256[:16]}{flag}"
         )
     elif res.status == "already ingested":
-        print(f"{res.path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
+        print(f"{path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
     else:
-        print(f"{res.path}: not placed: {res.note}")
+        print(f"{path}: not placed: {note}")
 
 
 def cmd_ingest(args) -> int:
@@ -81,12 +84,14 @@ def cmd_timeline(args) -> int:
             outcomes=args.outcome,
             limit=args.limit,
         )
+    from forensics.safe import frame_csv, frame_ndjson
+
     if args.format != "json":
         df = df.drop("raw")
     if args.format == "csv":
-        sys.stdout.write(df.write_csv())
+        sys.stdout.write(frame_csv(df))
     elif args.format == "json":
-        sys.stdout.write(df.write_ndjson())
+        sys.stdout.write(frame_ndjson(df))
     else:
         from forensics.display import clean
 
@@ -103,8 +108,13 @@ def _params(pairs) -> dict:
 def cmd_run(args) -> int:
     from forensics.report import run_report
 
+    params = _params(args.param)
+    if args.policy:
+        params["policy_file"] = os.path.abspath(args.policy)
+    if args.store_policy:
+        params["store_policy"] = True
     try:
-        res = run_report(args.notebook, args.case, _params(args.param), args.out)
+        res = run_report(args.notebook, args.case, params, args.out)
     except NotebookFailed as e:
         print(f"forensics: {e}", file=sys.stderr)
         return 1
@@ -140,18 +150,29 @@ def cmd_query(args) -> int:
 
     with forensics.open_case(args.case, read_only=True) as case:
         df = case.query(args.name, **_params(args.param))
-    sys.stdout.write(export.write(df, args.format))
+    if args.format == "table":
+        sys.stdout.write(export.write(df, "table"))
+    else:
+        from forensics.safe import frame_csv, frame_ndjson
+
+        sys.stdout.write(frame_csv(df) if args.format == "csv" else frame_ndjson(df))
     return 0
 
 
 def cmd_invariants(args) -> int:
     import forensics
+    from forensics.policy import policy_for
+    from forensics.provenance import invariant_params
+    from forensics.safe import terminal_text
 
     with forensics.open_case(args.case, read_only=True) as case:
-        results = case.invariants()
+        results = case.invariants(**invariant_params(policy_for(case, args.policy)))
     bad = 0
     for name, df in results.items():
-        print(f"{'VIOLATED' if df.height else 'ok':8} {name}" + (f" ({df.height} rows)" if df.height else ""))
+        print(
+            f"{'VIOLATED' if df.height else 'ok':8} {terminal_text(name)}"
+            + (f" ({df.height} rows)" if df.height else "")
+        )
         bad += bool(df.height)
     return 1 if bad else 0
 
@@ -168,6 +189,21 @@ def _folders() -> argparse.ArgumentParser:
         help="your notebooks folder, before the built-in one (or FORENSICS_NOTEBOOKS)",
     )
     return f
+
+
+def cmd_verify(args) -> int:
+    import forensics
+    from forensics import provenance
+    from forensics.policy import load_policy
+
+    policy = load_policy(args.policy)
+    with forensics.open_case(args.case) as case:
+        n = provenance.verify(case, policy, store=not args.no_store)
+        counts = case.sql(
+            "SELECT verdict, count(DISTINCT attestation_id) AS n FROM attestations GROUP BY ALL ORDER BY ALL"
+        )
+    print(f"{n} attestations checked: " + ", ".join(f"{v} {c}" for v, c in counts.iter_rows()))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("notebook")
     s.add_argument("--case", required=True)
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
-    s.add_argument("--out", default="reports")
+    s.add_argument("--out", default="reports", help="the only folder the run writes to")
+    s.add_argument("--policy", help="provenance policy file (TOML or JSON, docs/provenance.md)")
+    s.add_argument("--store-policy", action="store_true", help="replace the policy stored in the case")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sample", help="generate the deterministic sample incident")
@@ -236,13 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("invariants", parents=[folders], help="run every invariant; exit 1 if any is violated")
     s.add_argument("--case", required=True)
+    s.add_argument("--policy", help="provenance policy file (default: the policy stored in the case)")
     s.set_defaults(func=cmd_invariants)
+
+    s = sub.add_parser("verify", help="verify every attestation against a policy file and store it")
+    s.add_argument("--case", required=True)
+    s.add_argument(
+        "--policy", required=True, help="provenance policy file (TOML or JSON, docs/provenance.md)"
+    )
+    s.add_argument("--no-store", action="store_true", help="do not keep this policy as the case's policy")
+    s.set_defaults(func=cmd_verify)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants"):
+    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants", "verify"):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2

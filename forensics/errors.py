@@ -47,6 +47,10 @@ class UnknownDerivation(ForensicsError):
     pass
 
 
+class BadPolicy(ForensicsError, ValueError):
+    """A provenance policy (file or dict) that does not follow the schema in docs/provenance.md."""
+
+
 class NotebookFailed(ForensicsError):
     """A report notebook raised. Carries the failing cell and the paths of what was still written."""
 

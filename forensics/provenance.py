@@ -18,6 +18,7 @@ from datetime import datetime
 import polars as pl
 
 from forensics import verify as _verify
+from forensics.policy import service_repositories
 from forensics.timewindow import parse_user_time
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -32,9 +33,13 @@ INVARIANTS = (
 )
 
 
-def verify(case, policy: dict | None) -> int:
-    """Verify every attestation in the case against ``policy`` (stored for later ingests)."""
-    n = _verify.verify_case(case, policy)
+def verify(case, policy: dict | None, store: bool | None = None) -> int:
+    """Verify every attestation in the case against ``policy``. ``store``: keep it as the case's
+    policy (used by every later consumer); None stores it only when the case has none, so a report
+    run never replaces the stored policy unless asked."""
+    if store is None:
+        store = _verify.stored_policy(case) is None
+    n = _verify.verify_case(case, policy, store=store)
     case.rederive()  # Kubernetes deploys take 'via' from the policy's ci_actors
     return n
 
@@ -79,6 +84,7 @@ def invariant_params(policy: dict | None) -> dict:
         "expected_identities": identities if identities and not prefixes else None,
         "expected_builders": builders or None,
         "rollout_window_minutes": policy.get("rollout_window_minutes"),
+        "service_repos": service_repositories(policy),
     }
 
 
@@ -127,6 +133,25 @@ def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
     )
     running = running_at(case, at) if at is not None else what_was_running(case)
     return {"counts": counts, "violations": violations, "running": running}
+
+
+def report_policy(case, policy_file: str = "", **parameters) -> dict:
+    """The policy a report uses: the file when given; else, when the parameters name no
+    repositories and no sample key, the policy stored in the case (a report run without a policy
+    keeps the case's verdicts); else the policy built from the parameters (``policy_from_parameters``)."""
+    from forensics.policy import policy_for
+
+    sample_key = parameters.pop("use_sample_test_key", False)
+    if policy_file:
+        return policy_for(case, policy_file)
+    stored = policy_for(case)
+    if (
+        stored is not None
+        and not parameters.get("repositories")
+        and not sample_key
+    ):
+        return stored
+    return policy_from_parameters(**parameters)
 
 
 def policy_from_parameters(

@@ -71,6 +71,13 @@ def coerce_parameters(
         text = value.strip()
         if text.lower() in ("none", "null", ""):
             out[key] = [] if kind.startswith("list") else None
+        elif kind == "dict":
+            try:
+                out[key] = json.loads(text)
+            except ValueError as e:
+                raise UnknownParameter(f"parameter {key} of {name} must be a JSON object: {e}") from None
+            if not isinstance(out[key], dict):
+                raise UnknownParameter(f"parameter {key} of {name} must be a JSON object, not {text[:40]}")
         elif kind.startswith("list"):
             out[key] = (
                 json.loads(text)
@@ -97,7 +104,9 @@ def _kind(spec: dict) -> str:
         default = ast.literal_eval(spec.get("default", "None"))
     except (ValueError, SyntaxError):
         return "str"
-    return {list: "list", tuple: "list", bool: "bool", int: "int", float: "float"}.get(type(default), "str")
+    return {list: "list", tuple: "list", dict: "dict", bool: "bool", int: "int", float: "float"}.get(
+        type(default), "str"
+    )
 
 
 @dataclass
@@ -140,11 +149,17 @@ def run_report(
     known = parameters_of(name)
     params = coerce_parameters(name, dict(params or {}), known)
     out = Path(out_dir)
+    notebook_folders = [Path(str(layout.builtin("notebooks"))), layout.user_folder("notebooks")]
+    if any(f is not None and out.resolve() == Path(f).resolve() for f in notebook_folders):
+        raise UnknownParameter(f"--out {out} is the notebooks folder; write reports to another folder")
     out.mkdir(parents=True, exist_ok=True)
-    # the case and the output folder come from the call unless the caller set them as parameters
-    for key, value in (("case_path", os.path.abspath(os.fspath(case_path))), ("out_dir", str(out.resolve()))):
-        if key in known:
-            params.setdefault(key, value)
+    # --out is the only place a run writes: a notebook's out_dir parameter is always that folder
+    if "out_dir" in params and Path(str(params["out_dir"])).resolve() != out.resolve():
+        raise UnknownParameter(f"out_dir is set by --out ({out}); pass --out {params['out_dir']} instead")
+    if "case_path" in known:
+        params.setdefault("case_path", os.path.abspath(os.fspath(case_path)))
+    if "out_dir" in known:
+        params["out_dir"] = str(out.resolve())
     nb_out = out / f"{name}.ipynb"
     html_out = out / f"{name}.html"
     try:
@@ -159,6 +174,7 @@ def run_report(
                 cwd=str(out.resolve()),
             )
     except PapermillExecutionError as e:
+        redact_notebook(nb_out)
         render_html(nb_out, html_out)
         raise NotebookFailed(
             f"notebook {name} failed in cell {e.cell_index} ({e.ename}: {e.evalue}); "
@@ -167,5 +183,22 @@ def run_report(
             notebook_path=str(nb_out),
             html_path=str(html_out),
         ) from None
+    redact_notebook(nb_out)
     render_html(nb_out, html_out)
     return ReportResult(name, nb_out, html_out)
+
+
+def redact_notebook(path: Path) -> Path:
+    """Redact every output of an executed notebook in place (``forensics.redact``): tables are
+    redacted when shown, and this catches what a cell printed, raised or returned besides."""
+    import nbformat
+
+    from forensics.redact import redact_value
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = nbformat.from_dict(redact_value(cell.get("outputs", [])))
+            cell["source"] = redact_value(cell.get("source", ""))
+    nbformat.write(nb, str(path))
+    return path
