@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CASE   ?= reports/demo.duckdb
 
-.PHONY: demo test lab install bench lint clean sample
+.PHONY: demo test lab install bench lint typecheck wheel-demo clean sample
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,19 @@ bench: $(STAMP)
 	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev,bench]'
 	$(PY) bench/ingest.py
 
+LINTED := forensics tests bench setup.py queries/__init__.py notebooks/__init__.py
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check forensics tests bench
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+
+# mypy's settings (which modules are strict) are in pyproject.toml
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+# the built wheel, installed into a clean venv, runs `forensics demo` outside the checkout
+wheel-demo: $(STAMP)
+	PYTHON=$(PY) .ci/wheel-demo $(VENV)/bin/uv
 
 clean:
 	rm -rf reports .pytest_cache

@@ -104,7 +104,7 @@ METHODS = {
         from resource import RUSAGE_SELF, getrusage
         import forensics
         from forensics.derive import credentials
-        from forensics.sources.base import Batch
+        from forensics.ingest.batch import RecordBatch as Batch
         spent = {"Batch.insert_events": 0.0, "derive: credentials": 0.0, "derive: all": 0.0}
         def timed(key, fn):
             def wrapper(*args, **kwargs):

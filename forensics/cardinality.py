@@ -33,7 +33,9 @@ DEFAULT_COST_MODEL = Path(__file__).with_name("cardinality_default_costs.toml")
 APPROX_ERROR_STATED = "HyperLogLog (approx_count_distinct): relative error typically under 2%, up to about 7%"
 
 _PRICES = {"per_gb_ingested", "per_million_spans", "per_1000_active_series_month"}
+_OPTIONAL_PRICES = {"per_1000_indexed_values_month"}
 _REDUCTION = {"hash_bytes", "bucket_count", "bucket_label_bytes"}
+_BILLING = {"active_series_window_minutes", "active_series_quantile"}
 
 
 class BadCostModel(ForensicsError):
@@ -51,6 +53,14 @@ class CostModel:
     hash_bytes: int = 16
     bucket_count: int = 10
     bucket_label_bytes: int = 8
+    #: where the backend indexes attribute values: price per 1,000 distinct values per month (0: none)
+    per_1000_indexed_values_month: float = 0.0
+    #: a series is active in a bucket of this many minutes when it has a sample in it
+    active_series_window_minutes: int = 20
+    #: the billed quantity: this quantile of the active series over the buckets (0.95: the 95th percentile)
+    active_series_quantile: float = 0.95
+    #: where each unit price comes from (price name -> source), as the TOML's [sources] states it
+    sources: tuple[tuple[str, str], ...] = ()
     path: str = ""
     sha256: str = ""
 
@@ -65,6 +75,10 @@ class CostModel:
                     "hashed value bytes",
                     "bucket count",
                     "bucket label bytes",
+                    "per 1,000 indexed values per month",
+                    "active series bucket (minutes)",
+                    "active series quantile billed",
+                    *(f"source of {k}" for k, _ in self.sources),
                     "cost model file",
                     "sha256",
                 ],
@@ -76,6 +90,10 @@ class CostModel:
                     str(self.hash_bytes),
                     str(self.bucket_count),
                     str(self.bucket_label_bytes),
+                    str(self.per_1000_indexed_values_month),
+                    str(self.active_series_window_minutes),
+                    str(self.active_series_quantile),
+                    *(v for _, v in self.sources),
                     self.path,
                     self.sha256,
                 ],
@@ -95,22 +113,33 @@ def load_cost_model(path: str | Path | None = None) -> CostModel:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise BadCostModel(f"cost model {p} is not valid TOML: {e}") from None
-    unknown = set(data) - {"currency", "prices", "reduction"}
+    unknown = set(data) - {"currency", "prices", "reduction", "billing", "sources"}
     prices, reduction = data.get("prices", {}), data.get("reduction", {})
-    unknown |= {f"prices.{k}" for k in set(prices) - _PRICES} | {
-        f"reduction.{k}" for k in set(reduction) - _REDUCTION
-    }
+    billing, sources = data.get("billing", {}), data.get("sources", {})
+    unknown |= (
+        {f"prices.{k}" for k in set(prices) - _PRICES - _OPTIONAL_PRICES}
+        | {f"reduction.{k}" for k in set(reduction) - _REDUCTION}
+        | {f"billing.{k}" for k in set(billing) - _BILLING}
+        | {f"sources.{k}" for k in set(sources) - _PRICES - _OPTIONAL_PRICES}
+    )
     if unknown:
         raise BadCostModel(f"cost model {p}: unknown keys {sorted(unknown)}")
     missing = _PRICES - set(prices)
     if missing:
         raise BadCostModel(f"cost model {p}: [prices] must set {sorted(missing)}")
-    values = {**prices, **reduction}
+    bad_sources = sorted(k for k, v in sources.items() if not isinstance(v, str))
+    if bad_sources:
+        raise BadCostModel(f"cost model {p}: [sources] values must be text, not {bad_sources}")
+    values = {**prices, **reduction, **billing}
     for k, v in values.items():
         if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
             raise BadCostModel(f"cost model {p}: {k} must be a number >= 0, not {v!r}")
     if reduction.get("bucket_count", 10) < 1:
         raise BadCostModel(f"cost model {p}: reduction.bucket_count must be at least 1")
+    if not 0 < billing.get("active_series_quantile", 0.95) <= 1:
+        raise BadCostModel(f"cost model {p}: billing.active_series_quantile must be in (0, 1], e.g. 0.95")
+    if billing.get("active_series_window_minutes", 20) < 1:
+        raise BadCostModel(f"cost model {p}: billing.active_series_window_minutes must be at least 1")
     return CostModel(
         per_gb_ingested=float(prices["per_gb_ingested"]),
         per_million_spans=float(prices["per_million_spans"]),
@@ -119,6 +148,10 @@ def load_cost_model(path: str | Path | None = None) -> CostModel:
         hash_bytes=int(reduction.get("hash_bytes", 16)),
         bucket_count=int(reduction.get("bucket_count", 10)),
         bucket_label_bytes=int(reduction.get("bucket_label_bytes", 8)),
+        per_1000_indexed_values_month=float(prices.get("per_1000_indexed_values_month", 0.0)),
+        active_series_window_minutes=int(billing.get("active_series_window_minutes", 20)),
+        active_series_quantile=float(billing.get("active_series_quantile", 0.95)),
+        sources=tuple(sorted(sources.items())),
         path=str(p),
         sha256=hashlib.sha256(raw).hexdigest(),
     )
@@ -324,6 +357,8 @@ def cost_totals(case, model: CostModel) -> pl.DataFrame:
         per_gb=model.per_gb_ingested,
         per_million_spans=model.per_million_spans,
         per_1k_series=model.per_1000_active_series_month,
+        active_window_min=model.active_series_window_minutes,
+        active_quantile=model.active_series_quantile,
     )
 
 
@@ -333,6 +368,8 @@ def cost_attributes(case, model: CostModel, top_n: int | None = None) -> pl.Data
         per_gb=model.per_gb_ingested,
         hash_bytes=model.hash_bytes,
         bucket_label_bytes=model.bucket_label_bytes,
+        bucket_count=model.bucket_count,
+        per_1k_indexed=model.per_1000_indexed_values_month,
         signal=None,
         top_n=top_n,
     )
@@ -343,6 +380,8 @@ def cost_metrics(case, model: CostModel, top_n: int | None = None) -> pl.DataFra
         "cardinality/cost_metrics",
         per_1k_series=model.per_1000_active_series_month,
         bucket_count=model.bucket_count,
+        active_window_min=model.active_series_window_minutes,
+        active_quantile=model.active_series_quantile,
         top_n=top_n,
     )
 
@@ -366,11 +405,16 @@ def cost_offenders(case, model: CostModel, top_n: int | None = None) -> pl.DataF
         pl.col("signal"),
         pl.col("key").alias("item"),
         pl.col("distinct_values"),
-        (pl.col("cost").cast(pl.Float64) * factor).alias("cost"),
+        # bytes are observed volume (projected), the index cost is per month already
+        (pl.col("cost").cast(pl.Float64) * factor + pl.col("index_cost_month")).alias("cost"),
         pl.lit("per month (projected)").alias("period"),
-        (pl.col("saving_if_dropped").cast(pl.Float64) * factor).alias("saving_if_dropped"),
+        (pl.col("saving_if_dropped").cast(pl.Float64) * factor + pl.col("index_cost_month")).alias(
+            "saving_if_dropped"
+        ),
         (pl.col("saving_if_hashed").cast(pl.Float64) * factor).alias("saving_if_hashed"),
-        (pl.col("saving_if_bucketed").cast(pl.Float64) * factor).alias("saving_if_bucketed"),
+        (pl.col("saving_if_bucketed").cast(pl.Float64) * factor + pl.col("index_saving_if_bucketed")).alias(
+            "saving_if_bucketed"
+        ),
     )
     labels = cost_metrics(case, model).select(
         pl.lit("metrics").alias("signal"),

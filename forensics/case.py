@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,9 +17,10 @@ import polars as pl
 from forensics import derive, queries
 from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
-from forensics.errors import BadTimeWindow, UnknownParameter
+from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
-from forensics.sources.base import Source
+from forensics.redact import install_sql, redact_frame, redact_text
+from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
 
@@ -37,7 +38,7 @@ def schema_statements() -> list[str]:
 class Case:
     """One case database. Use ``open_case``."""
 
-    def __init__(self, path: str | os.PathLike, read_only: bool = False):
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False):
         self.path = os.fspath(path)
         self.read_only = read_only
         if not read_only and self.path != ":memory:":
@@ -53,6 +54,7 @@ class Case:
             for sql in schema_statements():
                 self.con.execute(sql)
         install_time_macros(self.con)
+        install_sql(self.con, persistent=not read_only)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -61,48 +63,68 @@ class Case:
     def __enter__(self) -> Case:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(
         self,
-        paths: str | os.PathLike | Iterable[str | os.PathLike],
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
         *,
         loader: str | Source | None = None,
         mapping: str | None = None,
         progress: ProgressFn | None = None,
-        on_file=None,
+        on_file: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
         """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
+        results: list[FileResult] | None = None
         try:
             own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
-            return ingest_paths(
+            results = ingest_paths(
                 self.con,
                 paths,
-                loader=loader,
+                loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
                 mapping=mapping,
                 progress=progress,
                 on_file=on_file,
                 exclude=own,
             )
+            self._keep_artifact_files(results)
+            return results
+        except UnknownFormat as e:
+            results = getattr(e, "results", None)  # every file was settled; some were not placed
+            raise
         finally:
-            self.rederive()
+            # only what changed is derived again; a failure part-way rederives everything
+            self.rederive(None if results is None else {r.sha256 for r in results if r.status == "ingested"})
 
-    def rederive(self) -> None:
-        """Rebuild the derived tables (credentials, deploys, ...) from what the case holds. They are
-        aggregations that can spill, so they run within the ingest memory budget."""
+    def _keep_artifact_files(self, results: list[FileResult]) -> None:
+        """Record the hashes of files no loader reads (artifacts), for matching to attestation subjects."""
+        rows = [
+            (r.path, os.path.basename(r.path), r.sha256, r.size_bytes)
+            for r in results
+            if r.status == "unplaced"
+        ]
+        if rows:
+            self.con.complete()
+            self.con.executemany("INSERT OR IGNORE INTO artifact_files VALUES (?, ?, ?, ?)", rows)
 
+    def rederive(self, changed: Collection[str] | None = None) -> list[str]:
+        """Rebuild the derived tables (credentials, deploys, ...) from what the case holds: every one, or
+        with ``changed`` (evidence sha256s just ingested) only those that read rows of those files (see
+        ``forensics.derive``). They are aggregations that can spill, so they run within the ingest
+        memory budget. Returns the derivations that ran."""
         with memory_budget(self.con):
-            derive.run_all(self.con)
+            return derive.run_all(self.con, changed)
 
     # -- reading ------------------------------------------------------------------------------
-    def sql(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
+    def sql(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> pl.DataFrame:
         """Run SQL with bound parameters and return a polars frame."""
         self.con.complete()  # DuckDB 2.0: finish any result an earlier execute() left open
-        return self.con.sql(sql, params=params or None).pl()
+        frame: pl.DataFrame = self.con.sql(sql, params=params or None).pl()
+        return frame
 
     def table(self, name: str) -> pl.DataFrame:
         return self.sql(f'SELECT * FROM "{name}"')
@@ -126,8 +148,8 @@ class Case:
 
     def timeline(
         self,
-        start=None,
-        end=None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
         actors: Iterable[str] | None = None,
         services: Iterable[str] | None = None,
         sources: Iterable[str] | None = None,
@@ -135,7 +157,8 @@ class Case:
         limit: int | None = None,
     ) -> pl.DataFrame:
         """Events ordered by time, with a stable tie-break (source, evidence file, record, sequence).
-        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given."""
+        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given. Every
+        column, ``raw`` too, is redacted (``forensics.redact``); ``raw_event`` shows one original."""
         t0, t1 = parse_user_time(start), parse_user_time(end)
         if t0 and t1 and t1 <= t0:
             raise BadTimeWindow(f"empty time window: end {end} is not after start {start}")
@@ -148,8 +171,9 @@ class Case:
             "outcomes": list(outcomes) if outcomes else None,
             "limit": limit,
         }
-        return self.sql(
-            f"""SELECT * EXCLUDE (raw), raw FROM events
+        return redact_frame(
+            self.sql(
+                f"""SELECT * EXCLUDE (raw), raw FROM events
                 WHERE ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)
                   AND ($actors IS NULL OR list_contains($actors, actor))
                   AND ($services IS NULL OR list_contains($services, service))
@@ -157,12 +181,25 @@ class Case:
                   AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
                 ORDER BY {TIMELINE_ORDER}
                 LIMIT coalesce($limit, 9223372036854775807)""",
-            params,
+                params,
+            )
         )
 
-    def query(self, name: str, **params) -> pl.DataFrame:
+    def raw_event(self, event_id: str, redact: bool = True) -> str | None:
+        """The evidence's own record of one event (``events.raw``), the only place the kit keeps a
+        secret in full: redacted unless ``redact=False`` is asked for explicitly."""
+        rows = self.sql(
+            "SELECT CAST(raw AS VARCHAR) AS raw FROM events WHERE event_id = $id", {"id": event_id}
+        )
+        if rows.height == 0:
+            return None
+        raw = rows["raw"][0]
+        return redact_text(raw) if redact else raw
+
+    def query(self, name: str, **params: object) -> pl.DataFrame:
         """Run ``queries/<name>.sql`` with its ``$parameters`` bound from keyword arguments.
-        Missing parameters are bound as NULL; unknown ones raise ``UnknownParameter``."""
+        Missing parameters are bound as NULL; unknown ones raise ``UnknownParameter``. The result is
+        redacted (``forensics.redact``): a query's output is an output."""
         sql = queries.load(name)
         wanted = queries.parameters(sql)
         extra = set(params) - wanted
@@ -171,13 +208,11 @@ class Case:
                 f"query {name} takes {sorted(wanted) or 'no parameters'}, not {sorted(extra)}"
             )
         bound = {k: _bindable(params.get(k)) for k in wanted}
-        if "attribute_value_counts" in sql:
-            self.con.complete()
-            derive_cardinality.ensure_current(self.con, writable=not self.read_only)
-        return self.sql(sql, bound)
+        self._provide(name, sql)
+        return redact_frame(self.sql(sql, bound))
 
     def invariants(
-        self, names: list[str] | tuple[str, ...] | None = None, **params
+        self, names: list[str] | tuple[str, ...] | None = None, **params: object
     ) -> dict[str, pl.DataFrame]:
         """Each invariant query (``names``; None: every one) and its violations (empty frames on a
         healthy system). Each query is given the ``params`` it uses; the rest are ignored."""
@@ -185,10 +220,28 @@ class Case:
         for name in names or queries.invariant_names():
             sql = queries.load(f"invariants/{name}")
             wanted = queries.parameters(sql)
-            out[name] = self.sql(sql, {k: _bindable(params.get(k)) for k in wanted})
+            self._provide(f"invariants/{name}", sql)
+            out[name] = redact_frame(self.sql(sql, {k: _bindable(params.get(k)) for k in wanted}))
         return out
 
-    def running_at(self, t, service: str | None = None) -> pl.DataFrame:
+    def _provide(self, name: str, sql: str) -> None:
+        """Bring the derived tables a query declares with ``-- @needs:`` up to date before it runs. A
+        table no derivation keeps current on demand must exist already (derivations run after every
+        ingest); otherwise the query cannot be answered, and saying so beats an empty result."""
+        for table in queries.header_list(sql, "needs"):
+            ensure = _ON_DEMAND.get(table)
+            if ensure is not None:
+                self.con.complete()
+                ensure(self.con, writable=not self.read_only)
+            elif not self.sql(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": table}
+            ).item():
+                raise UnknownDerivation(
+                    f"query {name} needs {table!r}, which this case does not have and no derivation "
+                    f"makes on demand (those that do: {', '.join(sorted(_ON_DEMAND))}); fix its @needs line"
+                )
+
+    def running_at(self, t: str | datetime, service: str | None = None) -> pl.DataFrame:
         """What code was running at ``t``: per service and environment, the digest, who deployed it,
         its attestation verdict, builder and source (see docs/provenance.md)."""
         from forensics import provenance
@@ -200,7 +253,13 @@ class Case:
         return row[0], row[1]
 
 
-def _bindable(v):
+#: Derived tables kept current on demand: ``-- @needs: <table>`` runs the function before the query.
+_ON_DEMAND: dict[str, Callable[..., None]] = {
+    derive_cardinality.TABLE: derive_cardinality.ensure_current,
+}
+
+
+def _bindable(v: object) -> object:
     """CLI and notebook values as SQL parameters: numbers from numeric text, times from ISO text."""
     if isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v.strip()):
         return int(v)
@@ -216,6 +275,6 @@ def _bindable(v):
     return v
 
 
-def open_case(path: str | os.PathLike = ":memory:", read_only: bool = False) -> Case:
+def open_case(path: str | os.PathLike[str] = ":memory:", read_only: bool = False) -> Case:
     """Create or open the case database at ``path`` (``:memory:`` for a throwaway case)."""
     return Case(path, read_only=read_only)

@@ -27,6 +27,8 @@ import polars as pl
 
 from forensics import secrets
 from forensics.display import clean, md_text
+from forensics.redact import redact_value
+from forensics.safe import csv_cell, json_text
 from forensics.timewindow import parse_user_time
 
 
@@ -263,28 +265,33 @@ def revoke_commands(row: dict, now: datetime | None = None) -> list[str]:
 
 
 def export_rows(df: pl.DataFrame) -> list[dict]:
-    """The rows as plain JSON-ready dicts (times as ISO 8601 UTC), with their revoke commands."""
+    """The rows as plain JSON-ready dicts (times as ISO 8601 UTC), with their revoke commands, every
+    string redacted (``forensics.redact``)."""
     out = []
     for row in df.to_dicts():
         rec = {k: (v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
         rec["revoke_commands"] = revoke_commands(row)
-        out.append(rec)
+        out.append(redact_value(rec))
     return out
 
 
 def to_json(df: pl.DataFrame, scope: Scope) -> str:
-    return json.dumps(
-        {
-            "scope": scope.describe(),
-            "generated_at": datetime.now(UTC).isoformat(),
-            "credentials": export_rows(df),
-        },
-        indent=2,
-        ensure_ascii=False,
+    """The checklist as JSON for people: redacted, with C1 and bidi characters escaped."""
+    return json_text(
+        json.dumps(
+            {
+                "scope": scope.describe(),
+                "generated_at": datetime.now(UTC).isoformat(),
+                "credentials": export_rows(df),
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
     )
 
 
 def to_csv(df: pl.DataFrame, path: Path) -> Path:
+    """The checklist as CSV: redacted, every cell safe to open in a spreadsheet (``safe.csv_cell``)."""
     rows = export_rows(df)
     cols = list(df.columns) + ["revoke_commands"]
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -293,9 +300,11 @@ def to_csv(df: pl.DataFrame, path: Path) -> Path:
         for r in rows:
             w.writerow(
                 [
-                    "; ".join(str(x) for x in r[c])
-                    if isinstance(r[c], list)
-                    else ("" if r[c] is None else r[c])
+                    csv_cell(
+                        "; ".join(str(x) for x in r[c])
+                        if isinstance(r[c], list)
+                        else ("" if r[c] is None else r[c])
+                    )
                     for c in cols
                 ]
             )

@@ -10,18 +10,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
+from forensics import layout
 from forensics.errors import ForensicsError, NotebookFailed
-
-#: Demo order: provenance_audit first, since it verifies attestations and stores its policy in the case,
-#: and the incident report summarises with that policy.
-DEFAULT_REPORTS = (
-    "provenance_audit",
-    "credential_revocation",
-    "cardinality_costs",
-    "incident_reconstruction",
-)
 
 
 class _Progress:
@@ -42,17 +33,20 @@ class _Progress:
 
 
 def _print_file(res) -> None:
+    from forensics.safe import terminal_text
+
+    path, note = terminal_text(res.path), terminal_text(res.note)
     if res.status == "ingested":
         flag = "" if res.reconciled else "  NOT RECONCILED"
         dup = f", {res.records_duplicate} duplicate" if res.records_duplicate else ""
         print(
-            f"{res.path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
+            f"{path}: {res.loader} ({res.format}) read {res.records_read} = loaded {res.records_loaded} "
             f"+ rejected {res.records_rejected}{dup}; sha256 {res.sha256[:16]}{flag}"
         )
     elif res.status == "already ingested":
-        print(f"{res.path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
+        print(f"{path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
     else:
-        print(f"{res.path}: not placed: {res.note}")
+        print(f"{path}: not placed: {note}")
 
 
 def cmd_ingest(args) -> int:
@@ -90,12 +84,14 @@ def cmd_timeline(args) -> int:
             outcomes=args.outcome,
             limit=args.limit,
         )
+    from forensics.safe import frame_csv, frame_ndjson
+
     if args.format != "json":
         df = df.drop("raw")
     if args.format == "csv":
-        sys.stdout.write(df.write_csv())
+        sys.stdout.write(frame_csv(df))
     elif args.format == "json":
-        sys.stdout.write(df.write_ndjson())
+        sys.stdout.write(frame_ndjson(df))
     else:
         from forensics.display import clean
 
@@ -112,8 +108,13 @@ def _params(pairs) -> dict:
 def cmd_run(args) -> int:
     from forensics.report import run_report
 
+    params = _params(args.param)
+    if args.policy:
+        params["policy_file"] = os.path.abspath(args.policy)
+    if args.store_policy:
+        params["store_policy"] = True
     try:
-        res = run_report(args.notebook, args.case, _params(args.param), args.out)
+        res = run_report(args.notebook, args.case, params, args.out)
     except NotebookFailed as e:
         print(f"forensics: {e}", file=sys.stderr)
         return 1
@@ -129,80 +130,84 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def demo_parameters() -> dict[str, dict]:
-    """Per-report parameters for the sample incident: the scope a responder would give."""
-    from forensics.sample import scenario as S
-
-    window = {"start": "2026-03-14T08:00:00Z", "end": "2026-03-14T11:00:00Z"}
-    return {
-        "incident_reconstruction": {
-            "title": "Incident reconstruction: double charge (sample)",
-            "slo_service": "payments",
-            **window,
-        },
-        "provenance_audit": {"use_sample_test_key": True, **window},
-        "credential_revocation": {
-            "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN],
-            "runners": [S.COMPROMISED_RUNNER],
-            "ips": [S.ATTACKER_IP, S.ATTACKER_IP_2],
-            **window,
-        },
-    }
-
-
 def cmd_demo(args) -> int:
     """Ingest the sample incident into a fresh case and write every report."""
-    import forensics
-    from forensics.report import available, parameters_of, run_report
+    from forensics.sample import demo
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    case_path = out / "demo.duckdb"
-    for p in (case_path, Path(str(case_path) + ".wal")):
-        if p.exists():
-            p.unlink()
-    if not Path(args.data).is_dir():
-        raise ForensicsError(f"no sample data at {args.data}; run: forensics sample --out {args.data}")
-    with forensics.open_case(case_path) as case:
-        results = case.ingest([args.data], on_file=_print_file)
-    _summary(results)
-    failed = 0
-    for name in DEFAULT_REPORTS:
-        if name not in available():
-            print(f"report {name}: notebook not present, skipped")
-            continue
-        try:
-            params = {k: v for k, v in demo_parameters().get(name, {}).items() if k in parameters_of(name)}
-            res = run_report(name, case_path, params, out)
-            print(f"report {name}: {res.html}")
-        except NotebookFailed as e:
-            failed += 1
-            print(f"forensics: {e}", file=sys.stderr)
-    return 1 if failed else 0
+    case_path, files = demo.ingest_sample(args.data, args.out, on_file=_print_file)
+    _summary(files)
+    result = demo.write_reports(case_path, args.out, on_report=lambda r: print(f"report {r.name}: {r.html}"))
+    for name in result.skipped:
+        print(f"report {name}: notebook not present, skipped")
+    for failure in result.failures:
+        print(f"forensics: {failure}", file=sys.stderr)
+    return 1 if result.failures else 0
 
 
 def cmd_query(args) -> int:
     import forensics
+    from forensics import export
 
     with forensics.open_case(args.case, read_only=True) as case:
         df = case.query(args.name, **_params(args.param))
-    sys.stdout.write(df.write_csv() if args.format == "csv" else df.write_ndjson())
+    if args.format == "table":
+        sys.stdout.write(export.write(df, "table"))
+    else:
+        from forensics.safe import frame_csv, frame_ndjson
+
+        sys.stdout.write(frame_csv(df) if args.format == "csv" else frame_ndjson(df))
     return 0
 
 
 def cmd_invariants(args) -> int:
     import forensics
+    from forensics.policy import policy_for
+    from forensics.provenance import invariant_params
+    from forensics.safe import terminal_text
 
     with forensics.open_case(args.case, read_only=True) as case:
-        results = case.invariants()
+        results = case.invariants(**invariant_params(policy_for(case, args.policy)))
     bad = 0
     for name, df in results.items():
-        print(f"{'VIOLATED' if df.height else 'ok':8} {name}" + (f" ({df.height} rows)" if df.height else ""))
+        print(
+            f"{'VIOLATED' if df.height else 'ok':8} {terminal_text(name)}"
+            + (f" ({df.height} rows)" if df.height else "")
+        )
         bad += bool(df.height)
     return 1 if bad else 0
 
 
+def _folders() -> argparse.ArgumentParser:
+    """The options naming a user's queries and notebooks folders, read before the built-in ones."""
+    f = argparse.ArgumentParser(add_help=False)
+    f.add_argument(
+        "--queries", metavar="DIR", help="your queries folder, before the built-in one (or FORENSICS_QUERIES)"
+    )
+    f.add_argument(
+        "--notebooks",
+        metavar="DIR",
+        help="your notebooks folder, before the built-in one (or FORENSICS_NOTEBOOKS)",
+    )
+    return f
+
+
+def cmd_verify(args) -> int:
+    import forensics
+    from forensics import provenance
+    from forensics.policy import load_policy
+
+    policy = load_policy(args.policy)
+    with forensics.open_case(args.case) as case:
+        n = provenance.verify(case, policy, store=not args.no_store)
+        counts = case.sql(
+            "SELECT verdict, count(DISTINCT attestation_id) AS n FROM attestations GROUP BY ALL ORDER BY ALL"
+        )
+    print(f"{n} attestations checked: " + ", ".join(f"{v} {c}" for v, c in counts.iter_rows()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    folders = _folders()
     p = argparse.ArgumentParser(
         prog="forensics",
         description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
@@ -229,11 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
     s.set_defaults(func=cmd_timeline)
 
-    s = sub.add_parser("run", help="execute a report notebook with papermill and render HTML")
+    s = sub.add_parser(
+        "run", parents=[folders], help="execute a report notebook with papermill and render HTML"
+    )
     s.add_argument("notebook")
     s.add_argument("--case", required=True)
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
-    s.add_argument("--out", default="reports")
+    s.add_argument("--out", default="reports", help="the only folder the run writes to")
+    s.add_argument("--policy", help="provenance policy file (TOML or JSON, docs/provenance.md)")
+    s.add_argument("--store-policy", action="store_true", help="replace the policy stored in the case")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sample", help="generate the deterministic sample incident")
@@ -242,31 +251,50 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=int, default=1)
     s.set_defaults(func=cmd_sample)
 
-    s = sub.add_parser("demo", help="ingest sample_data into a fresh case and write every report (make demo)")
+    s = sub.add_parser(
+        "demo",
+        parents=[folders],
+        help="ingest sample_data into a fresh case and write every report (make demo)",
+    )
     s.add_argument("--data", default="sample_data")
     s.add_argument("--out", default="reports")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("query", help="run a query from queries/ with bound parameters")
+    s = sub.add_parser("query", parents=[folders], help="run a query from queries/ with bound parameters")
     s.add_argument("name")
     s.add_argument("--case", required=True)
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
-    s.add_argument("--format", choices=["csv", "json"], default="csv")
+    s.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table (default: every row, lists joined), csv (nested values as JSON) or json (JSON Lines)",
+    )
     s.set_defaults(func=cmd_query)
 
-    s = sub.add_parser("invariants", help="run every invariant; exit 1 if any is violated")
+    s = sub.add_parser("invariants", parents=[folders], help="run every invariant; exit 1 if any is violated")
     s.add_argument("--case", required=True)
+    s.add_argument("--policy", help="provenance policy file (default: the policy stored in the case)")
     s.set_defaults(func=cmd_invariants)
+
+    s = sub.add_parser("verify", help="verify every attestation against a policy file and store it")
+    s.add_argument("--case", required=True)
+    s.add_argument(
+        "--policy", required=True, help="provenance policy file (TOML or JSON, docs/provenance.md)"
+    )
+    s.add_argument("--no-store", action="store_true", help="do not keep this policy as the case's policy")
+    s.set_defaults(func=cmd_verify)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants"):
+    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants", "verify"):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2
     try:
+        layout.use_folders(getattr(args, "queries", None), getattr(args, "notebooks", None))
         return args.func(args)
     except ForensicsError as e:
         print(f"forensics: {e}", file=sys.stderr)

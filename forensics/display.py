@@ -1,27 +1,29 @@
-"""Showing attacker-controlled text safely: strip ANSI and control characters, escape for HTML and
-Markdown, truncate, and never show a secret in full (a fingerprint instead)."""
+"""Showing attacker-controlled text safely: redact secrets (``forensics.redact``), strip ANSI escape
+sequences, show other control characters as visible escapes (``forensics.safe``), escape for HTML
+and Markdown, truncate."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 
 import polars as pl
 
+from forensics.redact import fingerprint, redact_frame, redact_text
+from forensics.safe import escape_controls
+
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 def clean(value, limit: int | None = 300) -> str:
-    """Text with ANSI escapes and control/bidi characters removed, newlines and tabs as spaces,
-    truncated to ``limit`` characters with an ellipsis."""
+    """Text with secrets redacted, ANSI escape sequences removed, newlines and tabs as spaces, other
+    control/bidi characters as visible escapes, truncated to ``limit`` characters with an ellipsis."""
     if value is None:
         return ""
-    text = _ANSI.sub("", str(value))
+    text = _ANSI.sub("", redact_text(str(value)))
     text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
-    text = _CONTROL.sub("", text)
+    text = escape_controls(text)
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -37,11 +39,6 @@ def md_text(value, limit: int | None = 300) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(clean(value, limit), quote=True))
 
 
-def fingerprint(secret: str) -> str:
-    """A short, stable, non-reversible label for a secret: ``sha256:`` and 12 hex characters."""
-    return "sha256:" + hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).hexdigest()[:12]
-
-
 def redact(secret: str, kind: str = "secret", keep: int = 4) -> str:
     """What may be shown of a secret: its kind, its first few characters and its fingerprint."""
     prefix = secret[:keep] if len(secret) > 2 * keep else ""
@@ -50,8 +47,8 @@ def redact(secret: str, kind: str = "secret", keep: int = 4) -> str:
 
 def html_table(df: pl.DataFrame, limit: int = 300, max_rows: int = 500, caption: str | None = None) -> str:
     """A polars frame as an HTML table in which every cell is cleaned and escaped. Rows past
-    ``max_rows`` are not shown, and the table says so."""
-    shown = df.head(max_rows)
+    ``max_rows`` are not shown, and the table says so. Secrets are redacted (``redact_frame``)."""
+    shown = redact_frame(df.head(max_rows))
     head = "".join(f"<th>{html_text(c, 80)}</th>" for c in shown.columns)
     body = []
     for row in shown.iter_rows():

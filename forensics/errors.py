@@ -35,6 +35,22 @@ class UnknownQuery(ForensicsError):
     pass
 
 
+class BadQueryHeader(ForensicsError):
+    pass
+
+
+class BadFolder(ForensicsError):
+    pass
+
+
+class UnknownDerivation(ForensicsError):
+    pass
+
+
+class BadPolicy(ForensicsError, ValueError):
+    """A provenance policy (file or dict) that does not follow the schema in docs/provenance.md."""
+
+
 class NotebookFailed(ForensicsError):
     """A report notebook raised. Carries the failing cell and the paths of what was still written."""
 

@@ -18,6 +18,7 @@ from datetime import datetime
 import polars as pl
 
 from forensics import verify as _verify
+from forensics.policy import service_repositories
 from forensics.timewindow import parse_user_time
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -32,29 +33,13 @@ INVARIANTS = (
 )
 
 
-def sample_policy() -> dict:
-    """The policy for the sample incident: the acme-pay repositories, GitHub's hosted builder, the
-    CI identities, and the sample's TEST signing key (labelled as test trust, never production)."""
-    from forensics.sample import scenario as S
-    from forensics.sample.writers import provenance as W
-
-    key = W.test_trust_key()
-    repos = [W.repository(i.service) for i in W.LEGIT]
-    key["repositories"] = repos
-    return {
-        "issuer": GITHUB_ISSUER,
-        "repositories": {
-            r: {"builder_id": W.BUILDER_ID, "identity_prefix": f"https://github.com/{r}/"} for r in repos
-        },
-        "keys": [key],
-        "ci_actors": [S.CI_ACTOR, S.K8S_CI_SA],
-        "rollout_window_minutes": 30,
-    }
-
-
-def verify(case, policy: dict | None) -> int:
-    """Verify every attestation in the case against ``policy`` (stored for later ingests)."""
-    n = _verify.verify_case(case, policy)
+def verify(case, policy: dict | None, store: bool | None = None) -> int:
+    """Verify every attestation in the case against ``policy``. ``store``: keep it as the case's
+    policy (used by every later consumer); None stores it only when the case has none, so a report
+    run never replaces the stored policy unless asked."""
+    if store is None:
+        store = _verify.stored_policy(case) is None
+    n = _verify.verify_case(case, policy, store=store)
     case.rederive()  # Kubernetes deploys take 'via' from the policy's ci_actors
     return n
 
@@ -99,6 +84,7 @@ def invariant_params(policy: dict | None) -> dict:
         "expected_identities": identities if identities and not prefixes else None,
         "expected_builders": builders or None,
         "rollout_window_minutes": policy.get("rollout_window_minutes"),
+        "service_repos": service_repositories(policy),
     }
 
 
@@ -149,6 +135,25 @@ def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
     return {"counts": counts, "violations": violations, "running": running}
 
 
+def report_policy(case, policy_file: str = "", **parameters) -> dict:
+    """The policy a report uses: the file when given; else, when the parameters name no
+    repositories and no sample key, the policy stored in the case (a report run without a policy
+    keeps the case's verdicts); else the policy built from the parameters (``policy_from_parameters``)."""
+    from forensics.policy import policy_for
+
+    sample_key = parameters.pop("use_sample_test_key", False)
+    if policy_file:
+        return policy_for(case, policy_file)
+    stored = policy_for(case)
+    if (
+        stored is not None
+        and not parameters.get("repositories")
+        and not sample_key
+    ):
+        return stored
+    return policy_from_parameters(**parameters)
+
+
 def policy_from_parameters(
     issuer: str | None = GITHUB_ISSUER,
     repositories: dict | None = None,
@@ -156,10 +161,9 @@ def policy_from_parameters(
     trusted_root: str = "",
     artifacts: str = "",
     rollout_window_minutes: int = 30,
-    use_sample_test_key: bool = False,
 ) -> dict:
-    """A policy from notebook parameters. ``use_sample_test_key`` adds the sample data's TEST key
-    and its repositories (for the demo only; the verdicts then name the TEST trust root)."""
+    """A policy from notebook parameters. The demo adds the sample data's TEST key with
+    ``forensics.sample.policy.with_sample_test_key``."""
     policy: dict = {
         "issuer": issuer or None,
         "repositories": dict(repositories or {}),
@@ -170,10 +174,4 @@ def policy_from_parameters(
         policy["trusted_root"] = trusted_root
     if artifacts:
         policy["artifacts"] = artifacts
-    if use_sample_test_key:
-        sample = sample_policy()
-        policy["keys"] = sample["keys"]
-        for repo, rules in sample["repositories"].items():
-            policy["repositories"].setdefault(repo, rules)
-        policy["ci_actors"] = policy["ci_actors"] or sample["ci_actors"]
     return policy

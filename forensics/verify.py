@@ -43,7 +43,8 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from forensics.policy import validate as validate_policy
+from forensics.verified import DuplicateKey, column_differences, statement_columns
+from forensics.verified import loads as strict_loads
 
 VERIFIED, FAILED, INDETERMINATE = "verified", "failed", "indeterminate"
 PRODUCTION_ROOT_LABEL = "sigstore public-good production root (embedded in sigstore-python, offline)"
@@ -92,6 +97,7 @@ class Verdict:
     trust_root: str | None = None
     artifact_match: str = "unknown"
     identity: dict = field(default_factory=dict)
+    statement: dict | None = None  # the verified in-toto statement, when there is one
 
 
 @dataclass
@@ -105,35 +111,25 @@ class Policy:
     rollout_window_minutes: int = 30
     raw: dict = field(default_factory=dict)
 
+    services: dict[str, list[str]] = field(default_factory=dict)
+
     @classmethod
     def from_dict(cls, d: dict | None) -> Policy:
-        d = dict(d or {})
-        unknown = set(d) - {
-            "issuer",
-            "repositories",
-            "trusted_root",
-            "keys",
-            "artifacts",
-            "ci_actors",
-            "rollout_window_minutes",
-        }
-        if unknown:
-            raise ValueError(f"unknown provenance policy keys {sorted(unknown)}")
+        """A policy from a dict checked against the schema (``forensics.policy.validate``)."""
+        d = validate_policy(d)
         arts = d.get("artifacts") or {}
         if isinstance(arts, str | os.PathLike):
             arts = load_artifact_digests(arts)
-        repos = {
-            k.lower().removeprefix("https://github.com/"): v for k, v in (d.get("repositories") or {}).items()
-        }
         return cls(
             d.get("issuer"),
-            repos,
+            dict(d.get("repositories") or {}),
             d.get("trusted_root"),
             list(d.get("keys") or []),
             dict(arts),
             list(d.get("ci_actors") or []),
             int(d.get("rollout_window_minutes") or 30),
             d,
+            dict(d.get("services") or {}),
         )
 
 
@@ -312,6 +308,9 @@ class KitVerifier:
             )
         kv = bundle.log_entry._inner.kind_version if bundle.log_entry else None
         kind_version = f"{kv.kind}/{kv.version}" if kv else "none"
+        changed = _log_entry_changed(record)
+        if changed:
+            return Verdict(FAILED, changed, "sigstore-python", root, identity=identity)
         path = "sigstore-python"
         try:
             if content == "dsse":
@@ -438,7 +437,7 @@ class KitVerifier:
         except VerificationError as e:
             raise VerificationError(f"DSSE signature does not verify with the certificate key: {e}") from None
         raw_body = entry.canonicalized_body
-        body = json.loads(raw_body if raw_body[:1] in (b"{", "{") else base64.b64decode(raw_body))
+        body = strict_loads(raw_body if raw_body[:1] in (b"{", "{") else base64.b64decode(raw_body))
         content = (body.get("spec") or {}).get("content") or {}
         payload = envelope._inner.payload
         ph = (content.get("payloadHash") or {}).get("value")
@@ -465,9 +464,19 @@ class KitVerifier:
                 identity=identity,
             )
         try:
-            stmt = json.loads(payload)
+            stmt = strict_loads(payload)
+        except DuplicateKey as e:
+            return Verdict(
+                FAILED,
+                f"signed statement has a {e}: refused, parsers disagree on it",
+                path,
+                root,
+                identity=identity,
+            )
         except ValueError:
             return Verdict(FAILED, "signed payload is not JSON", path, root, identity=identity)
+        if not isinstance(stmt, dict):
+            return Verdict(FAILED, "signed payload is not a JSON object", path, root, identity=identity)
         signed = sorted(
             (s.get("name"), a.lower(), str(v).lower())
             for s in stmt.get("subject") or []
@@ -500,6 +509,7 @@ class KitVerifier:
             root,
             match[0],
             identity,
+            stmt,
         )
 
     # -- identity policy ------------------------------------------------------------------------
@@ -521,19 +531,31 @@ class KitVerifier:
         expected = rules.get("identity")
         if expected is not None and san not in ([expected] if isinstance(expected, str) else expected):
             return (FAILED, f"signer identity {san} is not the expected {expected}")
-        if "identity_prefix" in rules and not san.startswith(rules["identity_prefix"]):
-            return (FAILED, f"signer identity {san} does not start with {rules['identity_prefix']}")
-        if "workflow_ref" in rules and identity.get("cert_workflow_ref") != rules["workflow_ref"]:
-            return (
-                FAILED,
-                f"workflow ref {identity.get('cert_workflow_ref')} is not the expected {rules['workflow_ref']}",
-            )
-        if "builder_id" in rules and builder != rules["builder_id"]:
-            return (FAILED, f"builder {builder} is not the expected {rules['builder_id']}")
-        if not ({"identity", "identity_prefix", "workflow_ref"} & set(rules)):
+        prefixes = rules.get("identity_prefix")
+        if prefixes is not None:
+            prefixes = [prefixes] if isinstance(prefixes, str) else prefixes
+            if not any(san.startswith(p) for p in prefixes):
+                return (FAILED, f"signer identity {san} does not start with {' or '.join(prefixes)}")
+        if "identity_regex" in rules and not re.fullmatch(rules["identity_regex"], san):
+            return (FAILED, f"signer identity {san} does not match {rules['identity_regex']}")
+        checks = (
+            ("ref", identity.get("cert_workflow_ref"), "source ref"),
+            ("workflow_ref", identity.get("cert_workflow_ref"), "workflow ref"),
+            ("commit", identity.get("cert_sha"), "source commit"),
+            ("trigger", identity.get("cert_trigger"), "trigger"),
+            ("runner_environment", identity.get("cert_runner_environment"), "runner environment"),
+            ("workflow", _san_workflow(san, repo), "signing workflow"),
+            ("builder_id", builder, "builder"),
+        )
+        for key, actual, label in checks:
+            if key in rules and actual not in _allowed(rules[key]):
+                return (FAILED, f"{label} {actual} is not the expected {rules[key]}")
+        if not (
+            {"identity", "identity_prefix", "identity_regex", "workflow_ref", "ref", "workflow"} & set(rules)
+        ):
             return (
                 INDETERMINATE,
-                f"the policy for {repo} names no identity, identity_prefix or workflow_ref",
+                f"the policy for {repo} names no identity, identity_prefix, identity_regex, ref or workflow",
             )
         return None
 
@@ -592,9 +614,14 @@ class KitVerifier:
             )
         label = key.get("label") or f"key {key['keyid'][:16]}"
         try:
-            payload = base64.b64decode(env["payload"])
-            sig = base64.b64decode(sigs[0]["sig"])
-            _verify_with_key(key["public_key_pem"], sig, _pae(env.get("payloadType", ""), payload))
+            payload = base64.b64decode(env["payload"], validate=True)
+            sig = _b64_either(sigs[0]["sig"])
+            try:
+                _verify_with_key(key["public_key_pem"], sig, _pae(env.get("payloadType", ""), payload))
+            except InvalidSignature:
+                # Google Cloud Build signs the payload bytes themselves, not the DSSE PAE
+                _verify_with_key(key["public_key_pem"], sig, payload)
+                label = f"{label} (raw-payload signature, as Cloud Build signs)"
         except (InvalidSignature, ValueError, KeyError) as e:
             return Verdict(
                 FAILED,
@@ -605,17 +632,14 @@ class KitVerifier:
         v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
         if v.verdict == FAILED or env.get("payloadType") != INTOTO_PAYLOAD_TYPE:
             return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match)
-        stmt = json.loads(payload)
+        stmt = strict_loads(payload)
         pred = stmt.get("predicate") or {}
         builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (
             pred.get("builder") or {}
         ).get("id")
-        repo_uri = ((pred.get("buildDefinition") or {}).get("externalParameters") or {}).get(
-            "workflow", {}
-        ).get("repository") or ((pred.get("invocation") or {}).get("configSource") or {}).get(
-            "uri", ""
-        ).split("@")[0].removeprefix("git+")
-        repo = (repo_uri or "").lower().removeprefix("https://github.com/")
+        cols = statement_columns(stmt)
+        repo_uri = (cols["source_repo"] or "").removeprefix("git+")
+        repo = repo_uri.lower().removeprefix("https://github.com/").removesuffix(".git")
         ident = {"signer_san": f"key:{key['keyid']}", "signer_issuer": label, "cert_repository": repo or None}
         allowed = [r.lower() for r in key.get("repositories") or []]
         if allowed and repo not in allowed:
@@ -638,15 +662,22 @@ class KitVerifier:
                 v.artifact_match,
                 ident,
             )
-        if "builder_id" in rules and builder != rules["builder_id"]:
-            return Verdict(
-                FAILED,
-                f"builder {builder} is not the expected {rules['builder_id']}",
-                "keyed-dsse",
-                label,
-                v.artifact_match,
-                ident,
-            )
+        for key_, actual in (
+            ("builder_id", builder),
+            ("commit", cols["source_commit"]),
+            ("ref", cols["source_ref"]),
+            ("workflow_ref", cols["source_ref"]),
+            ("workflow", cols["workflow_path"]),
+        ):
+            if key_ in rules and actual not in _allowed(rules[key_]):
+                return Verdict(
+                    FAILED,
+                    f"{key_} {actual} is not the expected {rules[key_]}",
+                    "keyed-dsse",
+                    label,
+                    v.artifact_match,
+                    ident,
+                )
         return Verdict(
             VERIFIED,
             f"DSSE statement for {repo} built by {builder}, signed by {label} (keyid {key['keyid'][:16]}...)",
@@ -654,6 +685,7 @@ class KitVerifier:
             label,
             v.artifact_match,
             ident,
+            stmt,
         )
 
     def _keyed_link(self, record: dict, identity: dict) -> Verdict:
@@ -665,6 +697,49 @@ class KitVerifier:
             "against a layout and its keys, which the kit does not check",
             identity=identity,
         )
+
+
+def _b64_either(text: str) -> bytes:
+    """Standard or URL-safe base64 (Cloud Build writes URL-safe signatures)."""
+    text = text.strip()
+    padded = text + "=" * (-len(text) % 4)
+    if "-" in text or "_" in text:
+        return base64.urlsafe_b64decode(padded)
+    return base64.b64decode(padded, validate=True)
+
+
+def _allowed(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _san_workflow(san: str, repo: str) -> str | None:
+    """The workflow file a GitHub Actions SAN names: ``https://github.com/<repo>/<path>@<ref>``."""
+    head = f"https://github.com/{repo}/"
+    if not repo or not san.lower().startswith(head):
+        return None
+    return san[len(head) :].split("@", 1)[0]
+
+
+def _log_entry_changed(record: dict) -> str | None:
+    """Why a bundle's log entry disagrees with its own signed body (kind and version), if it does:
+    a changed entry is tampering, not an unsupported type."""
+    for entry in (record.get("verificationMaterial") or {}).get("tlogEntries") or []:
+        kv = entry.get("kindVersion") or {}
+        raw = entry.get("canonicalizedBody")
+        if not raw:
+            continue
+        try:
+            body = strict_loads(base64.b64decode(raw, validate=True))
+        except (ValueError, TypeError) as e:
+            return f"log entry body cannot be read ({type(e).__name__}: {e}): the entry was changed"
+        if not isinstance(body, dict):
+            return "log entry body is not a JSON object: the entry was changed"
+        if (body.get("kind"), body.get("apiVersion")) != (kv.get("kind"), kv.get("version")):
+            return (
+                f"log entry kindVersion {kv.get('kind')}/{kv.get('version')} differs from its signed body's "
+                f"{body.get('kind')}/{body.get('apiVersion')}: the entry was changed"
+            )
+    return None
 
 
 def _verify_with_key(pem: str, sig: bytes, message: bytes) -> None:
@@ -725,11 +800,45 @@ def refresh(con) -> None:
     _verify_rows(con, Policy.from_dict(pol) if pol is not None else None, only_unchecked=True)
 
 
+def _with_artifact_files(con, pol: Policy) -> Policy:
+    """The policy's known artifacts plus the artifact files hashed at ingest (``artifact_files``):
+    a subject whose name is such a file must carry its sha256. The policy's own entries win."""
+    files = con.execute("SELECT name, sha256 FROM artifact_files ORDER BY path").fetchall()
+    if not files:
+        return pol
+    arts = {name: {"sha256": sha} for name, sha in files}
+    arts.update(pol.artifacts)
+    return replace(pol, artifacts=arts)
+
+
+def _shown_from_verified(v: Verdict, shown: dict) -> Verdict:
+    """A verified verdict stands only if the columns the table shows are the verified statement's."""
+    if v.verdict != VERIFIED or v.statement is None:
+        return v
+    diff = column_differences(shown, statement_columns(v.statement))
+    if not diff:
+        return v
+    return Verdict(
+        FAILED,
+        f"the signature verifies, but the table's {', '.join(diff)} differ from the verified statement "
+        "(the record reads differently in another parser)",
+        v.path,
+        v.trust_root,
+        v.artifact_match,
+        v.identity,
+    )
+
+
 def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
     rows = con.execute(
         """SELECT a.attestation_id, any_value(a.content), CAST(any_value(a.envelope) AS VARCHAR), any_value(e.path),
                   list({'n': a.subject_name, 'a': a.digest_algorithm, 'v': a.digest_value})
-                      FILTER (WHERE a.digest_algorithm IS NOT NULL)
+                      FILTER (WHERE a.digest_algorithm IS NOT NULL),
+                  to_json({'statement_type': any_value(a.statement_type), 'predicate_type': any_value(a.predicate_type),
+                           'builder_id': any_value(a.builder_id), 'build_type': any_value(a.build_type),
+                           'source_repo': any_value(a.source_repo), 'source_ref': any_value(a.source_ref),
+                           'source_commit': any_value(a.source_commit), 'workflow_path': any_value(a.workflow_path),
+                           'run_id': any_value(a.run_id)})::VARCHAR
            FROM attestations a LEFT JOIN evidence e ON e.sha256 = a.evidence_sha256
            WHERE NOT $only OR (a.verdict_reason = $nc AND a.signer_san IS NULL)
            GROUP BY a.attestation_id ORDER BY a.attestation_id""",
@@ -737,11 +846,19 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
     ).fetchall()
     if not rows:
         return 0
+    if pol is not None:
+        pol = _with_artifact_files(con, pol)
     kv = KitVerifier(pol) if pol is not None else None
     out = []
-    for att_id, content, envelope, path, subj in rows:
-        record = json.loads(envelope)
+    for att_id, content, envelope, path, subj, shown in rows:
         subjects = [(s["n"], s["a"], s["v"]) for s in (subj or [])]
+        try:
+            record = strict_loads(envelope)
+        except DuplicateKey as e:
+            out.append(
+                (att_id, FAILED, f"{e} in the record: refused, parsers disagree on it", "none") + (None,) * 11
+            )
+            continue
         if kv is None:
             cert = _record_certificate(record)
             v = Verdict(
@@ -754,6 +871,7 @@ def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
                 v = Verdict(
                     INDETERMINATE, f"verification raised {type(e).__name__}: {' '.join(str(e).split())[:300]}"
                 )
+        v = _shown_from_verified(v, json.loads(shown))
         i = v.identity
         out.append(
             (

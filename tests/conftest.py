@@ -52,7 +52,7 @@ def sample_case(sample_dir, tmp_path_factory):
 def ranked_source():
     """A minimal source whose records name their event id and rank (for de-duplication tests):
     ``{"t": time, "id": event_uid, "rank": event_rank, "what": action}``. Its category is 'other'."""
-    from forensics.sources.base import Source
+    from forensics.sources.contract import Source
 
     class Ranked(Source):
         name = "ranked"

@@ -79,7 +79,10 @@ def test_query_parameters_from_the_command_line_are_bound_with_their_types(tmp_p
 
     forensics.open_case(case).close()
     assert (
-        main(["query", "demo/add", "--case", str(case), "-p", "n", "41", "-p", "since", "2026-03-14T09:00Z"])
+        main(
+            ["query", "demo/add", "--case", str(case), "--format", "csv"]
+            + ["-p", "n", "41", "-p", "since", "2026-03-14T09:00Z"]
+        )
         == 0
     )
     assert capsys.readouterr().out.splitlines() == ["x,past", "42,true"]

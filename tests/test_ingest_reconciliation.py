@@ -174,7 +174,7 @@ def test_inputs_are_never_written(case, tmp_path):
 
 
 def test_records_a_loader_never_touches_are_rejected_with_its_name(case, tmp_path):
-    from forensics.sources.base import Source
+    from forensics.sources.contract import Source
 
     class Silent(Source):
         name = "silent"

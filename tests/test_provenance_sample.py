@@ -9,6 +9,7 @@ import pytest
 import forensics
 from forensics import provenance
 from forensics.sample import scenario as S
+from forensics.sample.policy import sample_policy
 from forensics.sample.writers import deploys as deploys_writer
 from forensics.sample.writers import provenance as W
 
@@ -17,7 +18,7 @@ from forensics.sample.writers import provenance as W
 def prov_sample(sample_dir, tmp_path_factory):
     c = forensics.open_case(tmp_path_factory.mktemp("provsample") / "c.duckdb")
     c.ingest([sample_dir / "deploys", sample_dir / "provenance", sample_dir / "ci"])
-    provenance.verify(c, provenance.sample_policy())
+    provenance.verify(c, sample_policy())
     yield c
     c.close()
 
@@ -34,7 +35,7 @@ def test_sample_provenance_verifies_under_the_test_trust_root_only(prov_sample):
 def test_sample_provenance_without_the_test_key_is_not_verified(sample_dir, tmp_path):
     c = forensics.open_case(tmp_path / "c.duckdb")
     c.ingest([sample_dir / "provenance"])
-    policy = provenance.sample_policy() | {"keys": []}
+    policy = sample_policy() | {"keys": []}
     provenance.verify(c, policy)
     df = c.sql("SELECT DISTINCT verdict, verdict_reason FROM attestations")
     assert df["verdict"].to_list() == ["indeterminate"] and "does not list" in df["verdict_reason"][0]
@@ -42,7 +43,7 @@ def test_sample_provenance_without_the_test_key_is_not_verified(sample_dir, tmp_
 
 
 def test_rogue_deploy_is_flagged_with_reasons(prov_sample):
-    res = provenance.invariant_results(prov_sample, provenance.sample_policy())
+    res = provenance.invariant_results(prov_sample, sample_policy())
     for name in ("provenance_deploy_without_attestation", "provenance_deploy_outside_pipeline"):
         df = res[name]
         assert df["artifact_digest"].to_list() == [S.PAYMENTS_ROGUE.digest], name
@@ -82,7 +83,7 @@ def test_ci_leak_run_is_a_ci_event_on_the_compromised_runner(prov_sample):
 
 
 def test_summary_lists_the_rogue_deploy(prov_sample):
-    s = provenance.provenance_summary(prov_sample, provenance.sample_policy())
+    s = provenance.provenance_summary(prov_sample, sample_policy())
     assert s["counts"]["verified"][0] == 3
     v = s["violations"]
     assert set(v.filter(v["digest"] == S.PAYMENTS_ROGUE.digest)["invariant"]) >= {

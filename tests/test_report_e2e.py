@@ -73,9 +73,9 @@ def test_failing_notebook_names_the_cell_and_writes_partial_outputs(tmp_path, mo
 
 
 def test_committed_notebooks_have_no_outputs_and_a_kernelspec():
-    from forensics.report import notebooks_dir
+    from forensics import layout
 
-    for path in notebooks_dir().glob("*.ipynb"):
+    for path in (p for p in layout.builtin("notebooks").iterdir() if p.name.endswith(".ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         assert nb["metadata"]["kernelspec"]["name"] == "python3", path
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]), path

@@ -110,7 +110,7 @@ def test_rates_carry_client_cohorts_and_retries(sample_case):
 def test_summary_and_charts_render(sample_case):
     s = T.traces_summary(sample_case, slo=0.999, service="payments")
     head = s.headline()
-    assert head["double_applies"][0] == 1 and head["retries"][0] == S.RETRIED_CALLS
+    assert head["double_applied_requests"][0] == 1 and head["retried_calls"][0] == S.RETRIED_CALLS
     for chart in (
         C.timeouts_retries(T.rates(sample_case, service="payments"), s.double_applies),
         C.latency(s.latency, s.deploys),

@@ -117,9 +117,11 @@ def burn(
     title = title or f"Error-budget burn rate (SLO {slo:.4%})"
     if burn_frame.is_empty():
         return _empty("no requests in this window", width, title)
+    # one line per service and window: burn_rate gives each service its own SLO
+    frame = burn_frame if "service" in burn_frame.columns else burn_frame.with_columns(service=pl.lit(""))
     data = (
-        burn_frame.select("minute", "burn_5m", "burn_30m", "burn_1h", "burn_6h")
-        .unpivot(index="minute", variable_name="window", value_name="burn")
+        frame.select("service", "minute", "burn_5m", "burn_30m", "burn_1h", "burn_6h")
+        .unpivot(index=["service", "minute"], variable_name="window", value_name="burn")
         .with_columns(
             time=_iso("minute"),
             window=pl.col("window").str.replace("burn_", ""),
@@ -134,7 +136,8 @@ def burn(
             x=_x(),
             y=alt.Y("burn:Q", title="burn rate (x budget)"),
             color=alt.Color("window:N", sort=["5m", "30m", "1h", "6h"]),
-            tooltip=["time:T", "window:N", "burn:Q"],
+            strokeDash=alt.StrokeDash("service:N"),
+            tooltip=["time:T", "service:N", "window:N", "burn:Q"],
         )
     )
     thresholds = pl.DataFrame(

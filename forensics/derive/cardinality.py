@@ -38,9 +38,10 @@ TOTALS = ("metric_labels", "log_attributes", "events", "span_attributes", "spans
 
 # Each signal's occurrences as telemetry_attributes defines them (40_cardinality.sql), grouped by
 # key and value, with each occurrence's earliest and latest time (the same time but for spans).
-# {where} restricts the evidence files read ("TRUE": all of them).
+# {where} restricts the evidence files read ("TRUE": all of them). Values are stored redacted
+# (forensics.redact: a secret as its kind and fingerprint), after grouping, so the scan stays one pass.
 _GROUP = """
-    SELECT {signal} AS signal, key, value, count(*) AS occurrences, CAST(sum(bytes) AS BIGINT) AS bytes,
+    SELECT {signal} AS signal, key, fx_redact(value) AS value, count(*) AS occurrences, CAST(sum(bytes) AS BIGINT) AS bytes,
            min(time) AS first_seen, max(time_last) AS last_seen
     FROM ({rows}) GROUP BY key, value
 """

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 ORDER = 10
+READS = ("events",)
 
 _AWS_TIME = "coalesce(fx_time({x}, true), timezone('UTC', try_strptime({x}, '%b %d, %Y, %I:%M:%S %p')))"
 
@@ -157,7 +158,7 @@ after AS (
     WHERE u.event_id NOT IN (SELECT event_id FROM revoke_events)
     GROUP BY r.credential_id
 )
-SELECT b.credential_id,
+SELECT fx_redact(b.credential_id) AS credential_id,  -- a token used as its own id is shown as its fingerprint
        CASE WHEN b.source = 'cloudtrail' OR regexp_matches(b.credential_id, '^A[KS]IA[A-Z0-9]{12,}$') THEN
                 CASE WHEN b.credential_id LIKE 'AKIA%' THEN 'aws_access_key'
                      WHEN b.credential_id LIKE 'ASIA%' THEN 'aws_temporary_key' ELSE 'other' END
@@ -173,11 +174,15 @@ SELECT b.credential_id,
                      WHEN b.gh_type ILIKE '%server-to-server%' OR b.credential_id LIKE 'ghs\\_%' ESCAPE '\\' THEN 'github_installation'
                      ELSE 'other' END
             ELSE 'other' END AS kind,
-       b.principal, b.first_seen, b.last_seen, b.event_count, b.distinct_src_ips, b.sample_actions,
-       b.issued_at, b.expires_at, b.issued_by, b.issued_event_id,
+       fx_redact(b.principal) AS principal, b.first_seen, b.last_seen, b.event_count, b.distinct_src_ips,
+       CASE WHEN len(b.sample_actions) = 0 THEN b.sample_actions
+            ELSE string_split(fx_redact(array_to_string(b.sample_actions, chr(10))), chr(10)) END AS sample_actions,
+       b.issued_at, b.expires_at, fx_redact(b.issued_by) AS issued_by, b.issued_event_id,
        r.revoked_at, r.revoked_how, r.revoked_event_id,
        coalesce(a.used_after_revoke, 0) AS used_after_revoke,
-       b.source, b.src_ips, b.failed_events, a.last_used_after_revoke
+       b.source, CASE WHEN len(b.src_ips) = 0 THEN b.src_ips
+                      ELSE string_split(fx_redact(array_to_string(b.src_ips, chr(10))), chr(10)) END AS src_ips,
+       b.failed_events, a.last_used_after_revoke
 FROM base b LEFT JOIN revoked r USING (credential_id) LEFT JOIN after a USING (credential_id)
 """
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from forensics import verify
 
 ORDER = 30
+READS = ("events",)
 
 _DEPLOYS = """
 CREATE OR REPLACE TEMP TABLE _fx_deploys AS

@@ -6,7 +6,8 @@ of ``records_loaded`` that matched an event the case already held). Blank lines 
 ``blank_lines`` and are not records.
 
 Containers are recognised by content, never by file name: gzip by its magic bytes; then JSON Lines,
-one JSON document (an array, a ``{"Records": [...]}`` object, or any object), CSV, or text.
+one JSON document (an array, an object holding its records under a key a source declares in
+``record_keys``, such as ``{"Records": [...]}``, or any object), CSV, or text.
 Inputs are only ever opened for reading.
 
 The package, by seam: ``files`` (the walk, hashing, byte streams), ``sniff`` (the container and a sample

@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 
 from forensics.ingest.files import ByteStream
 from forensics.ingest.limits import BOM
-from forensics.sources.base import RAW_KEEP, chunked
+from forensics.sources.contract import RAW_KEEP
+from forensics.staging import chunked
 
 
 def _int64_array(values: np.ndarray) -> pa.Array:

@@ -10,7 +10,8 @@ from forensics.db import scalar
 from forensics.ingest.files import ByteStream
 from forensics.ingest.journal import Journal
 from forensics.ingest.results import _Counts
-from forensics.sources.base import RAW_KEEP, Source, temp_name
+from forensics.sources.contract import RAW_KEEP, Source
+from forensics.staging import temp_name
 
 
 class CsvReader(Journal):

@@ -15,7 +15,8 @@ from forensics.ingest.journal import Journal
 from forensics.ingest.ledger import _kept_sql, _reject_non_objects
 from forensics.ingest.results import _Counts
 from forensics.ingest.sniff import _LEADING_WS, _array_at
-from forensics.sources.base import RAW_KEEP, Probe, Source, stage, temp_name, unstage
+from forensics.sources.contract import RAW_KEEP, Probe, Source
+from forensics.staging import stage, temp_name, unstage
 
 
 class DocumentReader(Journal):

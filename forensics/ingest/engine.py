@@ -11,6 +11,7 @@ from forensics.db import memory_budget, scalar
 from forensics.errors import UnknownFormat
 from forensics.ingest import limits
 from forensics.ingest.csvs import CsvReader
+from forensics.ingest.dedup import dedup_file
 from forensics.ingest.documents import DocumentReader
 from forensics.ingest.files import ByteStream, iter_input_files
 from forensics.ingest.groups import GroupReader
@@ -18,7 +19,7 @@ from forensics.ingest.lines import LineReader
 from forensics.ingest.plan import Planner, _Plan
 from forensics.ingest.results import FileResult, ProgressFn, _Counts
 from forensics.sources import registry
-from forensics.sources.base import Source, dedup_file
+from forensics.sources.contract import Source
 
 
 class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
@@ -67,7 +68,7 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
         )
         self.current_path = path
         self.journaled = False
-        counts = _Counts()
+        counts = _Counts(notes=list(plan.notes))
         stream = ByteStream(path)
         self.purge(sha)  # rows a killed earlier ingest of these bytes left behind
         self.con.execute("BEGIN TRANSACTION")

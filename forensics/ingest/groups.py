@@ -11,7 +11,9 @@ import pyarrow as pa
 
 from forensics.db import memory_budget, scalar
 from forensics.ingest import limits
+from forensics.ingest.batch import RecordBatch
 from forensics.ingest.chunks import _LineChunk, _prepare
+from forensics.ingest.dedup import dedup_files
 from forensics.ingest.files import ByteStream, _size_hint, _strip_bom
 from forensics.ingest.journal import Journal
 from forensics.ingest.ledger import (
@@ -25,7 +27,8 @@ from forensics.ingest.limits import BOM
 from forensics.ingest.plan import _group_format, _Plan
 from forensics.ingest.results import FileResult, _Counts
 from forensics.ingest.sniff import _LEADING_WS, _array_at
-from forensics.sources.base import Batch, Source, dedup_files, fetch_arrow, keep, stage, temp_name, unstage
+from forensics.sources.contract import Source
+from forensics.staging import fetch_arrow, keep, stage, temp_name, unstage
 
 
 class GroupReader(Journal):
@@ -141,6 +144,7 @@ class GroupReader(Journal):
                         "size": pa.array([p.size for p in done], pa.int64()),
                         "compression": ["gzip" if p.gzip else "none" for p in done],
                         "format": [_group_format(p) for p in done],
+                        "note": pa.array(["; ".join(p.notes) or None for p in done], pa.string()),
                         **{
                             k: pa.array([getattr(counts[p.sha], k) for p in done], pa.int64())
                             for k in ("read", "loaded", "rejected", "duplicate", "blank")
@@ -153,7 +157,7 @@ class GroupReader(Journal):
                 con.execute(
                     f"""INSERT INTO evidence
                         SELECT (SELECT coalesce(max(evidence_id), 0) FROM evidence) + 1 + file_no, path, sha, size,
-                               compression, format, ?, now(), read, loaded, rejected, duplicate, blank, NULL
+                               compression, format, ?, now(), read, loaded, rejected, duplicate, blank, note
                         FROM {view} ORDER BY file_no""",
                     [source.name],
                 )
@@ -189,6 +193,7 @@ class GroupReader(Journal):
                 counts[p.sha].duplicate,
                 counts[p.sha].blank,
                 p.seconds + seconds,
+                "; ".join(p.notes),
             )
             for p in plans
             if p.sha in present
@@ -320,17 +325,13 @@ class GroupReader(Journal):
         con.execute(f"CREATE TEMP VIEW {batch} AS {batch_sql}")
         try:
             records = scalar(con, f"SELECT count(*) FROM {batch}")
-            grouped = Batch(
+            grouped = RecordBatch.of_group(
                 con,
                 batch,
-                None,
-                source,
-                None,
-                None,
-                grouped=True,
+                source=source,
+                files=shas or [],
                 small=records < limits.STAGE_MIN_RECORDS and nbytes < limits.SMALL_BATCH_BYTES,
                 raw_text=raw_text,
-                files=shas,
             )
             source.load_batch(grouped)
             for sha, (loaded, rejected) in grouped.settle_files().items():

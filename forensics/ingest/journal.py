@@ -9,8 +9,10 @@ import pyarrow as pa
 
 from forensics.db import scalar
 from forensics.ingest import limits
+from forensics.ingest.batch import RecordBatch
 from forensics.ingest.results import ProgressFn, _Counts
-from forensics.sources.base import RAW_KEEP, Batch, InsertSink, Source
+from forensics.ingest.sink import InsertSink
+from forensics.sources.contract import RAW_KEEP, Source
 
 
 class Journal:
@@ -81,7 +83,16 @@ class Journal:
         small = (
             records is not None and records < limits.STAGE_MIN_RECORDS and nbytes < limits.SMALL_BATCH_BYTES
         )
-        batch = Batch(self.con, table, sha, source, self.current_path, sink, small, raw_text=raw_text)
+        batch = RecordBatch.of_file(
+            self.con,
+            table,
+            source=source,
+            evidence_sha256=sha,
+            path=self.current_path,
+            sink=sink,
+            small=small,
+            raw_text=raw_text,
+        )
         source.load_batch(batch)
         loaded, rejected = batch.settle()
         counts.loaded += loaded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from forensics.db import scalar
-from forensics.sources.base import RAW_KEEP, Source
+from forensics.sources.contract import RAW_KEEP, Source
 
 
 def _text_lines_sql(view: str, limit: int, where: str = "true") -> str:

@@ -16,7 +16,9 @@ from forensics.ingest.files import ByteStream
 from forensics.ingest.journal import Journal
 from forensics.ingest.ledger import _json_text, _not_records_sql, _reject_lines, _text_lines_sql
 from forensics.ingest.results import _Counts
-from forensics.sources.base import InsertSink, Source, fetch_arrow, keep, stage, temp_name, unstage
+from forensics.ingest.sink import InsertSink
+from forensics.sources.contract import Source
+from forensics.staging import fetch_arrow, keep, stage, temp_name, unstage
 
 
 class LineReader(Journal):

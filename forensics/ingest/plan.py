@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -18,7 +18,7 @@ from forensics.ingest.limits import MAPPING_SUFFIX
 from forensics.ingest.results import FileResult
 from forensics.ingest.sniff import sniff
 from forensics.sources import registry
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Probe, Source
 
 
 @dataclass
@@ -41,6 +41,8 @@ class _Plan:
     #: how its records are laid out: ``array`` (an array at the record path), ``object`` (the document
     #: is its one record) or ``lines`` (JSON Lines)
     layout: str = "array"
+    #: what the detectors had to say (a detector that raised), for the evidence note
+    notes: list[str] = field(default_factory=list)
 
     @property
     def grouped(self) -> bool:
@@ -58,14 +60,16 @@ def _group_format(plan: _Plan) -> str:
 class Planner(Journal):
     """Plans the files of an ingest: which source reads each, and how."""
 
-    def choose_source(self, probe: Probe, loader: str | Source | None, mapping: str | None) -> Source | None:
+    def choose_source(
+        self, probe: Probe, loader: str | Source | None, mapping: str | None
+    ) -> registry.Placement:
         if isinstance(loader, Source):
-            return loader
+            return registry.Placement(loader)
         if mapping is not None:
-            return registry.generic_with_mapping(mapping)
+            return registry.Placement(registry.generic_with_mapping(mapping))
         if loader:
-            return registry.get(loader)
-        return registry.detect(probe)
+            return registry.Placement(registry.get(loader))
+        return registry.place(probe)
 
     def plan_file(
         self, path: str, *, loader: str | Source | None = None, mapping: str | None = None, con=None
@@ -80,7 +84,8 @@ class Planner(Journal):
         if (known := self.already_ingested(path, sha, size, con)) is not None:
             return known
         probe = sniff(path)
-        source = self.choose_source(probe, loader, mapping)
+        placement = self.choose_source(probe, loader, mapping)
+        source, notes = placement.source, placement.notes
         if source is None:
             return FileResult(
                 path,
@@ -88,7 +93,7 @@ class Planner(Journal):
                 sha,
                 size,
                 format=probe.container,
-                note=f"no loader recognises this {probe.container} content",
+                note="; ".join([f"no loader recognises this {probe.container} content", *notes]),
             )
         container = probe.container
         if container not in source.containers:
@@ -99,7 +104,7 @@ class Planner(Journal):
                     sha,
                     size,
                     format=container,
-                    note=f"loader {source.name} does not read {container} content",
+                    note="; ".join([f"loader {source.name} does not read {container} content", *notes]),
                 )
             # an explicitly chosen loader reads what it cannot parse line by line, rejecting each line
             container = "jsonl" if container != "csv" else container
@@ -107,7 +112,9 @@ class Planner(Journal):
             container = "jsonl"
         if source.reads_text_lines and container in ("text", "csv"):
             container = "text"  # the source parses the lines itself (e.g. Prometheus exposition)
-        return _Plan(path, sha, size, probe, source, container, time.perf_counter() - t0)
+        plan = _Plan(path, sha, size, probe, source, container, time.perf_counter() - t0)
+        plan.notes = notes
+        return plan
 
     def already_ingested(self, path: str, sha: str, size: int, con=None) -> FileResult | None:
         """The result for a file whose bytes the case holds already (looked up on ``con``), else None."""

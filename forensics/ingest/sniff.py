@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from forensics.db import scalar
 from forensics.ingest import limits
 from forensics.ingest.files import ByteStream, _strip_bom
-from forensics.sources.base import Probe
+from forensics.sources import registry
+from forensics.sources.contract import Probe
 
 
 def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes], bool]:
@@ -72,17 +74,24 @@ def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
 
 _WS = re.compile(r"[ \t\n\r]*")
 _LEADING_WS = re.compile(rb"[ \t\n\r]*")
-_RECORDS_OPEN = re.compile(r'[ \t\n\r]*\{[ \t\n\r]*"Records"[ \t\n\r]*:[ \t\n\r]*(?=\[)')
+_FIRST_KEY = re.compile(r'[ \t\n\r]*\{[ \t\n\r]*("(?:[^"\\]|\\.)*")[ \t\n\r]*:[ \t\n\r]*(?=\[)')
+
+#: what a document's shape is: its top-level keys, up to 50 sample records, and the wrapper key whose array
+#: they were taken from (None: the document's own elements, or the document itself)
+Shape = tuple[tuple[str, ...], list[Any], str | None]
 
 
-def _document_prefix_shape(prefix: bytes) -> tuple[tuple[str, ...], list] | None:
-    """Top-level keys and up to 50 sample records of a large document that opens as an array or as
-    ``{"Records": [``, parsed from its first bytes only; the rest is not looked at (so an object's
-    keys after ``Records`` are not known, and the document may still prove malformed when the engine
-    reads it). None for any other opening, or when not one record fits in the prefix."""
+def _document_prefix_shape(prefix: bytes, record_keys: tuple[str, ...]) -> Shape | None:
+    """The shape of a large document that opens as an array or as ``{"<key>": [`` for a wrapper key of
+    ``record_keys``, parsed from its first bytes only; the rest is not looked at (so an object's keys
+    after the wrapper are not known, and the document may still prove malformed when the engine reads
+    it). None for any other opening, or when not one record fits in the prefix."""
     text = prefix.decode("utf-8", errors="ignore")  # the prefix may end inside a character
-    m = _RECORDS_OPEN.match(text)
-    keys: tuple[str, ...] = ("Records",) if m else ()
+    m = _FIRST_KEY.match(text)
+    wrapper = _json_loads(m.group(1).encode()) if m else None
+    if m and wrapper not in record_keys:
+        return None
+    keys: tuple[str, ...] = (wrapper,) if m else ()
     i = m.end() if m else _WS.match(text).end()
     if not text.startswith("[", i):
         return None
@@ -90,7 +99,7 @@ def _document_prefix_shape(prefix: bytes) -> tuple[tuple[str, ...], list] | None
     samples: list = []
     i = _WS.match(text, i + 1).end()
     if text.startswith("]", i):
-        return keys, samples
+        return keys, samples, wrapper
     while len(samples) < 50:
         try:
             value, i = decoder.raw_decode(text, i)
@@ -101,7 +110,7 @@ def _document_prefix_shape(prefix: bytes) -> tuple[tuple[str, ...], list] | None
         if not text.startswith(",", i):
             break
         i = _WS.match(text, i + 1).end()
-    return (keys, samples) if samples else None
+    return (keys, samples, wrapper) if samples else None
 
 
 _PLAIN_PATH = re.compile(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
@@ -121,10 +130,11 @@ def _array_at(rpath: str) -> tuple[str, str] | None:
     return structure, "".join(f'."{k}"' for k in keys)
 
 
-def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
-    """Top-level keys and up to 50 sample records of a large JSON document, parsed by DuckDB rather
-    than as Python objects. An object's arrays are cut to their first three elements in the sample,
-    so a source can still recognise its shape. None if the document is not valid JSON."""
+def _document_shape(raw: bytes, record_keys: tuple[str, ...]) -> Shape | None:
+    """The shape of a large JSON document, parsed by DuckDB rather than as Python objects: the elements of
+    an array, or of the array under the first wrapper key of ``record_keys`` an object has, else the object
+    with its arrays cut to their first three elements, so a source can still recognise its shape. None if
+    the document is not valid JSON."""
     import duckdb
 
     try:
@@ -136,15 +146,17 @@ def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
         kind = scalar(con, "SELECT try(json_type(?::VARCHAR))", [text])
         if kind == "ARRAY":
             rows = con.execute("SELECT value FROM json_each(?::VARCHAR) LIMIT 50", [text]).fetchall()
-            return (), [_json_loads(v.encode()) for (v,) in rows]
+            return (), [_json_loads(v.encode()) for (v,) in rows], None
         if kind != "OBJECT":
             return None
         keys = tuple(scalar(con, "SELECT json_keys(?::VARCHAR)", [text]) or ())
-        if "Records" in keys and scalar(con, "SELECT json_type(?::VARCHAR, '$.Records')", [text]) == "ARRAY":
-            rows = con.execute(
-                "SELECT value FROM json_each(?::VARCHAR, '$.Records') LIMIT 50", [text]
-            ).fetchall()
-            return keys, [_json_loads(v.encode()) for (v,) in rows]
+        for key in (k for k in record_keys if k in keys):
+            path = "$." + json.dumps(key)
+            if scalar(con, "SELECT json_type(?::VARCHAR, ?)", [text, path]) == "ARRAY":
+                rows = con.execute(
+                    "SELECT value FROM json_each(?::VARCHAR, ?) LIMIT 50", [text, path]
+                ).fetchall()
+                return keys, [_json_loads(v.encode()) for (v,) in rows], key
         rows = con.execute(
             """SELECT key, CASE WHEN type = 'ARRAY'
                                THEN to_json(json_extract(value, ['$[0]', '$[1]', '$[2]'])[1:least(3, json_array_length(value))])
@@ -152,13 +164,17 @@ def _document_shape(raw: bytes) -> tuple[tuple[str, ...], list] | None:
                FROM json_each(?::VARCHAR)""",
             [text],
         ).fetchall()
-        return keys, [{k: _json_loads(v.encode()) for k, v in rows}]
+        return keys, [{k: _json_loads(v.encode()) for k, v in rows}], None
     finally:
         con.close()
 
 
-def sniff(path: str) -> Probe:
-    """Recognise the container of a file by its content and parse a sample of its records."""
+def sniff(path: str, record_keys: tuple[str, ...] | None = None) -> Probe:
+    """Recognise the container of a file by its content and parse a sample of its records. An object
+    document's records are sampled from under the first wrapper key of ``record_keys`` it holds as an
+    array (by default the keys every known source declares, ``registry.record_keys()``)."""
+    if record_keys is None:
+        record_keys = registry.record_keys()
     stream = ByteStream(path)
     head = _strip_bom(stream.head())
     text_head = head.decode("utf-8", errors="replace")
@@ -185,12 +201,12 @@ def sniff(path: str) -> Probe:
         whole = ByteStream(path, piece_bytes=1 << 20)
         prefix = whole.read_upto(limits.SMALL_DOCUMENT_BYTES)
         if len(prefix) > limits.SMALL_DOCUMENT_BYTES and not maybe_lines:
-            # a large document that opens as an array or as {"Records": [...]: its first records are the
-            # probe; the engine reads (and validates) the whole document once, from the file
-            shape = _document_prefix_shape(_strip_bom(prefix))
+            # a large document that opens as an array or as {"<wrapper key>": [...]: its first records are
+            # the probe; the engine reads (and validates) the whole document once, from the file
+            shape = _document_prefix_shape(_strip_bom(prefix), record_keys)
             if shape is not None:
-                top_keys, samples = shape
-                return Probe(path, "json", samples=samples, top_keys=top_keys, head=text_head)
+                top_keys, samples, wrapper = shape
+                return Probe(path, "json", samples, top_keys=top_keys, head=text_head, wrapper=wrapper)
         if len(prefix) > limits.SMALL_DOCUMENT_BYTES:
             whole = ByteStream(path)
             prefix = whole.read_upto(limits.MAX_DOCUMENT_BYTES)
@@ -201,24 +217,26 @@ def sniff(path: str) -> Probe:
             doc = parsed[0]  # a document on one line (CloudTrail writes them so) was parsed as that line
         else:
             doc = _json_loads(raw)
-        shape = _document_shape(raw) if doc is None and len(raw) <= limits.MAX_DOCUMENT_BYTES else None
+        shape = (
+            _document_shape(raw, record_keys)
+            if doc is None and len(raw) <= limits.MAX_DOCUMENT_BYTES
+            else None
+        )
         if doc is None and shape is None and maybe_lines:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         top_keys: tuple[str, ...] = ()
+        wrapper: str | None = None
+        samples: list[Any] = []
         if shape is not None:
-            top_keys, samples = shape
+            top_keys, samples, wrapper = shape
         elif isinstance(doc, dict):
             top_keys = tuple(doc.keys())
-            recs = doc.get("Records")
-            samples = recs[:50] if isinstance(recs, list) else [doc]
+            wrapper = next((k for k in record_keys if isinstance(doc.get(k), list)), None)
+            samples = doc[wrapper][:50] if wrapper is not None else [doc]
         elif isinstance(doc, list):
             samples = doc[:50]
-        else:
-            samples = []
-        probe = Probe(path, "json", samples=samples, document=doc, top_keys=top_keys, head=text_head)
-        if (
-            len(raw) <= limits.MAX_DOCUMENT_BYTES
-        ):  # the engine reads the document from here, not from disk again
+        probe = Probe(path, "json", samples, doc, top_keys, text_head, wrapper)
+        if len(raw) <= limits.MAX_DOCUMENT_BYTES:  # the engine reads the document from here, not from disk
             probe.content, probe.damage, probe.compressed_read = raw, whole.damage, whole.compressed_read
         return probe
     first = text_head.split("\n", 2)

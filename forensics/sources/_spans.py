@@ -11,7 +11,7 @@ outcome means the same thing whichever tracer produced the span (docs/traces.md)
 from __future__ import annotations
 
 from forensics.db import setting
-from forensics.sources.base import Batch, stage, unstage
+from forensics.sources.contract import Batch, stage, unstage
 
 #: Columns a loader's normalized span table must have.
 NORM_COLUMNS = (

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _PREFIX = re.compile(r"^\ufeff?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z ")
 _PREFIX_SQL = r"^\x{FEFF}?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z) ?"
@@ -34,18 +34,18 @@ class CiJobLogSource(Source):
     containers = ("text", "csv")
     reads_text_lines = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         lines = [ln for ln in probe.head.splitlines() if ln.strip()][:200]
         if len(lines) > 1 and not probe.head.endswith("\n"):
             lines = lines[:-1]  # the head may cut the last line
         if not lines:
-            return 0
+            return Detection.NO
         hits = sum(1 for ln in lines if _PREFIX.match(ln))
         if hits == len(lines):
-            return 85
+            return Detection.STRONG
         if hits * 5 >= len(lines) * 4:
-            return 70  # a few damaged lines: they will be rejected one by one
-        return 50 if hits * 2 >= len(lines) and _PREFIX.match(lines[0]) else 0
+            return Detection.LIKELY  # a few damaged lines: they will be rejected one by one
+        return Detection.LIKELY if hits * 2 >= len(lines) and _PREFIX.match(lines[0]) else Detection.NO
 
     def events_sql(self) -> str:
         return rf"""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from forensics.db import scalar
-from forensics.sources.base import Batch, Probe, Source
+from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _EVENT_KEYS = {"eventVersion", "eventSource", "eventName", "userIdentity", "eventTime", "eventID"}
 _CSV_HEADERS = ("event name", "eventname")
@@ -165,32 +165,33 @@ class CloudTrailSource(Source):
     category = "audit"
     containers = ("jsonl", "json", "csv")
     groupable = True  # a bucket is thousands of small Records files
+    record_keys = ("Records",)
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         if probe.container == "csv":
             header = probe.head.split("\n", 1)[0].lower()
             return (
-                70
+                Detection.LIKELY
                 if any(h in header for h in _CSV_HEADERS) and any(h in header for h in _CSV_ID_HEADERS)
-                else 0
+                else Detection.NO
             )
         if probe.container == "json" and isinstance(probe.document, dict) and _is_digest(probe.document):
-            return 90
+            return Detection.CERTAIN
         if "Records" in probe.top_keys and not probe.objects():
-            return 60  # an empty Records file: only CloudTrail writes these
+            return Detection.LIKELY  # an empty Records file: only CloudTrail writes these
         if probe.container == "json" and probe.document is None and _RECORDS_HEAD.match(probe.head):
-            return 80  # a Records file too large for the probe to parse whole
+            return Detection.STRONG  # a Records file too large for the probe to parse whole
         objs = probe.objects()
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if _looks_like_event(o))
-        return 90 if hits * 2 >= len(objs) else (40 if hits else 0)
+        return Detection.CERTAIN if hits * 2 >= len(objs) else (Detection.WEAK if hits else Detection.NO)
 
     def record_path(self, probe: Probe) -> str:
         if isinstance(probe.document, dict) and _is_digest(probe.document):
             return "$"
         if probe.document is None and _RECORDS_HEAD.match(probe.head):
-            return "$.Records"
+            return "$.Records"  # a Records document the probe could not parse (cut off, or malformed)
         return super().record_path(probe)
 
     def load_batch(self, batch: Batch) -> None:

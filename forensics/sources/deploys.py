@@ -18,7 +18,7 @@ resource (``status.history``; one event per entry).
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, Probe, Source
+from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _DIGEST_RE = "'sha256:[0-9a-f]{64}'"
 _TIME_KEYS = ("time", "timestamp", "deployed_at", "@timestamp")
@@ -38,7 +38,7 @@ class DeployLogSource(Source):
     category = "deploy"
     containers = ("jsonl", "json", "csv")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         if probe.container == "csv":
             header = {h.strip().strip('"').lower() for h in probe.head.split("\n", 1)[0].split(",")}
         else:
@@ -49,8 +49,8 @@ class DeployLogSource(Source):
             and any(k in header for k in _DIGEST_KEYS)
             and ("environment" in header or "action" in header)
         ):
-            return 75
-        return 0
+            return Detection.STRONG
+        return Detection.NO
 
     def events_sql(self) -> str:
         t = "coalesce(" + ", ".join(f"r.doc->>'{k}'" for k in _TIME_KEYS) + ")"
@@ -76,18 +76,18 @@ class GitHubDeploymentSource(Source):
     category = "deploy"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = probe.objects()
         if not objs:
-            return 0
+            return Detection.NO
         o = objs[0]
         if isinstance(o.get("deployment"), dict) and "workflow_job" not in o:
-            return 85
+            return Detection.STRONG
         if "statuses_url" in o and "sha" in o and "task" in o:
-            return 85
+            return Detection.STRONG
         if "deployment_url" in o and "state" in o:
-            return 85
-        return 0
+            return Detection.STRONG
+        return Detection.NO
 
     def events_sql(self) -> str:
         dep = "coalesce(r.doc->'deployment', CASE WHEN (r.doc->>'statuses_url') IS NOT NULL THEN r.doc END)"
@@ -125,20 +125,20 @@ class GitHubActionsSource(Source):
     category = "build"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         doc = probe.document
         if isinstance(doc, dict) and (
             isinstance(doc.get("workflow_runs"), list) or isinstance(doc.get("jobs"), list)
         ):
-            return 85
+            return Detection.STRONG
         o = probe.first
         if isinstance(o.get("workflow_run"), dict) and "deployment" not in o and "workflow_job_run" not in o:
-            return 85
+            return Detection.STRONG
         if isinstance(o.get("workflow_job"), dict):
-            return 85
+            return Detection.STRONG
         if "head_sha" in o and ("run_number" in o or "runner_name" in o or "run_id" in o):
-            return 80
-        return 0
+            return Detection.STRONG
+        return Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         doc = probe.document
@@ -193,13 +193,13 @@ class ArgoCDSource(Source):
     category = "deploy"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         o = probe.first
         if o.get("kind") == "Application" and isinstance((o.get("status") or {}).get("history"), list):
-            return 85
+            return Detection.STRONG
         if "deployedAt" in o and "revision" in o or "deployedAt" in o and "revisions" in o:
-            return 80
-        return 0
+            return Detection.STRONG
+        return Detection.NO
 
     def events_sql(self) -> str:
         return """

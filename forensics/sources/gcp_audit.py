@@ -16,7 +16,7 @@ denied, 8 (RESOURCE_EXHAUSTED) is throttling, others are failures with their cod
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _SHAPE = """{
  "timestamp": "VARCHAR", "insertId": "VARCHAR", "logName": "VARCHAR",
@@ -77,20 +77,14 @@ class GcpAuditSource(Source):
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True
+    record_keys = ("entries",)  # an export of ``gcloud logging read --format=json`` or the API's list
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = probe.objects()
-        if isinstance(probe.document, dict) and isinstance(probe.document.get("entries"), list):
-            objs = [o for o in probe.document["entries"][:50] if isinstance(o, dict)]
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if _is_audit_entry(o))
-        return 85 if hits * 2 >= len(objs) else 0
-
-    def record_path(self, probe: Probe) -> str:
-        if isinstance(probe.document, dict) and isinstance(probe.document.get("entries"), list):
-            return "$.entries"
-        return super().record_path(probe)
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def events_sql(self) -> str:
         return _EVENTS

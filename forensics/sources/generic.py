@@ -31,7 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forensics.errors import BadMapping
-from forensics.sources.base import CATEGORIES, EVENT_COLUMNS, Probe, Source, field_path, sql_str
+from forensics.sources.contract import (
+    CATEGORIES,
+    EVENT_COLUMNS,
+    Detection,
+    Probe,
+    Source,
+    field_path,
+    sql_str,
+)
 
 DEFAULT_TIME_KEYS = [
     "time",
@@ -156,8 +164,12 @@ class GenericSource(Source):
     def from_mapping_file(cls, path: str) -> GenericSource:
         return cls(Mapping.load(path))
 
-    def detect(self, probe: Probe) -> int:
-        return 1  # the fallback for any record-shaped content
+    def detect(self, probe: Probe) -> Detection:
+        return Detection.FALLBACK  # the fallback for any record-shaped content
+
+    def record_path(self, probe: Probe) -> str:
+        """Any source's wrapper: the generic loader reads what another format wraps, too."""
+        return "$." + probe.wrapper if probe.wrapper is not None else "$"
 
     def events_sql(self) -> str:
         m = self.mapping

@@ -18,7 +18,7 @@ given an invented time.
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _AUDIT_KEYS = {
     "@timestamp",
@@ -170,13 +170,17 @@ class GitHubAuditSource(Source):
     containers = ("jsonl", "json", "csv")
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         if probe.container == "csv":
             header = probe.head.split("\n", 1)[0]
-            return 70 if "action" in header and ("@timestamp" in header or "_document_id" in header) else 0
+            return (
+                Detection.LIKELY
+                if "action" in header and ("@timestamp" in header or "_document_id" in header)
+                else Detection.NO
+            )
         objs = probe.objects()
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(
             1
             for o in objs
@@ -185,7 +189,7 @@ class GitHubAuditSource(Source):
             and "." in o["action"]
             and len(_AUDIT_KEYS & o.keys()) >= 3
         )
-        return 80 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def events_sql(self) -> str:
         return _AUDIT_EVENTS
@@ -197,11 +201,11 @@ class GitHubAdminWebhookSource(Source):
     containers = ("jsonl", "json")
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = probe.objects()
         if not objs:
-            return 0
-        return 70 if all(webhook_event(o) for o in objs) else 0
+            return Detection.NO
+        return Detection.LIKELY if all(webhook_event(o) for o in objs) else Detection.NO
 
     def events_sql(self) -> str:
         return _WEBHOOK_EVENTS

@@ -10,7 +10,7 @@ verdict stays ``indeterminate`` ("not checked yet") until ``forensics.verify`` r
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, Probe, Source
+from forensics.sources.contract import Batch, Detection, Probe, Source
 
 
 def attestation_rows_sql(normalized: str, kind: str) -> str:
@@ -137,17 +137,17 @@ class InTotoSource(Source):
     category = "provenance"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         if isinstance(probe.document, dict) and isinstance(probe.document.get("provenance_summary"), dict):
-            return 80
+            return Detection.STRONG
         first = probe.first
         if not first or "mediaType" in first:
-            return 0
+            return Detection.NO
         if _is_dsse(first) or _is_statement(first) or _is_link(first):
-            return 85
+            return Detection.STRONG
         if _is_predicate(first):
-            return 60
-        return 0
+            return Detection.LIKELY
+        return Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         if isinstance(probe.document, dict) and isinstance(probe.document.get("provenance_summary"), dict):

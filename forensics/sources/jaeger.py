@@ -13,7 +13,7 @@ the trace's ``processes`` (or the span's inline ``process``).
 from __future__ import annotations
 
 from forensics.sources._spans import KV_LIST, install_macros, load_spans
-from forensics.sources.base import Batch, Probe, Source, temp_name
+from forensics.sources.contract import Batch, Detection, Probe, Source, temp_name
 
 _TAG = '{"key": "VARCHAR", "value": "VARCHAR"}'
 TRACE_TYPE = (
@@ -36,14 +36,14 @@ class JaegerUi(Source):
     category = "trace"
     containers = ("json", "jsonl")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         first = probe.first
         data = first.get("data")
         if isinstance(data, list) and data and _is_trace(data[0]):
-            return 85
+            return Detection.STRONG
         if _is_trace(first):
-            return 80
-        return 0
+            return Detection.STRONG
+        return Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         if (

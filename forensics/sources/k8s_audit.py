@@ -18,7 +18,7 @@ Kubernetes writes RFC 3339 times with a zone; a zone-less time is rejected, neve
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, Probe, Source
+from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _EVENT_KEYS = {
     "kind",
@@ -145,23 +145,25 @@ class K8sAuditSource(Source):
     containers = ("jsonl", "json")
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         doc = probe.document
         if (
             isinstance(doc, dict)
             and doc.get("kind") == "EventList"
             and str(doc.get("apiVersion", "")).startswith("audit.k8s.io")
         ):
-            return 90
+            return Detection.CERTAIN
         objs = probe.objects()
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if "auditID" in o and ("verb" in o or "stage" in o))
         if hits * 2 >= len(objs):
-            return 90
+            return Detection.CERTAIN
         if all(o.keys() and o.keys() <= _EVENT_KEYS and "kind" in o for o in objs):
-            return 20  # only audit Event keys, e.g. a damaged event: still ours, to reject with a reason
-        return 40 if hits else 0
+            return (
+                Detection.WEAK
+            )  # only audit Event keys, e.g. a damaged event: still ours, to reject with a reason
+        return Detection.WEAK if hits else Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         if isinstance(probe.document, dict) and probe.document.get("kind") == "EventList":
@@ -194,7 +196,7 @@ class K8sAuditCsvSource(Source):
     containers = ("csv",)
     reads_text_lines = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         first = probe.head.split("\n", 1)[0]
         fields = first.split(",")
         looks = (
@@ -203,7 +205,7 @@ class K8sAuditCsvSource(Source):
             and len(fields[9]) == 36
             and fields[1][:2] == "20"
         )
-        return 80 if looks else 0
+        return Detection.STRONG if looks else Detection.NO
 
     def load_batch(self, batch: Batch) -> None:
         batch.reject(

@@ -26,7 +26,7 @@ from forensics.sources._spans import (
     load_spans,
     write_spans,
 )
-from forensics.sources.base import Batch, Probe, Source, stage, temp_name
+from forensics.sources.contract import Batch, Detection, Probe, Source, stage, temp_name
 
 _KV = {
     "key": "VARCHAR",
@@ -101,16 +101,16 @@ class OtlpTraces(Source):
     category = "trace"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         first = probe.first
         if _is_resource_spans(first.get("resourceSpans")):
-            return 90
+            return Detection.CERTAIN
         result = first.get("result")
         if isinstance(result, dict) and _is_resource_spans(result.get("resourceSpans")):
-            return 90
+            return Detection.CERTAIN
         if _is_resource_spans(first.get("batches")):
-            return 85
-        return 0
+            return Detection.STRONG
+        return Detection.NO
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
@@ -203,7 +203,7 @@ class TempoSearch(Source):
     category = "trace"
     containers = ("json",)
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         traces = probe.first.get("traces")
         if (
             isinstance(traces, list)
@@ -212,8 +212,8 @@ class TempoSearch(Source):
             and "traceID" in traces[0]
             and ("spanSet" in traces[0] or "spanSets" in traces[0])
         ):
-            return 80
-        return 0
+            return Detection.STRONG
+        return Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         return "$.traces"

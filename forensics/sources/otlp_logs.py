@@ -10,7 +10,7 @@ OTLP specification says); if both are missing its ``time`` stays NULL and ``time
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, Probe, Source, temp_name
+from forensics.sources.contract import Batch, Detection, Probe, Source, temp_name
 
 #: An OTLP AnyValue (JSON path expression ``v``) as text: strings as they are, other kinds as JSON text.
 ANYVALUE_TEXT = (
@@ -29,11 +29,11 @@ class OtlpLogsSource(Source):
     category = "other"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         v = probe.first.get("resourceLogs")
         if isinstance(v, list) and (not v or isinstance(v[0], dict)):
-            return 90
-        return 0
+            return Detection.CERTAIN
+        return Detection.NO
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con

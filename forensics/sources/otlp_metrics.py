@@ -11,7 +11,7 @@ point is rejected with that reason.
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, Probe, Source, temp_name
+from forensics.sources.contract import Batch, Detection, Probe, Source, temp_name
 from forensics.sources.otlp_logs import anyvalue_text
 from forensics.sources.prometheus import insert_metric_rows
 
@@ -23,11 +23,11 @@ class OtlpMetricsSource(Source):
     category = "other"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         v = probe.first.get("resourceMetrics")
         if isinstance(v, list) and (not v or isinstance(v[0], dict)):
-            return 90
-        return 0
+            return Detection.CERTAIN
+        return Detection.NO
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con

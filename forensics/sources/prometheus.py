@@ -25,7 +25,7 @@ import pyarrow as pa
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 from prometheus_client.parser import text_string_to_metric_families as prom_families
 
-from forensics.sources.base import Batch, Probe, Source, temp_name
+from forensics.sources.contract import Batch, Detection, Probe, Source, temp_name
 
 _SAMPLE_LINE = re.compile(
     r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?[ \t]+[-+]?([0-9.eE+-]+|NaN|Nan|nan|[+-]?Inf|inf)([ \t]+-?[0-9.eE+-]+)?[ \t]*$"
@@ -60,16 +60,16 @@ class PrometheusSource(Source):
     def __init__(self) -> None:
         self._state: dict[str, _FileState] = {}
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         lines = [ln.strip() for ln in probe.head.splitlines() if ln.strip()][:200]
         if not lines:
-            return 0
+            return Detection.NO
         if any(_META.match(ln) for ln in lines):
-            return 80
+            return Detection.STRONG
         samples = [ln for ln in lines if not ln.startswith("#")]
         if samples and sum(1 for ln in samples if _SAMPLE_LINE.match(ln)) >= 0.9 * len(samples):
-            return 60
-        return 0
+            return Detection.LIKELY
+        return Detection.NO
 
     # -- loading ---------------------------------------------------------------------------------
     def load_batch(self, batch: Batch) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import dataclass, field
 from functools import cache
 
 from forensics.errors import UnknownFormat
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import SOURCE_NAME, Detection, Probe, Source
 
-_SKIP = {"base", "registry"}
+_SKIP = {"base", "contract", "registry"}
 
 
 @cache
@@ -22,6 +23,14 @@ def all_sources() -> tuple[Source, ...]:
             continue
         module = importlib.import_module(f"forensics.sources.{info.name}")
         found.extend(getattr(module, "SOURCES", ()))
+    for s in found:
+        if not SOURCE_NAME.fullmatch(s.name):
+            raise ValueError(
+                f"source name {s.name!r} breaks the spelling rule {SOURCE_NAME.pattern}: rename it"
+            )
+        for key in s.record_keys:
+            if not key.isidentifier():
+                raise ValueError(f"source {s.name}: record key {key!r} is not an identifier; use record_path")
     return tuple(found)
 
 
@@ -36,19 +45,41 @@ def get(name: str) -> Source:
     raise UnknownFormat(f"unknown loader {name!r}; known loaders: {', '.join(names())}")
 
 
-def detect(probe: Probe) -> Source | None:
-    """The source most confident that it owns the probed file, or None. Ties go to the first by name."""
-    best: tuple[int, Source | None] = (0, None)
+@cache
+def record_keys() -> tuple[str, ...]:
+    """Every wrapper key a source declares (``Source.record_keys``), in the sources' order."""
+    return tuple(dict.fromkeys(k for s in all_sources() for k in s.record_keys))
+
+
+@dataclass
+class Placement:
+    """Which source the detectors chose for a probed file, how sure it was, and the detectors that
+    raised (each as ``detector <name> raised <error>``), which count as ``Detection.NO``."""
+
+    source: Source | None
+    level: Detection = Detection.NO
+    notes: list[str] = field(default_factory=list)
+
+
+def place(probe: Probe) -> Placement:
+    """The source most sure that it owns the probed file. Ties go to the first by name."""
+    best = Placement(None)
     for s in all_sources():
         if probe.container not in s.containers:
             continue
         try:
-            score = s.detect(probe)
-        except (KeyError, TypeError, AttributeError, IndexError, ValueError):
-            score = 0
-        if score > best[0]:
-            best = (score, s)
-    return best[1]
+            level = Detection(s.detect(probe))
+        except Exception as e:  # noqa: BLE001 - a detector's bug must not hide the file: it is noted
+            best.notes.append(f"detector {s.name} raised {type(e).__name__}: {e}")
+            continue
+        if level > best.level:
+            best.source, best.level = s, level
+    return best
+
+
+def detect(probe: Probe) -> Source | None:
+    """The source most sure that it owns the probed file, or None (see ``place``)."""
+    return place(probe).source
 
 
 def generic_with_mapping(mapping_path: str) -> Source:

@@ -23,7 +23,7 @@ import json
 
 import pyarrow as pa
 
-from forensics.sources.base import Batch, Probe, Source
+from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _CDX_NS = "http://cyclonedx.org/schema/bom/"
 
@@ -33,18 +33,18 @@ class SbomJsonSource(Source):
     category = "other"
     containers = ("json",)
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         d = probe.document
         if not isinstance(d, dict):
-            return 0
+            return Detection.NO
         if d.get("bomFormat") == "CycloneDX":
-            return 90
+            return Detection.CERTAIN
         if str(d.get("spdxVersion", "")).startswith("SPDX-2"):
-            return 90
+            return Detection.CERTAIN
         ctx = d.get("@context")
         if isinstance(ctx, str) and "spdx.org/rdf/3" in ctx and isinstance(d.get("@graph"), list):
-            return 90
-        return 0
+            return Detection.CERTAIN
+        return Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         return "$"
@@ -135,9 +135,11 @@ class CycloneDxXmlSource(Source):
     def __init__(self) -> None:
         self._parsed: tuple[str, list[dict] | str] | None = None  # (evidence sha256, rows or error)
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         head = probe.head.lstrip()
-        return 85 if head.startswith("<") and "<bom" in head and _CDX_NS in head else 0
+        return (
+            Detection.STRONG if head.startswith("<") and "<bom" in head and _CDX_NS in head else Detection.NO
+        )
 
     def _document(self, batch: Batch) -> list[dict] | str:
         """The parsed document (rows) or the reason it does not parse, once per file. The engine may
@@ -148,12 +150,9 @@ class CycloneDxXmlSource(Source):
         if self._parsed and self._parsed[0] == sha:
             return self._parsed[1]
         text = None
-        if batch.path:
-            from forensics.ingest import ByteStream, hash_file
-
-            if hash_file(batch.path)[0] == sha:
-                raw = b"".join(ByteStream(batch.path))
-                text = raw.decode("utf-8", errors="strict") if raw else ""
+        raw = batch.read_evidence()
+        if raw is not None:
+            text = raw.decode("utf-8", errors="strict") if raw else ""
         if text is None:
             text = batch.con.execute(
                 f"SELECT string_agg(doc->>'$', chr(10) ORDER BY record_no) FROM {batch.table}"

@@ -8,7 +8,7 @@ and timestamps stay in ``attestations.envelope``; ``forensics.verify`` reads the
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, Probe, Source
+from forensics.sources.contract import Batch, Detection, Probe, Source
 from forensics.sources.intoto import load_attestations
 
 MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
@@ -19,11 +19,11 @@ class SigstoreBundleSource(Source):
     category = "provenance"
     containers = ("jsonl", "json")
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = probe.objects()
         if objs and str(objs[0].get("mediaType", "")).startswith(MEDIA_PREFIX):
-            return 90
-        return 0
+            return Detection.CERTAIN
+        return Detection.NO
 
     def load_batch(self, batch: Batch) -> None:
         normalized = """

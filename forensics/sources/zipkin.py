@@ -11,7 +11,7 @@ outcome ``unknown``. ``shared: true`` marks a server span that reuses its client
 from __future__ import annotations
 
 from forensics.sources._spans import KV_LIST, install_macros, load_spans
-from forensics.sources.base import Batch, Probe, Source, temp_name
+from forensics.sources.contract import Batch, Detection, Probe, Source, temp_name
 
 ZIPKIN_TYPE = """{"traceId": "VARCHAR", "id": "VARCHAR", "parentId": "VARCHAR", "name": "VARCHAR",
   "kind": "VARCHAR", "timestamp": "VARCHAR", "duration": "VARCHAR",
@@ -25,10 +25,10 @@ class ZipkinV2(Source):
     containers = ("json", "jsonl")
     accepts_array_records = True  # /api/v2/traces: a list of traces, each a list of spans
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = [o for s in probe.samples for o in (s if isinstance(s, list) else [s]) if isinstance(o, dict)]
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(
             1
             for o in objs
@@ -36,7 +36,7 @@ class ZipkinV2(Source):
             and "id" in o
             and ("localEndpoint" in o or "timestamp" in o or "duration" in o or "kind" in o)
         )
-        return 80 if hits * 2 > len(objs) else 0
+        return Detection.STRONG if hits * 2 > len(objs) else Detection.NO
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con

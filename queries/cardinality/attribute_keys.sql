@@ -7,6 +7,7 @@
 -- forensics/derive/cardinality.py), so one pass over the distinct values gives every column:
 -- the rows with a value are the exact distinct count, and the HyperLogLog sketch sees each
 -- value once, which gives the same estimate as over every occurrence.
+-- @needs: attribute_value_counts
 WITH per_key AS (
     SELECT signal, key,
            CAST(sum(occurrences) AS BIGINT) AS occurrences,

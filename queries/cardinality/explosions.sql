@@ -7,6 +7,7 @@
 -- Params: $window_seconds (default 300), $threshold (ratio, default 5), $min_new (default 10),
 --         $signal (NULL = all).
 -- Non-empty: these keys started producing new values much faster than before, at these times.
+-- @needs: attribute_value_counts
 WITH params AS (
     SELECT to_seconds(coalesce($window_seconds, 300)) AS w, coalesce($threshold, 5.0) AS threshold,
            coalesce($min_new, 10) AS min_new

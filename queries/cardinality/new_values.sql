@@ -3,6 +3,7 @@
 -- Params: $window_seconds (window width), $signal (NULL = all), $key (NULL = all),
 -- $pairs (a list of signal || chr(31) || key: only those keys; NULL = all).
 -- Occurrences without a time are left out. Empty: no timed attributes match.
+-- @needs: attribute_value_counts
 WITH firsts AS (
     SELECT signal, key, value, first_seen
     FROM attribute_value_counts

@@ -1,6 +1,7 @@
 -- Top-N offenders across signals, with no top-10 cap: attribute keys ranked by distinct values,
 -- with metric labels ranked by the series they are responsible for.
 -- Params: $top_n (rows; NULL = all). Empty: no attributes in the case.
+-- @needs: attribute_value_counts
 WITH attrs AS (
     SELECT signal, NULL AS metric, key, count(value) AS distinct_values,
            NULL::BIGINT AS series_due, CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(occurrences) AS BIGINT) AS occurrences

@@ -4,6 +4,7 @@
 -- Ties rank by value (NULL last). Empty: no attribute matches.
 -- Reads attribute_value_counts (one row per distinct value) and keeps a top-N per key as it
 -- goes, so no key's values are sorted in full.
+-- @needs: attribute_value_counts
 WITH top AS (
     SELECT signal, key,
            min_by({'value': value, 'occurrences': occurrences}, {'o': -occurrences, 'v': value},

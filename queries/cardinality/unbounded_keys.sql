@@ -1,10 +1,12 @@
 -- Keys whose values look unbounded: the share of each key's distinct values that look like UUIDs,
--- emails, IP addresses, timestamps, URLs or paths carrying ids, long hex ids or numeric ids.
+-- emails, IP addresses, timestamps, URLs or paths carrying ids (in a path segment: url_with_id; in
+-- a query string or fragment: url_with_query), long hex ids or numeric ids.
 -- A key is flagged when at least $min_share (fraction, default 0.5) of at least $min_distinct
 -- (default 10) distinct values match one pattern.
 -- Params: $signal (NULL = all), $min_share, $min_distinct.
 -- Rows: every key with a pattern match, flagged ones first. Non-empty flagged rows: these keys
 -- should be dropped, hashed or bucketed before they reach a metrics label or an index.
+-- @needs: attribute_value_counts
 WITH d AS (
     SELECT signal, key, value FROM attribute_value_counts
     WHERE value IS NOT NULL AND ($signal IS NULL OR signal = $signal)
@@ -20,6 +22,10 @@ classified AS (
                     OR regexp_full_match(value, '1[0-9]{9}([0-9]{3}){0,3}(\.[0-9]+)?') THEN 'timestamp'
                WHEN (regexp_matches(value, '^(?i)[a-z][a-z0-9+.-]*://') OR starts_with(value, '/'))
                     AND regexp_matches(value, '(?i)/[^/?#]*([0-9]{3,}|[0-9a-f]{16,}|[0-9a-f]{8}-[0-9a-f]{4})[^/?#]*') THEN 'url_with_id'
+               -- a URL (or path) with a query string or fragment: its parameters carry ids, search
+               -- terms, tokens, so its values are as unbounded as what callers send
+               WHEN (regexp_matches(value, '^(?i)[a-z][a-z0-9+.-]*://') OR starts_with(value, '/'))
+                    AND regexp_matches(value, '[?#][^=&#]*=|[?#].') THEN 'url_with_query'
                WHEN regexp_full_match(value, '(?i)(0x)?[0-9a-f]{16,}') THEN 'hex_id'
                WHEN regexp_full_match(value, '[A-Za-z]{0,16}[-_:.]?[0-9]{4,}') THEN 'numeric_id'
            END AS pattern

@@ -1,12 +1,13 @@
 -- Did a deploy change error rate or latency? For each deploy event (category 'deploy') of a
 -- service that has server spans: requests, error/timeout rates and p50/p95/p99 latency over
 -- $minutes (default 30) before and after it, and the change. Outcomes are the caller's.
--- Params: $minutes (default 30), $service (optional).
+-- Params: $minutes (default 30), $service (optional), $start, $end (deploy time, optional).
 -- Empty means no deploy events for services with traces.
 WITH d AS (
     SELECT event_id, time AS deployed_at, service, action, actor, artifact_digest, target
     FROM events WHERE category = 'deploy' AND service IS NOT NULL
-      AND ($service IS NULL OR service = $service)),
+      AND ($service IS NULL OR service = $service)
+      AND ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)),
 side AS (
     SELECT d.event_id, CASE WHEN r.start < d.deployed_at THEN 'before' ELSE 'after' END AS side,
            count(*) AS requests,

@@ -17,7 +17,8 @@ ALTER TABLE spans ADD COLUMN IF NOT EXISTS side_effect BOOLEAN;
 ALTER TABLE spans ADD COLUMN IF NOT EXISTS base_outcome VARCHAR;
 ALTER TABLE spans ADD COLUMN IF NOT EXISTS base_outcome_reason VARCHAR;
 
--- Per trace and service: the clock correction estimated from parent/child pairs (derive/traces.py).
+-- Per trace and service: the clock correction solved from client/server pairs (derive/traces.py);
+-- pairs is the sample count (pairs touching the service).
 CREATE TABLE IF NOT EXISTS trace_skew (
     trace_id          VARCHAR NOT NULL,
     service           VARCHAR,
@@ -26,6 +27,8 @@ CREATE TABLE IF NOT EXISTS trace_skew (
     pairs             INTEGER NOT NULL,
     method            VARCHAR NOT NULL
 );
+-- share of the client/server pairs touching the service that the solved corrections make consistent
+ALTER TABLE trace_skew ADD COLUMN IF NOT EXISTS confidence DOUBLE;
 -- set by derive/traces.py: the failed client span (same client, operation and logical request,
 -- within 60 s before) that this client span retries
 ALTER TABLE spans ADD COLUMN IF NOT EXISTS retry_of_span_id VARCHAR;
@@ -44,10 +47,15 @@ SELECT s.trace_id, s.span_id, s.service, s.service_version, s.endpoint, s.name, 
        coalesce(p.duration_us, s.duration_us) AS latency_us,
        p.retry_of_span_id IS NOT NULL AS is_retry,
        coalesce(p.http_status, s.http_status) AS http_status,
-       -- spends error budget: a timeout, or a failure that is not the caller's own fault (HTTP 4xx)
+       -- spends error budget: a timeout, or a failure that is not the caller's own fault (HTTP 4xx
+       -- but 408 and 429; gRPC 1, 3, 5, 6, 7, 9, 10, 11, 16): the defaults of queries/traces/burn_rate.sql
        coalesce(p.outcome, s.outcome) = 'timeout'
          OR (coalesce(p.outcome, s.outcome) = 'failure'
-             AND coalesce(coalesce(p.http_status, s.http_status) NOT BETWEEN 400 AND 499, true)) AS slo_bad
+             AND NOT coalesce(coalesce(p.http_status, s.http_status) BETWEEN 400 AND 499
+                              AND coalesce(p.http_status, s.http_status) NOT IN (408, 429), false)
+             AND NOT coalesce(list_contains([1, 3, 5, 6, 7, 9, 10, 11, 16], coalesce(p.grpc_status, s.grpc_status)),
+                              false)) AS slo_bad,
+       coalesce(p.grpc_status, s.grpc_status) AS grpc_status
 FROM spans s
 -- Zipkin shared span: the client span with the server's own id, in another service
 LEFT JOIN (SELECT trace_id, span_id, service FROM spans WHERE kind = 'client') z

@@ -1,0 +1,124 @@
+"""The detection matrix (issue 14, part 8): one fixture per source; each is placed by its own loader, and
+no other loader is as sure of it (no tie decides). A source added without a fixture fails here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forensics.ingest import sniff
+from forensics.sources import registry
+from forensics.sources.contract import Detection
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+CT = "cloudtrail/AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/14"
+
+#: fixtures in the repository's sample data, by source
+SAMPLE_FIXTURES = {
+    "generic": "app/payments-app.jsonl",
+    "github_actions": "ci/github_actions_runs.jsonl",
+    "ci_joblog": "ci/job_logs/run-8000-job-80001.log",
+    "cloudtrail": f"{CT}/111122223333_CloudTrail_us-east-1_20260314T0800Z_EaXy6w72AFMj1aVd.json.gz",
+    "deploys": "deploys/deploys.jsonl",
+    "github_audit": "github/acme-pay-audit-log-export.json",
+    "k8s_audit": "k8s/prod-eu-1-kube-apiserver-audit.log",
+    "prometheus": "metrics/http_server_requests.prom",
+    "otlp-logs": "otlp/payments-logs.jsonl",
+    "intoto": "provenance/payments-1.4.2.intoto.jsonl",
+    "otlp": "traces/otel-collector-traces.jsonl",
+}
+
+
+def _jsonl(*records: dict) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+_SPAN = {"traceID": "a1", "spanID": "b1", "operationName": "GET", "startTime": 1, "duration": 2}
+
+#: small fixtures written here, by source: (file name, content)
+INLINE_FIXTURES: dict[str, tuple[str, str]] = {
+    "argocd": (
+        "app.json",
+        json.dumps({"kind": "Application", "metadata": {"name": "pay"}, "status": {"history": []}}),
+    ),
+    "gcp_audit": (
+        "gcp.jsonl",
+        _jsonl(
+            {
+                "insertId": "1",
+                "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+                "timestamp": "2026-03-14T09:30:00Z",
+                "protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog"},
+            }
+        ),
+    ),
+    "github_admin_webhook": (
+        "hook.json",
+        json.dumps({"action": "created", "sender": {"login": "a"}, "key": {"id": 1}, "repository": {"id": 2}}),
+    ),
+    "github_deployment": (
+        "deployment.json",
+        json.dumps({"action": "created", "deployment": {"id": 1, "sha": "abc"}, "repository": {"id": 2}}),
+    ),
+    "jaeger": ("jaeger.json", json.dumps({"data": [{"traceID": "a1", "spans": [_SPAN], "processes": {}}]})),
+    "k8s_audit_csv": (
+        "audit.csv",
+        "c1,2023-01-10T10:00:00Z,admin,get,pods,default,p,/api/v1/pods,"
+        "0f2e6a9c-1b7d-4c3e-9a8b-5d6f7e8a9b0c,0f2e6a9c-1b7d-4c3e-9a8b-5d6f7e8a9b0c,ResponseComplete,"
+        "200,x,y,z\n"
+        "c1,2023-01-10T10:00:01Z,admin,get,pods,default,p,/api/v1/pods,"
+        "1f2e6a9c-1b7d-4c3e-9a8b-5d6f7e8a9b0c,1f2e6a9c-1b7d-4c3e-9a8b-5d6f7e8a9b0c,ResponseComplete,"
+        "200,x,y,z\n",
+    ),
+    "otlp-metrics": ("metrics.jsonl", _jsonl({"resourceMetrics": [{"resource": {}, "scopeMetrics": []}]})),
+    "sbom": ("bom.json", json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []})),
+    "sbom_xml": (
+        "bom.xml",
+        '<?xml version="1.0"?>\n<bom xmlns="http://cyclonedx.org/schema/bom/1.5" version="1">\n'
+        "<components/>\n</bom>\n",
+    ),
+    "sigstore_bundle": (
+        "bundle.sigstore.json",
+        json.dumps({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": {}}),
+    ),
+    "tempo-search": (
+        "search.json",
+        json.dumps({"traces": [{"traceID": "a1", "rootServiceName": "pay", "spanSets": []}]}),
+    ),
+    "zipkin": (
+        "zipkin.json",
+        json.dumps([[{"traceId": "a1", "id": "b1", "timestamp": 1, "duration": 2, "name": "get"}]]),
+    ),
+}
+
+
+def _levels(path: Path) -> list[tuple[Detection, str]]:
+    """Every source's level for the file, most sure first (ties side by side)."""
+    probe = sniff(str(path))
+    return sorted(
+        ((Detection(s.detect(probe)), s.name) for s in registry.all_sources() if probe.container in s.containers),
+        key=lambda t: (-t[0], t[1]),
+    )
+
+
+def test_every_source_has_one_fixture():
+    assert sorted(SAMPLE_FIXTURES.keys() | INLINE_FIXTURES.keys()) == registry.names()
+    assert not SAMPLE_FIXTURES.keys() & INLINE_FIXTURES.keys()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_FIXTURES.keys() | INLINE_FIXTURES.keys()))
+def test_each_fixture_is_placed_by_its_own_loader_by_no_tie(name, tmp_path):
+    if name in SAMPLE_FIXTURES:
+        path = SAMPLE / SAMPLE_FIXTURES[name]
+    else:
+        file_name, text = INLINE_FIXTURES[name]
+        path = tmp_path / file_name
+        path.write_text(text)
+    levels = _levels(path)
+    (top, winner), (runner_up, second) = levels[0], levels[1]
+    assert winner == name, f"{path.name} is placed by {winner}, not {name}: {levels[:3]}"
+    assert top > runner_up, f"{name} ties with {second} at {top.name}"
+    assert top > Detection.FALLBACK or name == "generic"
+    assert registry.detect(sniff(str(path))).name == name
