@@ -56,7 +56,9 @@ INLINE_FIXTURES: dict[str, tuple[str, str]] = {
     ),
     "github_admin_webhook": (
         "hook.json",
-        json.dumps({"action": "created", "sender": {"login": "a"}, "key": {"id": 1}, "repository": {"id": 2}}),
+        json.dumps(
+            {"action": "created", "sender": {"login": "a"}, "key": {"id": 1}, "repository": {"id": 2}}
+        ),
     ),
     "github_deployment": (
         "deployment.json",
@@ -81,7 +83,9 @@ INLINE_FIXTURES: dict[str, tuple[str, str]] = {
     ),
     "sigstore_bundle": (
         "bundle.sigstore.json",
-        json.dumps({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": {}}),
+        json.dumps(
+            {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": {}}
+        ),
     ),
     "tempo-search": (
         "search.json",
@@ -93,12 +97,246 @@ INLINE_FIXTURES: dict[str, tuple[str, str]] = {
     ),
 }
 
+_VPC_HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+_POD_STATUS = {
+    "phase": "Running",
+    "startTime": "2026-03-14T10:30:00Z",
+    "containerStatuses": [
+        {
+            "name": "app",
+            "state": {"running": {"startedAt": "2026-03-14T10:30:00Z"}},
+            "ready": True,
+            "image": "pay:1",
+            "imageID": "pay@sha256:" + "a" * 64,
+        }
+    ],
+}
+_CONTAINERS = {"template": {"spec": {"containers": [{"name": "app", "image": "pay:1"}]}}}
+
+#: the loaders added for issue 21
+INLINE_FIXTURES.update(
+    {
+        "okta": (
+            "okta.jsonl",
+            _jsonl(
+                {
+                    "uuid": "u1",
+                    "published": "2026-03-14T09:00:00Z",
+                    "eventType": "user.session.start",
+                    "actor": {"alternateId": "a@x"},
+                    "outcome": {"result": "SUCCESS"},
+                }
+            ),
+        ),
+        "entra_signin": (
+            "signin.json",
+            json.dumps(
+                {
+                    "value": [
+                        {
+                            "id": "1",
+                            "createdDateTime": "2026-03-14T09:00:00Z",
+                            "userPrincipalName": "a@x",
+                            "status": {"errorCode": 0},
+                        }
+                    ]
+                }
+            ),
+        ),
+        "entra_audit": (
+            "audit.json",
+            json.dumps(
+                {
+                    "value": [
+                        {
+                            "id": "1",
+                            "activityDateTime": "2026-03-14T09:00:00Z",
+                            "activityDisplayName": "Add user",
+                            "initiatedBy": {},
+                        }
+                    ]
+                }
+            ),
+        ),
+        "azure_activity": (
+            "activity.json",
+            json.dumps(
+                {
+                    "records": [
+                        {
+                            "time": "2026-03-14T09:00:00Z",
+                            "resourceId": "/subscriptions/s/resourceGroups/g",
+                            "operationName": "X/write",
+                            "category": "Administrative",
+                        }
+                    ]
+                }
+            ),
+        ),
+        "m365_ual": (
+            "ual.jsonl",
+            _jsonl(
+                {
+                    "CreationTime": "2026-03-14T09:00:00",
+                    "Id": "1",
+                    "Operation": "MailItemsAccessed",
+                    "RecordType": 50,
+                    "UserId": "a@x",
+                }
+            ),
+        ),
+        "google_workspace": (
+            "ws.jsonl",
+            _jsonl(
+                {
+                    "kind": "admin#reports#activity",
+                    "id": {
+                        "time": "2026-03-14T09:00:00Z",
+                        "applicationName": "login",
+                        "uniqueQualifier": "1",
+                    },
+                    "events": [{"name": "login_success"}],
+                }
+            ),
+        ),
+        "guardduty": (
+            "gd.json",
+            json.dumps(
+                {
+                    "Findings": [
+                        {
+                            "Type": "Recon:IAMUser/UserPermissions",
+                            "Severity": 5,
+                            "Service": {"ServiceName": "guardduty"},
+                            "Resource": {},
+                            "Arn": "arn:aws:guardduty:x",
+                        }
+                    ]
+                }
+            ),
+        ),
+        "securityhub": (
+            "sh.json",
+            json.dumps(
+                {
+                    "Findings": [
+                        {
+                            "SchemaVersion": "2018-10-08",
+                            "GeneratorId": "g",
+                            "ProductArn": "p",
+                            "AwsAccountId": "1",
+                        }
+                    ]
+                }
+            ),
+        ),
+        "k8s_pods": (
+            "pods.json",
+            json.dumps(
+                {
+                    "kind": "PodList",
+                    "items": [{"kind": "Pod", "metadata": {"name": "p"}, "status": _POD_STATUS}],
+                }
+            ),
+        ),
+        "k8s_workloads": (
+            "deploys.json",
+            json.dumps(
+                {
+                    "kind": "DeploymentList",
+                    "items": [{"kind": "Deployment", "metadata": {"name": "pay"}, "spec": _CONTAINERS}],
+                }
+            ),
+        ),
+        "k8s_events": (
+            "events.json",
+            json.dumps(
+                {
+                    "kind": "EventList",
+                    "apiVersion": "v1",
+                    "items": [
+                        {
+                            "kind": "Event",
+                            "apiVersion": "v1",
+                            "involvedObject": {"kind": "Pod", "name": "p"},
+                            "reason": "Pulled",
+                            "lastTimestamp": "2026-03-14T09:00:00Z",
+                            "type": "Normal",
+                            "metadata": {"name": "e"},
+                        }
+                    ],
+                }
+            ),
+        ),
+        "vpc_flow": (
+            "flows.log",
+            _VPC_HEADER
+            + "\n2 1 eni-1 203.0.113.66 10.0.0.5 443 5000 6 1 40 1773480000 1773480060 ACCEPT OK\n",
+        ),
+        "alb_access": (
+            "alb.log",
+            "http 2026-03-14T09:00:00.000000Z app/lb/1 203.0.113.66:1 10.0.0.1:80 0.0 0.0 0.0 200 200 1 2 "
+            '"GET http://x:80/ HTTP/1.1" "curl" - - arn:tg "Root=1" "-" "-" 0 2026-03-14T09:00:00.000000Z '
+            '"forward" "-" "-"\n',
+        ),
+        "s3_access": (
+            "s3.log",
+            "a" * 64 + " b [14/Mar/2026:09:00:00 +0000] 203.0.113.66 - R1 REST.GET.OBJECT k "
+            '"GET /b/k HTTP/1.1" 200 - 10 10 1 1 "-" "curl" -\n',
+        ),
+        "cloudfront": (
+            "cf.log",
+            "#Version: 1.0\n"
+            + "\t".join(
+                [
+                    "2026-03-14",
+                    "09:00:00",
+                    "LAX1",
+                    "10",
+                    "203.0.113.66",
+                    "GET",
+                    "d.cloudfront.net",
+                    "/",
+                    "200",
+                    "-",
+                    "curl",
+                    "-",
+                    "-",
+                    "Hit",
+                    "id1",
+                    "d",
+                    "https",
+                    "1",
+                    "0.1",
+                ]
+            )
+            + "\n",
+        ),
+        "route53_resolver": (
+            "dns.json",
+            json.dumps(
+                {
+                    "query_timestamp": "2026-03-14T09:00:00Z",
+                    "query_name": "x.",
+                    "query_type": "A",
+                    "srcaddr": "10.0.0.5",
+                    "rcode": "NOERROR",
+                }
+            ),
+        ),
+    }
+)
+
 
 def _levels(path: Path) -> list[tuple[Detection, str]]:
     """Every source's level for the file, most sure first (ties side by side)."""
     probe = sniff(str(path))
     return sorted(
-        ((Detection(s.detect(probe)), s.name) for s in registry.all_sources() if probe.container in s.containers),
+        (
+            (Detection(s.detect(probe)), s.name)
+            for s in registry.all_sources()
+            if probe.container in s.containers
+        ),
         key=lambda t: (-t[0], t[1]),
     )
 

@@ -22,7 +22,7 @@ resolved finding says so. All times are RFC 3339 with a zone.
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _REMOTE = """coalesce(
     f->>'$.Service.Action.AwsApiCallAction.RemoteIpDetails.IpAddressV4',
@@ -114,16 +114,17 @@ def _path(probe: Probe) -> str | None:
 class _Findings(Source):
     category = "finding"
     containers = ("jsonl", "json")
+    record_keys = ("Findings",)
 
     def _is_mine(self, o: dict) -> bool:
         raise NotImplementedError
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = _findings(probe)
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if self._is_mine(o))
-        return 88 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         return _path(probe) or super().record_path(probe)

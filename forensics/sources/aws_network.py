@@ -34,7 +34,7 @@ records too: they are counted as loaded and produce no event. ``raw`` is ``{"lin
 
 from __future__ import annotations
 
-from forensics.sources.base import Batch, Probe, Source
+from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _V2 = (
     "['version', 'account-id', 'interface-id', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', "
@@ -231,17 +231,22 @@ class _TextLog(Source):
     def _is_header(self, line: str) -> bool:
         return False
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         head = _lines(probe)
-        if head and self._is_header(head[0]) and self.header_sql and any(self._is_line(ln) for ln in head[1:]):
-            return 90  # the format's own header line, then its records
+        if (
+            head
+            and self._is_header(head[0])
+            and self.header_sql
+            and any(self._is_line(ln) for ln in head[1:])
+        ):
+            return Detection.CERTAIN  # the format's own header line, then its records
         lines = [ln for ln in head if not self._is_header(ln)]
         if not lines:
-            return 0
+            return Detection.NO
         hits = sum(1 for ln in lines if self._is_line(ln))
         if hits == len(lines):
-            return 86
-        return 70 if hits * 5 >= len(lines) * 4 else 0
+            return Detection.STRONG
+        return Detection.LIKELY if hits * 5 >= len(lines) * 4 else Detection.NO
 
     def load_batch(self, batch: Batch) -> None:
         if self.header_sql:
@@ -311,12 +316,12 @@ class Route53ResolverSource(Source):
     containers = ("jsonl", "json")
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = probe.objects()
         if not objs:
-            return 0
+            return Detection.NO
         keys = {"query_timestamp", "query_name", "query_type", "srcaddr"}
-        return 88 if sum(1 for o in objs if keys <= o.keys()) * 2 >= len(objs) else 0
+        return Detection.STRONG if sum(1 for o in objs if keys <= o.keys()) * 2 >= len(objs) else Detection.NO
 
     def events_sql(self) -> str:
         return _ROUTE53

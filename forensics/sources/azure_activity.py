@@ -24,7 +24,7 @@ sub-status) follows in outcome_reason; 401/403 are access denied.
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 _CLAIMS = "coalesce(doc->'$.identity.claims', try(json(doc->>'Claims')), try(json(doc->>'Claims_d')))"
@@ -86,17 +86,18 @@ class AzureActivitySource(Source):
     name = "azure_activity"
     category = "audit"
     containers = ("jsonl", "json")
+    record_keys = ("records",)
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         if _la_table(probe.document):
-            return 90
+            return Detection.CERTAIN
         objs = probe.objects()
         doc = probe.document
         if isinstance(doc, dict) and isinstance(doc.get("records"), list):
             objs = [o for o in doc["records"][:50] if isinstance(o, dict)]
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(
             1
             for o in objs
@@ -104,7 +105,7 @@ class AzureActivitySource(Source):
             and str(o.get("resourceId", "")).lower().startswith("/subscriptions/")
             and o.get("category") not in ("AuditLogs", "SignInLogs")
         )
-        return 86 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         if _la_table(probe.document):

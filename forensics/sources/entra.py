@@ -26,7 +26,7 @@ Times are RFC 3339 with a zone in every shape; a zone-less time is rejected.
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 # One record, whatever the shape: `g` is the Graph record (the blob's properties, or the row itself).
 _BASE = """
@@ -143,17 +143,18 @@ def _wrapper_path(probe: Probe) -> str | None:
 class _Entra(Source):
     category = "audit"
     containers = ("jsonl", "json")
+    record_keys = ("value", "records")
     groupable = True
 
     def _is_mine(self, o: dict) -> bool:
         raise NotImplementedError
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = _records(probe)
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if self._is_mine(o))
-        return 87 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         return _wrapper_path(probe) or super().record_path(probe)

@@ -28,7 +28,7 @@ in the message -> artifact_digest; ``Warning`` -> failure, ``Normal`` -> success
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _DIGEST = r"regexp_extract({x}, 'sha256:[0-9a-f]{{64}}')"
 
@@ -161,17 +161,18 @@ def _core_event(o: dict) -> bool:
 class _State(Source):
     category = "state"
     containers = ("json", "jsonl")
+    record_keys = ("items",)
     kinds: frozenset[str] = frozenset()
 
     def _is_mine(self, kind: str | None, o: dict) -> bool:
         return (o.get("kind") or kind) in self.kinds and isinstance(o.get("metadata"), dict)
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         kind, objs = _items(probe)
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if self._is_mine(kind, o))
-        return 88 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         doc = probe.document

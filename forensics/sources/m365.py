@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _EVENTS = """
 WITH b AS (
@@ -71,16 +71,16 @@ class M365Source(Source):
     containers = ("jsonl", "json", "csv")
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         if probe.container == "csv":
             header = set(next(csv.reader([probe.head.lstrip("\ufeff").split("\n", 1)[0]]), []))
-            return 88 if _PORTAL_CSV <= header or _SENTINEL_CSV <= header else 0
+            return Detection.STRONG if _PORTAL_CSV <= header or _SENTINEL_CSV <= header else Detection.NO
         objs = probe.objects()
         if not objs:
-            return 0
+            return Detection.NO
         keys = (_API, _SENTINEL, _PORTAL_CSV, _SENTINEL_CSV)
         hits = sum(1 for o in objs if any(k <= o.keys() for k in keys))
-        return 87 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def events_sql(self) -> str:
         return _EVENTS

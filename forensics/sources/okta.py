@@ -16,7 +16,7 @@ category ``authentication``; the rest ``audit``.
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _SHAPE = """{
  "published": "VARCHAR", "uuid": "VARCHAR", "eventType": "VARCHAR", "displayMessage": "VARCHAR",
@@ -64,12 +64,12 @@ class OktaSource(Source):
     containers = ("jsonl", "json")
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = probe.objects()
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if _KEYS <= o.keys() and isinstance(o.get("actor"), dict))
-        return 88 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def events_sql(self) -> str:
         return _EVENTS

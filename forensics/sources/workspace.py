@@ -19,7 +19,7 @@ names with ``fail``, ``denied``, ``block`` or ``suspicious`` are failures (``log
 
 from __future__ import annotations
 
-from forensics.sources.base import Probe, Source
+from forensics.sources.contract import Detection, Probe, Source
 
 _EVENTS = """
 WITH b AS (SELECT record_no, doc FROM {batch}),
@@ -76,17 +76,18 @@ class WorkspaceSource(Source):
     name = "google_workspace"
     category = "audit"
     containers = ("jsonl", "json")
+    record_keys = ("items",)
     groupable = True
 
-    def detect(self, probe: Probe) -> int:
+    def detect(self, probe: Probe) -> Detection:
         objs = probe.objects()
         doc = probe.document
         if isinstance(doc, dict) and isinstance(doc.get("items"), list):
             objs = [o for o in doc["items"][:50] if isinstance(o, dict)]
         if not objs:
-            return 0
+            return Detection.NO
         hits = sum(1 for o in objs if _is_activity(o))
-        return 87 if hits * 2 >= len(objs) else 0
+        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
 
     def record_path(self, probe: Probe) -> str:
         doc = probe.document
