@@ -95,8 +95,11 @@ class Case:
         """Rebuild the derived tables (credentials, deploys, ...) from what the case holds. They are
         aggregations that can spill, so they run within the ingest memory budget."""
 
+        from forensics import findings
+
         with memory_budget(self.con):
             derive.run_all(self.con)
+            findings.derive(self.con)
 
     # -- reading ------------------------------------------------------------------------------
     def sql(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
@@ -133,25 +136,37 @@ class Case:
         sources: Iterable[str] | None = None,
         outcomes: Iterable[str] | None = None,
         limit: int | None = None,
+        ips: Iterable[str] | None = None,
+        credentials: Iterable[str] | None = None,
+        entity: str | None = None,
+        finding: str | None = None,
     ) -> pl.DataFrame:
         """Events ordered by time, with a stable tie-break (source, evidence file, record, sequence).
-        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given."""
+        ``start`` is inclusive and ``end`` exclusive; filters match any of the values given.
+        ``actors`` and ``entity`` match identities and their links (``forensics.findings.entities``;
+        an unknown name raises UnknownEntity with the nearest names); ``ips`` takes addresses or CIDR
+        blocks; ``finding`` gives its evidence and the events around it. ``last_pivot`` says what matched."""
+        from forensics.findings import pivots
+
+        pivot = pivots.build(
+            self.con, actors=actors, ips=ips, credentials=credentials, entity=entity, finding=finding
+        )
+        self.last_pivot = pivot.notes
         t0, t1 = parse_user_time(start), parse_user_time(end)
         if t0 and t1 and t1 <= t0:
             raise BadTimeWindow(f"empty time window: end {end} is not after start {start}")
         params = {
             "start": t0,
             "end": t1,
-            "actors": list(actors) if actors else None,
             "services": list(services) if services else None,
             "sources": list(sources) if sources else None,
             "outcomes": list(outcomes) if outcomes else None,
             "limit": limit,
-        }
+        } | pivot.params
         return self.sql(
             f"""SELECT * EXCLUDE (raw), raw FROM events
                 WHERE ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)
-                  AND ($actors IS NULL OR list_contains($actors, actor))
+                  {"".join(" AND " + w for w in pivot.where)}
                   AND ($services IS NULL OR list_contains($services, service))
                   AND ($sources IS NULL OR list_contains($sources, source))
                   AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
@@ -187,6 +202,39 @@ class Case:
             wanted = queries.parameters(sql)
             out[name] = self.sql(sql, {k: _bindable(params.get(k)) for k in wanted})
         return out
+
+    # -- findings -----------------------------------------------------------------------------
+    def findings(
+        self, min_severity: str | None = None, since=None, detector: str | None = None, status: str | None = None
+    ) -> pl.DataFrame:
+        """Findings, strongest first, with their status from annotations (docs/findings.md)."""
+        from forensics.findings import report
+
+        return report.findings(self, min_severity=min_severity, since=since, detector=detector, status=status)
+
+    def refresh_findings(self) -> dict[str, int]:
+        """Recompute entity links and findings (needs a writable case)."""
+        from forensics import findings
+
+        return findings.derive(self.con)
+
+    def entity(self, name: str):
+        """The identities ``name`` matches, those linked to them, the links' reasons, and their events."""
+        from forensics.findings import report
+
+        return report.entity(self, name)
+
+    def chain(self) -> pl.DataFrame:
+        """The attack chain: findings sharing entities, in time order, one row per step."""
+        from forensics.findings.chain import chain
+
+        return chain(self.con)
+
+    def annotate(self, target: str, **kw) -> int:
+        """Star, tag, comment on or set the status of a finding or event (``forensics.findings.annotations``)."""
+        from forensics.findings.annotations import annotate
+
+        return annotate(self.con, target, **kw)
 
     def running_at(self, t, service: str | None = None) -> pl.DataFrame:
         """What code was running at ``t``: per service and environment, the digest, who deployed it,

@@ -89,7 +89,13 @@ def cmd_timeline(args) -> int:
             sources=args.source,
             outcomes=args.outcome,
             limit=args.limit,
+            ips=args.ip,
+            credentials=args.credential,
+            entity=args.entity,
+            finding=args.finding,
         )
+        for note in case.last_pivot:
+            print(f"forensics: {note}", file=sys.stderr)
     if args.format != "json":
         df = df.drop("raw")
     if args.format == "csv":
@@ -202,6 +208,34 @@ def cmd_invariants(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_findings(args) -> int:
+    import forensics
+    from forensics.findings.report import write
+
+    with forensics.open_case(args.case, read_only=not args.refresh) as case:
+        if args.refresh:
+            case.refresh_findings()
+        df = case.findings(min_severity=args.min_severity, since=args.since)
+    write(df, args.format)
+    return 0
+
+
+def cmd_annotate(args) -> int:
+    import forensics
+
+    with forensics.open_case(args.case) as case:
+        n = case.annotate(
+            args.target,
+            star=True if args.star else (False if args.unstar else None),
+            tag=args.tag,
+            comment=args.comment,
+            status=args.status,
+            author=args.author,
+        )
+    print(f"{n} annotation(s) on {args.target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="forensics",
@@ -227,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--outcome", action="append", choices=["success", "failure", "timeout", "unknown"])
     s.add_argument("--limit", type=int)
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument("--ip", action="append", help="address or CIDR block (repeatable)")
+    s.add_argument("--credential", action="append", help="credential id (repeatable)")
+    s.add_argument("--entity", help="an identity and everything linked to it")
+    s.add_argument("--finding", help="a finding's evidence and the events around it")
     s.set_defaults(func=cmd_timeline)
 
     s = sub.add_parser("run", help="execute a report notebook with papermill and render HTML")
@@ -257,12 +295,31 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("invariants", help="run every invariant; exit 1 if any is violated")
     s.add_argument("--case", required=True)
     s.set_defaults(func=cmd_invariants)
+
+    s = sub.add_parser("findings", help="print the findings of a case, strongest first")
+    s.add_argument("--case", required=True)
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.add_argument("--min-severity", choices=["critical", "high", "medium", "low", "info"])
+    s.add_argument("--since", help="only findings from this time (UTC)")
+    s.add_argument("--refresh", action="store_true", help="recompute entity links and findings first")
+    s.set_defaults(func=cmd_findings)
+
+    s = sub.add_parser("annotate", help="star, tag, comment on or set the status of a finding or event")
+    s.add_argument("target", help="finding id (F-...) or event id")
+    s.add_argument("--case", required=True)
+    s.add_argument("--star", action="store_true")
+    s.add_argument("--unstar", action="store_true")
+    s.add_argument("--tag")
+    s.add_argument("--comment")
+    s.add_argument("--status", choices=["open", "acknowledged", "false_positive"])
+    s.add_argument("--author", help="who annotates (default: the login name)")
+    s.set_defaults(func=cmd_annotate)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants"):
+    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants", "findings", "annotate"):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2

@@ -1,0 +1,94 @@
+"""Reading findings and entities for the Case methods and the CLI: filters, ordering and output
+formats (table, json, csv) with hostile text made safe."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import polars as pl
+
+from forensics.errors import ForensicsError
+from forensics.findings.entities import Match, entity_links_of, resolve
+from forensics.findings.store import SEVERITY_RANK
+from forensics.timewindow import parse_user_time
+
+
+class BadSeverity(ForensicsError):
+    pass
+
+
+def findings(case, *, min_severity=None, since=None, detector=None, status=None) -> pl.DataFrame:
+    if min_severity is not None and min_severity not in SEVERITY_RANK:
+        raise BadSeverity(f"severity must be one of {', '.join(SEVERITY_RANK)}, not {min_severity!r}")
+    return case.sql(
+        """SELECT finding_id, time, "end", severity, severity_rank, detector, rule_id, title, summary, technique,
+                  entities, evidence, matches, attributes, status, starred, tags, comments
+           FROM findings_status
+           WHERE ($rank IS NULL OR severity_rank >= $rank) AND ($since IS NULL OR time >= $since)
+             AND ($detector IS NULL OR detector = $detector) AND ($status IS NULL OR status = $status)
+           ORDER BY severity_rank DESC, time, finding_id""",
+        {
+            "rank": SEVERITY_RANK.get(min_severity) if min_severity else None,
+            "since": parse_user_time(since),
+            "detector": detector,
+            "status": status,
+        },
+    )
+
+
+@dataclass
+class EntityView:
+    """``case.entity(name)``: what matched, every identity linked as the same principal, every
+    link touching them (with its reason and evidence), and their events."""
+
+    match: Match
+    links: pl.DataFrame
+    events: pl.DataFrame
+
+    @property
+    def identities(self) -> pl.DataFrame:
+        return self.match.identities
+
+    def __repr__(self) -> str:
+        return f"EntityView({self.match.describe()}; {self.events.height} events)"
+
+
+def entity(case, name: str) -> EntityView:
+    case.con.complete()
+    m = resolve(case.con, [name])
+    links = entity_links_of(case.con, m.ids)
+    events = case.timeline(entity=name)
+    return EntityView(m, links, events)
+
+
+def write(df: pl.DataFrame, fmt: str, out=None) -> None:
+    """Print findings as a table (strongest first, text cleaned for the terminal), JSON Lines or CSV
+    (formula prefixes neutralised)."""
+    from forensics.display import clean
+
+    out = out or sys.stdout
+    if fmt == "json":
+        out.write(df.write_ndjson())
+        return
+    flat = df.with_columns(
+        pl.col("entities").list.eval(pl.element().struct.field("kind") + ":" + pl.element().struct.field("id"))
+        .list.join(" "),
+        pl.col("evidence").list.eval(pl.element().struct.field("kind") + ":" + pl.element().struct.field("id"))
+        .list.join(" "),
+        pl.col("tags").list.join(","),
+        pl.col("comments").list.join(" | "),
+        pl.col("attributes").cast(pl.String),
+    )
+    if fmt == "csv":
+        formula = pl.col(pl.String).str.contains(r"^[=+\-@\t\r]")
+        out.write(flat.with_columns(pl.when(formula).then("'" + pl.col(pl.String)).otherwise(pl.col(pl.String))).write_csv())
+        return
+    for r in flat.iter_rows(named=True):
+        t = f"{r['time']:%Y-%m-%dT%H:%M:%SZ}" if r["time"] else "-" * 20
+        star = "*" if r["starred"] else " "
+        out.write(f"{star}{r['severity']:8} {t}  {r['finding_id']}  {clean(r['title'], 100)}"
+                  f"{'  [' + r['status'] + ']' if r['status'] != 'open' else ''}\n")  # fmt: skip
+        out.write(f"    {clean(r['summary'] or '', 200)}\n")
+        ev = r["evidence"].split(" ")
+        out.write(f"    evidence ({r['matches']}): {clean(' '.join(ev[:5]), 200)}{' …' if len(ev) > 5 else ''}\n")
