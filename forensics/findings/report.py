@@ -81,8 +81,12 @@ def write(df: pl.DataFrame, fmt: str, out=None) -> None:
         pl.col("attributes").cast(pl.String),
     )
     if fmt == "csv":
-        formula = pl.col(pl.String).str.contains(r"^[=+\-@\t\r]")
-        out.write(flat.with_columns(pl.when(formula).then("'" + pl.col(pl.String)).otherwise(pl.col(pl.String))).write_csv())
+        text = [c for c, t in flat.schema.items() if t == pl.String]
+        safe = [
+            pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            for c in text
+        ]
+        out.write(flat.with_columns(safe).write_csv())
         return
     for r in flat.iter_rows(named=True):
         t = f"{r['time']:%Y-%m-%dT%H:%M:%SZ}" if r["time"] else "-" * 20
