@@ -227,3 +227,16 @@ def test_detector_rows_are_replaced_not_added(tmp_path):
         c.refresh_findings()
         c.refresh_findings()
         assert c.findings().select("finding_id").equals(first.select("finding_id"))
+
+
+def test_discovery_burst(tmp_path):
+    names = ["ListUsers", "ListRoles", "ListPolicies", "GetAccountSummary", "ListGroups"]
+    recs = [ct(i, n) for i, n in enumerate(names)]
+    recs += [ct(10 + i, n, source="ec2") for i, n in enumerate(["DescribeInstances", "DescribeVpcs", "DescribeSubnets",
+                                                                  "DescribeSecurityGroups", "DescribeKeyPairs"])]  # fmt: skip
+    with build(tmp_path, recs) as c:
+        df = found(c, "discovery_burst")
+        assert df.height == 1 and df["matches"][0] == 10
+    console = [dict(r, userAgent="console.amazonaws.com") for r in recs]
+    with build(tmp_path / "console", console) as c:
+        assert found(c, "discovery_burst").is_empty()
