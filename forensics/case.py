@@ -205,7 +205,11 @@ class Case:
 
     # -- findings -----------------------------------------------------------------------------
     def findings(
-        self, min_severity: str | None = None, since=None, detector: str | None = None, status: str | None = None
+        self,
+        min_severity: str | None = None,
+        since=None,
+        detector: str | None = None,
+        status: str | None = None,
     ) -> pl.DataFrame:
         """Findings, strongest first, with their status from annotations (docs/findings.md)."""
         from forensics.findings import report

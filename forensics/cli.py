@@ -319,7 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants", "findings", "annotate"):
+    if getattr(args, "case", None) and args.command in (
+        "timeline",
+        "run",
+        "query",
+        "invariants",
+        "findings",
+        "annotate",
+    ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2

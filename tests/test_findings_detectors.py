@@ -39,7 +39,9 @@ def ct(minute: float, name: str, *, source="iam", user="bob", key="AKIAEXAMPLEBO
 def build(tmp_path, records: list[dict], k8s: list[dict] | None = None):
     d = tmp_path / "logs"
     d.mkdir(parents=True, exist_ok=True)
-    (d / f"{ACCOUNT}_CloudTrail_us-east-1_20260105T0800Z_test.json").write_text(json.dumps({"Records": records}))
+    (d / f"{ACCOUNT}_CloudTrail_us-east-1_20260105T0800Z_test.json").write_text(
+        json.dumps({"Records": records})
+    )
     if k8s:
         (d / "kube-apiserver-audit.log").write_text("".join(json.dumps(e) + "\n" for e in k8s))
     case = forensics.open_case(tmp_path / "c.duckdb")
@@ -200,8 +202,19 @@ def _k8s(verb, resource, user, obj=None, name="x", code=201):
 
 def test_k8s_cluster_admin_binding_and_secrets(tmp_path):
     k8s = [
-        _k8s("create", "clusterrolebindings", "mallory", {"roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}}),
-        _k8s("create", "clusterrolebindings", "mallory", {"roleRef": {"kind": "ClusterRole", "name": "view"}}, name="y"),
+        _k8s(
+            "create",
+            "clusterrolebindings",
+            "mallory",
+            {"roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}},
+        ),
+        _k8s(
+            "create",
+            "clusterrolebindings",
+            "mallory",
+            {"roleRef": {"kind": "ClusterRole", "name": "view"}},
+            name="y",
+        ),
         _k8s("list", "secrets", "mallory", code=200),
         _k8s("list", "secrets", "system:serviceaccount:kube-system:ctrl", code=200),
     ]

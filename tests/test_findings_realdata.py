@@ -29,13 +29,21 @@ def real(shared_data, tmp_path_factory):
 
 
 def _stratus(d) -> list[dict]:
-    return [r for f in sorted((d / "aws_cloudtrail_invictus-stratus").glob("*.json")) for r in json.loads(f.read_text())["Records"]]
+    return [
+        r
+        for f in sorted((d / "aws_cloudtrail_invictus-stratus").glob("*.json"))
+        for r in json.loads(f.read_text())["Records"]
+    ]
 
 
 def test_stratus_enumeration_named(real):
     c, d = real
     recs = _stratus(d)
-    dumpers = {r["userIdentity"].get("accessKeyId") for r in recs if r["eventName"] == "GetAccountAuthorizationDetails"}
+    dumpers = {
+        r["userIdentity"].get("accessKeyId")
+        for r in recs
+        if r["eventName"] == "GetAccountAuthorizationDetails"
+    }
     assert dumpers
     df = c.findings(detector="discovery_burst")
     named = {e["id"] for ents in df["entities"] for e in ents if e["kind"] == "credential"}
@@ -60,7 +68,9 @@ def test_otrf_instance_credential_theft(real):
     df = c.findings(detector="instance_credential_outside_provider")
     assert df["severity"].to_list() == ["critical"] * df.height
     assert df["matches"].sum() == len(stolen)
-    assert {e["id"] for ents in df["entities"] for e in ents if e["kind"] == "ip"} == {r["sourceIPAddress"] for r in stolen}
+    assert {e["id"] for ents in df["entities"] for e in ents if e["kind"] == "ip"} == {
+        r["sourceIPAddress"] for r in stolen
+    }
     reads = [r for r in stolen if r["eventName"] == "GetObject"]
     s3 = c.findings(detector="collection_s3")
     assert s3["matches"].sum() == len(reads)

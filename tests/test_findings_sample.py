@@ -66,7 +66,11 @@ def test_evidence_opens_the_records(sample_case):
     df = sample_case.findings()
     ev = df.select(pl.col("evidence").explode().struct.unnest())
     events = set(ev.filter(pl.col("kind") == "event")["id"])
-    found = set(sample_case.sql("SELECT event_id FROM events WHERE list_contains($i, event_id)", {"i": list(events)})["event_id"])
+    found = set(
+        sample_case.sql("SELECT event_id FROM events WHERE list_contains($i, event_id)", {"i": list(events)})[
+            "event_id"
+        ]
+    )
     assert events == found
     spans = set(ev.filter(pl.col("kind") == "span")["id"])
     known = set(sample_case.sql("SELECT trace_id || ':' || span_id AS k FROM spans")["k"])
@@ -87,7 +91,16 @@ def test_no_secret_shown_in_full(sample_case, sample_dir):
 
 def test_chain_orders_the_story(sample_case):
     chain = sample_case.chain()
-    assert chain.columns == ["step", "time", "finding_id", "detector", "severity", "title", "entities", "evidence"]
+    assert chain.columns == [
+        "step",
+        "time",
+        "finding_id",
+        "detector",
+        "severity",
+        "title",
+        "entities",
+        "evidence",
+    ]
     full = chain.join(sample_case.findings().select("finding_id", "rule_id"), on="finding_id")
     steps = []
     for act, pred in ACTS:
@@ -167,7 +180,11 @@ def test_annotations(tmp_path, sample_dir):
         c.annotate(fid, star=True, tag="persistence", comment="confirmed with the owner", author="ana")
         c.annotate(kms, status="false_positive", author="ana")
         rows = {r["finding_id"]: r for r in c.findings().iter_rows(named=True)}
-        assert rows[fid]["starred"] and rows[fid]["tags"] == ["persistence"] and "ana" in rows[fid]["comments"][0]
+        assert (
+            rows[fid]["starred"]
+            and rows[fid]["tags"] == ["persistence"]
+            and "ana" in rows[fid]["comments"][0]
+        )
         assert rows[kms]["status"] == "false_positive"
         assert kms not in set(c.chain()["finding_id"])
         evidence = c.sql("SELECT count(*) AS n FROM events")["n"][0]

@@ -24,7 +24,9 @@ def annotate(con, target: str, *, star: bool | None = None, tag: str | None = No
     kind = kind or ("finding" if target.startswith("F-") else "event")
     table, col = ("findings", "finding_id") if kind == "finding" else ("events", "event_id")
     if not con.execute(f"SELECT count(*) FROM {table} WHERE {col} = $t", {"t": target}).fetchall()[0][0]:
-        raise BadAnnotation(f"no {kind} {target!r} in the case; list findings with: forensics findings --case CASE")
+        raise BadAnnotation(
+            f"no {kind} {target!r} in the case; list findings with: forensics findings --case CASE"
+        )
     if status is not None and status not in STATUSES:
         raise BadAnnotation(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     rows = []

@@ -78,7 +78,12 @@ def load_aliases(con, path: str | Path) -> int:
     rows = []
     for i, entry in enumerate(doc.get("alias", [])):
         ids, reason = entry.get("ids"), entry.get("reason")
-        if not isinstance(ids, list) or len(ids) < 2 or not all(isinstance(x, str) for x in ids) or not reason:
+        if (
+            not isinstance(ids, list)
+            or len(ids) < 2
+            or not all(isinstance(x, str) for x in ids)
+            or not reason
+        ):
             raise BadAliasFile(f"{path}: alias {i + 1} needs ids (two or more names) and a reason")
         rows += [(ids[0], other, str(reason), str(path)) for other in ids[1:]]
     con.execute("DELETE FROM entity_aliases WHERE declared_in = $p", {"p": str(path)})

@@ -37,7 +37,9 @@ def _networks(values: Iterable[str]):
         try:
             nets.append(ipaddress.ip_network(v.strip(), strict=False))
         except ValueError as e:
-            raise BadAddress(f"{v!r} is not an IP address or CIDR block (e.g. 203.0.113.66 or 203.0.113.0/24)") from e
+            raise BadAddress(
+                f"{v!r} is not an IP address or CIDR block (e.g. 203.0.113.66 or 203.0.113.0/24)"
+            ) from e
     return nets
 
 
@@ -69,7 +71,9 @@ def build(con, *, actors=None, ips=None, credentials=None, entity=None, finding=
         found = _matching_ips(con, list(ips))
         p.where.append("list_contains($ips, src_ip)")
         p.params["ips"] = found
-        p.notes.append(f"{', '.join(ips)} matched {len(found)} address(es): {', '.join(found[:10]) or 'none'}")
+        p.notes.append(
+            f"{', '.join(ips)} matched {len(found)} address(es): {', '.join(found[:10]) or 'none'}"
+        )
     if credentials:
         p.where.append("list_contains($creds, credential_id)")
         p.params["creds"] = list(credentials)
@@ -81,7 +85,9 @@ def build(con, *, actors=None, ips=None, credentials=None, entity=None, finding=
             {"f": finding},
         ).fetchall()
         if not rows:
-            raise UnknownFinding(f"no finding {finding!r} in the case; list them with: forensics findings --case CASE")
+            raise UnknownFinding(
+                f"no finding {finding!r} in the case; list them with: forensics findings --case CASE"
+            )
         t0, t1, ev, ents, title = rows[0]
         p.where.append(
             "(list_contains($f_events, event_id) OR (time >= $f_t0 AND time <= $f_t1"

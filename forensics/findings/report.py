@@ -72,9 +72,11 @@ def write(df: pl.DataFrame, fmt: str, out=None) -> None:
         out.write(df.write_ndjson())
         return
     flat = df.with_columns(
-        pl.col("entities").list.eval(pl.element().struct.field("kind") + ":" + pl.element().struct.field("id"))
+        pl.col("entities")
+        .list.eval(pl.element().struct.field("kind") + ":" + pl.element().struct.field("id"))
         .list.join(" "),
-        pl.col("evidence").list.eval(pl.element().struct.field("kind") + ":" + pl.element().struct.field("id"))
+        pl.col("evidence")
+        .list.eval(pl.element().struct.field("kind") + ":" + pl.element().struct.field("id"))
         .list.join(" "),
         pl.col("tags").list.join(","),
         pl.col("comments").list.join(" | "),
@@ -83,7 +85,10 @@ def write(df: pl.DataFrame, fmt: str, out=None) -> None:
     if fmt == "csv":
         text = [c for c, t in flat.schema.items() if t == pl.String]
         safe = [
-            pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]"))
+            .then("'" + pl.col(c))
+            .otherwise(pl.col(c))
+            .alias(c)
             for c in text
         ]
         out.write(flat.with_columns(safe).write_csv())
@@ -95,4 +100,6 @@ def write(df: pl.DataFrame, fmt: str, out=None) -> None:
                   f"{'  [' + r['status'] + ']' if r['status'] != 'open' else ''}\n")  # fmt: skip
         out.write(f"    {clean(r['summary'] or '', 200)}\n")
         ev = r["evidence"].split(" ")
-        out.write(f"    evidence ({r['matches']}): {clean(' '.join(ev[:5]), 200)}{' …' if len(ev) > 5 else ''}\n")
+        out.write(
+            f"    evidence ({r['matches']}): {clean(' '.join(ev[:5]), 200)}{' …' if len(ev) > 5 else ''}\n"
+        )

@@ -109,7 +109,12 @@ def run_invariants(con) -> int:
         cols = {r[0] for r in con.fetchall()}
         parts.append(_invariant_select(name, sql, cols))
     union = " UNION ALL ".join(p for p, _ in parts)
-    wanted = set().union(*(queries.parameters(p) for p, _ in parts)) - {"detector", "rule", "title", "severity"}
+    wanted = set().union(*(queries.parameters(p) for p, _ in parts)) - {
+        "detector",
+        "rule",
+        "title",
+        "severity",
+    }
     params = {k: None for k in wanted} | {
         "detector": "invariant", "rule": "invariant", "title": "Invariant violated", "severity": "medium",
         "technique": None,
@@ -161,13 +166,15 @@ def _invariant_select(name: str, sql: str, cols: set[str]) -> tuple[str, None]:
     sev = f"'{severity}'"
     if name == "credential_used_after_revocation":
         sev = "CASE WHEN bool_or(v.outcome = 'success') THEN 'critical' ELSE 'high' END"
-    named = next((c for c in ("credential_id", "request_key", "service", "attestation_id") if c in cols), None)
+    named = next(
+        (c for c in ("credential_id", "request_key", "service", "attestation_id") if c in cols), None
+    )
     title_key = f"coalesce(any_value(CAST(v.\"{named}\" AS VARCHAR)), '')" if named else "''"
     select = f"""SELECT {key} AS group_key, '{name}' AS rule_id,
-            {f'min(v."{t0}")' if t0 else 'NULL::TIMESTAMPTZ'} AS time,
-            {f'max(v."{t1}")' if t1 else 'NULL::TIMESTAMPTZ'} AS "end",
+            {f'min(v."{t0}")' if t0 else "NULL::TIMESTAMPTZ"} AS time,
+            {f'max(v."{t1}")' if t1 else "NULL::TIMESTAMPTZ"} AS "end",
             {sev} AS severity, '{title}: ' || {title_key} AS title, {summary} AS summary,
-            {f"'{technique}'" if technique else 'NULL'} AS technique,
+            {f"'{technique}'" if technique else "NULL"} AS technique,
             list_filter({" || ".join(ents) or "[]"}, lambda x: x.id IS NOT NULL)::STRUCT(kind VARCHAR, id VARCHAR)[] AS entities,
             list_filter({" || ".join(ev) or "[]"}, lambda x: x.id IS NOT NULL)[1:500]::STRUCT(kind VARCHAR, id VARCHAR)[] AS evidence,
             count(*) AS matches, NULL::JSON AS attributes
