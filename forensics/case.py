@@ -222,6 +222,12 @@ class Case:
 
         return findings.derive(self.con)
 
+    def load_aliases(self, path: str | os.PathLike) -> int:
+        """Declare identities that are one principal from a TOML alias file (docs/findings.md)."""
+        from forensics.findings.entities import load_aliases
+
+        return load_aliases(self.con, path)
+
     def entity(self, name: str):
         """The identities ``name`` matches, those linked to them, the links' reasons, and their events."""
         from forensics.findings import report

@@ -212,8 +212,11 @@ def cmd_findings(args) -> int:
     import forensics
     from forensics.findings.report import write
 
-    with forensics.open_case(args.case, read_only=not args.refresh) as case:
-        if args.refresh:
+    refresh = args.refresh or bool(args.aliases)
+    with forensics.open_case(args.case, read_only=not refresh) as case:
+        if args.aliases:
+            case.load_aliases(args.aliases)
+        if refresh:
             case.refresh_findings()
         df = case.findings(min_severity=args.min_severity, since=args.since)
     write(df, args.format)
@@ -302,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-severity", choices=["critical", "high", "medium", "low", "info"])
     s.add_argument("--since", help="only findings from this time (UTC)")
     s.add_argument("--refresh", action="store_true", help="recompute entity links and findings first")
+    s.add_argument("--aliases", help="TOML alias file declaring identities that are one (docs/findings.md)")
     s.set_defaults(func=cmd_findings)
 
     s = sub.add_parser("annotate", help="star, tag, comment on or set the status of a finding or event")

@@ -193,3 +193,20 @@ def test_annotations(tmp_path, sample_dir):
         assert c.sql("SELECT count(*) AS n FROM events")["n"][0] == evidence
     assert main(["annotate", "F-nope", "--case", str(tmp_path / "c.duckdb"), "--star"]) == 2
     assert main(["annotate", fid, "--case", str(tmp_path / "c.duckdb"), "--status", "acknowledged"]) == 0
+
+
+def test_alias_file_links_identities(tmp_path, sample_dir, capsys):
+    path = tmp_path / "a.duckdb"
+    with forensics.open_case(path) as c:
+        c.ingest([sample_dir])
+        before = set(c.entity("mallory-dev").match.ids)
+    aliases = tmp_path / "aliases.toml"
+    aliases.write_text('[[alias]]\nids = ["mallory-dev", "ci-runner-7"]\nreason = "the fork\'s author ran the job"\n')
+    assert main(["findings", "--case", str(path), "--aliases", str(aliases)]) == 0
+    capsys.readouterr()
+    with forensics.open_case(path, read_only=True) as c:
+        e = c.entity("mallory-dev")
+        assert "ci-runner-7" in set(e.match.ids) - before
+        assert "the fork's author ran the job" in set(e.links["reason"])
+    aliases.write_text("[[alias]]\nids = ['only-one']\n")
+    assert main(["findings", "--case", str(path), "--aliases", str(aliases)]) == 2
