@@ -18,6 +18,7 @@ WITH uses AS (
     FROM events e JOIN credentials c ON c.credential_id = e.credential_id
     WHERE c.kind IN ('aws_access_key', 'github_pat', 'github_oauth', 'gcp_service_account_key',
                      'k8s_client_certificate')
+      AND c.distinct_src_ips >= 2  -- one address in all: nothing new; skips the window for most keys
       AND e.src_ip IS NOT NULL AND e.src_ip <> 'AWS Internal' AND e.src_ip NOT LIKE '%.amazonaws.com'
       AND regexp_matches(e.src_ip, '^[0-9a-fA-F:.]+$') AND e.event_id IS DISTINCT FROM c.revoked_event_id
 ), pairs AS (

@@ -11,7 +11,9 @@ WITH uses AS (
            count(*) OVER (PARTITION BY e.credential_id ORDER BY e.time, e.event_id
                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior
     FROM events e JOIN credentials c ON c.credential_id = e.credential_id
-    WHERE c.kind = 'aws_access_key' AND e.src_ip IS NOT NULL
+    WHERE c.kind = 'aws_access_key' AND e.src_ip IS NOT NULL AND c.distinct_src_ips >= 2
+      AND e.credential_id IN (SELECT credential_id FROM events WHERE source = 'cloudtrail'
+                              AND action IN ('sts:AssumeRole', 'sts:GetSessionToken', 'sts:GetFederationToken'))
 ), firsts AS (
     SELECT credential_id, src_ip, min(time) AS first_time, arg_min(prior, time) AS prior_uses
     FROM uses GROUP BY ALL
