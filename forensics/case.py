@@ -40,6 +40,7 @@ class Case:
     def __init__(self, path: str | os.PathLike, read_only: bool = False):
         self.path = os.fspath(path)
         self.read_only = read_only
+        self.last_pivot: list[str] = []  # what the last timeline's actor, entity, ip, finding filters matched
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(self.path, read_only=read_only)

@@ -201,7 +201,9 @@ def test_alias_file_links_identities(tmp_path, sample_dir, capsys):
         c.ingest([sample_dir])
         before = set(c.entity("mallory-dev").match.ids)
     aliases = tmp_path / "aliases.toml"
-    aliases.write_text('[[alias]]\nids = ["mallory-dev", "ci-runner-7"]\nreason = "the fork\'s author ran the job"\n')
+    aliases.write_text(
+        '[[alias]]\nids = ["mallory-dev", "ci-runner-7"]\nreason = "the fork\'s author ran the job"\n'
+    )
     assert main(["findings", "--case", str(path), "--aliases", str(aliases)]) == 0
     capsys.readouterr()
     with forensics.open_case(path, read_only=True) as c:
@@ -210,3 +212,12 @@ def test_alias_file_links_identities(tmp_path, sample_dir, capsys):
         assert "the fork's author ran the job" in set(e.links["reason"])
     aliases.write_text("[[alias]]\nids = ['only-one']\n")
     assert main(["findings", "--case", str(path), "--aliases", str(aliases)]) == 2
+
+
+def test_old_case_read_only_says_how_to_derive(tmp_path, capsys):
+    import duckdb
+
+    old = tmp_path / "old.duckdb"
+    duckdb.connect(str(old)).close()  # a case file with none of the findings tables
+    assert main(["findings", "--case", str(old)]) == 2
+    assert "--refresh" in capsys.readouterr().err

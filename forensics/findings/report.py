@@ -18,9 +18,26 @@ class BadSeverity(ForensicsError):
     pass
 
 
+class NoFindings(ForensicsError):
+    """A case made before findings existed, opened read-only: nothing has derived them yet."""
+
+
+def _require_findings(case) -> None:
+    case.con.complete()
+    have = case.con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'findings_status'"
+    ).fetchall()[0][0]
+    if not have:
+        raise NoFindings(
+            f"case {case.path} has no findings yet (made before findings existed); "
+            f"derive them with: forensics findings --case {case.path} --refresh"
+        )
+
+
 def findings(case, *, min_severity=None, since=None, detector=None, status=None) -> pl.DataFrame:
     if min_severity is not None and min_severity not in SEVERITY_RANK:
         raise BadSeverity(f"severity must be one of {', '.join(SEVERITY_RANK)}, not {min_severity!r}")
+    _require_findings(case)
     return case.sql(
         """SELECT finding_id, time, "end", severity, severity_rank, detector, rule_id, title, summary, technique,
                   entities, evidence, matches, attributes, status, starred, tags, comments
