@@ -41,6 +41,7 @@ class Case:
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False):
         self.path = os.fspath(path)
         self.read_only = read_only
+        self.last_pivot: list[str] = []  # what the last timeline's actor, entity, ip, finding filters matched
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(self.path, read_only=read_only)
@@ -114,10 +115,15 @@ class Case:
     def rederive(self, changed: Collection[str] | None = None) -> list[str]:
         """Rebuild the derived tables (credentials, deploys, ...) from what the case holds: every one, or
         with ``changed`` (evidence sha256s just ingested) only those that read rows of those files (see
-        ``forensics.derive``). They are aggregations that can spill, so they run within the ingest
-        memory budget. Returns the derivations that ran."""
+        ``forensics.derive``), then the findings when anything changed. They are aggregations that can
+        spill, so they run within the ingest memory budget. Returns the derivations that ran."""
+        from forensics import findings
+
         with memory_budget(self.con):
-            return derive.run_all(self.con, changed)
+            ran = derive.run_all(self.con, changed)
+            if changed is None or changed:
+                findings.derive(self.con)
+            return ran
 
     # -- reading ------------------------------------------------------------------------------
     def sql(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> pl.DataFrame:
@@ -155,27 +161,39 @@ class Case:
         sources: Iterable[str] | None = None,
         outcomes: Iterable[str] | None = None,
         limit: int | None = None,
+        ips: Iterable[str] | None = None,
+        credentials: Iterable[str] | None = None,
+        entity: str | None = None,
+        finding: str | None = None,
     ) -> pl.DataFrame:
         """Events ordered by time, with a stable tie-break (source, evidence file, record, sequence).
         ``start`` is inclusive and ``end`` exclusive; filters match any of the values given. Every
-        column, ``raw`` too, is redacted (``forensics.redact``); ``raw_event`` shows one original."""
+        column, ``raw`` too, is redacted (``forensics.redact``); ``raw_event`` shows one original.
+        ``actors`` and ``entity`` match identities and their links (``forensics.findings.entities``;
+        an unknown name raises UnknownEntity with the nearest names); ``ips`` takes addresses or CIDR
+        blocks; ``finding`` gives its evidence and the events around it. ``last_pivot`` says what matched."""
+        from forensics.findings import pivots
+
+        pivot = pivots.build(
+            self.con, actors=actors, ips=ips, credentials=credentials, entity=entity, finding=finding
+        )
+        self.last_pivot = pivot.notes
         t0, t1 = parse_user_time(start), parse_user_time(end)
         if t0 and t1 and t1 <= t0:
             raise BadTimeWindow(f"empty time window: end {end} is not after start {start}")
         params = {
             "start": t0,
             "end": t1,
-            "actors": list(actors) if actors else None,
             "services": list(services) if services else None,
             "sources": list(sources) if sources else None,
             "outcomes": list(outcomes) if outcomes else None,
             "limit": limit,
-        }
+        } | pivot.params
         return redact_frame(
             self.sql(
                 f"""SELECT * EXCLUDE (raw), raw FROM events
                 WHERE ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)
-                  AND ($actors IS NULL OR list_contains($actors, actor))
+                  {"".join(" AND " + w for w in pivot.where)}
                   AND ($services IS NULL OR list_contains($services, service))
                   AND ($sources IS NULL OR list_contains($sources, source))
                   AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
@@ -240,6 +258,49 @@ class Case:
                     f"query {name} needs {table!r}, which this case does not have and no derivation "
                     f"makes on demand (those that do: {', '.join(sorted(_ON_DEMAND))}); fix its @needs line"
                 )
+
+    # -- findings -----------------------------------------------------------------------------
+    def findings(
+        self,
+        min_severity: str | None = None,
+        since=None,
+        detector: str | None = None,
+        status: str | None = None,
+    ) -> pl.DataFrame:
+        """Findings, strongest first, with their status from annotations (docs/findings.md)."""
+        from forensics.findings import report
+
+        return report.findings(self, min_severity=min_severity, since=since, detector=detector, status=status)
+
+    def refresh_findings(self) -> dict[str, int]:
+        """Recompute entity links and findings (needs a writable case)."""
+        from forensics import findings
+
+        return findings.derive(self.con)
+
+    def load_aliases(self, path: str | os.PathLike) -> int:
+        """Declare identities that are one principal from a TOML alias file (docs/findings.md)."""
+        from forensics.findings.entities import load_aliases
+
+        return load_aliases(self.con, path)
+
+    def entity(self, name: str):
+        """The identities ``name`` matches, those linked to them, the links' reasons, and their events."""
+        from forensics.findings import report
+
+        return report.entity(self, name)
+
+    def chain(self) -> pl.DataFrame:
+        """The attack chain: findings sharing entities, in time order, one row per step."""
+        from forensics.findings.chain import chain
+
+        return chain(self.con)
+
+    def annotate(self, target: str, **kw) -> int:
+        """Star, tag, comment on or set the status of a finding or event (``forensics.findings.annotations``)."""
+        from forensics.findings.annotations import annotate
+
+        return annotate(self.con, target, **kw)
 
     def running_at(self, t: str | datetime, service: str | None = None) -> pl.DataFrame:
         """What code was running at ``t``: per service and environment, the digest, who deployed it,

@@ -83,7 +83,13 @@ def cmd_timeline(args) -> int:
             sources=args.source,
             outcomes=args.outcome,
             limit=args.limit,
+            ips=args.ip,
+            credentials=args.credential,
+            entity=args.entity,
+            finding=args.finding,
         )
+        for note in case.last_pivot:
+            print(f"forensics: {note}", file=sys.stderr)
     from forensics.safe import frame_csv, frame_ndjson
 
     if args.format != "json":
@@ -203,6 +209,36 @@ def cmd_verify(args) -> int:
             "SELECT verdict, count(DISTINCT attestation_id) AS n FROM attestations GROUP BY ALL ORDER BY ALL"
         )
     print(f"{n} attestations checked: " + ", ".join(f"{v} {c}" for v, c in counts.iter_rows()))
+
+
+def cmd_findings(args) -> int:
+    import forensics
+    from forensics.findings.report import write
+
+    refresh = args.refresh or bool(args.aliases)
+    with forensics.open_case(args.case, read_only=not refresh) as case:
+        if args.aliases:
+            case.load_aliases(args.aliases)
+        if refresh:
+            case.refresh_findings()
+        df = case.findings(min_severity=args.min_severity, since=args.since)
+    write(df, args.format)
+    return 0
+
+
+def cmd_annotate(args) -> int:
+    import forensics
+
+    with forensics.open_case(args.case) as case:
+        n = case.annotate(
+            args.target,
+            star=True if args.star else (False if args.unstar else None),
+            tag=args.tag,
+            comment=args.comment,
+            status=args.status,
+            author=args.author,
+        )
+    print(f"{n} annotation(s) on {args.target}")
     return 0
 
 
@@ -232,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--outcome", action="append", choices=["success", "failure", "timeout", "unknown"])
     s.add_argument("--limit", type=int)
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument("--ip", action="append", help="address or CIDR block (repeatable)")
+    s.add_argument("--credential", action="append", help="credential id (repeatable)")
+    s.add_argument("--entity", help="an identity and everything linked to it")
+    s.add_argument("--finding", help="a finding's evidence and the events around it")
     s.set_defaults(func=cmd_timeline)
 
     s = sub.add_parser(
@@ -284,12 +324,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--no-store", action="store_true", help="do not keep this policy as the case's policy")
     s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("findings", help="print the findings of a case, strongest first")
+    s.add_argument("--case", required=True)
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.add_argument("--min-severity", choices=["critical", "high", "medium", "low", "info"])
+    s.add_argument("--since", help="only findings from this time (UTC)")
+    s.add_argument("--refresh", action="store_true", help="recompute entity links and findings first")
+    s.add_argument("--aliases", help="TOML alias file declaring identities that are one (docs/findings.md)")
+    s.set_defaults(func=cmd_findings)
+
+    s = sub.add_parser("annotate", help="star, tag, comment on or set the status of a finding or event")
+    s.add_argument("target", help="finding id (F-...) or event id")
+    s.add_argument("--case", required=True)
+    s.add_argument("--star", action="store_true")
+    s.add_argument("--unstar", action="store_true")
+    s.add_argument("--tag")
+    s.add_argument("--comment")
+    s.add_argument("--status", choices=["open", "acknowledged", "false_positive"])
+    s.add_argument("--author", help="who annotates (default: the login name)")
+    s.set_defaults(func=cmd_annotate)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants", "verify"):
+    if getattr(args, "case", None) and args.command in (
+        "timeline",
+        "run",
+        "query",
+        "invariants",
+        "verify",
+        "findings",
+        "annotate",
+    ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2
