@@ -166,6 +166,7 @@ def cmd_demo(args) -> int:
     with forensics.open_case(case_path) as case:
         results = case.ingest([args.data], on_file=_print_file)
     _summary(results)
+    _demo_sigma(case_path)
     failed = 0
     for name in DEFAULT_REPORTS:
         if name not in available():
@@ -179,6 +180,19 @@ def cmd_demo(args) -> int:
             failed += 1
             print(f"forensics: {e}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _demo_sigma(case_path) -> None:
+    """The shared corpus's Sigma rules on the demo case, when the corpus is beside the repository."""
+    import forensics
+    from forensics import sigma
+
+    rules = sigma.default_rules_dir()
+    if rules is None:
+        print("sigma: no rules at ../shared/data/sigma, skipped")
+        return
+    with forensics.open_case(case_path) as case:
+        print(sigma.summary_lines(case.sigma(rules))[0])
 
 
 def cmd_query(args) -> int:
@@ -200,6 +214,16 @@ def cmd_invariants(args) -> int:
         print(f"{'VIOLATED' if df.height else 'ok':8} {name}" + (f" ({df.height} rows)" if df.height else ""))
         bad += bool(df.height)
     return 1 if bad else 0
+
+
+def cmd_sigma(args) -> int:
+    import forensics
+    from forensics.sigma import summary_lines
+
+    with forensics.open_case(args.case) as case:
+        coverage = case.sigma(args.rules)
+    print("\n".join(summary_lines(coverage, verbose=args.verbose)))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,12 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("invariants", help="run every invariant; exit 1 if any is violated")
     s.add_argument("--case", required=True)
     s.set_defaults(func=cmd_invariants)
+
+    s = sub.add_parser(
+        "sigma", help="run Sigma rules on a case: matches become findings, each rule's coverage shown"
+    )
+    s.add_argument("--case", required=True)
+    s.add_argument("--rules", required=True, nargs="+", help="rule files or folders (searched recursively)")
+    s.add_argument(
+        "-v", "--verbose", action="store_true", help="also list the rules that ran without a match"
+    )
+    s.set_defaults(func=cmd_sigma)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants"):
+    if getattr(args, "case", None) and args.command in ("timeline", "run", "query", "invariants", "sigma"):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2

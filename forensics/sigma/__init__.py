@@ -4,8 +4,9 @@ every rule; ``coverage(case)`` reads that coverage back for reports."""
 
 from __future__ import annotations
 
-from forensics.sigma.rules import LOGSOURCES, SigmaRulesNotFound, load_rules
+from forensics.sigma.rules import LOGSOURCES, SigmaRulesNotFound, default_rules_dir, load_rules
 from forensics.sigma.run import DETECTOR, STATUSES, Coverage, run
+from forensics.sigma.text import summary_lines
 
 
 def coverage(case):
@@ -22,6 +23,8 @@ __all__ = [
     "Coverage",
     "SigmaRulesNotFound",
     "coverage",
+    "default_rules_dir",
     "load_rules",
     "run",
+    "summary_lines",
 ]

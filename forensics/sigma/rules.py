@@ -37,6 +37,21 @@ LOGSOURCES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+#: rule field names that are another tool's name for a field the platform's records carry, shown in
+#: the coverage reason (the rule still runs as written: no field is renamed)
+FIELD_HINTS = {
+    "gcp.audit.method_name": "protoPayload.methodName (the rule uses the name Elastic's GCP module gives it)",
+    "data.protoPayload.": "protoPayload.* at the top level (the rule expects the LogEntry wrapped in a CloudEvent's data)",
+}
+
+
+def field_hint(name: str) -> str | None:
+    for prefix, hint in FIELD_HINTS.items():
+        if name == prefix or (prefix.endswith(".") and name.startswith(prefix)):
+            return hint
+    return None
+
+
 class SigmaRulesNotFound(ForensicsError):
     """No rule file at the paths given."""
 
@@ -58,6 +73,15 @@ class LoadedRule:
     @property
     def title(self) -> str:
         return (self.rule.title if self.rule is not None else None) or Path(self.path).stem
+
+
+def default_rules_dir() -> Path | None:
+    """SigmaHQ's cloud rules in the shared corpus (``$FORENSICS_SHARED_DATA/sigma``, else
+    ``../shared/data/sigma`` beside the repository), when present."""
+    base = os.environ.get("FORENSICS_SHARED_DATA")
+    root = Path(base) if base else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    d = root / "sigma"
+    return d if d.is_dir() else None
 
 
 def rule_files(paths: Iterable[str | os.PathLike]) -> list[Path]:

@@ -21,7 +21,15 @@ from sigma.exceptions import SigmaError
 
 from forensics.sigma import shape
 from forensics.sigma.backend import FULLTEXT, Column, Compiled, DuckDBRawBackend, install_macros
-from forensics.sigma.rules import LoadedRule, load_rules, logsource_text, severity, sources_for, technique
+from forensics.sigma.rules import (
+    LoadedRule,
+    field_hint,
+    load_rules,
+    logsource_text,
+    severity,
+    sources_for,
+    technique,
+)
 
 DETECTOR = "sigma"
 
@@ -138,7 +146,11 @@ def _run_source(con, src: str, jobs: list[_Job]) -> None:
         job.cov.fields_absent = absent
         if absent and not shape.can_match(rule, set(absent)):
             job.cov.status = "cannot_match"
-            job.cov.reason = f"never in {src} records: {', '.join(absent)}; the rule cannot match as written"
+            hints = sorted({h for f in absent if (h := field_hint(f))})
+            job.cov.reason = (
+                f"never in {src} records: {', '.join(absent)}; the rule cannot match as written"
+                + (f"; records carry {'; '.join(hints)}" if hints else "")
+            )
             continue
         runnable.append(job)
     needed = sorted({f for j in runnable for f in shape.rule_fields(j.loaded.rule)})
