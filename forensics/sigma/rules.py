@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -109,7 +110,7 @@ def load_rules(paths: Iterable[str | os.PathLike]) -> list[LoadedRule]:
     for f in rule_files(paths):
         try:
             col = SigmaCollection.from_yaml(f.read_text(encoding="utf-8"), collect_errors=True)
-        except (SigmaError, ValueError, UnicodeDecodeError) as e:
+        except (SigmaError, yaml.YAMLError, ValueError, UnicodeDecodeError) as e:
             loaded.append(LoadedRule(str(f), None, f"not a Sigma rule: {e}"))
             continue
         if not col.rules:
