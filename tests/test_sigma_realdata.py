@@ -119,7 +119,7 @@ def leaf(rec: dict, field: str, v) -> bool:
         f = sum(flags[x.name] for x in v.flags)
         return any(re.search(str(v.regexp), x, f) for x in present)
     if isinstance(v, SigmaNumber | SigmaCompareExpression):
-        n = float((v.number.number if isinstance(v, SigmaCompareExpression) else v.number))
+        n = float(v.number.number if isinstance(v, SigmaCompareExpression) else v.number)
         op = {"LT": float.__lt__, "LTE": float.__le__, "GT": float.__gt__, "GTE": float.__ge__}
         test = op[v.op.name] if isinstance(v, SigmaCompareExpression) else float.__eq__
         out = False
