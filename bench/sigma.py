@@ -129,8 +129,9 @@ def main() -> int:
         case_path, db = build(Path(tmp), args.events)
         _, kit_cpu, kit_rss, kit_out = measure(KIT, str(case_path), str(RULES.parent))
         _, sq_cpu, sq_rss, sq_out = measure(SQLITE, str(db), str(RULES / "cloud" / "aws"))
-    kit_matches, kit_ran = kit_out.split()
-    sq_matches, sq_ran = sq_out.split()
+    # the last line is the method's answer (DuckDB may draw a progress bar on stdout before it)
+    kit_matches, kit_ran = kit_out.splitlines()[-1].split()
+    sq_matches, sq_ran = sq_out.splitlines()[-1].split()
     print(f"{args.events} CloudTrail events")
     print(
         f"kit (DuckDB, 114 rules read, {kit_ran} ran): {kit_cpu:.1f} CPU s, peak {kit_rss / 2**20:.0f} MB, {kit_matches} matches"

@@ -188,3 +188,28 @@ def test_values_are_bound_not_pasted(ct_case):
     ).rules[0]
     c = DuckDBRawBackend({"eventName": Column("c0")}).compile(rule)
     assert "evil" not in c.predicate and list(c.params.values()) == ["%evil'--%"]
+
+
+def test_records_that_disagree_on_a_list_are_read_both_ways(tmp_path):
+    import forensics
+
+    recs = [
+        {"x": {"name": "a"}},
+        {"x": [{"name": "b"}, {"name": "A"}]},
+        {"x": "a"},
+        {"x": {"name": ["c", "a"]}},
+    ]
+    recs = [
+        {**BASE, "eventTime": f"2026-01-01T00:00:0{i}Z", "eventName": "E", "eventID": f"m{i}", "requestParameters": r}
+        for i, r in enumerate(recs)
+    ]
+    (tmp_path / "t.json").write_text(json.dumps({"Records": recs}))
+    case = forensics.open_case(tmp_path / "c.duckdb")
+    case.ingest([tmp_path / "t.json"])
+    try:
+        got = matched((case, tmp_path), "sel:\n  requestParameters.x.name: a\ncondition: sel")
+        assert got == {"m0", "m1", "m3"}
+        got = matched((case, tmp_path), "sel:\n  requestParameters.x.name: null\ncondition: sel")
+        assert got == {"m2"}
+    finally:
+        case.close()

@@ -58,7 +58,9 @@ def field_shape(struct: object, field: str) -> FieldShape:
         while isinstance(node, list) and steps:  # a list before the key: step into its elements
             steps[-1] = steps[-1] if steps[-1] == "?" else "[*]"
             node = node[0] if node else "NULL"
-        if node == "JSON":  # records disagree below here: read every remaining step both ways
+        if node == "JSON":  # records disagree from here on: read this and every further step both ways
+            if steps:
+                steps[-1] = "?"
             steps += ["?"] * (len(keys) - i)
             node = "JSON"
             break
