@@ -215,3 +215,25 @@ def test_cli_sigma_leads_with_the_answer(ct, capsys, tmp_path):
     assert any("no loader" in line for line in out) and "\x1b" not in "\n".join(out)
     assert main(["sigma", "--case", path, "--rules", str(tmp_path / "missing")]) == 2
     assert main(["sigma", "--case", str(tmp_path / "nocase.duckdb"), "--rules", str(rules)]) == 2
+
+
+def test_demo_runs_the_shared_rules_when_present(ct, capsys, monkeypatch, tmp_path, shared_data):
+    from forensics.cli import _demo_sigma
+
+    case, _ = ct
+    path = case.path
+    case.close()
+    monkeypatch.setenv("FORENSICS_SHARED_DATA", str(shared_data))
+    _demo_sigma(path)
+    # SigmaHQ's "bucket deleted" (eventName DeleteBucket: 3 events by 2 actors) and "bucket
+    # enumeration" (s3 ListBuckets by a caller that is not an AssumedRole: 1 event)
+    out = capsys.readouterr().out
+    assert out.startswith("sigma: 3 findings from 2 matching rules (4 events); 114 rules read"), out
+    import forensics
+
+    with forensics.open_case(path) as c:
+        got = dict(c.sql("SELECT rule_id, sum(matches)::INT AS n FROM findings GROUP BY ALL").iter_rows())
+    assert got == {"39c9f26d-6e3b-4dbb-9c7a-4154b0281112": 3, "f305fd62-beca-47da-ad95-7690a0620084": 1}
+    monkeypatch.setenv("FORENSICS_SHARED_DATA", str(tmp_path / "nothing"))
+    _demo_sigma(path)
+    assert "skipped" in capsys.readouterr().out

@@ -200,7 +200,13 @@ def test_records_that_disagree_on_a_list_are_read_both_ways(tmp_path):
         {"x": {"name": ["c", "a"]}},
     ]
     recs = [
-        {**BASE, "eventTime": f"2026-01-01T00:00:0{i}Z", "eventName": "E", "eventID": f"m{i}", "requestParameters": r}
+        {
+            **BASE,
+            "eventTime": f"2026-01-01T00:00:0{i}Z",
+            "eventName": "E",
+            "eventID": f"m{i}",
+            "requestParameters": r,
+        }
         for i, r in enumerate(recs)
     ]
     (tmp_path / "t.json").write_text(json.dumps({"Records": recs}))
