@@ -201,7 +201,8 @@ class Case:
         from forensics import sigma
 
         self.con.complete()
-        return sigma.run(self.con, [rules] if isinstance(rules, str | os.PathLike) else list(rules))
+        with memory_budget(self.con):  # field tables and match lists can spill instead of growing
+            return sigma.run(self.con, [rules] if isinstance(rules, str | os.PathLike) else list(rules))
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         row = self.sql("SELECT min(time) AS lo, max(time) AS hi FROM events").row(0)
