@@ -142,12 +142,26 @@ def cmd_demo(args) -> int:
 
     case_path, files = demo.ingest_sample(args.data, args.out, on_file=_print_file)
     _summary(files)
+    _demo_sigma(case_path)
     result = demo.write_reports(case_path, args.out, on_report=lambda r: print(f"report {r.name}: {r.html}"))
     for name in result.skipped:
         print(f"report {name}: notebook not present, skipped")
     for failure in result.failures:
         print(f"forensics: {failure}", file=sys.stderr)
     return 1 if result.failures else 0
+
+
+def _demo_sigma(case_path) -> None:
+    """The shared corpus's Sigma rules on the demo case, when the corpus is beside the repository."""
+    import forensics
+    from forensics import sigma
+
+    rules = sigma.default_rules_dir()
+    if rules is None:
+        print("sigma: no rules at ../shared/data/sigma, skipped")
+        return
+    with forensics.open_case(case_path) as case:
+        print(sigma.summary_lines(case.sigma(rules))[0])
 
 
 def cmd_query(args) -> int:
@@ -209,6 +223,7 @@ def cmd_verify(args) -> int:
             "SELECT verdict, count(DISTINCT attestation_id) AS n FROM attestations GROUP BY ALL ORDER BY ALL"
         )
     print(f"{n} attestations checked: " + ", ".join(f"{v} {c}" for v, c in counts.iter_rows()))
+    return 0
 
 
 def cmd_findings(args) -> int:
@@ -239,6 +254,16 @@ def cmd_annotate(args) -> int:
             author=args.author,
         )
     print(f"{n} annotation(s) on {args.target}")
+    return 0
+
+
+def cmd_sigma(args) -> int:
+    import forensics
+    from forensics.sigma import summary_lines
+
+    with forensics.open_case(args.case) as case:
+        coverage = case.sigma(args.rules)
+    print("\n".join(summary_lines(coverage, verbose=args.verbose)))
     return 0
 
 
@@ -344,6 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--status", choices=["open", "acknowledged", "false_positive"])
     s.add_argument("--author", help="who annotates (default: the login name)")
     s.set_defaults(func=cmd_annotate)
+
+    s = sub.add_parser(
+        "sigma", help="run Sigma rules on a case: matches become findings, each rule's coverage shown"
+    )
+    s.add_argument("--case", required=True)
+    s.add_argument("--rules", required=True, nargs="+", help="rule files or folders (searched recursively)")
+    s.add_argument(
+        "-v", "--verbose", action="store_true", help="also list the rules that ran without a match"
+    )
+    s.set_defaults(func=cmd_sigma)
     return p
 
 
@@ -357,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify",
         "findings",
         "annotate",
+        "sigma",
     ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
