@@ -145,11 +145,7 @@ def report_policy(case, policy_file: str = "", **parameters) -> dict:
     if policy_file:
         return policy_for(case, policy_file)
     stored = policy_for(case)
-    if (
-        stored is not None
-        and not parameters.get("repositories")
-        and not sample_key
-    ):
+    if stored is not None and not parameters.get("repositories") and not sample_key:
         return stored
     return policy_from_parameters(**parameters)
 

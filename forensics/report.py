@@ -33,6 +33,11 @@ def available() -> list[str]:
     return list(layout.files("notebooks"))
 
 
+def notebooks_dir() -> Path:
+    """The built-in notebooks folder (in the checkout, or in the installed package)."""
+    return Path(str(layout.builtin("notebooks")))
+
+
 @contextmanager
 def notebook_path(name: str) -> Iterator[Path]:
     """The notebook ``name`` as a file on disk for as long as the ``with`` block runs. Names are looked
@@ -149,7 +154,7 @@ def run_report(
     known = parameters_of(name)
     params = coerce_parameters(name, dict(params or {}), known)
     out = Path(out_dir)
-    notebook_folders = [Path(str(layout.builtin("notebooks"))), layout.user_folder("notebooks")]
+    notebook_folders = [notebooks_dir(), layout.user_folder("notebooks")]
     if any(f is not None and out.resolve() == Path(f).resolve() for f in notebook_folders):
         raise UnknownParameter(f"--out {out} is the notebooks folder; write reports to another folder")
     out.mkdir(parents=True, exist_ok=True)

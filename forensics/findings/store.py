@@ -54,7 +54,7 @@ def header(sql: str) -> dict[str, str]:
 
 
 def detector_names() -> list[str]:
-    return sorted(p.stem for p in (queries.queries_dir() / "findings").glob("*.sql"))
+    return sorted(n.split("/", 1)[1] for n in queries.names() if n.startswith("findings/"))
 
 
 def _insert(con, detector: str, select_sql: str, params: dict) -> int:
