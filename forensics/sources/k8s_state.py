@@ -145,6 +145,11 @@ def _items(probe: Probe) -> tuple[str | None, list[dict]]:
             o for o in doc["items"][:50] if isinstance(o, dict)
         ]
     objs = probe.objects()
+    if len(objs) == 1 and isinstance(objs[0].get("items"), list):  # a large list, probed with its arrays cut
+        kind = str(objs[0].get("kind", ""))
+        return (kind[:-4] if kind.endswith("List") else None), [
+            o for o in objs[0]["items"] if isinstance(o, dict)
+        ]
     return None, objs
 
 
@@ -161,7 +166,6 @@ def _core_event(o: dict) -> bool:
 class _State(Source):
     category = "state"
     containers = ("json", "jsonl")
-    record_keys = ("items",)
     kinds: frozenset[str] = frozenset()
 
     def _is_mine(self, kind: str | None, o: dict) -> bool:

@@ -76,7 +76,6 @@ class WorkspaceSource(Source):
     name = "google_workspace"
     category = "audit"
     containers = ("jsonl", "json")
-    record_keys = ("items",)
     groupable = True
 
     def detect(self, probe: Probe) -> Detection:
@@ -84,6 +83,8 @@ class WorkspaceSource(Source):
         doc = probe.document
         if isinstance(doc, dict) and isinstance(doc.get("items"), list):
             objs = [o for o in doc["items"][:50] if isinstance(o, dict)]
+        elif len(objs) == 1 and isinstance(objs[0].get("items"), list):  # a large answer, arrays cut
+            objs = [o for o in objs[0]["items"] if isinstance(o, dict)]
         if not objs:
             return Detection.NO
         hits = sum(1 for o in objs if _is_activity(o))
