@@ -64,8 +64,8 @@ def test_cli_refuses_a_query_given_as_an_absolute_path(tmp_path, capsys):
 def test_notebook_names_are_never_paths(name):
     from forensics.report import notebook_path
 
-    with pytest.raises(UnknownNotebook):
-        notebook_path(name)
+    with pytest.raises(UnknownNotebook), notebook_path(name):
+        pass
 
 
 def test_a_run_never_writes_into_the_notebooks_folder(tmp_path):

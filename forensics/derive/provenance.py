@@ -14,7 +14,7 @@ from __future__ import annotations
 from forensics import verify
 
 ORDER = 30
-READS = ("events",)
+READS = ("events", "attestations")
 
 _DEPLOYS = """
 CREATE OR REPLACE TEMP TABLE _fx_deploys AS
