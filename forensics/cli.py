@@ -170,12 +170,15 @@ def cmd_query(args) -> int:
 
     with forensics.open_case(args.case, read_only=True) as case:
         df = case.query(args.name, **_params(args.param))
-    if args.format == "table":
-        sys.stdout.write(export.write(df, "table"))
-    else:
-        from forensics.safe import frame_csv, frame_ndjson
+    from forensics.redact import redact_text
+    from forensics.safe import frame_csv, frame_ndjson
 
-        sys.stdout.write(frame_csv(df) if args.format == "csv" else frame_ndjson(df))
+    if args.format == "table":
+        text = export.write(df, "table")
+    else:
+        text = frame_csv(df) if args.format == "csv" else frame_ndjson(df)
+    # nested columns (lists of structs) are written as JSON text: redact the text as printed, too
+    sys.stdout.write(redact_text(text) or "")
     return 0
 
 
