@@ -18,6 +18,7 @@ cases already hold).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -235,6 +236,18 @@ class Source:
     def deploys_sql(self) -> str | None:
         """Deploy facts: rows for the ``deploys`` table (see ``forensics/derive/provenance.py``)."""
         return None
+
+
+def most(
+    records: list[dict[str, Any]],
+    is_mine: Callable[[dict[str, Any]], bool],
+    level: Detection = Detection.STRONG,
+) -> Detection:
+    """``level`` when at least half of the sampled ``records`` are this source's (``is_mine``), else
+    ``Detection.NO`` (also for no records): the rule most loaders detect by."""
+    if not records:
+        return Detection.NO
+    return level if sum(1 for r in records if is_mine(r)) * 2 >= len(records) else Detection.NO
 
 
 def field_path(path: str) -> str:

@@ -26,7 +26,7 @@ Times are RFC 3339 with a zone in every shape; a zone-less time is rejected.
 
 from __future__ import annotations
 
-from forensics.sources.contract import Detection, Probe, Source
+from forensics.sources.contract import Detection, Probe, Source, most
 
 # One record, whatever the shape: `g` is the Graph record (the blob's properties, or the row itself).
 _BASE = """
@@ -114,30 +114,9 @@ _AUDIT_KEYS = {"activityDateTime", "activityDisplayName", "initiatedBy"}
 _SENTINEL_AUDIT = {"TimeGenerated", "OperationName", "InitiatedBy", "TargetResources", "LoggedByService"}
 
 
-def _records(probe: Probe) -> list[dict]:
-    doc = probe.document
-    if isinstance(doc, dict):
-        for key in ("value", "records"):
-            if isinstance(doc.get(key), list):
-                return [o for o in doc[key][:50] if isinstance(o, dict)]
-    return probe.objects()
-
-
 def _graph(o: dict) -> dict:
     props = o.get("properties")
     return props if isinstance(props, dict) else o
-
-
-def _wrapper_path(probe: Probe) -> str | None:
-    doc = probe.document
-    if isinstance(doc, dict):
-        for key in ("value", "records"):
-            if isinstance(doc.get(key), list):
-                return f"$.{key}"
-    for key in ("value", "records"):
-        if key in probe.top_keys and doc is None:
-            return f"$.{key}"
-    return None
 
 
 class _Entra(Source):
@@ -150,14 +129,7 @@ class _Entra(Source):
         raise NotImplementedError
 
     def detect(self, probe: Probe) -> Detection:
-        objs = _records(probe)
-        if not objs:
-            return Detection.NO
-        hits = sum(1 for o in objs if self._is_mine(o))
-        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
-
-    def record_path(self, probe: Probe) -> str:
-        return _wrapper_path(probe) or super().record_path(probe)
+        return most(probe.objects(), self._is_mine)
 
 
 class EntraSigninSource(_Entra):

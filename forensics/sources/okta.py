@@ -16,7 +16,7 @@ category ``authentication``; the rest ``audit``.
 
 from __future__ import annotations
 
-from forensics.sources.contract import Detection, Probe, Source
+from forensics.sources.contract import Detection, Probe, Source, most
 
 _SHAPE = """{
  "published": "VARCHAR", "uuid": "VARCHAR", "eventType": "VARCHAR", "displayMessage": "VARCHAR",
@@ -65,11 +65,7 @@ class OktaSource(Source):
     groupable = True
 
     def detect(self, probe: Probe) -> Detection:
-        objs = probe.objects()
-        if not objs:
-            return Detection.NO
-        hits = sum(1 for o in objs if _KEYS <= o.keys() and isinstance(o.get("actor"), dict))
-        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
+        return most(probe.objects(), lambda o: _KEYS <= o.keys() and isinstance(o.get("actor"), dict))
 
     def events_sql(self) -> str:
         return _EVENTS
