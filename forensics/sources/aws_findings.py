@@ -22,7 +22,7 @@ resolved finding says so. All times are RFC 3339 with a zone.
 
 from __future__ import annotations
 
-from forensics.sources.contract import Detection, Probe, Source
+from forensics.sources.contract import Detection, Probe, Source, most
 
 _REMOTE = """coalesce(
     f->>'$.Service.Action.AwsApiCallAction.RemoteIpDetails.IpAddressV4',
@@ -121,10 +121,7 @@ class _Findings(Source):
 
     def detect(self, probe: Probe) -> Detection:
         objs = _findings(probe)
-        if not objs:
-            return Detection.NO
-        hits = sum(1 for o in objs if self._is_mine(o))
-        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
+        return most(objs, lambda o: self._is_mine(o))
 
     def record_path(self, probe: Probe) -> str:
         return _path(probe) or super().record_path(probe)

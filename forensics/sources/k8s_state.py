@@ -28,7 +28,7 @@ in the message -> artifact_digest; ``Warning`` -> failure, ``Normal`` -> success
 
 from __future__ import annotations
 
-from forensics.sources.contract import Detection, Probe, Source
+from forensics.sources.contract import Detection, Probe, Source, most
 
 _DIGEST = r"regexp_extract({x}, 'sha256:[0-9a-f]{{64}}')"
 
@@ -173,10 +173,7 @@ class _State(Source):
 
     def detect(self, probe: Probe) -> Detection:
         kind, objs = _items(probe)
-        if not objs:
-            return Detection.NO
-        hits = sum(1 for o in objs if self._is_mine(kind, o))
-        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
+        return most(objs, lambda o: self._is_mine(kind, o))
 
     def record_path(self, probe: Probe) -> str:
         doc = probe.document

@@ -19,7 +19,7 @@ names with ``fail``, ``denied``, ``block`` or ``suspicious`` are failures (``log
 
 from __future__ import annotations
 
-from forensics.sources.contract import Detection, Probe, Source
+from forensics.sources.contract import Detection, Probe, Source, most
 
 _EVENTS = """
 WITH b AS (SELECT record_no, doc FROM {batch}),
@@ -85,10 +85,7 @@ class WorkspaceSource(Source):
             objs = [o for o in doc["items"][:50] if isinstance(o, dict)]
         elif len(objs) == 1 and isinstance(objs[0].get("items"), list):  # a large answer, arrays cut
             objs = [o for o in objs[0]["items"] if isinstance(o, dict)]
-        if not objs:
-            return Detection.NO
-        hits = sum(1 for o in objs if _is_activity(o))
-        return Detection.STRONG if hits * 2 >= len(objs) else Detection.NO
+        return most(objs, lambda o: _is_activity(o))
 
     def record_path(self, probe: Probe) -> str:
         doc = probe.document
