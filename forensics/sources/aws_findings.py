@@ -88,9 +88,7 @@ FROM b
 
 def _findings(probe: Probe) -> list[dict]:
     doc = probe.document
-    if isinstance(doc, dict):
-        if isinstance(doc.get("Findings"), list):
-            return [o for o in doc["Findings"][:50] if isinstance(o, dict)]
+    if isinstance(doc, dict) and probe.wrapper is None:  # ``Findings`` is unwrapped by record_keys
         detail = doc.get("detail")
         if isinstance(detail, dict):
             inner = detail.get("findings")
@@ -100,14 +98,10 @@ def _findings(probe: Probe) -> list[dict]:
 
 def _path(probe: Probe) -> str | None:
     doc = probe.document
-    if isinstance(doc, dict):
-        if isinstance(doc.get("Findings"), list):
-            return "$.Findings"
+    if isinstance(doc, dict) and probe.wrapper is None:  # ``Findings`` is unwrapped by record_keys
         detail = doc.get("detail")
         if isinstance(detail, dict):
             return "$.detail.findings" if isinstance(detail.get("findings"), list) else "$.detail"
-    if "Findings" in probe.top_keys and doc is None:
-        return "$.Findings"
     return None
 
 
