@@ -151,7 +151,7 @@ class _TimedConnection:
 def profile(path: Path, case_path: Path) -> None:
     """Ingest in this process and print CPU seconds by who issued each statement: the OTLP source
     (forensics/sources/otlp.py, _spans.py, derive/traces.py), the ingest engine (ingest.py and the
-    Batch helpers in sources/base.py), other derivations, and what is not SQL at all."""
+    Batch helpers in sources/contract.py), other derivations, and what is not SQL at all."""
     import forensics
 
     case = forensics.open_case(case_path)

@@ -274,6 +274,7 @@ __all__ = [
     "Probe",
     "Source",
     "field_path",
+    "most",
     "sql_str",
     "stage",
     "temp_name",

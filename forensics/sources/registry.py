@@ -10,7 +10,7 @@ from functools import cache
 from forensics.errors import UnknownFormat
 from forensics.sources.contract import SOURCE_NAME, Detection, Probe, Source
 
-_SKIP = {"base", "contract", "registry"}
+_SKIP = {"contract", "registry"}
 
 
 @cache
