@@ -23,6 +23,9 @@ Schema (TOML)::
     runner_environment = "github-hosted"
     builder_id = "https://github.com/actions/runner/github-hosted"
 
+    [signers."release@example.org"]     # identities not tied to a repository (a person's e-mail SAN),
+    issuer = "https://github.com/login/oauth"   # as `sigstore verify identity` takes them: issuer required
+
     [services]                          # which repositories may build each service
     payments = ["owner/payments"]
 
@@ -53,7 +56,9 @@ TOP_KEYS = {
     "artifacts",
     "ci_actors",
     "rollout_window_minutes",
+    "signers",
 }
+SIGNER_KEYS = {"issuer"}
 RULE_KEYS = {
     "issuer",
     "identity",
@@ -122,6 +127,11 @@ def validate(d: dict | None) -> dict:
         _unknown(f"keys[{i}]", key, KEY_KEYS)
         if not key.get("keyid") or not key.get("public_key_pem"):
             raise BadPolicy(f"keys[{i}] needs keyid and public_key_pem")
+    for san, rules in (d.get("signers") or {}).items():
+        where = f"signers.{san!r}"
+        if not isinstance(rules, dict) or not isinstance(rules.get("issuer"), str):
+            raise BadPolicy(f"{where} must be a table with an issuer")
+        _unknown(where, rules, SIGNER_KEYS)
     if d.get("repositories") is not None:
         d["repositories"] = repos
     if d.get("services") is not None:

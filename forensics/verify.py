@@ -53,6 +53,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from forensics import rekor_set
 from forensics.policy import validate as validate_policy
 from forensics.verified import DuplicateKey, column_differences, statement_columns
 from forensics.verified import loads as strict_loads
@@ -112,6 +113,8 @@ class Policy:
     raw: dict = field(default_factory=dict)
 
     services: dict[str, list[str]] = field(default_factory=dict)
+    #: identities not tied to a repository (an e-mail SAN) and the issuer each must come from
+    signers: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Policy:
@@ -130,6 +133,7 @@ class Policy:
             int(d.get("rollout_window_minutes") or 30),
             d,
             dict(d.get("services") or {}),
+            dict(d.get("signers") or {}),
         )
 
 
@@ -295,6 +299,8 @@ class KitVerifier:
         if verifier is None:
             return Verdict(INDETERMINATE, self._root_error or "no trust root", identity=identity)
         root = self._root_label
+        if rekor_set.applies(record):
+            return self._set_bundle(verifier, record, content, subjects, name_hint, identity, root)
         try:
             bundle = Bundle.from_json(json.dumps(record))
         except Exception as e:  # noqa: BLE001 - InvalidBundle, pydantic errors: the bundle cannot be checked
@@ -323,6 +329,39 @@ class KitVerifier:
                 return self._message_signature(verifier, bundle, subjects, name_hint, identity, root)
         except VerificationError as e:
             return self._from_error(e, path, root, identity)
+        return self._after_dsse(payload_type, payload, subjects, identity, path, root)
+
+    def _set_bundle(self, verifier, record, content, subjects, name_hint, identity, root) -> Verdict:
+        """A v0.1 bundle proven by its signed entry timestamp (``forensics.rekor_set``)."""
+        path = rekor_set.PATH
+        key = None
+        try:
+            entry = rekor_set.check_set(verifier._trusted_root, record)
+            if entry.kind_version == "hashedrekord/0.0.1":
+                if content == "dsse":
+                    raise rekor_set.SetCheckFailed("a DSSE envelope cannot be proven by a hashedrekord entry")
+                declared = rekor_set.check_message(entry, record)
+            else:
+                if content != "dsse":
+                    raise rekor_set.SetCheckFailed(
+                        f"a {entry.kind_version} entry proves a DSSE envelope only"
+                    )
+                if entry.certificate is None:
+                    key = self._key(entry.key_hint)
+                pem = key["public_key_pem"] if key else None
+                payload_type, payload = rekor_set.check_dsse(entry, record, pem)
+        except rekor_set.SetUnsupported as e:
+            return Verdict(INDETERMINATE, f"{path}: {e}", path, root, identity=identity)
+        except (rekor_set.SetCheckFailed, ValueError, KeyError, TypeError) as e:
+            return Verdict(FAILED, f"{path}: {e}", path, root, identity=identity)
+        if entry.kind_version == "hashedrekord/0.0.1":
+            known = self._known_artifact(name_hint, "sha256", declared)
+            target = known.get("sha256") if known else declared
+            match = "unknown" if known is None else ("match" if target == declared else "mismatch")
+            return self._message_verdict(target, declared, match, name_hint, identity, root, path)
+        if key is not None:
+            label = key.get("label") or f"key {key['keyid'][:16]}"
+            return self._keyed_statement(key, label, payload_type, payload, subjects, path)
         return self._after_dsse(payload_type, payload, subjects, identity, path, root)
 
     def _from_error(self, e: Exception, path: str, root: str, identity: dict) -> Verdict:
@@ -358,24 +397,29 @@ class KitVerifier:
         except VerificationError as e:
             v = self._from_error(e, "sigstore-python", root, identity)
             return Verdict(v.verdict, v.reason, v.path, v.trust_root, match, identity)
+        return self._message_verdict(target, declared, match, name_hint, identity, root, "sigstore-python")
+
+    def _message_verdict(self, target, declared, match, name_hint, identity, root, path) -> Verdict:
+        """The verdict on a message signature that verified over ``declared`` (the bundle's digest);
+        ``target`` is the known artifact's sha256 and ``match`` how the two compare."""
         if match == "mismatch":
             return Verdict(
                 FAILED,
                 f"artifact {name_hint} sha256 {target} differs from the signed digest {declared}",
-                "sigstore-python",
+                path,
                 root,
                 match,
                 identity,
             )
         problem = self._identity_problem(identity, None)
         if problem:
-            return Verdict(problem[0], problem[1], "sigstore-python", root, match, identity)
+            return Verdict(problem[0], problem[1], path, root, match, identity)
         if match == "unknown":
             return Verdict(
                 INDETERMINATE,
                 "signature, certificate chain and log entry verify over the digest the bundle "
                 "declares, but no known artifact has that digest (give its sha256 in policy.artifacts)",
-                "sigstore-python",
+                path,
                 root,
                 match,
                 identity,
@@ -383,8 +427,9 @@ class KitVerifier:
         return Verdict(
             VERIFIED,
             f"message signature over {name_hint} (sha256 {target[:12]}...) by {identity.get('signer_san')}, "
-            f"certificate chain, SCT and Rekor entry checked against the {root}",
-            "sigstore-python",
+            f"certificate chain, SCT and Rekor entry checked against the {root}"
+            + (" (log entry by its signed entry timestamp)" if path == rekor_set.PATH else ""),
+            path,
             root,
             match,
             identity,
@@ -515,6 +560,11 @@ class KitVerifier:
     # -- identity policy ------------------------------------------------------------------------
     def _identity_problem(self, identity: dict, builder: str | None) -> tuple[str, str] | None:
         repo = (identity.get("cert_repository") or "").lower()
+        if not repo and identity.get("signer_san") in self.policy.signers:
+            want = self.policy.signers[identity["signer_san"]]["issuer"]
+            if identity.get("signer_issuer") != want:
+                return (FAILED, f"signer issuer {identity.get('signer_issuer')} is not the expected {want}")
+            return None
         rules = self.policy.repositories.get(repo)
         if rules is None:
             return (
@@ -629,9 +679,13 @@ class KitVerifier:
                 "keyed-dsse",
                 label,
             )
-        v = self._after_dsse(env.get("payloadType"), payload, subjects, {}, "keyed-dsse", label)
-        if v.verdict == FAILED or env.get("payloadType") != INTOTO_PAYLOAD_TYPE:
-            return Verdict(v.verdict, v.reason, "keyed-dsse", label, v.artifact_match)
+        return self._keyed_statement(key, label, env.get("payloadType"), payload, subjects, "keyed-dsse")
+
+    def _keyed_statement(self, key, label, payload_type, payload, subjects, path) -> Verdict:
+        """The verdict on a statement whose signature by the policy's ``key`` verified."""
+        v = self._after_dsse(payload_type, payload, subjects, {}, path, label)
+        if v.verdict == FAILED or payload_type != INTOTO_PAYLOAD_TYPE:
+            return Verdict(v.verdict, v.reason, path, label, v.artifact_match)
         stmt = strict_loads(payload)
         pred = stmt.get("predicate") or {}
         builder = (pred.get("runDetails") or {}).get("builder", {}).get("id") or (
@@ -646,7 +700,7 @@ class KitVerifier:
             return Verdict(
                 FAILED,
                 f"{label} is not trusted for repository {repo or '(none)'}",
-                "keyed-dsse",
+                path,
                 label,
                 v.artifact_match,
                 ident,
@@ -657,7 +711,7 @@ class KitVerifier:
                 INDETERMINATE,
                 f"signature by {label} verifies, but the policy names no rules for repository "
                 f"{repo or '(none in the statement)'}",
-                "keyed-dsse",
+                path,
                 label,
                 v.artifact_match,
                 ident,
@@ -673,7 +727,7 @@ class KitVerifier:
                 return Verdict(
                     FAILED,
                     f"{key_} {actual} is not the expected {rules[key_]}",
-                    "keyed-dsse",
+                    path,
                     label,
                     v.artifact_match,
                     ident,
@@ -681,7 +735,7 @@ class KitVerifier:
         return Verdict(
             VERIFIED,
             f"DSSE statement for {repo} built by {builder}, signed by {label} (keyid {key['keyid'][:16]}...)",
-            "keyed-dsse",
+            path,
             label,
             v.artifact_match,
             ident,
