@@ -165,8 +165,11 @@ class Case:
         credentials: Iterable[str] | None = None,
         entity: str | None = None,
         finding: str | None = None,
+        raw: bool = False,
     ) -> pl.DataFrame:
         """Events ordered by time, with a stable tie-break (source, evidence file, record, sequence).
+        The evidence's own record (``raw``) is fetched only when ``raw=True``: it is most of an
+        event's bytes, and a window query without it reads only the columns it shows.
         ``start`` is inclusive and ``end`` exclusive; filters match any of the values given. Every
         column, ``raw`` too, is redacted (``forensics.redact``); ``raw_event`` shows one original.
         ``actors`` and ``entity`` match identities and their links (``forensics.findings.entities``;
@@ -191,7 +194,7 @@ class Case:
         } | pivot.params
         return redact_frame(
             self.sql(
-                f"""SELECT * EXCLUDE (raw), raw FROM events
+                f"""SELECT * EXCLUDE (raw){", raw" if raw else ""} FROM events
                 WHERE ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)
                   {"".join(" AND " + w for w in pivot.where)}
                   AND ($services IS NULL OR list_contains($services, service))

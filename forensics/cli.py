@@ -87,13 +87,12 @@ def cmd_timeline(args) -> int:
             credentials=args.credential,
             entity=args.entity,
             finding=args.finding,
+            raw=args.format == "json",
         )
         for note in case.last_pivot:
             print(f"forensics: {note}", file=sys.stderr)
     from forensics.safe import frame_csv, frame_ndjson
 
-    if args.format != "json":
-        df = df.drop("raw")
     if args.format == "csv":
         sys.stdout.write(frame_csv(df))
     elif args.format == "json":

@@ -177,6 +177,7 @@ def test_library_frames_and_derived_tables_show_no_secret_in_full(planted):
     _, case_path = planted
     with forensics.open_case(case_path) as case:
         _assert_clean(case.timeline().write_ndjson(), "Case.timeline")
+        _assert_clean(case.timeline(raw=True).write_ndjson(), "Case.timeline(raw=True)")
         for name, df in case.invariants().items():
             _assert_clean(df.write_ndjson(), f"invariant {name}")
         for table in ("attribute_value_counts", "secret_exposures", "credentials"):

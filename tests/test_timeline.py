@@ -57,3 +57,9 @@ def test_empty_or_inverted_window_is_an_error(two_sources):
 
 def test_window_without_zone_is_utc(two_sources):
     assert two_sources.timeline(start="2026-03-14T09:30:00").height == 1
+
+
+def test_raw_comes_only_when_asked_for(two_sources):
+    assert "raw" not in two_sources.timeline().columns
+    with_raw = two_sources.timeline(raw=True)
+    assert "raw" in with_raw.columns and with_raw["raw"].null_count() == 0
