@@ -76,7 +76,8 @@ METHODS = {
     "cat (I/O floor)": "import subprocess,sys; subprocess.run(['cat', sys.argv[1]], stdout=subprocess.DEVNULL, check=True)",
     "DuckDB read_ndjson, explicit columns (lossy)": textwrap.dedent("""
         import duckdb, sys
-        con = duckdb.connect(sys.argv[2], config={"enable_progress_bar": False})
+        con = duckdb.connect(sys.argv[2])
+        con.execute("SET enable_progress_bar = false")
         con.execute(\"\"\"CREATE TABLE t AS SELECT * FROM read_ndjson(?, columns={'eventTime': 'VARCHAR',
             'eventName': 'VARCHAR', 'sourceIPAddress': 'VARCHAR', 'userAgent': 'VARCHAR', 'errorCode': 'VARCHAR',
             'requestID': 'VARCHAR', 'eventID': 'VARCHAR', 'userIdentity': 'JSON'}, ignore_errors=true)\"\"\", [sys.argv[1]])
@@ -101,7 +102,8 @@ METHODS = {
     """),
     "DuckDB one statement: lines as text, fields extracted, raw kept (no ledger, no line numbers)": textwrap.dedent("""
         import duckdb, sys
-        con = duckdb.connect(sys.argv[2], config={"enable_progress_bar": False})
+        con = duckdb.connect(sys.argv[2])
+        con.execute("SET enable_progress_bar = false")
         con.execute("SET memory_limit = '1GB'")
         con.execute('''CREATE TABLE t (time TIMESTAMPTZ, action VARCHAR, actor VARCHAR, credential_id VARCHAR,
             src_ip VARCHAR, user_agent VARCHAR, request_id VARCHAR, event_uid VARCHAR, error VARCHAR,
@@ -124,7 +126,8 @@ METHODS = {
         with open(sys.argv[1], 'rb') as f:
             for chunk in iter(lambda: f.read(1 << 20), b''):
                 h.update(chunk)
-        con = duckdb.connect(sys.argv[2], config={"enable_progress_bar": False})
+        con = duckdb.connect(sys.argv[2])
+        con.execute("SET enable_progress_bar = false")
         con.execute("SET memory_limit = '1GB'")
         con.execute('''CREATE TABLE events (line_no BIGINT, time TIMESTAMPTZ, action VARCHAR, actor VARCHAR,
             credential_id VARCHAR, src_ip VARCHAR, user_agent VARCHAR, request_id VARCHAR, event_uid VARCHAR,

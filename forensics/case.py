@@ -45,7 +45,8 @@ class Case:
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # no progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook
-        self.con = duckdb.connect(self.path, read_only=read_only, config={"enable_progress_bar": False})
+        self.con = duckdb.connect(self.path, read_only=read_only)
+        self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             # A checkpoint would otherwise merge (decompress and write again) every row group an insert
