@@ -114,7 +114,7 @@ def check_set(trusted_root: Any, record: dict[str, Any]) -> SetEntry:
         }
     )
     try:
-        from sigstore._internal.trust import KeyID
+        from sigstore._internal.trust import KeyID  # type: ignore[attr-defined]
 
         trusted_root.rekor_keyring(KeyringPurpose.VERIFY).verify(
             key_id=KeyID(log_id), signature=set_sig, data=canonical

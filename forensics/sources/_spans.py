@@ -10,6 +10,8 @@ outcome means the same thing whichever tracer produced the span (docs/traces.md)
 
 from __future__ import annotations
 
+import duckdb
+
 from forensics.db import setting
 from forensics.sources.contract import Batch, stage, unstage
 
@@ -134,7 +136,7 @@ def enrich(norm_sql: str) -> str:
     return _ENRICHED.replace("@NORM@", norm_sql)
 
 
-def install_macros(con) -> None:
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(MACROS)
 
 

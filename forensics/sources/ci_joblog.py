@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+import duckdb
+
 from forensics.sources.contract import Detection, Probe, Source
 
 _PREFIX = re.compile(r"^\ufeff?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z ")
@@ -71,7 +73,7 @@ class CiJobLogSource(Source):
                          regexp_replace(line, '{_PREFIX_SQL}', '') AS body
                   FROM (SELECT r.record_no, r.doc->>'$' AS line FROM {{batch}} r))"""
 
-    def finish(self, case_con, evidence_sha256: str) -> None:
+    def finish(self, case_con: duckdb.DuckDBPyConnection, evidence_sha256: str) -> None:
         """Give every line of the file the runner, workflow and repository its header names."""
         case_con.execute(
             r"""WITH lines AS (

@@ -144,6 +144,13 @@ class Batch:
     #: the batch is small (a small file): statements over it cost more to plan than to run
     small: bool
 
+    @property
+    def file_sha256(self) -> str:
+        """The evidence sha256 of the batch's one file; a source that is not ``groupable`` may rely on it."""
+        if self.evidence_sha256 is None:
+            raise TypeError("a grouped batch holds several files: use evidence_sql for each row's file")
+        return self.evidence_sha256
+
     def insert_events(self, select_sql: str, params: SqlParams = None) -> None:
         """Insert the events ``select_sql`` produces: ``record_no``, ``time``, ``time_problem`` and any of
         ``EVENT_COLUMNS``. A row whose ``time`` is NULL rejects its record with ``time_problem`` as the

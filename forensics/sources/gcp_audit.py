@@ -16,6 +16,8 @@ denied, 8 (RESOURCE_EXHAUSTED) is throttling, others are failures with their cod
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source
 
 _SHAPE = """{
@@ -90,7 +92,7 @@ class GcpAuditSource(Source):
         return _EVENTS
 
 
-def _is_audit_entry(o: dict) -> bool:
+def _is_audit_entry(o: dict[str, Any]) -> bool:
     pp = o.get("protoPayload")
     if not isinstance(pp, dict):
         return False

@@ -10,6 +10,8 @@ verdict stays ``indeterminate`` ("not checked yet") until ``forensics.verify`` r
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Batch, Detection, Probe, Source
 
 
@@ -102,7 +104,7 @@ def attestation_rows_sql(normalized: str, kind: str) -> str:
 def load_attestations(batch: Batch, normalized: str, kind: str, unusable_sql: str) -> None:
     """Reject the records ``unusable_sql`` names (record_no, reason) and load the rest."""
     batch.reject(unusable_sql)
-    sha = batch.evidence_sha256
+    sha = batch.file_sha256
     batch.insert_rows(
         "attestations",
         f"SELECT * FROM ({attestation_rows_sql(normalized, kind)}) "
@@ -111,21 +113,21 @@ def load_attestations(batch: Batch, normalized: str, kind: str, unusable_sql: st
     )
 
 
-def _is_dsse(d: dict) -> bool:
+def _is_dsse(d: dict[str, Any]) -> bool:
     return isinstance(d.get("payload"), str) and "payloadType" in d and isinstance(d.get("signatures"), list)
 
 
-def _is_statement(d: dict) -> bool:
+def _is_statement(d: dict[str, Any]) -> bool:
     return str(d.get("_type", "")).startswith("https://in-toto.io/Statement/")
 
 
-def _is_predicate(d: dict) -> bool:
+def _is_predicate(d: dict[str, Any]) -> bool:
     return ("buildDefinition" in d and "runDetails" in d) or (
         "builder" in d and ("invocation" in d or "recipe" in d)
     )
 
 
-def _is_link(d: dict) -> bool:
+def _is_link(d: dict[str, Any]) -> bool:
     signed = d.get("signed")
     return isinstance(signed, dict) and signed.get("_type") == "link" and "signatures" in d
 

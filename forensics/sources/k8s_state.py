@@ -28,6 +28,8 @@ in the message -> artifact_digest; ``Warning`` -> failure, ``Normal`` -> success
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source, most
 
 _DIGEST = r"regexp_extract({x}, 'sha256:[0-9a-f]{{64}}')"
@@ -137,7 +139,7 @@ FROM f
 _WORKLOAD_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"}
 
 
-def _items(probe: Probe) -> tuple[str | None, list[dict]]:
+def _items(probe: Probe) -> tuple[str | None, list[dict[str, Any]]]:
     doc = probe.document
     if isinstance(doc, dict) and isinstance(doc.get("items"), list):
         kind = str(doc.get("kind", ""))
@@ -153,7 +155,7 @@ def _items(probe: Probe) -> tuple[str | None, list[dict]]:
     return None, objs
 
 
-def _core_event(o: dict) -> bool:
+def _core_event(o: dict[str, Any]) -> bool:
     e = o.get("object") if isinstance(o.get("object"), dict) and "type" in o else o
     return (
         isinstance(e, dict)
@@ -168,7 +170,7 @@ class _State(Source):
     containers = ("json", "jsonl")
     kinds: frozenset[str] = frozenset()
 
-    def _is_mine(self, kind: str | None, o: dict) -> bool:
+    def _is_mine(self, kind: str | None, o: dict[str, Any]) -> bool:
         return (o.get("kind") or kind) in self.kinds and isinstance(o.get("metadata"), dict)
 
     def detect(self, probe: Probe) -> Detection:
@@ -204,7 +206,7 @@ class K8sEventsSource(_State):
     name = "k8s_events"
     kinds = frozenset({"Event"})
 
-    def _is_mine(self, kind: str | None, o: dict) -> bool:
+    def _is_mine(self, kind: str | None, o: dict[str, Any]) -> bool:
         return _core_event(o)
 
     def events_sql(self) -> str:

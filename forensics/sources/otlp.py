@@ -88,7 +88,7 @@ def _nanos_us(expr: str) -> str:
     return f"coalesce(try_cast({expr} AS BIGINT) // 1000, fx_unix_nanos_us({expr}))"
 
 
-def _is_resource_spans(v) -> bool:
+def _is_resource_spans(v: object) -> bool:
     return isinstance(v, list) and (
         not v
         or isinstance(v[0], dict)

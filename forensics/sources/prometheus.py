@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 from prometheus_client.parser import text_string_to_metric_families as prom_families
@@ -80,10 +82,10 @@ class PrometheusSource(Source):
                 f"SELECT record_no, doc->>'$' FROM {batch.table} ORDER BY record_no"
             ).fetchall()
         ]
-        state = self._state.setdefault(batch.evidence_sha256, _FileState())
+        state = self._state.setdefault(batch.file_sha256, _FileState())
         if any(ln.text.strip() == "# EOF" for ln in lines):
             state.openmetrics = True
-        samples: list[dict] = []
+        samples: list[dict[str, Any]] = []
         rejects: list[tuple[int, str]] = []
         meta_lines: list[int] = []
         segment: list[_Line] = []
@@ -97,14 +99,14 @@ class PrometheusSource(Source):
             self._parse_segment(segment, state, samples, rejects, meta_lines)
         self._write(batch, samples, rejects, meta_lines)
 
-    def finish(self, case_con, evidence_sha256: str) -> None:
+    def finish(self, case_con: duckdb.DuckDBPyConnection, evidence_sha256: str) -> None:
         self._state.pop(evidence_sha256, None)
 
     def _parse_segment(
         self,
         segment: list[_Line],
         state: _FileState,
-        samples: list[dict],
+        samples: list[dict[str, Any]],
         rejects: list[tuple[int, str]],
         meta_lines: list[int],
     ) -> None:
@@ -153,7 +155,13 @@ class PrometheusSource(Source):
                 continue
             samples.append(self._row(ln, *got[0], state.openmetrics))
 
-    def _parse_whole(self, segment, sample_lines, state, parse) -> list[dict] | None:
+    def _parse_whole(
+        self,
+        segment: list[_Line],
+        sample_lines: list[tuple[_Line, list[str]]],
+        state: _FileState,
+        parse: Any,
+    ) -> list[dict[str, Any]] | None:
         first_meta = sample_lines[0][1]
         lines = [ln.text.rstrip("\r") for ln in segment]
         head = [m for m in first_meta if m not in lines]
@@ -179,10 +187,10 @@ class PrometheusSource(Source):
         if family is None:
             return False
         m = _NAME.match(text)
-        return bool(m) and (m.group(0) == family or m.group(0).startswith(family + "_"))
+        return m is not None and (m.group(0) == family or m.group(0).startswith(family + "_"))
 
     @staticmethod
-    def _row(ln: _Line, fam, s, openmetrics: bool) -> dict:
+    def _row(ln: _Line, fam: Any, s: Any, openmetrics: bool) -> dict[str, Any]:
         ts_us = None
         ts_raw = None
         if s.timestamp is not None:
@@ -209,10 +217,14 @@ class PrometheusSource(Source):
         }
 
     def _write(
-        self, batch: Batch, samples: list[dict], rejects: list[tuple[int, str]], meta_lines: list[int]
+        self,
+        batch: Batch,
+        samples: list[dict[str, Any]],
+        rejects: list[tuple[int, str]],
+        meta_lines: list[int],
     ) -> None:
         con = batch.con
-        source = "openmetrics" if self._state[batch.evidence_sha256].openmetrics else "prometheus"
+        source = "openmetrics" if self._state[batch.file_sha256].openmetrics else "prometheus"
         if samples:
             view = temp_name("prom")
             table = pa.Table.from_pylist(

@@ -20,6 +20,7 @@ parser's reason.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pyarrow as pa
 
@@ -50,7 +51,7 @@ class SbomJsonSource(Source):
         return "$"
 
     def load_batch(self, batch: Batch) -> None:
-        sha = batch.evidence_sha256
+        sha = batch.file_sha256
         batch.reject("""SELECT record_no, 'not an SBOM (no bomFormat CycloneDX, spdxVersion SPDX-2 or SPDX 3 @graph)' AS reason
                         FROM {batch} r WHERE coalesce(r.doc->>'bomFormat', '') <> 'CycloneDX'
                           AND NOT starts_with(coalesce(r.doc->>'spdxVersion', ''), 'SPDX-2')
@@ -133,7 +134,7 @@ class CycloneDxXmlSource(Source):
     reads_text_lines = True
 
     def __init__(self) -> None:
-        self._parsed: tuple[str, list[dict] | str] | None = None  # (evidence sha256, rows or error)
+        self._parsed: tuple[str, list[dict[str, Any]] | str] | None = None  # (evidence sha256, rows or error)
 
     def detect(self, probe: Probe) -> Detection:
         head = probe.head.lstrip()
@@ -141,12 +142,12 @@ class CycloneDxXmlSource(Source):
             Detection.STRONG if head.startswith("<") and "<bom" in head and _CDX_NS in head else Detection.NO
         )
 
-    def _document(self, batch: Batch) -> list[dict] | str:
+    def _document(self, batch: Batch) -> list[dict[str, Any]] | str:
         """The parsed document (rows) or the reason it does not parse, once per file. The engine may
         hand the lines over in several batches, so the whole file is read again, from the batch's
         evidence path, after checking that its sha256 is still the evidence's; otherwise the batch's
         own lines are the document."""
-        sha = batch.evidence_sha256
+        sha = batch.file_sha256
         if self._parsed and self._parsed[0] == sha:
             return self._parsed[1]
         text = None
@@ -158,7 +159,7 @@ class CycloneDxXmlSource(Source):
                 f"SELECT string_agg(doc->>'$', chr(10) ORDER BY record_no) FROM {batch.table}"
             ).fetchall()[0][0]
         try:
-            result: list[dict] | str = parse_cyclonedx_xml(text or "")
+            result: list[dict[str, Any]] | str = parse_cyclonedx_xml(text or "")
         except Exception as e:  # noqa: BLE001 - defusedxml and ElementTree errors: the document is rejected with the reason
             result = f"CycloneDX XML document does not parse: {type(e).__name__}: {e}"[:500]
         self._parsed = (sha, result)
@@ -173,7 +174,7 @@ class CycloneDxXmlSource(Source):
         if isinstance(doc, str):
             batch.reject("SELECT record_no, ? AS reason FROM {batch}", [doc])
             return
-        sha = batch.evidence_sha256
+        sha = batch.file_sha256
         if first == 1 and doc:  # components once, pointing at the document's first line
             rows = [
                 dict(r, record_no=1, sbom_id=f"{sha[:16]}:1", evidence_sha256=sha, evidence_record=1)
@@ -187,7 +188,7 @@ class CycloneDxXmlSource(Source):
         batch.mark_loaded("SELECT record_no FROM {batch}")
 
 
-def parse_cyclonedx_xml(text: str) -> list[dict]:
+def parse_cyclonedx_xml(text: str) -> list[dict[str, Any]]:
     """Components of a CycloneDX XML document (any schema version), nested ones included."""
     from defusedxml import ElementTree
 
@@ -197,9 +198,9 @@ def parse_cyclonedx_xml(text: str) -> list[dict]:
     spec = ns.rsplit("/", 1)[-1] if ns else None
     meta = root.find(f"{q('metadata')}/{q('component')}")
     doc_name = meta.findtext(q("name")) if meta is not None else root.get("serialNumber")
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
 
-    def walk(parent) -> None:
+    def walk(parent: Any) -> None:
         comps = parent.find(q("components"))
         if comps is None:
             return
