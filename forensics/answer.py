@@ -28,6 +28,14 @@ KEY_KINDS = {
 }
 SEVERITY_WORDS = ("critical", "high", "medium", "low", "info")
 
+#: The findings each topical report leads with.
+FOCUS = {
+    "provenance": pl.col("detector").is_in(["image_without_provenance"])
+    | pl.col("rule_id").str.starts_with("provenance_"),
+    "credentials": pl.col("entities").list.eval(pl.element().struct.field("kind") == "credential").list.any(),
+    "cardinality": pl.col("detector").is_in(["cardinality_explosion", "coverage_gap"]),
+}
+
 
 def anchor(finding_id: str) -> str:
     """The HTML id of a finding's evidence section (``finding-`` + its id; ids are hex, safe)."""
@@ -136,12 +144,15 @@ def _unrevoked(case, credentials: list[str]) -> list[str]:
     ]
 
 
-def answer(case, start=None, end=None) -> Answer:
-    """The top screen for ``case`` (optionally one window of it)."""
+def answer(case, start=None, end=None, only: pl.Expr | None = None, topic: str = "") -> Answer:
+    """The top screen for ``case`` (optionally one window of it). ``only`` keeps the findings a report
+    is about (e.g. ``FOCUS["provenance"]``), ``topic`` names them in the text."""
     f = _findings(case, start, end)
+    if only is not None and not f.is_empty():
+        f = f.filter(only)
     if f.is_empty():
         return Answer(
-            what="The kit found nothing to report: no detector or invariant fired"
+            what=f"The kit found nothing to report: no {topic + ' ' if topic else ''}detector or invariant fired"
             + (" in this window." if start or end else " on this case."),
             when="-",
             how_bad=["No findings."],
