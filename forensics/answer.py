@@ -186,7 +186,9 @@ def answer(case, start=None, end=None, only: pl.Expr | None = None, topic: str =
     what += f". Strongest: {strongest['title']}."
     if parts:
         what += " Activity " + "; ".join(parts) + "."
-    how_bad = [f"{r['severity']}: {r['title']}" for r in f.filter(pl.col("severity_rank") >= 3).iter_rows(named=True)]
+    how_bad = [
+        f"{r['severity']}: {r['title']}" for r in f.filter(pl.col("severity_rank") >= 3).iter_rows(named=True)
+    ]
     how_bad = how_bad[:6] or [f"{r['severity']}: {r['title']}" for r in f.head(3).iter_rows(named=True)]
     open_rows = f.filter((pl.col("status") == "open") & (pl.col("severity_rank") >= 3))
     still_open = _unrevoked(case, _all_ids(core, "credential"))
@@ -234,7 +236,17 @@ def _duration(d: timedelta) -> str:
 
 # ---- evidence behind each finding -------------------------------------------------------------
 
-EVIDENCE_COLUMNS = ["time", "source", "action", "actor", "credential_id", "src_ip", "target", "service", "outcome"]
+EVIDENCE_COLUMNS = [
+    "time",
+    "source",
+    "action",
+    "actor",
+    "credential_id",
+    "src_ip",
+    "target",
+    "service",
+    "outcome",
+]
 
 
 def evidence_of(case, finding: dict, limit: int = 10) -> tuple[pl.DataFrame, int]:
@@ -277,8 +289,12 @@ def evidence_of(case, finding: dict, limit: int = 10) -> tuple[pl.DataFrame, int
             )
         )
     if not parts:
-        return pl.DataFrame({"kind": [r["kind"] for r in refs[:limit]], "id": [r["id"] for r in refs[:limit]]}), total
-    df = pl.concat([p.cast({c: pl.String for c in p.columns if c != "time"}) for p in parts], how="vertical_relaxed")
+        return pl.DataFrame(
+            {"kind": [r["kind"] for r in refs[:limit]], "id": [r["id"] for r in refs[:limit]]}
+        ), total
+    df = pl.concat(
+        [p.cast({c: pl.String for c in p.columns if c != "time"}) for p in parts], how="vertical_relaxed"
+    )
     return redact_frame(df.sort("time", nulls_last=True).head(limit)), total
 
 
@@ -294,7 +310,10 @@ class Focus:
 
 
 def focus_rows(
-    events: pl.DataFrame, findings: pl.DataFrame, around: int = 3, command: str = "forensics timeline --case CASE"
+    events: pl.DataFrame,
+    findings: pl.DataFrame,
+    around: int = 3,
+    command: str = "forensics timeline --case CASE",
 ) -> Focus:
     """Of a time-ordered event table (with ``event_id``), the rows tied to findings and ``around`` rows
     either side of each; the note says how many were left out and how to get them all."""
@@ -306,7 +325,9 @@ def focus_rows(
         .filter(pl.col("kind") == "event").get_column("id").unique()
         if findings.height else pl.Series([], dtype=pl.String)
     )  # fmt: skip
-    idx = events.with_row_index("_i").filter(pl.col("event_id").is_in(ids.implode())).get_column("_i").to_list()
+    idx = (
+        events.with_row_index("_i").filter(pl.col("event_id").is_in(ids.implode())).get_column("_i").to_list()
+    )
     if not idx:
         keep = set(range(min(total, 2 * around + 1)))
     else:
@@ -347,8 +368,10 @@ def scope_from_findings(case, pad_minutes: int = 30) -> Scope:
                      "the whole case, every credential")  # fmt: skip
     in_chain = f.filter(pl.col("finding_id").is_in(ch.get_column("finding_id").implode()))
 
-    def ids(kind: str) -> list[str]:
-        return _all_ids(in_chain.with_columns(severity_rank=pl.lit(4)), kind)
+    def ids(
+        kind: str,
+    ) -> list[str]:  # low findings (e.g. an unverified rollback by the pipeline) do not widen it
+        return _all_ids(in_chain, kind)
 
     lo, hi = case.time_range()
     t0 = ch.get_column("time").min() - timedelta(minutes=pad_minutes)
@@ -360,7 +383,7 @@ def scope_from_findings(case, pad_minutes: int = 30) -> Scope:
         f"no scope given: scoped from the attack chain ({ch.height} findings, "
         f"{fmt_time(ch.get_column('time').min())} to {fmt_time(ch.get_column('time').max())}): "
         f"{len(s.principals)} identities, {len(s.credentials)} credentials, {len(s.runners)} hosts, "
-        f"{len(s.ips)} addresses; window the chain ± {pad_minutes} min within the evidence "
+        f"{len(s.ips)} addresses named by its findings of medium severity or above; window the chain ± {pad_minutes} min within the evidence "
         f"({fmt_time(t0)} to {fmt_time(t1)}). Pass parameters to choose another scope."
     )
     return s

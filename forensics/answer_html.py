@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from forensics.answer import KEY_KINDS, Answer, anchor, evidence_of, fmt_time
+from forensics.answer import KEY_KINDS, Answer, evidence_of, fmt_time
 from forensics.display import html_table, html_text
 
 
@@ -26,7 +26,9 @@ def answer_html(a: Answer, case_path: str = "CASE") -> str:
             f"<tr><th>{html_text(KEY_KINDS[k], 40)}</th><td>{html_text(', '.join(v), 1200)}</td></tr>"
             for k, v in a.key_entities.items()
         )
-        parts.append(f"<table class='fx-table fx-keys'><caption>Named by the findings</caption>{rows}</table>")
+        parts.append(
+            f"<table class='fx-table fx-keys'><caption>Named by the findings</caption>{rows}</table>"
+        )
     for n in a.notes:
         parts.append(f"<p class='fx-note'>{html_text(n, 600)}</p>")
     if a.has_findings:

@@ -39,7 +39,9 @@ def heading(text: str, level: int = 2, anchor: str | None = None) -> None:
 
 def toc(sections: list[str]) -> None:
     """A table of contents linking to the headings named ``sections``."""
-    items = "".join(f"<li><a href='#{html_text(slug(s), 120)}'>{html_text(s, 120)}</a></li>" for s in sections)
+    items = "".join(
+        f"<li><a href='#{html_text(slug(s), 120)}'>{html_text(s, 120)}</a></li>" for s in sections
+    )
     display(HTML(f"<nav class='fx-toc'><b>Contents</b><ol>{items}</ol></nav>"))
 
 

@@ -9,6 +9,8 @@ guessed. ``to_markdown`` and ``to_html`` render it; every value from evidence is
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,9 +19,6 @@ import polars as pl
 
 from forensics import answer as ans
 from forensics.answer import Answer, fmt_time
-import html
-import re
-
 from forensics.display import clean, html_text
 
 _MD_INLINE = re.compile(r"([\\`*_{}\[\]<>|~])")
@@ -31,6 +30,7 @@ def md_text(value, limit: int | None = 300) -> str:
     than ``display.md_text``, which also escapes ``.`` and ``-``: every line here starts with the kit's own
     prefix, so block markup cannot start inside a value."""
     return _MD_INLINE.sub(r"\\\1", html.escape(clean(value, limit), quote=False))
+
 
 #: Span attributes that name an end user, first present wins (OpenTelemetry semantic conventions first).
 USER_ATTRIBUTES = ("enduser.id", "user.id", "app.user.id", "user_id")
@@ -92,11 +92,15 @@ def impact(case, slo: float = 0.999, service: str | None = None) -> list[Number]
     failures = _one(case, "SELECT count(*) FROM spans WHERE kind = 'client' AND outcome = 'failure'")
     out.append(Number("timed-out requests", f"{timeouts:,}", f"client spans with outcome timeout, {span}"))
     out.append(Number("failed requests", f"{failures:,}", f"client spans with outcome failure, {span}"))
-    orders = case.sql(
-        """SELECT DISTINCT coalesce(request_key, json_extract_string(attributes, $attr)) AS k FROM spans
+    orders = (
+        case.sql(
+            """SELECT DISTINCT coalesce(request_key, json_extract_string(attributes, $attr)) AS k FROM spans
            WHERE outcome IN ('failure', 'timeout') AND k IS NOT NULL ORDER BY k""",
-        {"attr": "$." + '"' + ORDER_ATTRIBUTE + '"'},
-    ).get_column("k").to_list()
+            {"attr": "$." + '"' + ORDER_ATTRIBUTE + '"'},
+        )
+        .get_column("k")
+        .to_list()
+    )
     out.append(Number(
         "affected orders (requests)", f"{len(orders):,}" + (f": {', '.join(orders[:8])}" if orders else ""),
         "distinct request keys (the order id the spans carry) of spans that failed or timed out"))  # fmt: skip
@@ -114,9 +118,11 @@ def impact(case, slo: float = 0.999, service: str | None = None) -> list[Number]
 
 
 def _user_minutes(case) -> Number:
-    cols = case.sql(
-        "SELECT DISTINCT unnest(json_keys(attributes)) AS k FROM spans WHERE attributes IS NOT NULL"
-    ).get_column("k").to_list()
+    cols = (
+        case.sql("SELECT DISTINCT unnest(json_keys(attributes)) AS k FROM spans WHERE attributes IS NOT NULL")
+        .get_column("k")
+        .to_list()
+    )
     user = next((u for u in USER_ATTRIBUTES if u in cols), None)
     who, how = (
         (f"json_extract_string(attributes, '$.\"{user}\"')", f"span attribute {user}")
@@ -130,7 +136,9 @@ def _user_minutes(case) -> Number:
         f"""SELECT count(*) FROM (SELECT DISTINCT {who} AS u, date_trunc('minute', start) FROM spans
             WHERE outcome IN ('failure', 'timeout') AND kind IN ('client', 'server') AND u IS NOT NULL)""",
     )
-    return Number("user-minutes", f"{n:,}", f"distinct (user, minute) pairs with a failed or timed-out request; {how}")
+    return Number(
+        "user-minutes", f"{n:,}", f"distinct (user, minute) pairs with a failed or timed-out request; {how}"
+    )
 
 
 def _budget(case, slo: float, service: str | None) -> list[Number]:
@@ -180,7 +188,9 @@ def detection(case, a: Answer, slo: float = 0.999, service: str | None = None) -
     out.append(Number("first bad event", fmt_time(first_bad),
                       "the earliest finding of the attack chain (or the earliest finding without a chain)"))  # fmt: skip
     impact_t = _first_impact(case)
-    out.append(Number("first user impact", fmt_time(impact_t), "the first client call that timed out (else failed)"))
+    out.append(
+        Number("first user impact", fmt_time(impact_t), "the first client call that timed out (else failed)")
+    )
     alerts = _alerts(case, slo, service)
     first_alert = alerts.get_column("fired").min() if alerts.height else None
     for r in alerts.iter_rows(named=True):
@@ -212,7 +222,11 @@ def _revocations(case, credentials: list[str]) -> pl.DataFrame:
 
 
 def _chain_credentials(a: Answer) -> list[str]:
-    f = a.findings.filter(pl.col("finding_id").is_in(a.chain.get_column("finding_id").implode())) if a.chain.height else a.findings
+    f = (
+        a.findings.filter(pl.col("finding_id").is_in(a.chain.get_column("finding_id").implode()))
+        if a.chain.height
+        else a.findings
+    )
     return ans._all_ids(f.with_columns(severity_rank=pl.lit(4)), "credential") if f.height else []
 
 
@@ -257,21 +271,47 @@ def timeline(case, a: Answer, slo: float = 0.999, service: str | None = None) ->
     src = a.chain if a.chain.height else a.findings.head(15)
     for r in src.iter_rows(named=True):
         rows.append({"time": r["time"], "what": r["title"], "evidence": r["finding_id"]})
-    for r in case.sql("SELECT time, service, version, deploy_id FROM deploys WHERE action = 'rollback'").iter_rows(named=True):
-        rows.append({"time": r["time"], "what": f"rollback of {r['service']} to {r['version']}", "evidence": f"deploy:{r['deploy_id']}"})
+    for r in case.sql(
+        "SELECT time, service, version, deploy_id FROM deploys WHERE action = 'rollback'"
+    ).iter_rows(named=True):
+        rows.append(
+            {
+                "time": r["time"],
+                "what": f"rollback of {r['service']} to {r['version']}",
+                "evidence": f"deploy:{r['deploy_id']}",
+            }
+        )
     rev = _revocations(case, _chain_credentials(a))
     for r in rev.filter(pl.col("revoked_at").is_not_null()).iter_rows(named=True) if rev.height else []:
-        rows.append({"time": r["revoked_at"], "what": f"revoked {r['credential_id']} ({r['revoked_how']})", "evidence": "credentials"})
+        rows.append(
+            {
+                "time": r["revoked_at"],
+                "what": f"revoked {r['credential_id']} ({r['revoked_how']})",
+                "evidence": "credentials",
+            }
+        )
     for r in _alerts(case, slo, service).iter_rows(named=True):
-        rows.append({"time": r["fired"], "what": f"burn-rate {r['alert']} for {r['service']} would fire", "evidence": "burn_rate"})
+        rows.append(
+            {
+                "time": r["fired"],
+                "what": f"burn-rate {r['alert']} for {r['service']} would fire",
+                "evidence": "burn_rate",
+            }
+        )
     if not rows:
-        return pl.DataFrame(schema={"time": pl.Datetime("us", "UTC"), "what": pl.String, "evidence": pl.String})
+        return pl.DataFrame(
+            schema={"time": pl.Datetime("us", "UTC"), "what": pl.String, "evidence": pl.String}
+        )
     return pl.DataFrame(rows).sort("time", nulls_last=True)
 
 
 def causes(a: Answer) -> pl.DataFrame:
     """Candidate causes: the chain's findings in order, each with its evidence count."""
-    src = a.findings.filter(pl.col("finding_id").is_in(a.chain.get_column("finding_id").implode())) if a.chain.height else a.findings
+    src = (
+        a.findings.filter(pl.col("finding_id").is_in(a.chain.get_column("finding_id").implode()))
+        if a.chain.height
+        else a.findings
+    )
     if src.is_empty():
         return pl.DataFrame()
     return src.sort("time", nulls_last=True).select(
@@ -287,10 +327,21 @@ def actions(case, a: Answer) -> pl.DataFrame:
     for r in rev.filter(pl.col("revoked_at").is_null()).iter_rows(named=True) if rev.height else []:
         rows.append({"action": f"Revoke {r['credential_id']} ({r['kind']}) and review what it did", "owner": "<owner>",
                      "priority": "P0", "evidence": "credentials"})  # fmt: skip
-    for r in a.findings.filter((pl.col("status") == "open") & (pl.col("severity_rank") >= 2)).iter_rows(named=True):
+    for r in a.findings.filter((pl.col("status") == "open") & (pl.col("severity_rank") >= 2)).iter_rows(
+        named=True
+    ):
         pri = "P0" if r["severity_rank"] >= 4 else "P1" if r["severity_rank"] >= 3 else "P2"
-        rows.append({"action": f"Resolve: {r['title']}", "owner": "<owner>", "priority": pri, "evidence": r["finding_id"]})
-    return pl.DataFrame(rows, schema={"action": pl.String, "owner": pl.String, "priority": pl.String, "evidence": pl.String})
+        rows.append(
+            {
+                "action": f"Resolve: {r['title']}",
+                "owner": "<owner>",
+                "priority": pri,
+                "evidence": r["finding_id"],
+            }
+        )
+    return pl.DataFrame(
+        rows, schema={"action": pl.String, "owner": pl.String, "priority": pl.String, "evidence": pl.String}
+    )
 
 
 LESSONS = [
@@ -312,7 +363,9 @@ def build(case, title: str = "Postmortem", slo: float = 0.999, service: str | No
     trigger = []
     if a.chain.height:
         first = a.chain.row(0, named=True)
-        trigger.append(f"Trigger: {first['title']} at {fmt_time(first['time'])} (finding {first['finding_id']}).")
+        trigger.append(
+            f"Trigger: {first['title']} at {fmt_time(first['time'])} (finding {first['finding_id']})."
+        )
         trigger.append(f"Root cause: the chain of {a.chain.height} findings below, joined by shared identities, "
                        "credentials, addresses, images and requests; each is a candidate cause with its evidence.")  # fmt: skip
     elif a.has_findings:
@@ -360,8 +413,26 @@ def to_markdown(pm: Postmortem) -> str:
     out += [""] + [f"> {md_text(n, 600)}" for n in pm.notes]
     out += ["", "## Impact", "", _md_numbers(pm.impact), "", "## Trigger and root cause", ""]
     out += [md_text(t, 800) for t in pm.trigger] + ["", _md_frame(pm.causes), ""]
-    out += ["## Detection", "", _md_numbers(pm.detection), "", "## Response and mitigation", "", _md_numbers(pm.response)]
-    out += ["", "## Timeline", "", _md_frame(pm.timeline), "", "## Action items", "", _md_frame(pm.actions), ""]
+    out += [
+        "## Detection",
+        "",
+        _md_numbers(pm.detection),
+        "",
+        "## Response and mitigation",
+        "",
+        _md_numbers(pm.response),
+    ]
+    out += [
+        "",
+        "## Timeline",
+        "",
+        _md_frame(pm.timeline),
+        "",
+        "## Action items",
+        "",
+        _md_frame(pm.actions),
+        "",
+    ]
     out += ["## Lessons learned", "", "_For the people involved to write; prompts:_", ""]
     out += [f"- {md_text(x, 300)}" for x in pm.lessons] + [""]
     return "\n".join(out)

@@ -28,7 +28,11 @@ def clean_spec(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         out = {k: clean_spec(v, k) for k, v in value.items()}
         axis = out.get("axis")
-        if out.get("type") == "temporal" and isinstance(axis, dict) and axis.get("format") in _SHORT_TIME_FORMATS:
+        if (
+            out.get("type") == "temporal"
+            and isinstance(axis, dict)
+            and axis.get("format") in _SHORT_TIME_FORMATS
+        ):
             axis = dict(axis)
             del axis["format"]
             axis.setdefault("labelExpr", TIME_LABELS)
