@@ -15,9 +15,9 @@ from forensics.display import clean
 
 #: Vega expression: the date at midnight ticks, seconds when a tick is not on a minute, else HH:MM.
 TIME_LABELS = (
-    "utcHours(datum.value) == 0 && utcMinutes(datum.value) == 0 && utcSeconds(datum.value) == 0"
+    "utchours(datum.value) == 0 && utcminutes(datum.value) == 0 && utcseconds(datum.value) == 0"
     " ? utcFormat(datum.value, '%Y-%m-%d')"
-    " : utcSeconds(datum.value) != 0 ? utcFormat(datum.value, '%H:%M:%S') : utcFormat(datum.value, '%H:%M')"
+    " : utcseconds(datum.value) != 0 ? utcFormat(datum.value, '%H:%M:%S') : utcFormat(datum.value, '%H:%M')"
 )
 _SHORT_TIME_FORMATS = {"%H:%M", "%H:%M:%S", "%H:%M:%S.%L"}
 
@@ -36,7 +36,7 @@ def clean_spec(value: Any, key: str = "") -> Any:
             axis = dict(axis)
             del axis["format"]
             axis.setdefault("labelExpr", TIME_LABELS)
-            axis["tickCount"] = min(int(axis.get("tickCount", 8)), 10)
+            axis["tickCount"] = min(int(axis.get("tickCount", 6)), 6)
             axis.setdefault("labelOverlap", True)
             axis.setdefault("labelFlush", True)
             out["axis"] = axis
