@@ -102,3 +102,24 @@ def test_answer_html_escapes_and_links(top):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "\x1b" not in html
     for fid in hostile["finding_id"]:
         assert f"href='#{answer.anchor(fid)}'" in html
+
+
+def test_sigma_findings_show_with_the_kits_own(case, sample_dir, tmp_path):
+    rule = tmp_path / "create_key.yml"
+    rule.write_text(
+        "title: Access key created (test rule)\n"
+        "id: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d\n"
+        "status: test\n"
+        "logsource:\n  product: aws\n  service: cloudtrail\n"
+        "detection:\n  selection:\n    eventName: CreateAccessKey\n  condition: selection\n"
+        "level: critical\n",
+        encoding="utf-8",
+    )
+    case.ingest([sample_dir / "cloudtrail"])
+    case.sigma([rule])
+    a = answer.answer(case)
+    sig = a.findings.filter(pl.col("detector") == "sigma")
+    assert sig.height >= 1 and "Access key created (test rule)" in sig["title"].to_list()[0]
+    assert a.findings["severity_rank"][0] == 4  # a critical Sigma finding ranks with the kit's critical ones
+    html = answer_html(a)
+    assert "Access key created (test rule)" in html and answer.anchor(sig["finding_id"][0]) in html
