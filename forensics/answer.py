@@ -42,11 +42,21 @@ def anchor(finding_id: str) -> str:
     return "finding-" + "".join(ch for ch in str(finding_id) if ch.isalnum() or ch == "-")
 
 
-def fmt_time(t: datetime | None) -> str:
-    """A time as the reports write it: ``2026-03-14 09:52:10Z`` (UTC, seconds)."""
-    if t is None:
-        return "-"
-    return parse_user_time(t).strftime("%Y-%m-%d %H:%M:%SZ")
+def fmt_time(t: object) -> str:
+    """A time as the reports write it: ``2026-03-14 09:52:10Z`` (UTC, seconds); ``-`` for none."""
+    dt = parse_user_time(t) if isinstance(t, datetime | str) else None
+    return dt.strftime("%Y-%m-%d %H:%M:%SZ") if dt is not None else "-"
+
+
+def tmin(s: pl.Series) -> datetime | None:
+    """The earliest time of a series (None when empty), typed for the callers."""
+    v = s.min()
+    return v if isinstance(v, datetime) else None
+
+
+def tmax(s: pl.Series) -> datetime | None:
+    v = s.max()
+    return v if isinstance(v, datetime) else None
 
 
 @dataclass
@@ -172,7 +182,7 @@ def answer(case, start=None, end=None, only: pl.Expr | None = None, topic: str =
     counts = {s: f.filter(pl.col("severity") == s).height for s in SEVERITY_WORDS}
     sev = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     basis = ch if ch.height else f
-    t0, t1 = basis.get_column("time").min(), basis.get_column("time").max()
+    t0, t1 = tmin(basis.get_column("time")), tmax(basis.get_column("time"))
     parts = []
     for kind, label in (("ip", "from"), ("credential", "using"), ("artifact", "deploying image"),
                         ("request", "affecting request")):  # fmt: skip
@@ -374,14 +384,16 @@ def scope_from_findings(case, pad_minutes: int = 30) -> Scope:
         return _all_ids(in_chain, kind)
 
     lo, hi = case.time_range()
-    t0 = ch.get_column("time").min() - timedelta(minutes=pad_minutes)
-    t1 = ch.get_column("time").max() + timedelta(minutes=pad_minutes)
+    c0, c1 = tmin(ch.get_column("time")), tmax(ch.get_column("time"))
+    assert c0 is not None and c1 is not None  # a chain's findings have times (chain.py keeps only those)
+    t0 = c0 - timedelta(minutes=pad_minutes)
+    t1 = c1 + timedelta(minutes=pad_minutes)
     t0 = max(t0, lo) if lo is not None else t0
     t1 = min(t1, hi + timedelta(microseconds=1)) if hi is not None else t1
     s = Scope(ids("actor"), ids("credential"), ids("host"), ids("ip"), t0, t1, "")
     s.how = (
         f"no scope given: scoped from the attack chain ({ch.height} findings, "
-        f"{fmt_time(ch.get_column('time').min())} to {fmt_time(ch.get_column('time').max())}): "
+        f"{fmt_time(c0)} to {fmt_time(c1)}): "
         f"{len(s.principals)} identities, {len(s.credentials)} credentials, {len(s.runners)} hosts, "
         f"{len(s.ips)} addresses named by its findings of medium severity or above; window the chain ± {pad_minutes} min within the evidence "
         f"({fmt_time(t0)} to {fmt_time(t1)}). Pass parameters to choose another scope."
@@ -418,10 +430,11 @@ def timeline_command(case_path: str, start=None, end=None, actors=None, services
     import shlex
 
     parts = ["forensics", "timeline", "--case", str(case_path)]
-    if start:
-        parts += ["--from", parse_user_time(start).strftime("%Y-%m-%dT%H:%M:%SZ")]
-    if end:
-        parts += ["--to", parse_user_time(end).strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
+    t0, t1 = parse_user_time(start), parse_user_time(end)
+    if t0 is not None:
+        parts += ["--from", t0.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    if t1 is not None:
+        parts += ["--to", t1.strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
     for a in actors or []:
         parts += ["--actor", a]
     for s in services or []:

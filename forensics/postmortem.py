@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from forensics import answer as ans
-from forensics.answer import Answer, fmt_time
+from forensics.answer import Answer, fmt_time, tmax, tmin
 from forensics.display import clean, html_text
 
 _MD_INLINE = re.compile(r"([\\`*_{}\[\]<>|~])")
@@ -68,6 +68,11 @@ def _one(case, sql: str, params: dict | None = None):
 
 def _has_spans(case) -> bool:
     return bool(_one(case, "SELECT count(*) FROM spans"))
+
+
+def _since(a: datetime | None, b: datetime | None) -> str:
+    """``a - b`` for people, ``-`` when either is missing."""
+    return _minutes(a - b) if a is not None and b is not None else "-"
 
 
 def _minutes(d: timedelta | None) -> str:
@@ -183,8 +188,8 @@ def _alerts(case, slo: float, service: str | None) -> pl.DataFrame:
 
 def detection(case, a: Answer, slo: float = 0.999, service: str | None = None) -> list[Number]:
     out = []
-    first_bad = a.chain.get_column("time").min() if a.chain.height else (
-        a.findings.get_column("time").min() if a.has_findings else None)  # fmt: skip
+    first_bad = tmin(a.chain.get_column("time")) if a.chain.height else (
+        tmin(a.findings.get_column("time")) if a.has_findings else None)  # fmt: skip
     out.append(Number("first bad event", fmt_time(first_bad),
                       "the earliest finding of the attack chain (or the earliest finding without a chain)"))  # fmt: skip
     impact_t = _first_impact(case)
@@ -192,7 +197,7 @@ def detection(case, a: Answer, slo: float = 0.999, service: str | None = None) -
         Number("first user impact", fmt_time(impact_t), "the first client call that timed out (else failed)")
     )
     alerts = _alerts(case, slo, service)
-    first_alert = alerts.get_column("fired").min() if alerts.height else None
+    first_alert = tmin(alerts.get_column("fired")) if alerts.height else None
     for r in alerts.iter_rows(named=True):
         out.append(Number(f"burn-rate alert {r['alert']} ({r['service']})", f"fired {fmt_time(r['fired'])}, "
                           f"cleared {fmt_time(r['cleared'])}",
@@ -232,7 +237,7 @@ def _chain_credentials(a: Answer) -> list[str]:
 
 def response(case, a: Answer) -> list[Number]:
     out = []
-    first_bad = a.chain.get_column("time").min() if a.chain.height else None
+    first_bad = tmin(a.chain.get_column("time")) if a.chain.height else None
     impact_t = _first_impact(case)
     since = impact_t or first_bad
     rb = case.sql(
@@ -244,7 +249,7 @@ def response(case, a: Answer) -> list[Number]:
         out.append(Number(f"rollback of {r['service']}", f"{fmt_time(r['time'])} to {r['version']} by {r['actor']} "
                           f"via {r['via']}", "deploys with action rollback after the first impact"))  # fmt: skip
     if rb.height and impact_t is not None:
-        out.append(Number("time to mitigate (user impact)", _minutes(rb.get_column("time").min() - impact_t),
+        out.append(Number("time to mitigate (user impact)", _since(tmin(rb.get_column("time")), impact_t),
                           "first rollback minus first user impact"))  # fmt: skip
     rev = _revocations(case, _chain_credentials(a))
     done = rev.filter(pl.col("revoked_at").is_not_null()) if rev.height else rev
@@ -252,7 +257,7 @@ def response(case, a: Answer) -> list[Number]:
         out.append(Number(f"revoked {r['credential_id']}", f"{fmt_time(r['revoked_at'])}",
                           f"revocation event in the evidence: {r['revoked_how']}"))  # fmt: skip
     if done.height and first_bad is not None:
-        out.append(Number("time to revoke", _minutes(done.get_column("revoked_at").max() - first_bad),
+        out.append(Number("time to revoke", _since(tmax(done.get_column("revoked_at")), first_bad),
                           "last revocation of a chain credential minus the first bad event"))  # fmt: skip
     left = rev.filter(pl.col("revoked_at").is_null()) if rev.height else rev
     out.append(Number("still not revoked", ", ".join(left.get_column("credential_id").to_list()) if left.height
