@@ -137,3 +137,9 @@ def test_table_cells_for_people():
     full = "sha256:" + "f0a93edd" * 8
     assert f"title='{full}'" in html and f">{full}<" not in html
     assert "&lt;b&gt;x&lt;/b&gt;&#x27;&quot;" in html
+
+
+def test_one_day_chart_names_its_day_in_the_axis_title():
+    df = _events(100, datetime(2026, 3, 14, 9, 0, tzinfo=UTC), timedelta(minutes=1))
+    svg, err = svg_of(charts.timeline(df))
+    assert err is None and "time (UTC), 2026-03-14" in svg

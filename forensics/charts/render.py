@@ -60,12 +60,44 @@ def add_titles(svg: str) -> str:
     return _MARK.sub(lambda m: f"<{m.group(1)}{m.group(2)}><title>{m.group(3)}</title></{m.group(1)}>", svg)
 
 
+_ISO_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})T")
+
+
+def _days(spec: dict) -> set[str]:
+    """The UTC days the chart's inline data covers (from ISO time strings in its datasets)."""
+    days: set[str] = set()
+    for rows in (spec.get("datasets") or {}).values():
+        for row in rows if isinstance(rows, list) else []:
+            for v in row.values() if isinstance(row, dict) else []:
+                m = _ISO_DAY.match(v) if isinstance(v, str) else None
+                if m:
+                    days.add(m.group(1))
+    return days
+
+
+def date_in_titles(value: Any, day: str) -> Any:
+    """Time axes of a chart within one day: the day in the axis title, since ticks show only HH:MM."""
+    if isinstance(value, dict):
+        out = {k: date_in_titles(v, day) for k, v in value.items()}
+        axis = out.get("axis")
+        if out.get("type") == "temporal" and isinstance(axis, dict) and isinstance(axis.get("title"), str):
+            if day not in axis["title"]:
+                out["axis"] = {**axis, "title": f"{axis['title']}, {day}"}
+        return out
+    if isinstance(value, list):
+        return [date_in_titles(v, day) for v in value]
+    return value
+
+
 def svg_of(chart) -> tuple[str | None, str | None]:
     """``(svg, None)``, or ``(None, reason)`` when the chart cannot be drawn."""
     try:
         import vl_convert as vlc
 
         spec = clean_spec(chart.to_dict() if hasattr(chart, "to_dict") else chart)
+        days = _days(spec)
+        if len(days) == 1:
+            spec = date_in_titles(spec, days.pop())
         svg = vlc.vegalite_to_svg(spec)
     except (KeyboardInterrupt, SystemExit):
         raise
