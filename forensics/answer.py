@@ -206,7 +206,9 @@ def answer(case, start=None, end=None, only: pl.Expr | None = None, topic: str =
         f"{open_rows.height} findings of high or critical severity are not yet acknowledged "
         "(`forensics annotate F-... --status acknowledged`)."
     )
+    sigma = sigma_note(case)
     return Answer(
+        notes=[sigma] if sigma else [],
         what=what,
         when=f"{fmt_time(t0)} to {fmt_time(t1)}"
         + (f" ({_duration(t1 - t0)})" if t0 is not None and t1 is not None else ""),
@@ -440,3 +442,21 @@ def timeline_command(case_path: str, start=None, end=None, actors=None, services
     for s in services or []:
         parts += ["--service", s]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def sigma_note(case) -> str | None:
+    """One line on the last Sigma run (``sigma_coverage``): rules per status, so a rule that cannot work on
+    this case is said, never a silent zero. None when no Sigma rules were run."""
+    try:
+        df = case.sql(
+            "SELECT status, count(DISTINCT rule_id) AS rules FROM sigma_coverage GROUP BY status ORDER BY rules DESC"
+        )
+    except Exception:  # a case made before Sigma existed
+        return None
+    if df.is_empty():
+        return None
+    parts = ", ".join(f"{r['rules']} {r['status']}" for r in df.iter_rows(named=True))
+    return (
+        f"Sigma rules run on this case, by status: {parts}. Matches are findings of detector sigma; "
+        "rules that cannot match or have no loader are listed by `forensics sigma` (docs/sigma.md)."
+    )

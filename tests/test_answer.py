@@ -121,5 +121,20 @@ def test_sigma_findings_show_with_the_kits_own(case, sample_dir, tmp_path):
     sig = a.findings.filter(pl.col("detector") == "sigma")
     assert sig.height >= 1 and "Access key created (test rule)" in sig["title"].to_list()[0]
     assert a.findings["severity_rank"][0] == 4  # a critical Sigma finding ranks with the kit's critical ones
+    assert any("Sigma rules run on this case, by status: 1 matched" in n for n in a.notes)
     html = answer_html(a)
     assert "Access key created (test rule)" in html and answer.anchor(sig["finding_id"][0]) in html
+
+
+def test_every_report_notebook_reads_the_case_read_only_and_closes_it():
+    import json
+
+    from forensics.report import notebooks_dir
+
+    for path in sorted(notebooks_dir().glob("*.ipynb")):
+        code = "\n".join(
+            "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
+        )
+        assert "reportcase.open_for_report(" in code, path.name
+        assert "forensics.open_case(" not in code, path.name  # writes go through reportcase.write_step
+        assert code.rstrip().endswith("case.close()"), path.name
