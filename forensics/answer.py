@@ -445,18 +445,20 @@ def timeline_command(case_path: str, start=None, end=None, actors=None, services
 
 
 def sigma_note(case) -> str | None:
-    """One line on the last Sigma run (``sigma_coverage``): rules per status, so a rule that cannot work on
-    this case is said, never a silent zero. None when no Sigma rules were run."""
+    """One line on the last Sigma run (``sigma_coverage``): how many rules, and their checks per status (a
+    rule is checked once per source it applies to), so a rule that cannot work on this case is said, never a
+    silent zero. None when no Sigma rules were run."""
     try:
         df = case.sql(
-            "SELECT status, count(DISTINCT rule_id) AS rules FROM sigma_coverage GROUP BY status ORDER BY rules DESC"
+            """SELECT status, count(*) AS checks, (SELECT count(DISTINCT rule_id) FROM sigma_coverage) AS rules
+               FROM sigma_coverage GROUP BY status ORDER BY checks DESC, status"""
         )
     except Exception:  # a case made before Sigma existed
         return None
     if df.is_empty():
         return None
-    parts = ", ".join(f"{r['rules']} {r['status']}" for r in df.iter_rows(named=True))
+    parts = ", ".join(f"{r['checks']} {r['status']}" for r in df.iter_rows(named=True))
     return (
-        f"Sigma rules run on this case, by status: {parts}. Matches are findings of detector sigma; "
-        "rules that cannot match or have no loader are listed by `forensics sigma` (docs/sigma.md)."
+        f"Sigma: {df['rules'][0]} rules run on this case; per rule and source: {parts}. Matches are findings of "
+        "detector sigma; rules that cannot match or have no loader are listed by `forensics sigma` (docs/sigma.md)."
     )

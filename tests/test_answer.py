@@ -121,7 +121,7 @@ def test_sigma_findings_show_with_the_kits_own(case, sample_dir, tmp_path):
     sig = a.findings.filter(pl.col("detector") == "sigma")
     assert sig.height >= 1 and "Access key created (test rule)" in sig["title"].to_list()[0]
     assert a.findings["severity_rank"][0] == 4  # a critical Sigma finding ranks with the kit's critical ones
-    assert any("Sigma rules run on this case, by status: 1 matched" in n for n in a.notes)
+    assert any("Sigma: 1 rules run on this case; per rule and source: 1 matched" in n for n in a.notes)
     html = answer_html(a)
     assert "Access key created (test rule)" in html and answer.anchor(sig["finding_id"][0]) in html
 
