@@ -143,3 +143,12 @@ def test_one_day_chart_names_its_day_in_the_axis_title():
     df = _events(100, datetime(2026, 3, 14, 9, 0, tzinfo=UTC), timedelta(minutes=1))
     svg, err = svg_of(charts.timeline(df))
     assert err is None and "time (UTC), 2026-03-14" in svg
+
+
+def test_charts_reachable_from_the_package_as_the_readme_writes():
+    import subprocess
+    import sys
+
+    code = "import forensics; print(callable(forensics.charts.timeline)); print(hasattr(forensics, 'nope'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False"]
