@@ -453,6 +453,23 @@ def _html_numbers(nums: list[Number], caption: str) -> str:
             f"<th>value</th><th>how it was computed</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
 
 
+def actions_html(pm: Postmortem) -> str:
+    """The action items, each finding id linking to its evidence section (``answer.anchor``)."""
+    rows = []
+    for r in pm.actions.iter_rows(named=True):
+        ev = html_text(r["evidence"], 80)
+        if str(r["evidence"]).startswith("F-"):
+            ev = f"<a href='#{html_text(ans.anchor(r['evidence']), 80)}'>{ev}</a>"
+        rows.append(
+            f"<tr><td>{html_text(r['priority'], 10)}</td><td>{html_text(r['action'], 600)}</td>"
+            f"<td>{html_text(r['owner'], 80)}</td><td>{ev}</td></tr>"
+        )
+    return (
+        "<table class='fx-table fx-actions'><caption>Action items</caption><thead><tr><th>priority</th>"
+        f"<th>action</th><th>owner</th><th>evidence</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def numbers_html(nums: list[Number], caption: str) -> str:
     return _html_numbers(nums, caption)
 

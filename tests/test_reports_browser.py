@@ -77,9 +77,11 @@ def test_report_in_a_browser(demo_reports, name, tmp_path_factory):
     assert summary != -1 and (findings == -1 or summary < findings)
     if ledger != -1:
         assert summary < ledger and (findings == -1 or findings < ledger)
-    # every finding link points at a section present in the page
-    for target in set(re.findall(r"href=\"#(finding-[^\"]+)\"", dom)):
-        assert f'id="{target}"' in dom
+    # every finding and contents link points at a section present in the page
+    targets = set(re.findall(r"href=\"#((?:finding|sec)-[^\"]+)\"", dom))
+    assert any(t.startswith("sec-") for t in targets)  # a table of contents
+    for target in targets:
+        assert f'id="{target}"' in dom, target
     assert (shots / f"{name}.png").stat().st_size > 10_000
 
 
