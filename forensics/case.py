@@ -314,6 +314,31 @@ class Case:
 
         return provenance.running_at(self, t, service)
 
+    def set_environment_alias(self, alias: str, canonical: str) -> None:
+        """Make ``alias`` another name of environment ``canonical`` in this case (``prod`` =
+        ``production`` by default; docs/runtime.md); rederives."""
+        from forensics import runtime
+
+        runtime.set_alias(self, alias, canonical)
+
+    def drift(self, at: str | datetime | None = None) -> pl.DataFrame:
+        """Pods observed running a digest other than the one deployed (docs/runtime.md)."""
+        from forensics import runtime
+
+        return runtime.drift(self, at)
+
+    def coverage(self):
+        """What the evidence covers per source and scope, and its gaps (``forensics.coverage``)."""
+        from forensics import coverage
+
+        return coverage.coverage(self)
+
+    def invariant_rates(self, by: str | None = None, **params: object) -> pl.DataFrame:
+        """Per invariant (and window ``by``: 5m, 1h...): checked, violations, rate (``forensics.rates``)."""
+        from forensics import rates
+
+        return rates.invariant_rates(self, by=by, **params)
+
     def sigma(self, rules: str | os.PathLike | Iterable[str | os.PathLike]):
         """Run the Sigma rules at ``rules`` (files or folders) on the case: their matches replace the
         case's ``sigma`` findings; returns the coverage, one row per rule and source (docs/sigma.md)."""
