@@ -4,6 +4,8 @@
 -- Params: $rollout_window_minutes (INTEGER, optional). A row is a pair of lanes that ran different
 -- digests at the same time for longer than the window. A lane's last digest runs until the end of
 -- the evidence (the latest event of any source), not only until the latest deploy.
+-- @denominator: deploys
+-- @time: mixed_from
 WITH d AS (
     SELECT * FROM deploys
     WHERE status = 'success' AND action IN ('deploy', 'rollback') AND artifact_digest IS NOT NULL
