@@ -22,7 +22,7 @@ WITH RECURSIVE lf AS (
     SELECT sha256, regexp_extract(path, '[^/\\]+$') AS name FROM evidence
     UNION ALL SELECT sha256, name FROM artifact_files
 ), missing AS (
-    SELECT 'digest_missing_file' AS kind, 'cloudtrail' AS source, 'account ' || coalesce(account_id, '?') AS scope,
+    SELECT 'digest_missing_file' AS kind, 'cloudtrail' AS source, coalesce(account_id, '') AS scope,
            t0 AS start, t1 AS "end", 'medium' AS severity,
            'no evidence for CloudTrail account ' || coalesce(account_id, '?') || ' between '
                || coalesce(strftime(t0, '%Y-%m-%dT%H:%M:%SZ'), '?') || ' and ' || coalesce(strftime(t1, '%Y-%m-%dT%H:%M:%SZ'), '?')
@@ -43,7 +43,7 @@ WITH RECURSIVE lf AS (
                  ORDER BY digest_start)
 ), chain AS (
     SELECT 'digest_chain_break' AS kind, 'cloudtrail' AS source,
-           'account ' || coalesce(account_id, '?') || ' ' || region AS scope,
+           coalesce(account_id, '') AS scope,
            prev_end AS start, digest_start AS "end", 'medium' AS severity,
            'no evidence for the CloudTrail digest chain of account ' || coalesce(account_id, '?') || ' ' || region
                || ' between ' || coalesce(strftime(prev_end, '%Y-%m-%dT%H:%M:%SZ'), '?') || ' and '
@@ -52,7 +52,7 @@ WITH RECURSIVE lf AS (
                             AND previous_digest_s3_object NOT IN (SELECT s3_object FROM cloudtrail_digests WHERE s3_object IS NOT NULL)
                        THEN 'the digest names previous digest ' || previous_digest_s3_object || ', which the evidence lacks'
                        ELSE 'consecutive digests leave this time uncovered' END AS statement,
-           json_object('digest', s3_object, 'previous_digest', previous_digest_s3_object) AS detail,
+           json_object('digest', s3_object, 'previous_digest', previous_digest_s3_object, 'region', region) AS detail,
            list_filter([struct_pack(kind := 'evidence', id := prev_sha), struct_pack(kind := 'evidence', id := evidence_sha256)],
                        lambda x: x.id IS NOT NULL) AS evidence
     FROM dg
