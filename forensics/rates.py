@@ -25,13 +25,13 @@ from forensics.redact import redact_frame
 
 _BY = re.compile(r"^([1-9][0-9]*)([smhd])$")
 
-SCHEMA = {
-    "invariant": pl.Utf8,
+SCHEMA: dict[str, pl.DataType] = {
+    "invariant": pl.Utf8(),
     "window_start": pl.Datetime("us", "UTC"),
-    "checked": pl.Int64,
-    "violations": pl.Int64,
-    "rate": pl.Float64,
-    "denominator": pl.Utf8,
+    "checked": pl.Int64(),
+    "violations": pl.Int64(),
+    "rate": pl.Float64(),
+    "denominator": pl.Utf8(),
 }
 
 
@@ -42,7 +42,7 @@ class BadWindow(ForensicsError):
 def _bucket(df: pl.DataFrame, col: str | None, by: str | None) -> pl.DataFrame:
     """Rows of ``df`` counted per window of its column ``col`` (one NULL window without ``by``, or
     when the rows carry no time)."""
-    schema = {"window_start": SCHEMA["window_start"], "n": pl.Int64}
+    schema: dict[str, pl.DataType] = {"window_start": SCHEMA["window_start"], "n": pl.Int64()}
     if by is None or col is None or col not in df.columns:
         return pl.DataFrame({"window_start": [None], "n": [df.height]}, schema=schema)
     t = pl.col(col).cast(pl.Datetime("us", "UTC")).dt.truncate(by).alias("window_start")
