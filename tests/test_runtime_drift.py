@@ -7,11 +7,12 @@ import re
 
 import pytest
 
+# the signed SLSA statement and the policy that verifies it, as the provenance invariant tests build them
+from test_provenance_invariants import _attest, _policy
+
 from forensics import provenance
-from forensics.sample.writers import provenance as W
 
 D1, D2 = ("sha256:" + c * 64 for c in "12")
-REPO = "acme-pay/api"
 
 
 def _deploys(tmp_path, rows, name="deploys.jsonl"):
@@ -229,40 +230,6 @@ def test_observed_at_replaces_the_approximated_snapshot_time(case, tmp_path):
     )
 
 
-def _attest(tmp_path, digest: str):
-    stmt = {
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "registry/api", "digest": {"sha256": digest.split(":")[1]}}],
-        "predicateType": "https://slsa.dev/provenance/v1",
-        "predicate": {
-            "buildDefinition": {
-                "buildType": W.BUILD_TYPE,
-                "externalParameters": {
-                    "workflow": {
-                        "repository": f"https://github.com/{REPO}",
-                        "ref": "refs/tags/v1",
-                        "path": "r.yml",
-                    }
-                },
-            },
-            "runDetails": {"builder": {"id": W.BUILDER_ID}},
-        },
-    }
-    p = tmp_path / f"att-{digest[7:15]}.intoto.jsonl"
-    p.write_text(json.dumps(W.sign(stmt)) + "\n")
-    return p
-
-
-def _policy() -> dict:
-    return {
-        "issuer": provenance.GITHUB_ISSUER,
-        "repositories": {REPO: {"builder_id": W.BUILDER_ID}},
-        "keys": [W.test_trust_key() | {"repositories": [REPO]}],
-        "ci_actors": ["ci"],
-        "rollout_window_minutes": 30,
-    }
-
-
 @pytest.fixture
 def repatch_case(case, tmp_path):
     """The verified D1 rolled back to at 10:10; at 10:30 the rogue D2 is patched again with kubectl
@@ -280,9 +247,9 @@ def repatch_case(case, tmp_path):
             _deploys(
                 tmp_path,
                 [
-                    ("08:00", D1, "ci", "pipeline", "deploy"),
+                    ("08:00", D1, "ci-bot", "pipeline", "deploy"),
                     ("09:40", D2, "deploy-bot", "manual", "deploy"),
-                    ("10:10", D1, "ci", "pipeline", "rollback"),
+                    ("10:10", D1, "ci-bot", "pipeline", "rollback"),
                 ],
             ),
             audit,
