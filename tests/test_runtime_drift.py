@@ -95,19 +95,37 @@ def test_drift_fires_when_a_pod_keeps_the_old_digest_after_a_deploy(case, tmp_pa
     assert f.height == 1 and f["severity"][0] == "high" and "api-6d5f8b7c9d-bbbbb" in f["title"][0]
 
 
-def test_drift_quiet_when_pods_run_the_deployed_digest_or_the_rollout_is_young(case, tmp_path):
+def _young_rollout(case, tmp_path, observed_at: bool):
+    """D2 deployed at 10:28; a 09:00 snapshot (all D1, as deployed at 08:00) and a 10:30 one still
+    on D1, two minutes into the rollout: within the 5-minute grace when its capture time is given."""
+    from forensics import runtime
+
     case.ingest(
         [
             _deploys(tmp_path, [("08:00", D1, "ci", "pipeline", "deploy"), ("10:28", D2, "ci", "pipeline", "deploy")]),
-            # 09:00: every pod on D1, as deployed at 08:00
             _pods(tmp_path, "p0900.json", [_pod("api-6d5f8b7c9d-aaaaa", D1, "2026-03-14T09:00:00Z")]),
-            # 10:30: still D1 two minutes into the 10:28 rollout: within the 5-minute grace
-            _pods(tmp_path, "p1030.json", [_pod("api-6d5f8b7c9d-aaaaa", D1, "2026-03-14T10:30:00Z")]),
         ]
     )  # fmt: skip
+    (r,) = case.ingest(
+        _pods(tmp_path, "p1030.json", [_pod("api-6d5f8b7c9d-aaaaa", D1, "2026-03-14T10:30:00Z")])
+    )
+    if observed_at:
+        runtime.observed_at(case, [r.sha256], "2026-03-14T10:30:00Z")
+
+
+def test_drift_quiet_when_pods_run_the_deployed_digest_or_the_rollout_is_young(case, tmp_path):
+    _young_rollout(case, tmp_path, observed_at=True)
     assert case.drift().is_empty()
     assert case.findings(detector="runtime_drift").is_empty()
     assert case.query("provenance/runtime_drift", grace_minutes=1).height == 1  # past a 1-minute grace
+
+
+def test_an_approximated_snapshot_time_within_the_grace_is_reported_as_uncertain(case, tmp_path):
+    _young_rollout(case, tmp_path, observed_at=False)
+    df = case.drift()
+    assert df["within_grace"].to_list() == [True] and "may still have been in progress" in df["reason"][0]
+    f = case.findings(detector="runtime_drift")
+    assert f["severity"].to_list() == ["medium"]
 
 
 def test_sample_drifted_pod_is_the_one_on_another_digest_than_the_last_deploy(sample_case, sample_dir):

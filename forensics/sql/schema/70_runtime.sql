@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS coverage_gaps (
 
 -- Runtime drift (docs/runtime.md): an observed container whose digest differs from the desired one
 -- (the latest successful deploy or rollback of its service x environment, else the latest workload
--- spec) more than grace_minutes after that desired state took effect. One row per pod (or
+-- spec) more than grace_minutes after that desired state took effect (a snapshot whose time is only
+-- approximated is reported within the grace too, marked within_grace: its capture time is later than
+-- the time it shows, by an unknown amount). One row per pod (or
 -- ReplicaSet), container, observed digest and desired state; used by queries/provenance/runtime_drift
 -- and the runtime_drift detector.
 CREATE OR REPLACE MACRO fx_runtime_drift(grace_minutes) AS TABLE
@@ -121,8 +123,14 @@ SELECT workload AS service, environment, any_value(environment_raw) AS environme
            || CASE WHEN desired_from = 'deploy'
                    THEN ' (' || any_value(dep_action) || ' by ' || coalesce(any_value(dep_actor), '?') || ', '
                         || any_value(deploy_id) || ', should have replaced it)'
-                   ELSE ' (the workload spec)' END AS reason
+                   ELSE ' (the workload spec)' END
+           || CASE WHEN bool_and(time < desired_since + to_minutes(CAST(grace_minutes AS BIGINT)))
+                   THEN '; the snapshot has no capture time: its time is approximated from its newest status time, '
+                        || 'within ' || grace_minutes || ' minutes of the deploy, so the rollout may still have been '
+                        || 'in progress (give --observed-at)' ELSE '' END AS reason,
+       bool_and(time < desired_since + to_minutes(CAST(grace_minutes AS BIGINT))) AS within_grace,
+       list(DISTINCT time_basis) AS time_basis
 FROM w
 WHERE desired_digest IS NOT NULL AND image_digest <> desired_digest
-  AND time >= desired_since + to_minutes(CAST(grace_minutes AS BIGINT))
+  AND (time >= desired_since + to_minutes(CAST(grace_minutes AS BIGINT)) OR time_basis = 'approx')
 GROUP BY workload, environment, pod, container, image_digest, desired_digest, desired_from;
