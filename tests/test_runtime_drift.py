@@ -299,3 +299,17 @@ def test_without_the_alias_the_prod_repatch_is_another_environment_and_both_stay
     res = provenance.invariant_results(case, _policy())
     assert [str(t)[11:16] for t in res["provenance_downgrade"]["time"]] == ["09:40"]
     assert res["provenance_mixed_versions"].is_empty()
+
+
+def test_cli_ingest_observed_at_dates_the_snapshot(tmp_path, capsys):
+    import forensics
+    from forensics import cli
+
+    p = _pods(tmp_path, "p.json", [_pod("api-6d5f8b7c9d-aaaaa", D1, "2026-03-14T09:00:00Z")])
+    db = str(tmp_path / "c.duckdb")
+    assert cli.main(["ingest", str(p), "--case", db, "--observed-at", "2026-03-14T10:30:00Z"]) == 0
+    assert "observed at 2026-03-14T10:30:00Z: 1 file(s)" in capsys.readouterr().out
+    with forensics.open_case(db, read_only=True) as c:
+        assert c.sql("SELECT time_basis, CAST(time AS VARCHAR) FROM runtime_state").rows() == [
+            ("observed-at", "2026-03-14 10:30:00+00")
+        ]
