@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         "annotate",
         "sigma",
         "coverage",
+        "env-aliases",
     ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
@@ -482,12 +483,42 @@ def cmd_invariants_or_rates(args) -> int:
     return 0
 
 
+def cmd_env_aliases(args) -> int:
+    import forensics
+    from forensics import export, runtime
+    from forensics.safe import terminal_text
+
+    pairs = {}
+    for item in args.set or []:
+        alias, sep, canonical = item.partition("=")
+        if not sep or not alias.strip() or not canonical.strip():
+            print(f"forensics: --set takes ALIAS=CANONICAL, not {terminal_text(item)}", file=sys.stderr)
+            return 2
+        pairs[alias.strip()] = canonical.strip()
+    with forensics.open_case(args.case, read_only=not pairs) as case:
+        if pairs:
+            runtime.load_aliases(case, pairs)
+        df = runtime.aliases(case)
+    sys.stdout.write(export.write(df, args.format))
+    return 0
+
+
 def add_runtime_commands(sub) -> None:
     """``coverage``; ``invariants --rate [--by 5m|1h] [--format]``; ``ingest --observed-at``."""
     s = sub.add_parser("coverage", help="what the evidence covers per source, and its gaps")
     s.add_argument("--case", required=True)
     s.add_argument("--format", choices=["table", "json"], default="table")
     s.set_defaults(func=cmd_coverage)
+
+    s = sub.add_parser(
+        "env-aliases", help="show or set the case's environment aliases (prod = production; docs/runtime.md)"
+    )
+    s.add_argument("--case", required=True)
+    s.add_argument(
+        "--set", action="append", metavar="ALIAS=CANONICAL", help="add or change an alias (repeatable)"
+    )
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.set_defaults(func=cmd_env_aliases)
 
     inv = sub.choices["invariants"]
     inv.add_argument(

@@ -313,3 +313,19 @@ def test_cli_ingest_observed_at_dates_the_snapshot(tmp_path, capsys):
         assert c.sql("SELECT time_basis, CAST(time AS VARCHAR) FROM runtime_state").rows() == [
             ("observed-at", "2026-03-14 10:30:00+00")
         ]
+
+
+def test_cli_env_aliases_set_and_show(repatch_case, tmp_path, capsys):
+    from forensics import cli
+
+    db = repatch_case.path
+    repatch_case.close()
+    assert cli.main(["env-aliases", "--case", db, "--set", "prod=prod", "--format", "json"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert {"alias": "prod", "canonical": "prod", "note": "set for this case"} in rows
+    assert {"alias": "stg", "canonical": "staging", "note": "default"} in rows
+    import forensics
+
+    with forensics.open_case(db, read_only=True) as c:  # rederived: the re-patch is in "prod" again
+        assert c.sql("SELECT environment FROM deploys WHERE source LIKE 'k8s_audit%'").item() == "prod"
+    assert cli.main(["env-aliases", "--case", db, "--set", "nonsense"]) == 2
