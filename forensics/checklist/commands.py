@@ -192,7 +192,7 @@ def _aws_steps(row: dict) -> list[Step]:
                 Step(
                     "contain",
                     f"aws ec2 modify-instance-metadata-options --instance-id {q(instance, '<INSTANCE_ID>')} "
-                    "--http-tokens required --http-put-response-hop-limit 1",
+                    "--http-tokens required --http-endpoint enabled --http-put-response-hop-limit 1",
                     "requires IMDSv2 session tokens and one network hop: closes the IMDSv1 path a server-side request "
                     "forgery or a reverse proxy on the instance used to read its role credentials",
                     "software on the instance that reads the metadata service without a token (IMDSv1) fails",
@@ -285,7 +285,9 @@ def _github_steps(row: dict) -> list[Step]:
     return [
         Step(
             "contain",
-            "gh api --method POST /credentials/revoke -f 'credentials[]=<THE_TOKEN>'",
+            # unauthenticated on purpose: GitHub answers an authenticated call to this endpoint with 403
+            "curl -X POST -H 'Accept: application/vnd.github+json' https://api.github.com/credentials/revoke "
+            "-d '{\"credentials\":[\"<THE_TOKEN>\"]}'",
             "revokes the token (the logs hold only its hash: the token itself comes from where it leaked)",
             "whatever uses the token fails until it gets a new one",
             "the audit log shows personal_access_token.access_revoked (or the token owner's list no longer has it)",
