@@ -217,3 +217,32 @@ def test_deploy_keys_are_inventoried(shared_data, tmp_path):
     assert checklist.revoke_commands(row)[0] == (
         f"gh repo deploy-key delete {doc['key']['id']} --repo {doc['repository']['full_name']}"
     )
+
+
+def _k8s(verb, resource, user, *, name="x", ns=None, impersonate=None, minute=10):
+    ev = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "stage": "ResponseComplete",
+          "auditID": str(uuid.uuid4()), "requestURI": f"/apis/x/{resource}", "verb": verb,
+          "user": {"username": user}, "sourceIPs": ["10.0.0.5"],
+          "objectRef": {"resource": resource, "name": name, "namespace": ns, "apiVersion": "v1"},
+          "responseStatus": {"code": 201},
+          "requestReceivedTimestamp": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+          "stageTimestamp": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%S.100000Z")}  # fmt: skip
+    if impersonate:
+        ev["impersonatedUser"] = {"username": impersonate}
+    return ev
+
+
+def test_impersonated_identity_is_searchable_as_an_actor(tmp_path):
+    from forensics.findings import entities
+
+    imp = "system:serviceaccount:prod:deployer"
+    log = tmp_path / "k8s" / "kube-apiserver-audit.log"
+    log.parent.mkdir()
+    events = [_k8s("get", "secrets", "mallory", name="db", ns="prod", impersonate=imp),
+              _k8s("get", "pods", "alice", ns="prod", minute=11)]  # fmt: skip
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    case = build(tmp_path, [ct(0, "ListBuckets", source="s3")], [log.parent])
+    match = entities.resolve(case.con, [imp])
+    assert "mallory" in match.ids and "alice" not in match.ids
+    got = case.timeline(actors=[imp])
+    assert got.get_column("actor").to_list() == ["mallory"]

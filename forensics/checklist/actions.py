@@ -10,6 +10,8 @@ deactivated, once the evidence is kept).
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from forensics.checklist.commands import PHASES, Step, q, steps
@@ -250,7 +252,7 @@ def _rotate(item: str, resource: str, region: str | None) -> Step:
 
 def items(case, credentials: list[str]) -> pl.DataFrame:
     """Persistence and exposure items of the credentials in scope, with their commands."""
-    schema = {
+    schema: dict[str, Any] = {
         "phase": pl.String,
         "item": pl.String,
         "what": pl.String,

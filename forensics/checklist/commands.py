@@ -287,7 +287,7 @@ def _github_steps(row: dict) -> list[Step]:
             "contain",
             # unauthenticated on purpose: GitHub answers an authenticated call to this endpoint with 403
             "curl -X POST -H 'Accept: application/vnd.github+json' https://api.github.com/credentials/revoke "
-            "-d '{\"credentials\":[\"<THE_TOKEN>\"]}'",
+            '-d \'{"credentials":["<THE_TOKEN>"]}\'',
             "revokes the token (the logs hold only its hash: the token itself comes from where it leaked)",
             "whatever uses the token fails until it gets a new one",
             "the audit log shows personal_access_token.access_revoked (or the token owner's list no longer has it)",
