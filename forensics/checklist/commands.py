@@ -129,6 +129,22 @@ def _user_session_steps(user: str, row: dict) -> list[Step]:
 def _aws_steps(row: dict) -> list[Step]:
     cid, principal = row.get("credential_id") or "", row.get("principal")
     ident = row.get("identity_type")
+    if ident == "Root" or (principal or "").endswith(":root"):
+        # IAM policies do not apply to the root user: neither a deny nor a key status change by another
+        # identity can stop it (the AWS guide on disabling temporary credentials says so)
+        return [
+            Step(
+                "contain",
+                f"aws iam delete-access-key --access-key-id {q(cid, '<ACCESS_KEY_ID>')}  # signed in as the root user"
+                if cid.startswith("AKIA")
+                else "# root user session: sign in as root, change the password and the MFA device; root "
+                "sessions cannot be revoked by policy and end when they expire (at most 36 hours)",
+                "removes the root access key / ends root access for whoever holds the old password",
+                "anything that used root credentials (it should be nothing)",
+                "IAM > Security credentials of the root user lists no access key; CloudTrail shows no new root calls",
+                DOC_TEMP_PERMS,
+            )
+        ]
     if cid.startswith("AKIA") or (row.get("kind") == "aws_access_key"):
         name = arn_name(principal, "user")
         user = q(name, "<USER_NAME>")

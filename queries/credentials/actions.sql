@@ -77,14 +77,23 @@ WITH ev AS (
            foreign_accounts, k8s_kind, k8s_namespace, k8s_name,
            CAST(NULL AS VARCHAR) AS resource, CAST(NULL AS DOUBLE) AS bytes_out, CAST(NULL AS VARCHAR[]) AS also_read_by
     FROM persist WHERE item IS NOT NULL
-), x AS (  -- who else reads the same thing (legitimate users that break when it is rotated)
+), others AS (  -- who else reads the same secret, parameter or key (they break when it is rotated);
+                -- S3 objects are left out: data events are many, and "who else" is the bucket policy's question
+    SELECT o.action, o.actor, o.target, CAST(o.raw -> '$.requestParameters' AS VARCHAR) AS rp_text
+    FROM events o
+    WHERE o.source = 'cloudtrail' AND o.outcome = 'success' AND o.actor IS NOT NULL
+      AND o.action IN ('secretsmanager:GetSecretValue', 'secretsmanager:BatchGetSecretValue', 'ssm:GetParameter',
+                       'ssm:GetParameters', 'ssm:GetParametersByPath', 'kms:Decrypt', 'kms:GenerateDataKey')
+      AND o.credential_id NOT IN (SELECT unnest(CAST($credentials AS VARCHAR[])))
+), x AS (
     SELECT 'rotate' AS phase, x.item, x.event_id, x.time, x.credential_id, x.actor, x.src_ip, x.action, x.region,
            x.resource, x.bytes_out,
-           (SELECT list(DISTINCT o.actor ORDER BY o.actor) FILTER (WHERE o.actor IS NOT NULL) FROM events o
-            WHERE o.source = 'cloudtrail' AND o.action = x.action AND o.actor IS DISTINCT FROM x.actor
-              AND o.credential_id NOT IN (SELECT unnest(CAST($credentials AS VARCHAR[])))
-              AND (o.target = x.resource OR contains(CAST(o.raw -> '$.requestParameters' AS VARCHAR), x.resource))) AS also_read_by
-    FROM exposure x WHERE x.item IS NOT NULL AND x.resource IS NOT NULL
+           list(DISTINCT o.actor ORDER BY o.actor) FILTER (WHERE o.actor IS NOT NULL) AS also_read_by
+    FROM exposure x
+    LEFT JOIN others o ON x.item <> 's3_object' AND o.action = x.action AND o.actor IS DISTINCT FROM x.actor
+                      AND (o.target = x.resource OR contains(o.rp_text, x.resource))
+    WHERE x.item IS NOT NULL AND x.resource IS NOT NULL
+    GROUP BY ALL
 )
 SELECT * FROM p
 UNION ALL BY NAME
