@@ -12,31 +12,11 @@ import pytest
 
 import forensics
 from forensics import checklist
+from tests.test_findings_detectors import ACCOUNT, T0, ct  # CloudTrail records as CloudTrail writes them
 
-ACCOUNT = "111122223333"
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 ADMIN = "AKIAEXAMPLEADMIN0001"
 BOB = "AKIAEXAMPLEBOB000001"
 EVE = "AKIAEXAMPLEEVE000001"
-
-
-def ct(minute, name, *, source="iam", user="bob", key=BOB, ip="198.51.100.7", params=None, response=None,
-       error=None, identity=None, extra=None) -> dict:  # fmt: skip
-    rec = {
-        "eventVersion": "1.08",
-        "userIdentity": identity or {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "userName": user,
-                                     "arn": f"arn:aws:iam::{ACCOUNT}:user/{user}", "accountId": ACCOUNT,
-                                     "accessKeyId": key},
-        "eventTime": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": f"{source}.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
-        "sourceIPAddress": ip, "userAgent": "aws-cli/2.15", "requestParameters": params,
-        "responseElements": response, "eventID": str(uuid.uuid4()), "eventType": "AwsApiCall",
-        "recipientAccountId": ACCOUNT,
-    }  # fmt: skip
-    if error:
-        rec["errorCode"], rec["errorMessage"] = error, error
-    rec.update(extra or {})
-    return rec
 
 
 def build(tmp_path, records, extra_files=()):
