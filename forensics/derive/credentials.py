@@ -162,15 +162,15 @@ SELECT fx_redact(b.credential_id) AS credential_id,  -- a token used as its own 
        fx_redact(b.principal) AS principal, b.first_seen, b.last_seen, b.event_count, b.distinct_src_ips,
        CASE WHEN len(b.sample_actions) = 0 THEN b.sample_actions
             ELSE string_split(fx_redact(array_to_string(b.sample_actions, chr(10))), chr(10)) END AS sample_actions,
-       b.issued_at, b.issued_at_source, b.expires_at, fx_redact(b.issued_by) AS issued_by, b.issued_event_id,
+       b.issued_at, fx_redact(b.issued_at_source) AS issued_at_source, b.expires_at, fx_redact(b.issued_by) AS issued_by, b.issued_event_id,
        b.source, CASE WHEN len(b.src_ips) = 0 THEN b.src_ips
                       ELSE string_split(fx_redact(array_to_string(b.src_ips, chr(10))), chr(10)) END AS src_ips,
        b.failed_events,
-       coalesce(b.identity_type, CASE WHEN nullif(b.ar.role, '') IS NOT NULL THEN 'AssumedRole'
-                                      WHEN b.principal LIKE 'arn:aws:iam::%:user/%' THEN 'IAMUser' END) AS identity_type,
-       coalesce(b.role_arn, CASE WHEN nullif(b.ar.role, '') IS NOT NULL
-                                 THEN 'arn:aws:iam::' || b.ar.account || ':role/' || b.ar.role END) AS role_arn,
-       nullif(b.ar.session, '') AS session_name,
+       fx_redact(coalesce(b.identity_type, CASE WHEN nullif(b.ar.role, '') IS NOT NULL THEN 'AssumedRole'
+                                                WHEN b.principal LIKE 'arn:aws:iam::%:user/%' THEN 'IAMUser' END)) AS identity_type,
+       fx_redact(coalesce(b.role_arn, CASE WHEN nullif(b.ar.role, '') IS NOT NULL
+                                           THEN 'arn:aws:iam::' || b.ar.account || ':role/' || b.ar.role END)) AS role_arn,
+       fx_redact(nullif(b.ar.session, '')) AS session_name,
        b.console AS console_session
 FROM facts b
 """
@@ -242,7 +242,7 @@ sa_deletions AS (
      AND c.credential_id LIKE 'JTI=%'
     WHERE e.source LIKE 'k8s_audit%' AND e.outcome = 'success' AND e.action = 'delete serviceaccounts'
 )
-SELECT DISTINCT fx_redact(credential_id), event_id, time, change, how
+SELECT DISTINCT fx_redact(credential_id), event_id, time, change, fx_redact(how)
 FROM (SELECT * FROM direct UNION ALL SELECT * FROM sessions UNION ALL SELECT * FROM sa_deletions)
 WHERE credential_id IS NOT NULL AND credential_id <> ''
 """
