@@ -347,8 +347,9 @@ def plan(rows: pl.DataFrame, acts: pl.DataFrame) -> list[dict]:
     work: list[tuple[int, float, dict]] = []
     for r in rows.to_dicts():
         done = r.get("status") == "revoked" and not r.get("successful_uses_after_revocation")
+        deleted = any(str(e).startswith("deleted ") for e in r.get("state_events") or [])
         for s in steps(r):
-            if done and s.phase == "contain":
+            if done and (s.phase == "contain" or deleted):  # nothing left to do for it
                 continue
             phase = s.phase
             work.append(
@@ -382,14 +383,11 @@ def plan(rows: pl.DataFrame, acts: pl.DataFrame) -> list[dict]:
     work.sort(key=lambda w: (w[0], w[1]))
     # one command serves several credentials (a user-level session deny covers all of its sessions):
     # it is listed once, at its most urgent place, naming every credential it covers
-    merged: dict[tuple[str, str], dict] = {}
+    merged: dict[str, dict] = {}
     for _, _, w in work:
-        key = (w["phase"], w["command"])
-        if key in merged and not w["command"].startswith("#"):
+        key = w["command"]
+        if key in merged and not key.startswith("#"):
             merged[key]["also_for"].append(w["subject"])
         else:
-            merged[key if key not in merged else (w["phase"], f"{w['command']}#{len(merged)}")] = {
-                **w,
-                "also_for": [],
-            }
+            merged[key if key not in merged else f"{key}#{len(merged)}"] = {**w, "also_for": []}
     return [{"order": n + 1, **w} for n, w in enumerate(merged.values())]
