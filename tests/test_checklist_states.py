@@ -226,3 +226,28 @@ def test_impersonated_identity_is_searchable_as_an_actor(tmp_path):
     assert "mallory" in match.ids and "alice" not in match.ids
     got = case.timeline(actors=[imp])
     assert got.get_column("actor").to_list() == ["mallory"]
+
+
+def test_github_grants_are_persistence_items(tmp_path):
+    ms = int(T0.timestamp() * 1000)
+    entries = [
+        {"@timestamp": ms, "action": "git.clone", "actor": "deploy-bot", "created_at": ms, "_document_id": "a1",
+         "org": "octo-corp", "repo": "octo-corp/app", "hashed_token": "TOKENHASH1"},
+        {"@timestamp": ms + 1000, "action": "oauth_authorization.create", "actor": "deploy-bot", "created_at": ms + 1000,
+         "_document_id": "a2", "org": "octo-corp", "oauth_application_name": "evil-sync", "hashed_token": "TOKENHASH1"},
+        {"@timestamp": ms + 2000, "action": "personal_access_token.access_granted", "actor": "deploy-bot",
+         "created_at": ms + 2000, "_document_id": "a3", "org": "octo-corp", "token_id": 4242, "hashed_token": "TOKENHASH1"},
+    ]  # fmt: skip
+    gh = tmp_path / "gh" / "audit-log.json"
+    gh.parent.mkdir()
+    gh.write_text(json.dumps(entries))
+    case = build(tmp_path, [ct(0, "ListBuckets", source="s3")], [gh.parent])
+    acts = {a["item"]: a for a in checklist.items(case, ["TOKENHASH1"]).to_dicts()}
+    granted = [e for e in entries if e["action"].endswith(("access_granted", "authorization.create"))]
+    assert len(acts) == len(granted)
+    cmd = acts["github_pat_granted"]["steps"][0]["command"]
+    assert (
+        cmd
+        == f"gh api --method POST /orgs/{entries[2]['org']}/personal-access-tokens/{entries[2]['token_id']} -f action=revoke"
+    )
+    assert entries[1]["oauth_application_name"] in acts["github_oauth_app"]["steps"][0]["command"]

@@ -57,6 +57,26 @@ WITH ev AS (
         raw ->> '$.objectRef.resource', raw ->> '$.objectRef.namespace',
         coalesce(raw ->> '$.objectRef.name', raw ->> '$.requestObject.metadata.name', raw ->> '$.responseObject.metadata.name')
     FROM ev WHERE source LIKE 'k8s_audit%'
+    UNION ALL
+    -- GitHub: grants that outlive the token (OAuth apps, PATs approved, app installations, deploy keys),
+    -- by an in-scope token or by the account an in-scope credential belongs to
+    SELECT event_id, time, credential_id, actor, src_ip, action, coalesce(environment, ''),
+        CASE WHEN action IN ('oauth_authorization.create', 'oauth_access.create', 'oauth_application.create') THEN 'github_oauth_app'
+             WHEN action IN ('personal_access_token.access_granted', 'personal_access_token.request_created') THEN 'github_pat_granted'
+             WHEN action IN ('integration_installation.create', 'installation.created') THEN 'github_app_install'
+             WHEN action IN ('deploy_key.created', 'deploy_key.create', 'repo.add_deploy_key', 'public_key.create') THEN 'github_deploy_key'
+        END,
+        NULL, NULL, NULL, NULL,
+        coalesce(raw ->> '$.oauth_application_name', raw ->> '$.application_name', raw ->> '$.integration',
+                 raw ->> '$.installation.app_slug', raw ->> '$.key.title', raw ->> '$.title'),
+        coalesce(raw ->> '$.token_id', raw ->> '$.installation_id', raw ->> '$.installation.id'),
+        NULL, coalesce(raw ->> '$.key.id', raw ->> '$.fingerprint', raw ->> '$.public_key_fingerprint'), NULL, NULL,
+        'github', coalesce(raw ->> '$.repository.full_name', raw ->> '$.repo', target), NULL
+    FROM events
+    WHERE source LIKE 'github%' AND outcome = 'success'
+      AND (credential_id IN (SELECT unnest(CAST($credentials AS VARCHAR[])))
+           OR actor IN (SELECT principal FROM credentials
+                        WHERE credential_id IN (SELECT unnest(CAST($credentials AS VARCHAR[]))) AND principal IS NOT NULL))
 ), exposure AS (
     SELECT event_id, time, credential_id, actor, src_ip, action, region,
         CASE WHEN name IN ('GetSecretValue', 'BatchGetSecretValue') THEN 'secret'
