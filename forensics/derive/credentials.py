@@ -68,14 +68,18 @@ SELECT * FROM (
 
 REBUILD = """
 INSERT INTO credentials BY NAME
-WITH uses AS (  -- no raw here: it is the widest column, and only GitHub's token type needs it (gh_types)
+WITH self_revocations AS (  -- a key revoking itself: the event carries the key it revokes (raw read for these rows only)
+    SELECT event_id FROM events
+    WHERE source = 'cloudtrail' AND action IN ('iam:UpdateAccessKey', 'iam:DeleteAccessKey')
+      AND raw->>'$.requestParameters.accessKeyId' = credential_id
+),
+uses AS (  -- no raw here: it is the widest column, and only GitHub's token type needs it (gh_types)
     SELECT e.credential_id, e.source, e.event_id, e.time, e.action, e.actor, e.src_ip, e.outcome FROM events e
     WHERE e.credential_id IS NOT NULL AND e.credential_id <> ''
       -- an event that revokes, reactivates or deletes the very credential it carries is no use of it
       AND NOT (e.source = 'github_audit'
                AND regexp_matches(e.action, '^(personal_access_token|oauth_access|oauth_authorization|programmatic_access|integration_installation)\\.(access_revoked|destroy|revoke|revoked|delete|deleted|suspend)$'))
-      AND NOT (e.source = 'cloudtrail' AND e.action IN ('iam:UpdateAccessKey', 'iam:DeleteAccessKey')
-               AND e.raw->>'$.requestParameters.accessKeyId' = e.credential_id)
+      AND e.event_id NOT IN (SELECT event_id FROM self_revocations)
 ),
 usage AS (
     SELECT credential_id,
