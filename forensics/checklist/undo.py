@@ -79,29 +79,24 @@ def undo_steps(r: dict) -> list[Step]:
                 DOC_IAM_USERS,
             )
         ]
-    if item == "attached_policy":
+    if item in ("attached_policy", "inline_policy"):
         kind, flag, name = on
-        arn = q(r.get("policy_arn"), "<POLICY_ARN>")
-        return [
-            Step(
-                "persistence",
-                f"aws iam detach-{kind}-policy {flag} {name} --policy-arn {arn}",
-                f"removes the managed policy the attacker attached to the {kind}",
-                f"the {kind} loses those permissions (check that it had them before the incident)",
-                f"aws iam list-attached-{kind}-policies {flag} {name} no longer lists it",
-                DOC_IAM_POLICIES,
+        if item == "attached_policy":
+            verb, arg = "detach", f"--policy-arn {q(r.get('policy_arn'), '<POLICY_ARN>')}"
+            lister, what = (
+                f"list-attached-{kind}-policies",
+                f"the managed policy the attacker attached to the {kind}",
             )
-        ]
-    if item == "inline_policy":
-        kind, flag, name = on
-        pol = q(r.get("policy_name"), "<POLICY_NAME>")
+        else:
+            verb, arg = "delete", f"--policy-name {q(r.get('policy_name'), '<POLICY_NAME>')}"
+            lister, what = f"list-{kind}-policies", f"the inline policy the attacker put on the {kind}"
         return [
             Step(
                 "persistence",
-                f"aws iam delete-{kind}-policy {flag} {name} --policy-name {pol}",
-                f"removes the inline policy the attacker put on the {kind}",
-                f"the {kind} loses those permissions",
-                f"aws iam list-{kind}-policies {flag} {name} no longer lists it",
+                f"aws iam {verb}-{kind}-policy {flag} {name} {arg}",
+                f"removes {what}",
+                f"the {kind} loses those permissions (check that it had them before the incident)",
+                f"aws iam {lister} {flag} {name} no longer lists it",
                 DOC_IAM_POLICIES,
             )
         ]
