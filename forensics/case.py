@@ -35,6 +35,18 @@ def schema_statements() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in files]
 
 
+def _quiet_progress(con: duckdb.DuckDBPyConnection) -> None:
+    """No progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook. Inside a
+    Jupyter kernel without ipywidgets, DuckDB 2.0 refuses to change the setting at all (its notebook
+    bar needs the widget package); it then draws no widget either, so the print switch is enough."""
+    for sql in ("SET enable_progress_bar = false", "SET enable_progress_bar_print = false"):
+        try:
+            con.execute(sql)
+            return
+        except duckdb.Error:
+            continue
+
+
 class Case:
     """One case database. Use ``open_case``."""
 
@@ -46,7 +58,7 @@ class Case:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # no progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook
         self.con = duckdb.connect(self.path, read_only=read_only)
-        self.con.execute("SET enable_progress_bar = false")
+        _quiet_progress(self.con)
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             # A checkpoint would otherwise merge (decompress and write again) every row group an insert
