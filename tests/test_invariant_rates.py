@@ -180,3 +180,17 @@ def test_sample_attestation_and_deploy_denominators_match_the_files(sample_case,
     for r in per_window.iter_rows(named=True):
         sums[r["invariant"]] += r["violations"]
     assert {n: sums[n] for n in inv} == {n: inv[n].height for n in inv}
+
+
+def test_rate_and_coverage_charts_render_offline(sample_case):
+    import vl_convert as vlc
+
+    from forensics.charts import rates as charts
+
+    svg = vlc.vegalite_to_svg(charts.violation_rate(sample_case.invariant_rates(by="15m")).to_json())
+    assert "<svg" in svg and "double_apply" in svg and "<script" not in svg
+    cov = sample_case.coverage()
+    svg = vlc.vegalite_to_svg(charts.coverage(cov.sources, cov.gaps).to_json())
+    assert "<svg" in svg and "cloudtrail" in svg
+    empty = charts.violation_rate(sample_case.invariant_rates())  # untimed rows only: nothing to plot
+    assert "no timed invariant checks" in empty.to_json()
