@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,9 +104,7 @@ def test_cli_reads_while_a_report_holds_the_case(demo_reports):
     try:
         run = subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "forensics.cli",
+                str(Path(sys.executable).parent / "forensics"),  # the installed command
                 "findings",
                 "--case",
                 str(out / "demo.duckdb"),
