@@ -19,6 +19,7 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
+from forensics.ingest import options as ingest_options
 from forensics.redact import install_sql, redact_frame, redact_text
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
@@ -78,22 +79,28 @@ class Case:
         mapping: str | None = None,
         progress: ProgressFn | None = None,
         on_file: Callable[[FileResult], None] | None = None,
+        year: int | None = None,
+        tz: str | None = None,
+        observed_at: str | None = None,
     ) -> list[FileResult]:
-        """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
+        """Ingest files or directory trees. Re-ingesting the same bytes changes nothing.
+        ``year``, ``tz`` and ``observed_at`` are the ingest options of ``forensics.ingest.options``."""
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
         results: list[FileResult] | None = None
+        opts = ingest_options.make(year, tz, observed_at)
         try:
             own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
-            results = ingest_paths(
-                self.con,
-                paths,
-                loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
-                mapping=mapping,
-                progress=progress,
-                on_file=on_file,
-                exclude=own,
-            )
+            with ingest_options.using(opts):
+                results = ingest_paths(
+                    self.con,
+                    paths,
+                    loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
+                    mapping=mapping,
+                    progress=progress,
+                    on_file=on_file,
+                    exclude=own,
+                )
             self._keep_artifact_files(results)
             return results
         except UnknownFormat as e:

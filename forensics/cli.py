@@ -55,7 +55,14 @@ def cmd_ingest(args) -> int:
     progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
         results = case.ingest(
-            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
+            args.paths,
+            loader=args.loader,
+            mapping=args.mapping,
+            progress=progress,
+            on_file=_print_file,
+            year=args.year,
+            tz=args.tz,
+            observed_at=args.observed_at,
         )
     _summary(results)
     return 0
@@ -283,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loader", help="force a loader instead of detecting by content")
     s.add_argument("--mapping", help="TOML field mapping for the generic loader (docs/mapping.md)")
     s.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    s.add_argument("--year", type=int, help="year of syslog lines, which carry none (docs/host.md)")
+    s.add_argument("--tz", help="IANA zone of zone-less local times such as syslog's (default UTC)")
+    s.add_argument(
+        "--observed-at", help="when records without an event time were observed (RFC 3339, with a zone)"
+    )
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("timeline", help="print the timeline of a case")
