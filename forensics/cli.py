@@ -63,6 +63,7 @@ def cmd_ingest(args) -> int:
             year=args.year,
             tz=args.tz,
             observed_at=args.observed_at,
+            reingest=args.reingest,
         )
     _summary(results)
     return 0
@@ -294,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tz", help="IANA zone of zone-less local times such as syslog's (default UTC)")
     s.add_argument(
         "--observed-at", help="when records without an event time were observed (RFC 3339, with a zone)"
+    )
+    s.add_argument(
+        "--reingest",
+        metavar="REASON",
+        help="replace the rows of files the case already holds (kept with REASON in the reingests ledger)",
     )
     s.set_defaults(func=cmd_ingest)
 

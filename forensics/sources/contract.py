@@ -43,6 +43,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "target": "VARCHAR",
     "service": "VARCHAR",
     "environment": "VARCHAR",
+    "region": "VARCHAR",
     "outcome": "VARCHAR",
     "outcome_reason": "VARCHAR",
     "request_id": "VARCHAR",
