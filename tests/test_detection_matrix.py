@@ -328,9 +328,29 @@ INLINE_FIXTURES.update(
 )
 
 
-# issue 21 (a): Linux host logs
+# issue 21 (a, b): Linux host logs; CloudWatch Logs subscription payloads
 INLINE_FIXTURES.update(
     {
+        "cloudwatch_logs": (
+            "cwl.json",
+            json.dumps(
+                {
+                    "messageType": "DATA_MESSAGE",
+                    "owner": "111122223333",
+                    "logGroup": "/aws/vpc/flow-logs",
+                    "logStream": "eni-1-all",
+                    "subscriptionFilters": ["f"],
+                    "logEvents": [
+                        {
+                            "id": "1",
+                            "timestamp": 1548934870000,
+                            "message": "2 111122223333 eni-1 10.0.0.1 203.0.113.66 443 50000 6 10 8000"
+                            " 1548934870 1548934929 ACCEPT OK",
+                        }
+                    ],
+                }
+            ),
+        ),
         "auth_log": (
             "auth.log",
             "Aug 20 15:13:47 ip-172-31-12-76 sshd[28883]: Invalid user admin from 121.18.238.115 port 58191\n"

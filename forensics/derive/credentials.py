@@ -49,6 +49,7 @@ SELECT * FROM (
            raw->>'$.protoPayload.request.name', action, time,
            fx_time(raw->>'$.protoPayload.response.validBeforeTime', false), event_id
     FROM events WHERE source = 'gcp_audit' AND outcome = 'success' AND action LIKE '%CreateServiceAccountKey'
+    {{contributed_links}}
 ) WHERE credential_id IS NOT NULL AND credential_id <> ''
 """
 
@@ -72,6 +73,7 @@ WITH revocations AS (
     FROM events
     WHERE source = 'gcp_audit' AND outcome = 'success'
       AND (action LIKE '%DeleteServiceAccountKey' OR action LIKE '%DisableServiceAccountKey')
+    {contributed_revocations}
 ),
 role_revocations AS (
     -- AWSRevokeOlderSessions: sessions of the role issued before the cutoff are revoked
@@ -128,6 +130,7 @@ base AS (
            coalesce(u.principal, s.principal) AS principal,
            coalesce(u.source, CASE WHEN s.how LIKE 'k8s:%' THEN 'k8s_audit'
                                    WHEN s.how LIKE '%ServiceAccountKey' THEN 'gcp_audit'
+                                   {contributed_how}
                                    WHEN s.how IS NOT NULL THEN 'cloudtrail' END) AS source,
            u.first_seen, u.last_seen, coalesce(u.event_count, 0) AS event_count,
            coalesce(u.distinct_src_ips, 0) AS distinct_src_ips, u.src_ips, coalesce(u.failed_events, 0) AS failed_events,
@@ -173,6 +176,7 @@ SELECT fx_redact(b.credential_id) AS credential_id,  -- a token used as its own 
                      WHEN b.gh_type ILIKE '%user-to-server%' OR b.credential_id LIKE 'ghu\\_%' ESCAPE '\\' THEN 'github_app'
                      WHEN b.gh_type ILIKE '%server-to-server%' OR b.credential_id LIKE 'ghs\\_%' ESCAPE '\\' THEN 'github_installation'
                      ELSE 'other' END
+            {contributed_kinds}
             ELSE 'other' END AS kind,
        fx_redact(b.principal) AS principal, b.first_seen, b.last_seen, b.event_count, b.distinct_src_ips,
        CASE WHEN len(b.sample_actions) = 0 THEN b.sample_actions
@@ -187,9 +191,37 @@ FROM base b LEFT JOIN revoked r USING (credential_id) LEFT JOIN after a USING (c
 """
 
 
+def _contributions() -> dict[str, str]:
+    """The facts sources contribute through the loader contract (``credential_links_sql``,
+    ``revocations_sql``, ``credential_kind_sql``), as SQL pieces for LINKS and REBUILD."""
+    from forensics.sources import registry
+    from forensics.sources.contract import sql_str
+
+    links, revs, how, kinds = [], [], [], []
+    for s in registry.all_sources():
+        name = sql_str(s.name)
+        if (q := s.credential_links_sql()) is not None:
+            links.append("UNION ALL SELECT * FROM (" + q.replace("{source}", name) + ")")
+            how.append(f"WHEN s.how LIKE {sql_str(s.name + ':%')} THEN {name}")
+        if (q := s.revocations_sql()) is not None:
+            revs.append("UNION ALL SELECT * FROM (" + q.replace("{source}", name) + ")")
+        if (q := s.credential_kind_sql()) is not None:
+            kinds.append(f"WHEN b.source = {name} THEN ({q.replace('credential_id', 'b.credential_id')})")
+    return {
+        "contributed_links": "\n".join(links),
+        "contributed_revocations": "\n".join(revs),
+        "contributed_how": "\n".join(how),
+        "contributed_kinds": "\n".join(kinds),
+    }
+
+
 def derive(con) -> None:
     """Rebuild ``credential_links`` and ``credentials`` from ``events``."""
+    parts = _contributions()
     con.execute("DELETE FROM credential_links")
-    con.execute(LINKS)
+    con.execute(LINKS.replace("{contributed_links}", parts["contributed_links"]))
     con.execute("DELETE FROM credentials")
-    con.execute(REBUILD)
+    sql = REBUILD
+    for key in ("contributed_revocations", "contributed_how", "contributed_kinds"):
+        sql = sql.replace("{" + key + "}", parts[key])
+    con.execute(sql)

@@ -276,6 +276,8 @@ class AuthLogSource(Source):
 
     def _params(self, batch: Batch) -> dict[str, Any]:
         opts = options.current()
+        year: int | None
+        where: str | None
         if opts.year is not None:
             year, month, where = opts.year, 12, "--year"
         else:
@@ -295,6 +297,9 @@ class AuthLogSource(Source):
 
     def load_batch(self, batch: Batch) -> None:
         batch.insert_events(_AUTH, self._params(batch))
+
+    def credential_kind_sql(self) -> str:
+        return "CASE WHEN credential_id LIKE 'SHA256:%' THEN 'ssh_key' ELSE 'other' END"
 
 
 _AUDIT_RE = r"^(?:node=(\S+) )?type=(\S+) msg=audit\(([0-9]+(?:\.[0-9]+)?):([0-9]+)\): ?(.*?)\s*$"
