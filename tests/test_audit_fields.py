@@ -254,3 +254,24 @@ def test_member_added_takes_the_delivery_time_of_a_capture(tmp_path):
         (datetime(2026, 3, 14, 9, 2, 3, tzinfo=UTC), "delivery:" + guid),
         (datetime(2026, 3, 14, 9, 3, 4, tzinfo=UTC), "delivery:d-2"),
     ]
+
+
+def test_region_and_service_for_other_cloud_sources(shared_data, tmp_path):
+    """The same columns where the record has them: Azure Activity ``location`` and resource provider,
+    GuardDuty and Security Hub ``Region``."""
+    azure = shared_data / "audit_logs/azure_activity/panther__azure_activity_test_logs.jsonl"
+    recs = [json.loads(ln) for ln in azure.read_text().splitlines() if ln.strip()]
+
+    def op(r: dict) -> str:
+        o = r.get("operationName")
+        return o["value"] if isinstance(o, dict) else o
+
+    gd = shared_data / "findings/guardduty/aws-cli__guardduty_get-findings_example.json"
+    with forensics.open_case(tmp_path / "c.duckdb") as c:
+        c.ingest([azure, gd])
+        got = c.con.execute(
+            "SELECT action, region, service FROM events WHERE source = 'azure_activity' ORDER BY evidence_record"
+        ).fetchall()
+        gd_region = c.con.execute("SELECT region FROM events WHERE source = 'guardduty'").fetchall()
+    assert got == [(op(r), r.get("location") or None, op(r).split("/")[0]) for r in recs]
+    assert gd_region == [(json.loads(gd.read_text())["Findings"][0]["Region"],)]

@@ -186,3 +186,35 @@ def test_bad_options_fail_before_work(tmp_path):
         with pytest.raises(ForensicsError, match="zone"):
             c.ingest(p, observed_at="2026-03-14T09:00:00")
         assert c.con.sql("SELECT count(*) FROM evidence").fetchall() == [(0,)]
+
+
+def test_cli_year_tz_and_reingest(tmp_path, capsys):
+    from forensics.cli import main
+
+    p = tmp_path / "auth.log"
+    p.write_text(LINE)
+    case = str(tmp_path / "c.duckdb")
+    assert main(["ingest", "--case", case, str(p)]) == 0  # no year: the line is rejected
+    assert (
+        main(
+            [
+                "ingest",
+                "--case",
+                case,
+                "--reingest",
+                "year learned",
+                "--year",
+                "2025",
+                "--tz",
+                "Asia/Tokyo",
+                str(p),
+            ]
+        )
+        == 0
+    )
+    with forensics.open_case(case, read_only=True) as c:
+        assert c.con.execute("SELECT time FROM events").fetchall() == [
+            (datetime(2025, 12, 31, 14, 59, 58, tzinfo=UTC),)
+        ]
+        assert c.con.execute("SELECT reason FROM reingests").fetchall() == [("year learned",)]
+        assert c.con.execute("SELECT count(*) FROM rejects").fetchall() == [(0,)]

@@ -115,3 +115,30 @@ def test_real_files_sessions_keys(shared_data, tmp_path):
     )
     key = gd["Findings"][0]["Resource"]["AccessKeyDetails"]["AccessKeyId"]
     assert key in by_kind["aws_temporary_key" if key.startswith("ASIA") else "aws_access_key"]
+
+
+def test_azure_managed_identity_linked(tmp_path):
+    mirid = (
+        "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ci-id"
+    )
+    rec = {
+        "time": "2026-03-14T09:00:00.0000000Z",
+        "resourceId": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1",
+        "operationName": "Microsoft.KeyVault/vaults/secrets/read",
+        "category": "Administrative",
+        "resultType": "Success",
+        "callerIpAddress": "10.0.0.4",
+        "correlationId": "c1",
+        "location": "westeurope",
+        "identity": {"claims": {"appid": "11111111-2222-3333-4444-555555555555", "xms_mirid": mirid}},
+    }
+    p = tmp_path / "PT1H.json"
+    p.write_text(json.dumps({"records": [rec]}))
+    with forensics.open_case(":memory:") as c:
+        c.ingest(p)
+        ev = c.con.execute("SELECT actor, actor_type, region FROM events").fetchall()
+        links = c.con.execute(
+            "SELECT kind, id, linked_kind, linked_id FROM entity_links WHERE linked_id = ?", [mirid]
+        ).fetchall()
+    assert ev == [("11111111-2222-3333-4444-555555555555", "managed_identity", "westeurope")]
+    assert links == [("actor", "11111111-2222-3333-4444-555555555555", "resource", mirid)]
