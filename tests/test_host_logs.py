@@ -218,3 +218,17 @@ def test_cli_year_tz_and_reingest(tmp_path, capsys):
         ]
         assert c.con.execute("SELECT reason FROM reingests").fetchall() == [("year learned",)]
         assert c.con.execute("SELECT count(*) FROM rejects").fetchall() == [(0,)]
+
+
+def test_auditd_enriched_and_node(tmp_path):
+    p = tmp_path / "audit.log"
+    p.write_text(
+        "node=web-1 type=SYSCALL msg=audit(1773480000.123:4242): arch=c000003e syscall=59 success=yes exit=0 "
+        'auid=1000 uid=0 comm="curl" exe="/usr/bin/curl" key="exec"\x1dARCH=x86_64 SYSCALL=execve AUID="alice" UID="root"\n'
+        'node=web-1 type=EXECVE msg=audit(1773480000.123:4242): argc=2 a0="curl" a1="http://203.0.113.66/x"\n'
+    )
+    with forensics.open_case(":memory:") as c:
+        (r,) = c.ingest(p)
+        assert (r.loader, r.records_read, r.records_loaded, r.records_rejected) == ("auditd", 2, 2, 0)
+        row = c.con.execute("SELECT actor, target, environment, outcome, event_uid FROM events").fetchall()
+    assert row == [("alice", "curl http://203.0.113.66/x", "web-1", "success", "web-1:1773480000.123:4242")]

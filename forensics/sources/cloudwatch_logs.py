@@ -238,6 +238,8 @@ def _placement(messages: list[Any]) -> tuple[Source, bool]:
     src = placed.source
     if src is None or src.name in ("generic", NAME) or placed.level < Detection.LIKELY:
         return _OWN_SOURCE, False
+    if type(src).finish is not Source.finish:
+        return _OWN_SOURCE, False  # a source that finishes a whole file cannot read part of a payload
     return src, src.reads_text_lines
 
 

@@ -26,7 +26,8 @@ Both are text, one record per line (``reads_text_lines``); ``raw`` keeps the lin
   PROCTITLE records): they become one event, on the record of the first non-auxiliary type; the others
   are loaded with it and listed in ``raw.records``. time = EPOCH (seconds, UTC by definition);
   action = the type in lower case (``user_auth``, ``syscall.59``); actor = ``acct`` (hex-decoded when
-  encoded), else ``auid`` (unless unset, 4294967295), else ``uid``, as ``uid:N``; src_ip = ``addr``;
+  encoded), else the login user's name that the ENRICHED log format appends (``AUID="alice"``), else ``auid``
+  (unless unset, 4294967295), else ``uid``, as ``uid:N``; src_ip = ``addr``;
   target = the command (``cmd`` of USER_CMD, the EXECVE arguments or PROCTITLE, hex-decoded), else the
   ``exe``; ``res=success``/``success=yes`` success, ``res=failed``/``success=no`` failure, else unknown;
   event_uid = node, epoch and serial. A serial whose records straddle two reading chunks of a large file
@@ -225,7 +226,8 @@ FROM k)
 
 
 def _lines(probe: Probe) -> list[str]:
-    lines = [ln for ln in probe.head.splitlines() if ln.strip()][:100]
+    # split on newlines only: str.splitlines() also splits on the \x1d that auditd's ENRICHED format writes
+    lines = [ln.rstrip("\r") for ln in probe.head.split("\n") if ln.strip()][:100]
     if len(lines) > 1 and not probe.head.endswith("\n"):
         lines = lines[:-1]
     return lines
@@ -307,7 +309,7 @@ _AUX = "('PROCTITLE', 'PATH', 'CWD', 'EXECVE', 'SOCKADDR', 'EOE', 'BPRM_FCAPS', 
 
 # a field's value: quoted, or bare (hex-encoded when it is all hex digits of even length and the field is one
 # auditd encodes: acct, cmd, proctitle, EXECVE arguments)
-_FIELD = "regexp_extract(body, '(?:^|[ '']){name}=(\"[^\"]*\"|[^\\s'']+)', 1)"
+_FIELD = "regexp_extract(body, '(?:^|[ ''\x1d]){name}=(\"[^\"]*\"|[^\\s''\x1d]+)', 1)"
 
 
 def _field(name: str) -> str:
@@ -329,6 +331,7 @@ f AS (
            {_field("comm")} AS comm, {_field("res")} AS res, {_field("success")} AS ok, {_field("op")} AS op,
            {_field("cmd")} AS cmd, {_field("proctitle")} AS proctitle, {_field("syscall")} AS syscall,
            {_field("key")} AS akey, {_field("name")} AS pname, {_field("terminal")} AS terminal,
+           {_field("AUID")} AS auid_name,
            CASE WHEN type = 'EXECVE' THEN regexp_extract_all(body, '(?:^| )a[0-9]+=("[^"]*"|\S+)', 1) END AS args
     FROM rec),
 g AS (
@@ -353,7 +356,8 @@ g AS (
            first(akey ORDER BY record_no) FILTER (WHERE akey NOT IN ('', '(null)')) AS akey,
            first(pname ORDER BY record_no) FILTER (WHERE pname <> '' AND type = 'PATH') AS pname,
            first(args ORDER BY record_no) FILTER (WHERE args IS NOT NULL) AS args,
-           first(terminal ORDER BY record_no) FILTER (WHERE terminal <> '') AS terminal
+           first(terminal ORDER BY record_no) FILTER (WHERE terminal <> '') AS terminal,
+           first(auid_name ORDER BY record_no) FILTER (WHERE auid_name NOT IN ('', '"unset"')) AS auid_name
     FROM f GROUP BY node, epoch, serial),
 e AS (
     SELECT *,
@@ -367,10 +371,10 @@ SELECT primary_no AS record_no,
        fx_time(epoch, false) AS time, fx_time_problem(epoch, false) AS time_problem, epoch AS time_raw,
        'audit' AS category,
        lower(type) || CASE WHEN type = 'SYSCALL' THEN '.' || coalesce(syscall, '?') ELSE '' END AS action,
-       coalesce(acct_t,
+       coalesce(acct_t, trim(auid_name, '"'),
                 CASE WHEN auid IS NOT NULL AND auid NOT IN ('4294967295', '-1') THEN 'uid:' || auid END,
                 'uid:' || uid) AS actor,
-       CASE WHEN acct_t IS NOT NULL THEN 'host_user' ELSE 'uid' END AS actor_type,
+       CASE WHEN acct_t IS NOT NULL OR auid_name IS NOT NULL THEN 'host_user' ELSE 'uid' END AS actor_type,
        coalesce(addr, hostname) AS src_ip,
        coalesce(command, trim(pname, '"'), trim(exe, '"')) AS target,
        coalesce(trim(exe, '"'), trim(comm, '"')) AS service,
