@@ -3,6 +3,7 @@ and on small files written here for the time rules (--year, the file's own conte
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -232,3 +233,33 @@ def test_auditd_enriched_and_node(tmp_path):
         assert (r.loader, r.records_read, r.records_loaded, r.records_rejected) == ("auditd", 2, 2, 0)
         row = c.con.execute("SELECT actor, target, environment, outcome, event_uid FROM events").fetchall()
     assert row == [("alice", "curl http://203.0.113.66/x", "web-1", "success", "web-1:1773480000.123:4242")]
+
+
+def test_observed_at_gives_a_snapshot_its_capture_time(tmp_path):
+    pod = {
+        "apiVersion": "v1",
+        "kind": "PodList",
+        "items": [
+            {
+                "kind": "Pod",
+                "metadata": {"name": "payments-1", "namespace": "prod", "uid": "u1",
+                             "creationTimestamp": "2026-03-14T08:00:00Z"},
+                "spec": {"containers": [{"name": "app", "image": "registry.acme.example/payments:1"}]},
+                "status": {"phase": "Running", "startTime": "2026-03-14T08:00:05Z",
+                           "containerStatuses": [{"name": "app", "image": "registry.acme.example/payments:1",
+                                                  "imageID": "registry.acme.example/payments@sha256:" + "a" * 64,
+                                                  "state": {"running": {"startedAt": "2026-03-14T08:00:09Z"}}}]},
+            }
+        ],
+    }  # fmt: skip
+    p = tmp_path / "pods.json"
+    p.write_text(json.dumps(pod))
+    with forensics.open_case(":memory:") as c:
+        c.ingest(p)
+        approx = c.con.execute("SELECT time, time_raw FROM events").fetchall()
+    with forensics.open_case(":memory:") as c:
+        c.ingest(p, observed_at="2026-03-14T10:40:00Z")
+        given = c.con.execute("SELECT time, time_raw, outcome_reason FROM events").fetchall()
+    assert approx == [(datetime(2026, 3, 14, 8, 0, 9, tzinfo=UTC), "approx:2026-03-14T08:00:09Z")]
+    assert given[0][:2] == (datetime(2026, 3, 14, 10, 40, tzinfo=UTC), "observed:2026-03-14T10:40:00.000000Z")
+    assert "--observed-at" in given[0][2]
