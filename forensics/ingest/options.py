@@ -7,7 +7,7 @@ by the sources that need them through ``current()``; the engine itself does not 
   year from the file's own context (docs/host.md), never from the machine's clock.
 - ``tz``: the IANA zone of zone-less local times (syslog lines); default UTC.
 - ``observed_at``: the time a record without an event time was observed (a webhook payload's delivery, a
-  snapshot's capture): an RFC 3339 time with a zone, read as UTC.
+  snapshot's capture): ISO 8601, without a zone meaning UTC, as every time a user types.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from forensics.errors import ForensicsError
+from forensics.errors import BadTimeWindow, ForensicsError
+from forensics.timewindow import parse_user_time
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def current() -> IngestOptions:
 def make(
     year: int | str | None = None, tz: str | None = None, observed_at: str | dt.datetime | None = None
 ) -> IngestOptions:
-    """Checked options: a year from 1970 to 9999, a zone the zone database knows, a time with a zone."""
+    """Checked options: a year from 1970 to 9999, a zone the zone database knows, an ISO 8601 time."""
     y: int | None = None
     if year is not None:
         try:
@@ -68,16 +69,12 @@ def make(
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ForensicsError(f"--tz {tz!r} is not a zone of the IANA time zone database") from None
     obs: dt.datetime | None = None
-    if isinstance(observed_at, dt.datetime):
-        obs = observed_at
-    elif observed_at is not None:
+    if observed_at is not None:
         try:
-            obs = dt.datetime.fromisoformat(observed_at.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise ForensicsError(f"--observed-at {observed_at!r} is not an RFC 3339 time") from None
-    if obs is not None and obs.tzinfo is None:
-        # a naive time is never read in the machine's zone (docs/schema.md, "Time")
-        raise ForensicsError("--observed-at needs a zone (e.g. 2026-03-14T09:00:00Z)")
+            # a time the user types: ISO 8601, without a zone it means UTC (docs/schema.md, "Time")
+            obs = parse_user_time(observed_at)
+        except BadTimeWindow:
+            raise ForensicsError(f"--observed-at {observed_at!r} is not an ISO 8601 time") from None
     return IngestOptions(y, tz, obs)
 
 

@@ -194,7 +194,9 @@ class _State(Source):
 
 class _Snapshot(_State):
     def load_batch(self, batch: Batch) -> None:
-        batch.insert_events(self.events_sql(), {"observed": options.current().observed_at_text})
+        sql = self.events_sql()
+        assert sql is not None  # both snapshot sources map to events
+        batch.insert_events(sql, {"observed": options.current().observed_at_text})
 
 
 class K8sPodsSource(_Snapshot):
