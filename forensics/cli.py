@@ -52,21 +52,25 @@ def _print_file(res) -> None:
 def cmd_ingest(args) -> int:
     import forensics
 
-    progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(
-            args.paths,
-            loader=args.loader,
-            mapping=args.mapping,
-            progress=progress,
-            on_file=_print_file,
-            year=args.year,
-            tz=args.tz,
-            observed_at=getattr(args, "observed_at", None),
-            reingest=args.reingest,
-        )
+        results = _ingest(case, args)
     _summary(results)
     return 0
+
+
+def _ingest(case, args) -> list:
+    """``case.ingest`` with the ingest subcommand's options (docs/host.md, docs/audit.md, docs/mapping.md)."""
+    return case.ingest(
+        args.paths,
+        loader=args.loader,
+        mapping=args.mapping,
+        progress=_Progress() if sys.stderr.isatty() or args.progress else None,
+        on_file=_print_file,
+        year=args.year,
+        tz=args.tz,
+        observed_at=getattr(args, "observed_at", None),
+        reingest=args.reingest,
+    )
 
 
 def _summary(results) -> None:
@@ -439,19 +443,8 @@ def cmd_ingest_observed(args) -> int:
     import forensics
     from forensics import runtime
 
-    progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(
-            args.paths,
-            loader=args.loader,
-            mapping=args.mapping,
-            progress=progress,
-            on_file=_print_file,
-            year=args.year,
-            tz=args.tz,
-            observed_at=args.observed_at,  # records without a time of their own (docs/host.md, docs/audit.md)
-            reingest=args.reingest,
-        )
+        results = _ingest(case, args)  # loaders take --observed-at too, for records with no time of their own
         shas = [r.sha256 for r in results if r.status in ("ingested", "already ingested") and r.sha256]
         runtime.observed_at(case, shas, args.observed_at)
     _summary(results)
