@@ -52,13 +52,25 @@ def _print_file(res) -> None:
 def cmd_ingest(args) -> int:
     import forensics
 
-    progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(
-            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
-        )
+        results = _ingest(case, args)
     _summary(results)
     return 0
+
+
+def _ingest(case, args) -> list:
+    """``case.ingest`` with the ingest subcommand's options (docs/host.md, docs/audit.md, docs/mapping.md)."""
+    return case.ingest(
+        args.paths,
+        loader=args.loader,
+        mapping=args.mapping,
+        progress=_Progress() if sys.stderr.isatty() or args.progress else None,
+        on_file=_print_file,
+        year=args.year,
+        tz=args.tz,
+        observed_at=getattr(args, "observed_at", None),
+        reingest=args.reingest,
+    )
 
 
 def _summary(results) -> None:
@@ -283,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loader", help="force a loader instead of detecting by content")
     s.add_argument("--mapping", help="TOML field mapping for the generic loader (docs/mapping.md)")
     s.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    s.add_argument("--year", type=int, help="year of syslog lines, which carry none (docs/host.md)")
+    s.add_argument("--tz", help="IANA zone of zone-less local times such as syslog's (default UTC)")
+    s.add_argument(
+        "--reingest",
+        metavar="REASON",
+        help="replace the rows of files the case already holds (kept with REASON in the reingests ledger)",
+    )
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("timeline", help="print the timeline of a case")
@@ -424,11 +443,8 @@ def cmd_ingest_observed(args) -> int:
     import forensics
     from forensics import runtime
 
-    progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(
-            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
-        )
+        results = _ingest(case, args)  # loaders take --observed-at too, for records with no time of their own
         shas = [r.sha256 for r in results if r.status in ("ingested", "already ingested") and r.sha256]
         runtime.observed_at(case, shas, args.observed_at)
     _summary(results)

@@ -63,6 +63,7 @@ SELECT * FROM (
            coalesce(fx_time(raw->>'$.key.created_at', false), time), NULL, event_id
     FROM events WHERE source LIKE 'github%' AND outcome = 'success'
       AND action IN ('deploy_key.created', 'deploy_key.create', 'repo.add_deploy_key')
+    {{contributed_links}}
 ) WHERE credential_id IS NOT NULL AND credential_id <> ''
 """
 
@@ -127,6 +128,7 @@ base AS (
            coalesce(u.source, CASE WHEN s.how LIKE 'k8s:%' THEN 'k8s_audit'
                                    WHEN s.how LIKE '%ServiceAccountKey' THEN 'gcp_audit'
                                    WHEN s.how LIKE '%deploy_key%' THEN 'github_audit'
+                                   {contributed_how}
                                    WHEN s.how IS NOT NULL OR i.credential_id LIKE 'A_IA%' THEN 'cloudtrail' END) AS source,
            u.first_seen, u.last_seen, coalesce(u.event_count, 0) AS event_count,
            coalesce(u.distinct_src_ips, 0) AS distinct_src_ips, u.src_ips, coalesce(u.failed_events, 0) AS failed_events,
@@ -162,6 +164,7 @@ SELECT fx_redact(b.credential_id) AS credential_id,  -- a token used as its own 
                      WHEN b.gh_type ILIKE '%user-to-server%' OR b.credential_id LIKE 'ghu\\_%' ESCAPE '\\' THEN 'github_app'
                      WHEN b.gh_type ILIKE '%server-to-server%' OR b.credential_id LIKE 'ghs\\_%' ESCAPE '\\' THEN 'github_installation'
                      ELSE 'other' END
+            {contributed_kinds}
             ELSE 'other' END AS kind,
        fx_redact(b.principal) AS principal, b.first_seen, b.last_seen, b.event_count, b.distinct_src_ips,
        CASE WHEN len(b.sample_actions) = 0 THEN b.sample_actions
@@ -212,6 +215,7 @@ WITH direct AS (
     WHERE source = 'gcp_audit' AND outcome = 'success'
       AND (action LIKE '%DeleteServiceAccountKey' OR action LIKE '%DisableServiceAccountKey'
            OR action LIKE '%EnableServiceAccountKey')
+    {contributed_revocations}
 ),
 session_cutoffs AS (
     -- a Deny on aws:TokenIssueTime put on a role (AWSRevokeOlderSessions) or on an IAM user revokes
@@ -283,12 +287,47 @@ WHERE c.credential_id = r.credential_id
 """
 
 
+def _contributions() -> dict[str, str]:
+    """The facts sources contribute through the loader contract (``credential_links_sql``,
+    ``revocations_sql``, ``credential_kind_sql``), as SQL pieces for LINKS, REBUILD and STATES."""
+    from forensics.sources import registry
+    from forensics.sources.contract import sql_str
+
+    links, revs, how, kinds = [], [], [], []
+    for s in registry.all_sources():
+        name = sql_str(s.name)
+        if (q := s.credential_links_sql()) is not None:
+            links.append("UNION ALL SELECT * FROM (" + q.replace("{source}", name) + ")")
+            how.append(f"WHEN s.how LIKE {sql_str(s.name + ':%')} THEN {name}")
+        if (q := s.revocations_sql()) is not None:
+            revs.append(
+                "UNION ALL SELECT credential_id, event_id, time, 'revoked', how FROM ("
+                + q.replace("{source}", name)
+                + ")"
+            )
+        if (q := s.credential_kind_sql()) is not None:
+            kinds.append(f"WHEN b.source = {name} THEN ({q.replace('credential_id', 'b.credential_id')})")
+    return {
+        "contributed_links": "\n".join(links),
+        "contributed_revocations": "\n".join(revs),
+        "contributed_how": "\n".join(how),
+        "contributed_kinds": "\n".join(kinds),
+    }
+
+
+def _with(sql: str, parts: dict[str, str]) -> str:
+    for key, value in parts.items():
+        sql = sql.replace("{" + key + "}", value)
+    return sql
+
+
 def derive(con) -> None:
-    """Rebuild ``credential_links`` and ``credentials`` from ``events``."""
+    """Rebuild ``credential_links`` and ``credentials`` from ``events``, with what sources contribute."""
+    parts = _contributions()
     con.execute("DELETE FROM credential_links")
-    con.execute(LINKS)
+    con.execute(_with(LINKS, parts))
     con.execute("DELETE FROM credentials")
-    con.execute(REBUILD)
+    con.execute(_with(REBUILD, parts))
     con.execute("DELETE FROM credential_state_events")
-    con.execute(STATES)
+    con.execute(_with(STATES, parts))
     con.execute(REVOKED)
