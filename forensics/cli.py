@@ -203,21 +203,15 @@ def _demo_sigma(case_path) -> None:
         print(sigma.summary_lines(case.sigma(rules))[0])
 
 
-def _check_query_params(name: str, params: dict) -> None:
-    """Times parse and the window is not reversed, before the query runs (``forensics.params``)."""
-    from forensics.params import check
-
-    check(f"query {name}", {k: v for k, v in params.items() if k in ("start", "end", "at", "since")})
-
-
 def cmd_query(args) -> int:
     import duckdb
 
     import forensics
     from forensics import export
+    from forensics.params import check_query
 
     params = _params(args.param)
-    _check_query_params(args.name, params)
+    check_query(args.name, params)
     with forensics.open_case(args.case, read_only=True) as case:
         try:
             df = case.query(args.name, **params)

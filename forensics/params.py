@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from forensics.timewindow import parse_user_time
 
 TIME_NAMES = frozenset({"start", "end", "at", "since", "until"})
 FILE_NAMES = frozenset({"cost_model", "trusted_root", "artifacts", "mapping", "policy"})
+#: query parameters that are numbers by their name (queries declare no types; see queries/*.sql)
+NUMBER_NAME = re.compile(
+    r"^(slo|threshold|minutes|top_n|hash_bytes)$|^(min|max)_|_(s|seconds|minutes|min|us|ms|bytes|count|gb|quantile|spans)$"
+)
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
@@ -151,3 +156,16 @@ def check(notebook: str, params: dict[str, object]) -> None:
     for key, value in params.items():
         if is_file_name(key) and isinstance(value, str) and value and not Path(value).exists():
             raise UnknownParameter(f"parameter {key} of {notebook}: no such file {value!r}")
+
+
+def check_query(name: str, params: dict[str, object]) -> None:
+    """``forensics query`` parameters: times parse, the window is not reversed, numbers are numbers."""
+    for key, value in params.items():
+        if NUMBER_NAME.search(key) and isinstance(value, str) and value.strip().lower() not in ("", "none"):
+            try:
+                float(value)
+            except ValueError:
+                raise UnknownParameter(
+                    f"parameter {key} of query {name} must be a number, not {value[:40]!r}"
+                ) from None
+    check(f"query {name}", {k: v for k, v in params.items() if k in TIME_NAMES})
