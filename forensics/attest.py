@@ -221,7 +221,11 @@ def write_statement(
         }
         path.write_bytes(canonical(envelope))
         return "key"
-    token, why = _ambient_identity() if sigstore else (None, "sigstore signing not asked for")
+    token, why = (
+        _ambient_identity()
+        if sigstore
+        else (None, "no --sign-key, and keyless signing turned off (--no-sigstore)")
+    )
     if token is not None:
         pred["signing"] = {"signed": True, "method": "sigstore"}
         try:
