@@ -453,10 +453,11 @@ def _case(path: Path, pred: dict) -> list[Check]:
     if not path.is_file():
         return [Check("case", False, f"no such case {path}")]
     got = case_record(path)
-    if (got["case"] or {}).get("error"):  # type: ignore[union-attr]
-        return [Check("case", False, f"cannot read {path}: {got['case']['error']}")]  # type: ignore[index]
+    now: dict = got["case"]  # type: ignore[assignment]
+    if now.get("error"):
+        return [Check("case", False, f"cannot read {path}: {now['error']}")]
     out = []
-    sha = got["case"]["sha256"]  # type: ignore[index]
+    sha = now["sha256"]
     out.append(
         Check(
             "case file",
@@ -471,7 +472,7 @@ def _case(path: Path, pred: dict) -> list[Check]:
     )
     key = lambda e: (e["sha256"], e["size"], e["loader"])  # noqa: E731
     want = {key(e): e for e in pred["evidence"]}
-    have = {key(e): e for e in got["evidence"]}  # type: ignore[union-attr]
+    have = {key(e): e for e in got["evidence"] or []}  # type: ignore[attr-defined]
     missing = [want[k]["path"] for k in sorted(want.keys() - have.keys())]
     extra = [have[k]["path"] for k in sorted(have.keys() - want.keys())]
     detail = f"{len(want)} files (sha256, size, loader) as recorded"

@@ -13,6 +13,7 @@ import ast
 import json
 import re
 import tomllib
+from datetime import datetime
 from pathlib import Path
 
 from forensics.errors import BadTimeWindow, UnknownParameter
@@ -140,7 +141,7 @@ def _dict(where: str, text: str) -> dict:
 
 def check(notebook: str, params: dict[str, object]) -> None:
     """Times parse, the window is not empty or reversed, and named files exist."""
-    times = {}
+    times: dict[str, datetime | None] = {}
     for key in TIME_NAMES & params.keys():
         value = params[key]
         if value in (None, ""):
@@ -149,7 +150,8 @@ def check(notebook: str, params: dict[str, object]) -> None:
             times[key] = parse_user_time(value)
         except BadTimeWindow as e:
             raise BadTimeWindow(f"parameter {key} of {notebook}: {e}") from None
-    if times.get("start") and times.get("end") and times["end"] <= times["start"]:
+    start, end = times.get("start"), times.get("end")
+    if start is not None and end is not None and end <= start:
         raise BadTimeWindow(
             f"parameter end ({params['end']}) of {notebook} is not after start ({params['start']})"
         )
