@@ -257,8 +257,9 @@ def _sigstore_sign(payload: bytes, token: str) -> str:
     from sigstore.oidc import IdentityToken
     from sigstore.sign import SigningContext
 
+    identity = IdentityToken(token)  # a malformed or expired token fails here, before any network
     ctx = SigningContext.from_trust_config(ClientTrustConfig.production())
-    with ctx.signer(IdentityToken(token)) as s:
+    with ctx.signer(identity) as s:
         bundle = s.sign_dsse(Statement(payload))
     return str(bundle.to_json())
 

@@ -212,3 +212,32 @@ def test_bad_sign_key_is_one_line_error(tmp_path):
     (tmp_path / "k.pem").write_text("not a key")
     with pytest.raises(attest.BadStatement, match="not a usable PEM private key"):
         attest.load_signer(tmp_path / "k.pem")
+
+
+def test_keyless_signing_that_fails_leaves_the_statement_unsigned_with_the_reason(run, monkeypatch):
+    import sigstore.oidc
+
+    monkeypatch.setattr(sigstore.oidc, "detect_credential", lambda *a, **k: "not-a-jwt")
+    case, _, out = run
+    st = attest.build_statement(
+        out,
+        report="r",
+        case_path=str(case),
+        notebook_sha256="ab" * 32,
+        parameters=PARAMS,
+        started=datetime(2026, 12, 1, tzinfo=UTC),
+        ended=datetime(2026, 12, 1, 0, 1, tzinfo=UTC),
+    )
+    assert attest.write_statement(out / "r.intoto.json", st, sigstore=True) == "unsigned"
+    signing = json.loads((out / "r.intoto.json").read_bytes())["predicate"]["signing"]
+    assert signing["signed"] is False and signing["reason"].startswith("sigstore signing failed")
+    assert not _fails(attest.verify(out / "r.html"))
+
+
+def test_no_ambient_identity_means_unsigned(run, monkeypatch):
+    import sigstore.oidc
+
+    monkeypatch.setattr(sigstore.oidc, "detect_credential", lambda *a, **k: None)
+    path, kind = _write(run)
+    assert kind == "unsigned"
+    assert attest._ambient_identity() == (None, "no --sign-key and no ambient OIDC identity")
