@@ -109,6 +109,8 @@ def empty_case(tmp_path):
         (["run", "provenance_audit", "--policy", "{tmp}/none.toml"], "no such file"),
         (["run", "provenance_audit", "--policy", "{tmp}/bad.toml"], "policy"),
         (["run", "incident_reconstruction", "--suffix", "../x"], "--suffix"),
+        (["run", "incident_reconstruction", "--sign-key", "{tmp}/bad.toml"], "not a usable PEM private key"),
+        (["run", "incident_reconstruction", "--sign-key", "{tmp}/none.pem"], "--sign-key"),
         (["query", "traces/latency", "-p", "start", "notatime"], "not a time"),
         (["query", "traces/latency", "-p", "bucket_s", "abc"], "must be a number"),
         (
