@@ -305,6 +305,11 @@ def _normalise(nb_path, ids, stage, out, final_params, statement_name) -> None:
             cell["source"] = cell["source"].replace(stage_abs, out_abs)
         else:
             cell["id"] = next(source_ids, f"cell-{i}")
+        if cell.get("outputs") and stage_abs in json.dumps(cell["outputs"]):
+            # what a cell printed about its out_dir names the folder the files end up in
+            cell["outputs"] = nbformat.from_dict(
+                json.loads(json.dumps(cell["outputs"]).replace(stage_abs, out_abs))
+            )
         cell.metadata.pop("execution", None)
         for key in _TIMING:
             cell.metadata.get("papermill", {}).pop(key, None)

@@ -32,6 +32,7 @@ time.sleep(float(sleep))
 if fail:
     raise ValueError("boom")
 display(HTML(f"<p>tag {tag}</p>"))
+print("wrote", Path(out_dir, "toy-list.csv"))
 """
 
 
@@ -81,6 +82,8 @@ def test_failed_rerun_keeps_the_good_report_and_names_its_partial_output(toy):
     assert "boom" in (out / "toy.FAILED.html").read_text()
     assert main(["verify-report", str(out / "toy.html"), "--case", str(case)]) == 0
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
+    html = (out / "toy.html").read_text()
+    assert f"wrote {out.resolve() / 'toy-list.csv'}" in html and ".partial" not in html
     # the next good run replaces the report and clears the failed one's files
     run_report("toy", case, {"tag": "c"}, out)
     assert (out / "toy-list.csv").read_text() == "tag,c\n"
