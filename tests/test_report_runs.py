@@ -64,7 +64,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_failed_rerun_keeps_the_good_report_and_names_its_partial_output(toy):
     case, out = toy
-    good = run_report("toy", case, {"tag": "a"}, out)
+    good = run_report("toy", case, {"tag": "a"}, out, sigstore=False)
     assert sorted(p.name for p in good.files) == [
         "toy-list.csv",
         "toy.html",
@@ -73,7 +73,7 @@ def test_failed_rerun_keeps_the_good_report_and_names_its_partial_output(toy):
     ]
     before = _snapshot(out)
     with pytest.raises(NotebookFailed) as err:
-        run_report("toy", case, {"tag": "b", "fail": "true"}, out)
+        run_report("toy", case, {"tag": "b", "fail": "true"}, out, sigstore=False)
     assert "ValueError: boom" in str(err.value) and "previous report" in str(err.value)
     after = _snapshot(out)
     assert {k: after[k] for k in before} == before  # the good report and its checklist untouched
@@ -85,19 +85,19 @@ def test_failed_rerun_keeps_the_good_report_and_names_its_partial_output(toy):
     html = (out / "toy.html").read_text()
     assert f"wrote {out.resolve() / 'toy-list.csv'}" in html and ".partial" not in html
     # the next good run replaces the report and clears the failed one's files
-    run_report("toy", case, {"tag": "c"}, out)
+    run_report("toy", case, {"tag": "c"}, out, sigstore=False)
     assert (out / "toy-list.csv").read_text() == "tag,c\n"
     assert not (out / "toy.FAILED.html").exists() and not (out / "toy.FAILED").exists()
 
 
 def test_a_run_killed_mid_way_leaves_the_previous_report_whole(toy):
     case, out = toy
-    run_report("toy", case, {"tag": "a"}, out)
+    run_report("toy", case, {"tag": "a"}, out, sigstore=False)
     before = _snapshot(out)
     env = dict(os.environ)
     child = subprocess.Popen(
         [sys.executable, "-m", "forensics.cli", "run", "toy", "--case", str(case), "--out", str(out)]
-        + ["-p", "tag", "b", "-p", "sleep", "120", "-q"],
+        + ["-p", "tag", "b", "-p", "sleep", "120", "-q", "--no-sigstore"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -113,13 +113,15 @@ def test_a_run_killed_mid_way_leaves_the_previous_report_whole(toy):
     assert child.returncode == -signal.SIGKILL
     assert _snapshot(out) == before  # old HTML beside old checklist, nothing new mixed in
     assert main(["verify-report", str(out / "toy.html")]) == 0
-    run_report("toy", case, {"tag": "c"}, out)  # the next run clears the dead run's staging folder
+    run_report(
+        "toy", case, {"tag": "c"}, out, sigstore=False
+    )  # the next run clears the dead run's staging folder
     assert not (out / ".toy.partial").exists() and (out / "toy-list.csv").read_text() == "tag,c\n"
 
 
 def test_suffix_and_window_names_keep_runs_apart(toy):
     case, out = toy
-    a = run_report("toy", case, {"tag": "a"}, out, suffix="-day2")
+    a = run_report("toy", case, {"tag": "a"}, out, suffix="-day2", sigstore=False)
     assert sorted(p.name for p in a.files) == [
         "toy-day2.html",
         "toy-day2.intoto.json",
@@ -132,6 +134,7 @@ def test_suffix_and_window_names_keep_runs_apart(toy):
         {"tag": "b", "start": "2026-03-14T08:00Z", "end": "2026-03-14T11:30Z"},
         out,
         name_window=True,
+        sigstore=False,
     )
     assert b.html.name == "toy-20260314T0800Z-20260314T1130Z.html"
     assert (out / "toy-day2.html").is_file() and (out / "toy-list-day2.csv").read_text() == "tag,a\n"
@@ -151,7 +154,7 @@ def demo_case(sample_dir, tmp_path_factory):
 def test_two_runs_give_identical_bytes_and_each_verifies(demo_case, tmp_path):
     out = tmp_path / "reports"
     cmd = [sys.executable, "-m", "forensics.cli", "run", "credential_revocation", "--case", str(demo_case)]
-    cmd += ["--out", str(out), "-p", "start", "2026-03-14T08:00:00Z"]
+    cmd += ["--out", str(out), "-p", "start", "2026-03-14T08:00:00Z", "--no-sigstore"]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     one = _snapshot(out)
@@ -182,7 +185,7 @@ def test_demo_writes_a_statement_beside_every_report(demo_case, tmp_path):
     out.mkdir()
     case = out / "demo.duckdb"
     shutil.copy(demo_case, case)
-    result = demo.write_reports(case, out)
+    result = demo.write_reports(case, out, sigstore=False)
     assert not result.failures, [str(f) for f in result.failures]
     assert len(result.reports) == len([n for n in demo.DEFAULT_REPORTS if n not in result.skipped])
     for r in result.reports:
