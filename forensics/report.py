@@ -123,7 +123,7 @@ def run_report(
     suffix: str = "",
     name_window: bool = False,
     sign_key: str | os.PathLike | None = None,
-    sigstore: bool = True,
+    sigstore: bool = False,
     on_cell: Callable[[str, int, int, str], None] | None = None,
 ) -> ReportResult:
     """Execute ``notebooks/<name>.ipynb`` on a case and write ``<out_dir>/<name><suffix>.html`` (and
@@ -132,7 +132,10 @@ def run_report(
     The run writes into ``<out_dir>/.<name><suffix>.partial/`` and moves its outputs into place only
     when complete, the statement last. A failed run leaves the previous good report untouched and
     writes ``<name><suffix>.FAILED.html``/``.ipynb`` (and any other partial file under
-    ``<name><suffix>.FAILED/``) before raising ``NotebookFailed``."""
+    ``<name><suffix>.FAILED/``) before raising ``NotebookFailed``.
+
+    The statement is signed with ``sign_key`` when given; else keyless with Sigstore when
+    ``sigstore`` is true (the CLI's default) and the environment has an OIDC identity; else unsigned."""
     import shutil
     from datetime import UTC, datetime
 
