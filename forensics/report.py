@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 from forensics import layout
 from forensics.errors import NotebookFailed, UnknownNotebook, UnknownParameter
@@ -243,7 +244,7 @@ def _execute(source, nb_out, params, stage, *, log_output, on_cell, name):
     return None
 
 
-def _fail(name, stem, stage, out, nb_out, failure) -> ReportResult:
+def _fail(name, stem, stage, out, nb_out, failure) -> NoReturn:
     import shutil
 
     cell, why = failure
