@@ -43,9 +43,9 @@ def run(tmp_path):
     return case, src, out
 
 
-def _write(run, signer=None):
+def _statement(run):
     case, _, out = run
-    st = attest.build_statement(
+    return attest.build_statement(
         out,
         report="r",
         case_path=str(case),
@@ -54,7 +54,11 @@ def _write(run, signer=None):
         started=datetime(2026, 12, 1, tzinfo=UTC),
         ended=datetime(2026, 12, 1, 0, 1, tzinfo=UTC),
     )
-    kind = attest.write_statement(out / "r.intoto.json", st, signer=signer, sigstore=False)
+
+
+def _write(run, signer=None):
+    out = run[2]
+    kind = attest.write_statement(out / "r.intoto.json", _statement(run), signer=signer, sigstore=False)
     return out / "r.intoto.json", kind
 
 
@@ -218,16 +222,8 @@ def test_keyless_signing_that_fails_leaves_the_statement_unsigned_with_the_reaso
     import sigstore.oidc
 
     monkeypatch.setattr(sigstore.oidc, "detect_credential", lambda *a, **k: "not-a-jwt")
-    case, _, out = run
-    st = attest.build_statement(
-        out,
-        report="r",
-        case_path=str(case),
-        notebook_sha256="ab" * 32,
-        parameters=PARAMS,
-        started=datetime(2026, 12, 1, tzinfo=UTC),
-        ended=datetime(2026, 12, 1, 0, 1, tzinfo=UTC),
-    )
+    out = run[2]
+    st = _statement(run)
     assert attest.write_statement(out / "r.intoto.json", st, sigstore=True) == "unsigned"
     signing = json.loads((out / "r.intoto.json").read_bytes())["predicate"]["signing"]
     assert signing["signed"] is False and signing["reason"].startswith("sigstore signing failed")
