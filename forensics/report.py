@@ -23,6 +23,7 @@ from typing import NoReturn
 
 from forensics import layout
 from forensics.errors import NotebookFailed, UnknownNotebook, UnknownParameter
+from forensics.redact import redact_value
 
 _REMOTE = re.compile(
     r"<script[^>]+src\s*=|<link[^>]+href\s*=\s*[\"']?https?:|@import\s+url\(\s*[\"']?https?:", re.I
@@ -172,6 +173,8 @@ def run_report(
     if "out_dir" in known:
         final_params["out_dir"] = str(out.resolve())
         params["out_dir"] = str(stage.resolve())
+    # as recorded (notebook metadata, statement): a secret given as a parameter only as a fingerprint
+    final_params = redact_value(final_params)
     nb_out = stage / f"{stem}.ipynb"
     started = datetime.now(UTC)
     try:

@@ -119,6 +119,16 @@ def test_a_run_killed_mid_way_leaves_the_previous_report_whole(toy):
     assert not (out / ".toy.partial").exists() and (out / "toy-list.csv").read_text() == "tag,c\n"
 
 
+def test_a_secret_given_as_a_parameter_is_recorded_only_as_a_fingerprint(toy):
+    case, out = toy
+    token = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0" * 2
+    r = run_report("toy", case, {"tag": token[:40]}, out, sigstore=False)
+    for p in (r.notebook, r.html, r.statement):  # the kit's own outputs (the toy's CSV is the toy's)
+        text = p.read_text(encoding="utf-8")
+        assert token[:40] not in text and "<github_token:sha256:" in text, p.name
+    assert main(["verify-report", str(r.html)]) == 0
+
+
 def test_suffix_and_window_names_keep_runs_apart(toy):
     case, out = toy
     a = run_report("toy", case, {"tag": "a"}, out, suffix="-day2", sigstore=False)
