@@ -209,6 +209,8 @@ class CloudTrailSource(Source):
                        fx_time(doc->>'digestEndTime', true) AS digest_end,
                        doc->>'digestS3Bucket' AS s3_bucket, doc->>'digestS3Object' AS s3_object,
                        doc->>'previousDigestSignature' AS previous_digest_signature,
+                       doc->>'previousDigestS3Object' AS previous_digest_s3_object,
+                       doc->>'previousDigestHashValue' AS previous_digest_hash,
                        doc->>'digestPublicKeyFingerprint' AS public_key_fingerprint,
                        CAST(json_array_length(doc, '$.logFiles') AS BIGINT) AS log_file_count,
                        doc->'logFiles' AS log_files
