@@ -523,10 +523,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # -- runtime state, coverage and invariant rates (issue 22) ----------------------------------------
 def cmd_ingest_observed(args) -> int:
     """``ingest --observed-at T``: the files' capture time (snapshots have none of their own)."""
@@ -645,3 +641,7 @@ def add_runtime_commands(sub) -> None:
         help="capture time (UTC, ISO 8601) of snapshot files (kubectl get ... -o json) that have none of their own",
     )
     ing.set_defaults(func=cmd_ingest_observed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
