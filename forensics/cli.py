@@ -12,7 +12,7 @@ import sys
 import time
 
 from forensics import layout
-from forensics.errors import ForensicsError, NotebookFailed
+from forensics.errors import ForensicsError, NotebookFailed, UnknownParameter
 
 
 class _Progress:
@@ -131,12 +131,51 @@ def cmd_run(args) -> int:
     if args.store_policy:
         params["store_policy"] = True
     try:
-        res = run_report(args.notebook, args.case, params, args.out)
+        res = run_report(args.notebook, args.case, params, args.out, **_run_options(args))
     except NotebookFailed as e:
         print(f"forensics: {e}", file=sys.stderr)
         return 1
-    print(f"report: {res.html}\nnotebook: {res.notebook}")
+    _print_report(res)
+    _top_findings(args.case)
     return 0
+
+
+def _run_options(args) -> dict:
+    """Options every report run takes from the command line (``run``, ``demo``)."""
+    from forensics.kernel import progress_printer
+
+    return {
+        "suffix": getattr(args, "suffix", None) or "",
+        "name_window": getattr(args, "name_window", False),
+        "sign_key": args.sign_key,
+        "sigstore": not args.no_sigstore,
+        "on_cell": None if args.quiet else progress_printer(sys.stderr),
+    }
+
+
+def _print_report(res) -> None:
+    """Where a report's outputs are, its statement and how to check it."""
+    print(f"report {res.name}: {res.html}")
+    for p in res.files:
+        if p not in (res.html, res.statement):
+            print(f"  also wrote {p}")
+    print(f"  statement ({res.signature}): {res.statement}; check: forensics verify-report {res.html}")
+
+
+def _top_findings(case_path, limit: int = 5) -> None:
+    """The strongest findings of the case, after the report paths."""
+    import forensics
+    from forensics.safe import terminal_text
+
+    try:
+        with forensics.open_case(case_path, read_only=True) as case:
+            df = case.findings()
+    except Exception as e:  # noqa: BLE001 - the report is written; say why the summary is missing
+        print(f"findings: not shown ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+        return
+    print(f"findings: {df.height}" + (f", strongest {min(limit, df.height)}:" if df.height else ""))
+    for r in df.head(limit).iter_rows(named=True):
+        print(f"  {r['severity']:8} {r['finding_id']}  {terminal_text(r['title'])[:100]}")
 
 
 def cmd_sample(args) -> int:
@@ -154,11 +193,12 @@ def cmd_demo(args) -> int:
     case_path, files = demo.ingest_sample(args.data, args.out, on_file=_print_file)
     _summary(files)
     _demo_sigma(case_path)
-    result = demo.write_reports(case_path, args.out, on_report=lambda r: print(f"report {r.name}: {r.html}"))
+    result = demo.write_reports(case_path, args.out, on_report=_print_report, **_run_options(args))
     for name in result.skipped:
         print(f"report {name}: notebook not present, skipped")
     for failure in result.failures:
         print(f"forensics: {failure}", file=sys.stderr)
+    _top_findings(case_path)
     return 1 if result.failures else 0
 
 
@@ -176,11 +216,20 @@ def _demo_sigma(case_path) -> None:
 
 
 def cmd_query(args) -> int:
+    import duckdb
+
     import forensics
     from forensics import export
+    from forensics.params import check_query
 
+    params = _params(args.param)
+    check_query(args.name, params)
     with forensics.open_case(args.case, read_only=True) as case:
-        df = case.query(args.name, **_params(args.param))
+        try:
+            df = case.query(args.name, **params)
+        except (duckdb.ConversionException, duckdb.BinderException, duckdb.InvalidInputException) as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise UnknownParameter(f"query {args.name}: a parameter does not fit: {first}") from None
     from forensics.redact import redact_text
     from forensics.safe import frame_csv, frame_ndjson
 
@@ -281,8 +330,45 @@ def cmd_sigma(args) -> int:
     return 0
 
 
+def cmd_verify_report(args) -> int:
+    """Check a report against its in-toto statement: one line per check, exit 0 only if all pass."""
+    from forensics import attest
+    from forensics.safe import terminal_text
+
+    if bool(args.identity) != bool(args.issuer):
+        print("forensics: --identity and --issuer go together", file=sys.stderr)
+        return 2
+    checks = attest.verify(
+        args.path,
+        statement=args.statement,
+        case=args.case,
+        key=args.key,
+        identity=args.identity,
+        issuer=args.issuer,
+    )
+    for c in checks:
+        print(terminal_text(c.line()))
+    bad = [c for c in checks if not c.ok]
+    print(
+        f"{'verified' if not bad else 'NOT VERIFIED'}: {len(checks) - len(bad)} of {len(checks)} checks pass"
+    )
+    return 1 if bad else 0
+
+
+def _signing() -> argparse.ArgumentParser:
+    """Options of every command that writes reports: signing, file names, progress."""
+    f = argparse.ArgumentParser(add_help=False)
+    f.add_argument("--sign-key", metavar="PEM", help="sign each statement with this Ed25519 or ECDSA key")
+    f.add_argument(
+        "--no-sigstore", action="store_true", help="do not sign keyless even where an OIDC identity exists"
+    )
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress line per cell")
+    return f
+
+
 def build_parser() -> argparse.ArgumentParser:
     folders = _folders()
+    signing = _signing()
     p = argparse.ArgumentParser(
         prog="forensics",
         description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
@@ -321,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_timeline)
 
     s = sub.add_parser(
-        "run", parents=[folders], help="execute a report notebook with papermill and render HTML"
+        "run", parents=[folders, signing], help="execute a report notebook with papermill and render HTML"
     )
     s.add_argument("notebook")
     s.add_argument("--case", required=True)
@@ -329,6 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports", help="the only folder the run writes to")
     s.add_argument("--policy", help="provenance policy file (TOML or JSON, docs/provenance.md)")
     s.add_argument("--store-policy", action="store_true", help="replace the policy stored in the case")
+    s.add_argument("--suffix", help="added to every output's name, e.g. -day2 (letters, digits, . _ + -)")
+    s.add_argument(
+        "--name-window", action="store_true", help="add the window to the names: NAME-<start>-<end>.html"
+    )
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sample", help="generate the deterministic sample incident")
@@ -339,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "demo",
-        parents=[folders],
+        parents=[folders, signing],
         help="ingest sample_data into a fresh case and write every report (make demo)",
     )
     s.add_argument("--data", default="sample_data")
@@ -400,8 +490,26 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also list the rules that ran without a match"
     )
     s.set_defaults(func=cmd_sigma)
+
+    s = sub.add_parser(
+        "verify-report", help="check a report's files (and its case) against its in-toto statement"
+    )
+    s.add_argument("path", help="a report output (HTML, Markdown, ...) or its .intoto.json statement")
+    s.add_argument("--statement", help="the statement, when it is not beside the report")
+    s.add_argument("--case", help="also check that this case's evidence is the evidence recorded")
+    s.add_argument("--key", metavar="PUB", help="PEM public key that signed the statement")
+    s.add_argument("--identity", help="Sigstore: the signer's identity (e.g. a workflow URI)")
+    s.add_argument("--issuer", help="Sigstore: the identity's OIDC issuer")
+    s.set_defaults(func=cmd_verify_report)
     add_runtime_commands(sub)
     return p
+
+
+def _is_duckdb(path: str) -> bool:
+    """A DuckDB database file: its header carries ``DUCK`` at byte 8 (an empty file is a new case)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return not head or head[8:12] == b"DUCK"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2
+    if getattr(args, "case", None) and os.path.isfile(args.case) and not _is_duckdb(args.case):
+        print(f"forensics: {args.case} is not a DuckDB case file", file=sys.stderr)
+        return 2
     try:
         layout.use_folders(getattr(args, "queries", None), getattr(args, "notebooks", None))
         return args.func(args)
@@ -429,10 +540,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # -- runtime state, coverage and invariant rates (issue 22) ----------------------------------------
@@ -550,3 +657,7 @@ def add_runtime_commands(sub) -> None:
         help="capture time (UTC, ISO 8601) of snapshot files (kubectl get ... -o json) that have none of their own",
     )
     ing.set_defaults(func=cmd_ingest_observed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

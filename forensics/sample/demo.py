@@ -66,9 +66,11 @@ def write_reports(
     out: str | os.PathLike[str],
     *,
     on_report: Callable[[ReportResult], None] | None = None,
+    **run_options,
 ) -> DemoReports:
     """Every demo report on the case, with the sample's parameters, under ``out``. A failing report is
-    kept in ``failures`` and the others still run."""
+    kept in ``failures`` and the others still run. ``run_options`` go to ``run_report`` (signing,
+    progress)."""
     result = DemoReports()
     present = available()
     for name in DEFAULT_REPORTS:
@@ -78,7 +80,7 @@ def write_reports(
         known = parameters_of(name)
         params = {k: v for k, v in demo_parameters().get(name, {}).items() if k in known}
         try:
-            report = run_report(name, case_path, params, out)
+            report = run_report(name, case_path, params, out, **run_options)
         except NotebookFailed as e:
             result.failures.append(e)
             continue
