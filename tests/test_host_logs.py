@@ -136,12 +136,25 @@ def _times(path: Path, **opts) -> tuple[list[datetime], list[str]]:
     return times, reasons
 
 
-def test_no_year_is_rejected_never_the_clock(tmp_path):
+def test_no_year_in_the_file_takes_its_modification_time_never_the_clock(tmp_path):
+    import json
+    import os
+
     p = tmp_path / "auth.log"
     p.write_text(LINE + LINE2)
+    # the file was last written on 2024-01-01 12:00Z: the Jan line is of 2024, the Dec line of the year before
+    stamp = datetime(2024, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+    os.utime(p, (stamp, stamp))
     times, reasons = _times(p)
-    assert times == [] and len(reasons) == 2
-    assert all("no year" in r and "--year" in r for r in reasons)
+    assert reasons == []
+    assert times == [
+        datetime(2023, 12, 31, 23, 59, 58, tzinfo=UTC),
+        datetime(2024, 1, 1, 0, 0, 3, tzinfo=UTC),
+    ]
+    with forensics.open_case(":memory:") as c:
+        c.ingest(p)
+        (raw,) = c.con.sql("SELECT raw FROM events LIMIT 1").fetchall()[0]
+    assert "modification time" in json.loads(raw)["year_from"]
 
 
 def test_year_option_and_zone(tmp_path):
@@ -195,7 +208,7 @@ def test_cli_year_tz_and_reingest(tmp_path, capsys):
     p = tmp_path / "auth.log"
     p.write_text(LINE)
     case = str(tmp_path / "c.duckdb")
-    assert main(["ingest", "--case", case, str(p)]) == 0  # no year: the line is rejected
+    assert main(["ingest", "--case", case, str(p)]) == 0  # no year: the file's mtime gives one
     assert (
         main(
             [

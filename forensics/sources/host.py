@@ -9,8 +9,9 @@ Both are text, one record per line (``reads_text_lines``); ``raw`` keeps the lin
   the zone is ``--tz`` (default UTC); the year is ``--year``, else taken from the file's own context: the
   last full (RFC 3339) date in the file, else a date in the file's name (``secure-20180820``,
   ``auth.log-2018-08-20.gz``). With such an anchor date, a line whose month is later than the anchor's
-  belongs to the year before (a file that spans New Year). With no year at all the line is rejected
-  ("syslog time has no year"); the machine's clock is never used. ``raw.year_from`` says where the year
+  belongs to the year before (a file that spans New Year). Else the file's modification time is the
+  anchor, as Plaso takes it (approximate: a copy that did not keep times has the copy's); with none of these
+  the line is rejected ("syslog time has no year"). The machine's clock is never used. ``raw.year_from`` says where the year
   came from. sshd messages map to ``ssh.login`` (Accepted: success with the method; Failed / Invalid user /
   not allowed: failure), ``ssh.auth`` (PAM authentication failure), ``ssh.disconnect`` (a ``[preauth]``
   disconnect is a failure: the client never authenticated), ``ssh.negotiate`` (no common algorithm:
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from forensics.ingest import options
@@ -252,6 +254,14 @@ def year_anchor(path: str | None) -> tuple[int | None, int, str | None]:
         m2 = _NAME_DATE.search(os.path.basename(path))
         if m2:
             return int(m2.group(1)), int(m2.group(2)), "the date in the file name"
+        # As Plaso does: the file's own modification time is the last context a file carries (syslog
+        # writes a file up to its mtime). It is evidence metadata, not this machine's clock, but a copy
+        # that did not keep times has the copy's; raw.year_from says so, and --year overrides it.
+        try:
+            mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+        except (OSError, OverflowError, ValueError):
+            return None, 12, None
+        return mtime.year, mtime.month, "the file's modification time (approximate: give --year to be sure)"
     return None, 12, None
 
 
