@@ -327,6 +327,14 @@ class Case:
         row = self.sql("SELECT min(time) AS lo, max(time) AS hi FROM events").row(0)
         return row[0], row[1]
 
+    # -- scale-out ----------------------------------------------------------------------------
+    def export_parquet(self, out: str | os.PathLike[str]) -> dict[str, object]:
+        """Every table as a Parquet tree under ``out`` with its manifest (docs/scale-out.md)."""
+        from forensics.scaleout.parquet import export_parquet
+
+        return export_parquet(self.con, out)
+
+
 
 #: Derived tables kept current on demand: ``-- @needs: <table>`` runs the function before the query.
 _ON_DEMAND: dict[str, Callable[..., None]] = {
