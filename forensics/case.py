@@ -335,7 +335,6 @@ class Case:
         return export_parquet(self.con, out)
 
 
-
 #: Derived tables kept current on demand: ``-- @needs: <table>`` runs the function before the query.
 _ON_DEMAND: dict[str, Callable[..., None]] = {
     derive_cardinality.TABLE: derive_cardinality.ensure_current,

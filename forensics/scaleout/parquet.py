@@ -30,10 +30,10 @@ DAY = "day"  # the partition column derived from ``time``; not a column of the c
 
 #: Case types Spark or Trino cannot read from Parquet, and what is stored instead (a regex over the type
 #: text, so a nested type's fields are rewritten too). Every cast is undone on import; the only loss is
-#: TIMESTAMP_NS to microseconds (the kit's own tables hold none).
+#: TIMESTAMP_NS rounded to microseconds (the kit's own tables hold none).
 STORED_AS: list[tuple[str, str, str]] = [
     (r"\bTIME WITH TIME ZONE\b", "VARCHAR", "Spark has no time-of-day type"),
-    (r"\bTIMESTAMP_NS\b", "TIMESTAMP", "Spark refuses nanosecond timestamps; digits below 1 us are dropped"),
+    (r"\bTIMESTAMP_NS\b", "TIMESTAMP", "Spark refuses nanosecond timestamps; rounded to the microsecond"),
     (r"\bTIME\b(?! ZONE)", "VARCHAR", "Spark has no time-of-day type"),
     (r"\bUUID\b", "VARCHAR", "Spark refuses Parquet's UUID type; stored as its text"),
     (r"\bINTERVAL\b", "VARCHAR", "Spark refuses Parquet's INTERVAL; stored as DuckDB's interval text"),
@@ -214,7 +214,9 @@ def table_select(root: Path, table: str, spec: dict[str, Any]) -> str:
         + ")"
     )
     cols = [
-        _q(c["name"]) if c["type"] == c["stored"] else f"CAST({_q(c['name'])} AS {c['type']}) AS {_q(c['name'])}"
+        _q(c["name"])
+        if c["type"] == c["stored"]
+        else f"CAST({_q(c['name'])} AS {c['type']}) AS {_q(c['name'])}"
         for c in spec["columns"]
     ]
     if not files:
@@ -230,7 +232,9 @@ def import_parquet(con: duckdb.DuckDBPyConnection, src: str | os.PathLike[str]) 
     manifest = read_manifest(root)
     existing = set(_tables(con))
     busy = [
-        t for t in manifest["tables"] if t in existing and con.execute(f"SELECT count(*) FROM {_q(t)}").fetchone()[0]  # type: ignore[index]
+        t
+        for t in manifest["tables"]
+        if t in existing and con.execute(f"SELECT count(*) FROM {_q(t)}").fetchone()[0]  # type: ignore[index]
     ]
     con.complete()
     if busy:
@@ -249,7 +253,9 @@ def import_parquet(con: duckdb.DuckDBPyConnection, src: str | os.PathLike[str]) 
             con.complete()
             loaded[table] = int(n[0]) if n else 0
             if loaded[table] != spec["rows"]:
-                raise BadParquetTree(f"{table}: loaded {loaded[table]} rows, the manifest says {spec['rows']}")
+                raise BadParquetTree(
+                    f"{table}: loaded {loaded[table]} rows, the manifest says {spec['rows']}"
+                )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

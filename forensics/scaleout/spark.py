@@ -86,7 +86,9 @@ def register_parquet(spark: Any, src: str | os.PathLike[str], verify: bool = Tru
     if verify:
         manifest = parquet.read_manifest(root)
     else:
-        manifest = json.loads(spark.sparkContext.wholeTextFiles(root.rstrip("/") + "/manifest.json").first()[1])
+        manifest = json.loads(
+            spark.sparkContext.wholeTextFiles(root.rstrip("/") + "/manifest.json").first()[1]
+        )
     for table, spec in manifest["tables"].items():
         folder = f"{root.rstrip('/')}/{table}"
         df = spark.read.option("basePath", folder).parquet(folder)

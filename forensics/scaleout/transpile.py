@@ -77,12 +77,23 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
         if isinstance(node, exp.ArrayContains) and isinstance(node.this, exp.Null):
             return exp.Null()  # list_contains(NULL, x) is NULL; Spark refuses an untyped NULL array
         if isinstance(node, exp.Limit) and isinstance(node.expression, exp.Coalesce):
-            first = next((a for a in [node.expression.this, *node.expression.expressions] if not isinstance(a, exp.Null)), None)
+            first = next(
+                (
+                    a
+                    for a in [node.expression.this, *node.expression.expressions]
+                    if not isinstance(a, exp.Null)
+                ),
+                None,
+            )
             if isinstance(first, exp.Literal) and not first.is_string:
                 if int(first.name) >= 2**31:
                     return exp.Limit(expression=exp.Literal.number(2**31 - 1))
                 return exp.Limit(expression=first.copy())
-        if isinstance(node, exp.Bracket) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice):
+        if (
+            isinstance(node, exp.Bracket)
+            and len(node.expressions) == 1
+            and isinstance(node.expressions[0], exp.Slice)
+        ):
             return _slice(node)
         if isinstance(node, exp.JSONObject):
             pairs: list[exp.Expression] = []
@@ -98,7 +109,11 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
                 return exp.func("make_dt_interval", *parts)
             if name in ("EPOCH_US", "EPOCH_NS") and len(args) == 1:
                 micros = exp.func("unix_micros", args[0])
-                return micros if name == "EPOCH_US" else exp.Mul(this=micros, expression=exp.Literal.number(1000))
+                return (
+                    micros
+                    if name == "EPOCH_US"
+                    else exp.Mul(this=micros, expression=exp.Literal.number(1000))
+                )
             if name in ("JSON_EACH", "JSON_EXISTS", "MAP_CONTAINS", "TIME_BUCKET"):
                 raise NotTranspilable(f"{node.name}() has no Spark equivalent the kit maps")
         if isinstance(node, exp.UnixToTime) and node.args.get("scale") is not None:
@@ -124,13 +139,18 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
                 trunc_a = exp.func("date_trunc", exp.Literal.string(unit_name), node.expression)
                 trunc_b = exp.func("date_trunc", exp.Literal.string(unit_name), node.this)
                 return exp.DateDiff(this=trunc_b, expression=trunc_a, unit=exp.var(unit_name))
-        if isinstance(node, exp.Join) and node.args.get("kind", "") and "ASOF" in str(node.args.get("kind")).upper():
+        if (
+            isinstance(node, exp.Join)
+            and node.args.get("kind", "")
+            and "ASOF" in str(node.args.get("kind")).upper()
+        ):
             raise NotTranspilable("ASOF JOIN has no Spark equivalent")
         return node
 
     for join in tree.find_all(exp.Join):
         if "ASOF" in join.sql(dialect="duckdb").upper().split(" JOIN")[0]:
             raise NotTranspilable("ASOF JOIN has no Spark equivalent")
+
     def buckets(node: exp.Expression) -> exp.Expression:
         # after ``rewrite``, so that a width given as to_seconds(n) is already Spark's interval
         return _time_bucket(node) if isinstance(node, exp.DateBin) else node
@@ -190,9 +210,7 @@ def _time_bucket(node: exp.DateBin) -> exp.Expression:
         origin = exp.func("unix_micros", origin_arg)
     since = exp.Sub(this=exp.func("unix_micros", ts), expression=origin)
     buckets = exp.func("floor", exp.Div(this=exp.paren(since), expression=exp.paren(width.copy())))
-    micros = exp.Add(
-        this=exp.Mul(this=buckets, expression=exp.paren(width)), expression=origin.copy()
-    )
+    micros = exp.Add(this=exp.Mul(this=buckets, expression=exp.paren(width)), expression=origin.copy())
     return exp.func("timestamp_micros", exp.Cast(this=micros, to=exp.DataType.build("BIGINT")))
 
 

@@ -9,6 +9,8 @@
 -- Parameters: $principals, $credentials, $runners, $ips (VARCHAR[] or NULL), $start, $end (window,
 -- TIMESTAMPTZ or NULL; end exclusive).
 -- Non-empty means: these credentials are in scope; every row whose status is not 'revoked' needs action.
+-- @engines: duckdb
+-- @not-spark: UNION ALL BY NAME is not Spark SQL
 WITH RECURSIVE
 win AS (SELECT CAST($start AS TIMESTAMPTZ) AS t0, CAST($end AS TIMESTAMPTZ) AS t1),
 p_principals AS (SELECT unnest(coalesce(CAST($principals AS VARCHAR[]), [])) AS v),

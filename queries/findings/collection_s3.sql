@@ -6,6 +6,8 @@
 -- @severity: medium
 -- @technique: T1530
 -- @title: S3 data read
+-- @engines: duckdb
+-- @not-spark: a list comprehension [x FOR x IN ...] is not Spark SQL
 WITH reads AS (
     SELECT e.*, coalesce(raw ->> '$.requestParameters.bucketName',
                          regexp_extract(e.target, '^arn:aws:s3:::([^/]+)', 1)) AS bucket,

@@ -7,6 +7,8 @@
 -- @severity: low
 -- @technique: T1562.008
 -- @title: Gap in log coverage
+-- @engines: duckdb
+-- @not-spark: date_diff/date_trunc over an interval value has no Spark form
 WITH s AS (
     SELECT source, (max(time) - min(time)) / count(*) AS typical FROM events GROUP BY source HAVING count(*) >= 200
 ), b AS (

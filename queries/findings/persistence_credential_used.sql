@@ -4,6 +4,8 @@
 -- @severity: high
 -- @technique: T1078.004
 -- @title: Persistence key used
+-- @engines: duckdb
+-- @not-spark: strftime with a literal 'T' is not rewritten to Spark's quoted pattern
 WITH made AS (
     SELECT l.credential_id, l.issuer_principal, l.principal, l.issued_at, l.event_id
     FROM credential_links l

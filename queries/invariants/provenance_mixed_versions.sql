@@ -3,6 +3,7 @@
 -- $rollout_window_minutes (default 30) while a rollout proceeds.
 -- Params: $rollout_window_minutes (INTEGER, optional). A row is a pair of lanes that ran different
 -- digests at the same time for longer than the window.
+-- @engines: duckdb, spark
 WITH d AS (
     SELECT * FROM deploys
     WHERE status = 'success' AND action IN ('deploy', 'rollback') AND artifact_digest IS NOT NULL

@@ -5,6 +5,8 @@
 -- (until NULL: still running at the end of the evidence). verdict: verified if any attestation of
 -- the digest verified, else failed if any failed, else indeterminate; 'no attestation' when none
 -- names the digest. Non-empty is normal; read it as the answer.
+-- @engines: duckdb
+-- @not-spark: list slicing x[a:b] on a column is not mapped (list or text is not known before run time)
 WITH d AS (
     SELECT * FROM deploys
     WHERE status = 'success' AND action IN ('deploy', 'rollback') AND service IS NOT NULL
