@@ -285,10 +285,12 @@ def _query_elsewhere(args):
 
         with open_parquet(args.parquet) as case:
             return case.query(args.name, **params)
+    from forensics import queries
     from forensics.scaleout import spark
 
     session = spark.session(args.spark_master)
-    spark.register_parquet(session, args.parquet, verify="://" not in args.parquet)
+    needed = spark.tables_read(queries.load(args.name))
+    spark.register_parquet(session, args.parquet, verify="://" not in args.parquet, tables=needed)
     return spark.run_query(session, args.name, **params)
 
 

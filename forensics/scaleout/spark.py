@@ -78,7 +78,23 @@ def session(master: str | None = None, app: str = "forensics") -> Any:
     return spark
 
 
-def register_parquet(spark: Any, src: str | os.PathLike[str], verify: bool = True) -> list[str]:
+def tables_read(sql: str) -> set[str] | None:
+    """The tables a DuckDB query reads by name (CTE names excluded); None when it reads one of the
+    schema's views, which read further tables."""
+    import sqlglot
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    ctes = {c.alias_or_name for c in tree.find_all(sqlglot.exp.CTE)}
+    names = {t.name for t in tree.find_all(sqlglot.exp.Table) if t.name and t.name not in ctes}
+    from forensics.case import schema_statements
+
+    views = {name for text in schema_statements() for name, _ in _VIEW.findall(text)}
+    return None if names & views else names
+
+
+def register_parquet(
+    spark: Any, src: str | os.PathLike[str], verify: bool = True, tables: set[str] | None = None
+) -> list[str]:
     """Each table of a tree written by ``forensics export --parquet`` as a temporary view of the same
     name, with the partition column ``day`` dropped (it is not a column of the case). A tree on a cluster
     store (``s3://``) is read as it lies and not verified here (``verify=False``)."""
@@ -90,13 +106,15 @@ def register_parquet(spark: Any, src: str | os.PathLike[str], verify: bool = Tru
             spark.sparkContext.wholeTextFiles(root.rstrip("/") + "/manifest.json").first()[1]
         )
     for table, spec in manifest["tables"].items():
+        if tables is not None and table not in tables:
+            continue  # reading a table's footers costs seconds; only what the query reads
         folder = f"{root.rstrip('/')}/{table}"
         df = spark.read.option("basePath", folder).parquet(folder)
         if parquet.DAY in df.columns:
             df = df.drop(parquet.DAY)
         df = df.select(*[c["name"] for c in spec["columns"]])  # the case's column order
         df.createOrReplaceTempView(table)
-    return list(manifest["tables"]) + register_schema_views(spark)
+    return list(manifest["tables"]) + (register_schema_views(spark) if tables is None else [])
 
 
 def register_schema_views(spark: Any) -> list[str]:

@@ -136,8 +136,13 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
             unit = node.args.get("unit")
             unit_name = unit.name.upper() if isinstance(unit, exp.Expression) else "DAY"
             if unit_name in ("DAY", "HOUR", "MINUTE", "SECOND", "WEEK", "MONTH", "YEAR"):
-                trunc_a = exp.func("date_trunc", exp.Literal.string(unit_name), node.expression)
-                trunc_b = exp.func("date_trunc", exp.Literal.string(unit_name), node.this)
+                # Spark's own date_trunc(fmt, ts), named as is: sqlglot would write TRUNC (dates only)
+                trunc_a = exp.Anonymous(
+                    this="date_trunc", expressions=[exp.Literal.string(unit_name), node.expression]
+                )
+                trunc_b = exp.Anonymous(
+                    this="date_trunc", expressions=[exp.Literal.string(unit_name), node.this]
+                )
                 return exp.DateDiff(this=trunc_b, expression=trunc_a, unit=exp.var(unit_name))
         if (
             isinstance(node, exp.Join)
