@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -328,7 +329,7 @@ class Case:
         return row[0], row[1]
 
     # -- scale-out ----------------------------------------------------------------------------
-    def export_parquet(self, out: str | os.PathLike[str]) -> dict[str, object]:
+    def export_parquet(self, out: str | os.PathLike[str]) -> dict[str, Any]:
         """Every table as a Parquet tree under ``out`` with its manifest (docs/scale-out.md)."""
         from forensics.scaleout.parquet import export_parquet
 

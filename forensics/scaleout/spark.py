@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ SESSION_CONF = {
     "spark.ui.showConsoleProgress": "false",
     # partition values are text: a source named "2024" stays a string, as in the case
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    # instants written as UTC-adjusted microseconds (not INT96), which DuckDB reads as TIMESTAMPTZ
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
 }
@@ -70,6 +73,8 @@ def session(master: str | None = None, app: str = "forensics") -> Any:
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
+    # Python functions (the CloudTrail reader's gunzip) run in this interpreter's environment
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master or "local[2]").appName(app)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

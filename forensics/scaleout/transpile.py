@@ -13,6 +13,9 @@ The fix-ups (each one tested against DuckDB's answer in tests/test_scaleout_spar
 - ``epoch(ts)``: ``unix_micros(ts) / 1e6`` (sqlglot's UNIX_TIMESTAMP drops the fraction);
 - ``regexp_matches(s, p, 'i')`` and other options: the flags as an inline ``(?i)`` group (sqlglot
   drops the flag); ``regexp_full_match(s, p)``: ``s RLIKE '^(?:p)$'``;
+- ``[f(x) FOR x IN xs IF c(x)]``: ``transform(filter(xs, ...), ...)``; ``x[a:b]`` on a list built in
+  the query: ``slice``; ``json_object``: ``to_json(named_struct(...))``; ``LIMIT coalesce($n, big)``:
+  the bound number (Spark wants an integer constant); ``list_contains(NULL, x)``: NULL;
 - ``date_diff('unit', a, b)``: DuckDB counts unit boundaries crossed, Spark whole units elapsed; both
   ends are truncated to the unit first, which makes Spark count boundaries.
 
@@ -63,17 +66,17 @@ def to_spark(sql: str, params: dict[str, object] | None = None) -> str:
         raise NotTranspilable(str(e)) from e
 
 
-def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
+def fix_up(tree: exp.Expr, params: dict[str, object]) -> exp.Expr:
     """The kit's rewrites over sqlglot's tree (module docstring)."""
 
-    def bind(node: exp.Expression) -> exp.Expression:
+    def bind(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder) and node.name:
             if node.name not in params:
                 raise NotTranspilable(f"parameter ${node.name} is not bound")
             return literal(params[node.name])
         return node
 
-    def rewrite(node: exp.Expression) -> exp.Expression:
+    def rewrite(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.ArrayContains) and isinstance(node.this, exp.Null):
             return exp.Null()  # list_contains(NULL, x) is NULL; Spark refuses an untyped NULL array
         if isinstance(node, exp.Limit) and isinstance(node.expression, exp.Coalesce):
@@ -95,8 +98,14 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
             and isinstance(node.expressions[0], exp.Slice)
         ):
             return _slice(node)
+        if (
+            isinstance(node, exp.Array)
+            and len(node.expressions) == 1
+            and isinstance(node.expressions[0], exp.Comprehension)
+        ):
+            return _comprehension(node.expressions[0])
         if isinstance(node, exp.JSONObject):
-            pairs: list[exp.Expression] = []
+            pairs: list[exp.Expr] = []
             for kv in node.expressions:
                 pairs += [kv.this.copy(), kv.expression.copy()]
             return exp.func("to_json", exp.func("named_struct", *pairs))
@@ -104,7 +113,7 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
             name = node.name.upper()
             args = node.expressions
             if name in _TO_INTERVAL and len(args) == 1:
-                parts: list[exp.Expression] = [exp.Literal.number(0)] * 4
+                parts: list[exp.Expr] = [exp.Literal.number(0)] * 4
                 parts[_TO_INTERVAL[name]] = args[0]
                 return exp.func("make_dt_interval", *parts)
             if name in ("EPOCH_US", "EPOCH_NS") and len(args) == 1:
@@ -114,12 +123,15 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
                     if name == "EPOCH_US"
                     else exp.Mul(this=micros, expression=exp.Literal.number(1000))
                 )
+            if name == "FX_TIME_PROBLEM" and args:
+                # the kit's macro saying why a time text did not parse; on Spark: the text itself
+                return exp.func("concat", exp.Literal.string("time not read: "), args[0])
             if name in ("JSON_EACH", "JSON_EXISTS", "MAP_CONTAINS", "TIME_BUCKET"):
                 raise NotTranspilable(f"{node.name}() has no Spark equivalent the kit maps")
         if isinstance(node, exp.UnixToTime) and node.args.get("scale") is not None:
             # DuckDB's epoch_ms(timestamp) is a number; sqlglot reads every epoch_ms as number-to-time
             scale = node.args["scale"]
-            if isinstance(scale, exp.Expression) and scale.name in ("3", "millis") and _is_time(node.this):
+            if isinstance(scale, exp.Expr) and scale.name in ("3", "millis") and _is_time(node.this):
                 return exp.func("unix_millis", node.this)
         if isinstance(node, exp.TimeToUnix):
             return exp.Div(
@@ -134,7 +146,7 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
             return exp.RegexpLike(this=node.this, expression=pattern)
         if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary"):
             unit = node.args.get("unit")
-            unit_name = unit.name.upper() if isinstance(unit, exp.Expression) else "DAY"
+            unit_name = unit.name.upper() if isinstance(unit, exp.Expr) else "DAY"
             if unit_name in ("DAY", "HOUR", "MINUTE", "SECOND", "WEEK", "MONTH", "YEAR"):
                 # Spark's own date_trunc(fmt, ts), named as is: sqlglot would write TRUNC (dates only)
                 trunc_a = exp.Anonymous(
@@ -156,14 +168,24 @@ def fix_up(tree: exp.Expression, params: dict[str, object]) -> exp.Expression:
         if "ASOF" in join.sql(dialect="duckdb").upper().split(" JOIN")[0]:
             raise NotTranspilable("ASOF JOIN has no Spark equivalent")
 
-    def buckets(node: exp.Expression) -> exp.Expression:
+    def buckets(node: exp.Expr) -> exp.Expr:
         # after ``rewrite``, so that a width given as to_seconds(n) is already Spark's interval
         return _time_bucket(node) if isinstance(node, exp.DateBin) else node
 
     return tree.transform(bind).transform(rewrite).transform(buckets)
 
 
-def _slice(node: exp.Bracket) -> exp.Expression:
+def _comprehension(node: exp.Comprehension) -> exp.Expr:
+    """DuckDB's ``[f(x) FOR x IN xs IF c(x)]``: Spark's ``transform(filter(xs, x -> c(x)), x -> f(x))``."""
+    var = node.expression
+    items = node.args["iterator"].copy()
+    condition = node.args.get("condition")
+    if condition is not None:
+        items = exp.func("filter", items, exp.Lambda(this=condition.copy(), expressions=[var.copy()]))
+    return exp.func("transform", items, exp.Lambda(this=node.this.copy(), expressions=[var.copy()]))
+
+
+def _slice(node: exp.Bracket) -> exp.Expr:
     """DuckDB's 1-based inclusive ``x[a:b]`` on a list: Spark's ``slice(x, a, b - a + 1)``. Only for a
     function's result (a list built in the query); a column could be text, whose slice is not mapped."""
     base, cut = node.this, node.expressions[0]
@@ -177,18 +199,18 @@ def _slice(node: exp.Bracket) -> exp.Expression:
     return exp.func("slice", base.copy(), exp.Literal.number(a), exp.Literal.number(b - a + 1))
 
 
-def _is_time(node: exp.Expression) -> bool:
+def _is_time(node: exp.Expr) -> bool:
     """Whether an expression is (likely) a time, not a number: a column or a cast to a time type."""
     if isinstance(node, exp.Cast):
         return node.to.is_type(*exp.DataType.TEMPORAL_TYPES)
     return isinstance(node, exp.Column)
 
 
-def _width_us(width: exp.Expression) -> exp.Expression:
+def _width_us(width: exp.Expr) -> exp.Expr:
     """A day-time interval as microseconds: a literal's value computed here, anything else in SQL."""
     if isinstance(width, exp.Interval):
         unit = width.args.get("unit")
-        unit_name = (unit.name if isinstance(unit, exp.Expression) else "").upper().rstrip("S")
+        unit_name = (unit.name if isinstance(unit, exp.Expr) else "").upper().rstrip("S")
         value = width.this
         if unit_name in _UNIT_US and isinstance(value, exp.Literal):
             try:
@@ -201,14 +223,14 @@ def _width_us(width: exp.Expression) -> exp.Expression:
     return exp.func("unix_micros", exp.Add(this=zero, expression=width))
 
 
-def _time_bucket(node: exp.DateBin) -> exp.Expression:
+def _time_bucket(node: exp.DateBin) -> exp.Expr:
     """time_bucket(width, ts[, origin]) as microsecond arithmetic; an ``offset`` third argument
     (an interval) is not mapped."""
     width = _width_us(node.this)
     ts = node.expression
     origin_arg = node.args.get("unit") or node.args.get("origin")
     if origin_arg is None:
-        origin: exp.Expression = exp.Literal.number(_ORIGIN_US)
+        origin: exp.Expr = exp.Literal.number(_ORIGIN_US)
     elif isinstance(origin_arg, exp.Interval):
         raise NotTranspilable("time_bucket with an offset is not mapped")
     else:
@@ -219,7 +241,7 @@ def _time_bucket(node: exp.DateBin) -> exp.Expression:
     return exp.func("timestamp_micros", exp.Cast(this=micros, to=exp.DataType.build("BIGINT")))
 
 
-def _regexp_flags(node: exp.RegexpLike) -> exp.Expression:
+def _regexp_flags(node: exp.RegexpLike) -> exp.Expr:
     flag = node.args["flag"]
     if not isinstance(flag, exp.Literal) or not flag.is_string:
         raise NotTranspilable("regexp options must be a literal")
@@ -234,7 +256,7 @@ def _regexp_flags(node: exp.RegexpLike) -> exp.Expression:
     return exp.RegexpLike(this=node.this, expression=pattern)
 
 
-def literal(value: object) -> exp.Expression:
+def literal(value: object) -> exp.Expr:
     """A Python value as a typed SQL literal in sqlglot's tree (strings quoted by sqlglot)."""
     if value is None:
         return exp.Null()
