@@ -288,8 +288,12 @@ def _query_elsewhere(args):
     from forensics import queries
     from forensics.scaleout import spark
 
+    sql = queries.load(args.name)
+    engines, reason = spark.engines_of(sql)
+    if "spark" not in engines:  # said before a JVM starts
+        raise spark.NotPortable(f"query {args.name} does not run on Spark: {reason or 'no reason given'}")
     session = spark.session(args.spark_master)
-    needed = spark.tables_read(queries.load(args.name))
+    needed = spark.tables_read(sql)
     spark.register_parquet(session, args.parquet, verify="://" not in args.parquet, tables=needed)
     return spark.run_query(session, args.name, **params)
 

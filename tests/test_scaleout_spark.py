@@ -60,15 +60,6 @@ def _order_columns(sql: str) -> list[str] | None:
     return cols
 
 
-def test_headers_name_the_engines():
-    for name in queries.names():
-        sql = queries.load(name)
-        engines, reason = sp.engines_of(sql)
-        assert "duckdb" in engines, name
-        assert ("spark" in engines) != bool(reason), f"{name}: a reason exactly when not on spark"
-    assert len(_spark_queries()) >= 15
-
-
 @pytest.mark.parametrize("name", _spark_queries())
 def test_portable_query_equal_on_spark_and_duckdb(name, sample_case, spark, tree):
     duck = sample_case.query(name)

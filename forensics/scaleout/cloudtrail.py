@@ -230,8 +230,14 @@ def ingest(spark: Any, paths: str | list[str], out: str | os.PathLike[str]) -> d
 
 
 def _write_evidence(spark: Any, root: Path, ledger: list[dict[str, Any]], ingested_at: str) -> None:
-    rows = [{**r, "loader": SOURCE, "ingested_at": ingested_at} for r in ledger]
-    df = spark.createDataFrame(rows)
+    fields = (
+        "evidence_id BIGINT, path STRING, sha256 STRING, size_bytes BIGINT, compression STRING, format STRING, "
+        "records_read BIGINT, records_loaded BIGINT, records_rejected BIGINT, records_duplicate BIGINT, "
+        "blank_lines BIGINT, note STRING, loader STRING, ingested_at STRING"
+    )
+    names = [f.split()[0] for f in fields.split(", ")]
+    rows = [tuple({**r, "loader": SOURCE, "ingested_at": ingested_at}[n] for n in names) for r in ledger]
+    df = spark.createDataFrame(rows, schema=fields)  # typed: a column of all NULL notes has no type to infer
     df.createOrReplaceTempView("ct_ledger")
     cols = ", ".join(
         f"CAST({n} AS {_SPARK_TYPES[parquet.stored_type(t)]}) AS `{n}`" for n, t in _case_columns("evidence")
