@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -259,7 +258,7 @@ def _manifest(root: Path, ledger: list[dict[str, Any]]) -> dict[str, Any]:
                     "path": p.relative_to(root).as_posix(),
                     "rows": pq.ParquetFile(p).metadata.num_rows,
                     "bytes": p.stat().st_size,
-                    "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                    "sha256": parquet.sha256_file(p),
                 }
             )
         tables[table] = {

@@ -70,7 +70,7 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -171,7 +171,7 @@ def _files(con: duckdb.DuckDBPyConnection, root: Path, folder: Path) -> list[dic
             "path": p.relative_to(root).as_posix(),
             "rows": int(meta[str(p)]),
             "bytes": p.stat().st_size,
-            "sha256": _sha256(p),
+            "sha256": sha256_file(p),
         }
         for p in paths
     ]
@@ -198,7 +198,7 @@ def read_manifest(src: str | os.PathLike[str], verify: bool = True) -> dict[str,
             raise BadParquetTree(f"{root}: files not in the manifest {extra[:3]}, missing {missing[:3]}")
         for rel, f in listed.items():
             path = root / rel
-            if path.stat().st_size != f["bytes"] or _sha256(path) != f["sha256"]:
+            if path.stat().st_size != f["bytes"] or sha256_file(path) != f["sha256"]:
                 raise BadParquetTree(f"{root}: {rel} changed since export (sha256 differs)")
     return manifest
 
