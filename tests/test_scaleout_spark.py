@@ -95,6 +95,8 @@ FIXUPS = {
     "date_diff('hour', time, time + INTERVAL 30 MINUTE) AS b FROM events",
     "json_object": "SELECT event_id, json_object('who', actor) AS a FROM events WHERE actor IS NOT NULL",
     "slice": "SELECT source, list_sort(list(event_id))[1:3] AS a FROM events GROUP BY source",
+    "strftime": "SELECT event_id, strftime(time, '%Y-%m-%dT%H:%M:%S.%fZ') AS a, strftime(time, '%d %b %Y') AS b FROM events",
+    "comprehension": "SELECT event_id, [upper(x) FOR x IN string_split(action, ':') IF x <> ''] AS a FROM events",
 }
 
 
@@ -106,7 +108,7 @@ def test_fixup_gives_duckdbs_answer(name, sample_case, spark, tree):
     assert compare.differences(duck, sp.run_sql(spark, sql), ordered=False) is None
 
 
-@pytest.mark.parametrize("name", ["time_bucket", "epoch", "regexp_flags", "date_diff"])
+@pytest.mark.parametrize("name", ["time_bucket", "epoch", "regexp_flags", "date_diff", "strftime"])
 def test_sqlglot_alone_differs_or_fails(name, sample_case, spark, tree):
     """Why the fix-up pass exists: sqlglot's own Spark text fails or answers otherwise."""
     sql = FIXUPS[name]

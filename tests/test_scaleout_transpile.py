@@ -39,6 +39,7 @@ def test_parameters_are_literals_never_text():
         ("SELECT time_bucket(to_seconds(90), time) FROM e", "MAKE_DT_INTERVAL(0, 0, 0, 90)"),
         ("SELECT [x.a FOR x IN l IF x.b] FROM e", "TRANSFORM(FILTER(l, x -> x.b), x -> x.a)"),
         ("SELECT date_diff('minute', a, b) FROM e", "DATE_TRUNC('MINUTE', a)"),
+        ("SELECT strftime(t, '%Y-%m-%dT%H') FROM e", "DATE_FORMAT(t, 'yyyy\\'-\\'MM\\'-\\'dd\\'T\\'HH')"),
     ],
 )
 def test_fixups_write_sparks_functions(sql, want):

@@ -16,6 +16,7 @@ The fix-ups (each one tested against DuckDB's answer in tests/test_scaleout_spar
 - ``[f(x) FOR x IN xs IF c(x)]``: ``transform(filter(xs, ...), ...)``; ``x[a:b]`` on a list built in
   the query: ``slice``; ``json_object``: ``to_json(named_struct(...))``; ``LIMIT coalesce($n, big)``:
   the bound number (Spark wants an integer constant); ``list_contains(NULL, x)``: NULL;
+- ``strftime(ts, fmt)``: ``date_format`` with the literal text quoted;
 - ``date_diff('unit', a, b)``: DuckDB counts unit boundaries crossed, Spark whole units elapsed; both
   ends are truncated to the unit first, which makes Spark count boundaries.
 
@@ -104,11 +105,20 @@ def fix_up(tree: exp.Expr, params: dict[str, object]) -> exp.Expr:
             and isinstance(node.expressions[0], exp.Comprehension)
         ):
             return _comprehension(node.expressions[0])
+        if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
+            pattern = java_pattern(node.args["format"].name)
+            return exp.Anonymous(
+                this="date_format", expressions=[node.this.copy(), exp.Literal.string(pattern)]
+            )
         if isinstance(node, exp.JSONObject):
             pairs: list[exp.Expr] = []
             for kv in node.expressions:
                 pairs += [kv.this.copy(), kv.expression.copy()]
-            return exp.func("to_json", exp.func("named_struct", *pairs))
+            # DuckDB keeps a NULL member ({"k": null}); Spark's to_json drops it unless told
+            keep_nulls = exp.Anonymous(  # Spark's map(k, v); sqlglot would write map_from_arrays
+                this="map", expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")]
+            )
+            return exp.func("to_json", exp.func("named_struct", *pairs), keep_nulls)
         if isinstance(node, exp.Anonymous):
             name = node.name.upper()
             args = node.expressions
@@ -140,10 +150,10 @@ def fix_up(tree: exp.Expr, params: dict[str, object]) -> exp.Expr:
         if isinstance(node, exp.RegexpLike) and node.args.get("flag") is not None:
             return _regexp_flags(node)
         if isinstance(node, exp.RegexpFullMatch):
-            pattern = exp.func(
+            anchored = exp.func(
                 "concat", exp.Literal.string("^(?:"), node.expression, exp.Literal.string(")$")
             )
-            return exp.RegexpLike(this=node.this, expression=pattern)
+            return exp.RegexpLike(this=node.this, expression=anchored)
         if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary"):
             unit = node.args.get("unit")
             unit_name = unit.name.upper() if isinstance(unit, exp.Expr) else "DAY"
@@ -173,6 +183,43 @@ def fix_up(tree: exp.Expr, params: dict[str, object]) -> exp.Expr:
         return _time_bucket(node) if isinstance(node, exp.DateBin) else node
 
     return tree.transform(bind).transform(rewrite).transform(buckets)
+
+
+#: strftime directives as Java DateTimeFormatter letters (Spark's date_format)
+_STRFTIME = {
+    "Y": "yyyy", "y": "yy", "m": "MM", "d": "dd", "H": "HH", "I": "hh", "M": "mm", "S": "ss",
+    "f": "SSSSSS", "j": "DDD", "b": "MMM", "B": "MMMM", "a": "EEE", "A": "EEEE", "p": "a", "z": "Z",
+    "e": "d", "-m": "M", "-d": "d", "-H": "H", "-M": "m", "-S": "s",
+}  # fmt: skip
+
+
+def java_pattern(fmt: str) -> str:
+    """A strftime format as Spark's pattern, literal text quoted (sqlglot leaves a ``T`` or ``Z``
+    bare, which Spark refuses or reads as a field)."""
+    out, literal, i = [], "", 0
+
+    def flush() -> None:
+        nonlocal literal
+        if literal:
+            out.append("'" + literal.replace("'", "''") + "'")
+            literal = ""
+
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            key = fmt[i + 1 : i + 3] if fmt[i + 1] == "-" else fmt[i + 1]
+            if key == "%":
+                literal += "%"
+            elif key in _STRFTIME:
+                flush()
+                out.append(_STRFTIME[key])
+            else:
+                raise NotTranspilable(f"strftime directive %{key} is not mapped")
+            i += 1 + len(key)
+        else:
+            literal += fmt[i]
+            i += 1
+    flush()
+    return "".join(out)
 
 
 def _comprehension(node: exp.Comprehension) -> exp.Expr:

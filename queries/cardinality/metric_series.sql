@@ -3,7 +3,7 @@
 -- Params: $top_n (rows; NULL = all, no cap).
 -- Empty: no metric samples in the case.
 -- @engines: duckdb
--- @not-spark: reads the view metric_label_impact, whose DuckDB definition does not transpile to Spark
+-- @not-spark: reads the view metric_label_impact, whose DuckDB definition does not transpile or run on Spark
 WITH per_metric AS (
     SELECT metric, any_value(family) AS family, any_value(type) AS type,
            count(*) AS samples, count(DISTINCT series_hash) AS series,

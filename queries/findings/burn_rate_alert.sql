@@ -6,7 +6,7 @@
 -- @severity: high
 -- @title: Error budget burning
 -- @engines: duckdb
--- @not-spark: a list comprehension [x FOR x IN ...] is not Spark SQL
+-- @not-spark: its evidence is the first items of a list built without an order; Spark keeps other members
 WITH m AS (
     SELECT service, time_bucket(INTERVAL 1 MINUTE, start) AS minute,
            count(*) FILTER (WHERE outcome <> 'unknown') AS n, count(*) FILTER (WHERE slo_bad) AS bad

@@ -5,7 +5,7 @@
 -- @severity: medium
 -- @title: Cardinality explosion
 -- @engines: duckdb
--- @not-spark: a list comprehension [x FOR x IN ...] is not Spark SQL
+-- @not-spark: reads the view metric_label_impact, whose DuckDB definition does not transpile or run on Spark
 WITH i AS (
     SELECT * FROM metric_label_impact
     WHERE distinct_values >= coalesce($min_values, 50) AND series >= 5 * greatest(series_if_dropped, 1)

@@ -2,8 +2,7 @@
 -- later deploy there is verified too.
 -- Params: none. A row is a deploy whose digest has no verified attestation while an earlier
 -- successful deploy of the same service x environment did.
--- @engines: duckdb
--- @not-spark: strftime with a literal 'T' is not rewritten to Spark's quoted pattern
+-- @engines: duckdb, spark
 WITH v AS (
     SELECT DISTINCT subject_digest FROM attestations WHERE verdict = 'verified'
 ), d AS (
