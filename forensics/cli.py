@@ -322,8 +322,12 @@ def cmd_import(args) -> int:
 
     with forensics.open_case(args.case) as case:
         loaded = import_parquet(case.con, args.parquet)
-    for table, n in loaded.items():
-        print(f"{terminal_text(table)}: {n} rows")
+        for table, n in loaded.items():
+            print(f"{terminal_text(table)}: {n} rows")
+        if {"credentials", "findings"} - set(loaded):
+            # a tree written by the Spark ingest holds events, evidence and rejects: derive the rest here
+            ran = case.rederive()
+            print(f"derived here: {', '.join(ran) or 'nothing'}, then the findings")
     return 0
 
 

@@ -173,6 +173,13 @@ def _cloudtrail_on_spark(spark, kit_case, files, out):
 def test_cloudtrail_mapping_on_spark_equals_the_kits_ingest(spark, sample_case, sample_dir, tmp_path):
     files = sorted(p for p in (sample_dir / "cloudtrail").rglob("*") if p.is_file())
     assert _cloudtrail_on_spark(spark, sample_case, files, tmp_path / "ct") == len(files) - 1  # one digest
+    # a case made of the tree derives what the Spark path does not write: credentials, findings
+    assert main(["import", "--parquet", str(tmp_path / "ct"), "--case", str(tmp_path / "ct.duckdb")]) == 0
+    import forensics
+
+    with forensics.open_case(tmp_path / "ct.duckdb", read_only=True) as c:
+        keys = set(c.sql("SELECT credential_id FROM credentials")["credential_id"])
+        assert "AKIAEXAMPLEPERSIST01" in keys and c.sql("SELECT count(*) FROM findings").item() > 0
 
 
 @pytest.mark.realdata
