@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -385,6 +386,13 @@ class Case:
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         row = self.sql("SELECT min(time) AS lo, max(time) AS hi FROM events").row(0)
         return row[0], row[1]
+
+    # -- scale-out ----------------------------------------------------------------------------
+    def export_parquet(self, out: str | os.PathLike[str]) -> dict[str, Any]:
+        """Every table as a Parquet tree under ``out`` with its manifest (docs/scale-out.md)."""
+        from forensics.scaleout.parquet import export_parquet
+
+        return export_parquet(self.con, out)
 
 
 #: Derived tables kept current on demand: ``-- @needs: <table>`` runs the function before the query.

@@ -224,12 +224,18 @@ def cmd_query(args) -> int:
 
     params = _params(args.param)
     check_query(args.name, params)
-    with forensics.open_case(args.case, read_only=True) as case:
-        try:
-            df = case.query(args.name, **params)
-        except (duckdb.ConversionException, duckdb.BinderException, duckdb.InvalidInputException) as e:
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise UnknownParameter(f"query {args.name}: a parameter does not fit: {first}") from None
+    if args.engine == "spark" or args.parquet:
+        df = _query_elsewhere(args)
+    else:
+        if not args.case:
+            print("forensics: query needs --case, or --parquet DIR", file=sys.stderr)
+            return 2
+        with forensics.open_case(args.case, read_only=True) as case:
+            try:
+                df = case.query(args.name, **params)
+            except (duckdb.ConversionException, duckdb.BinderException, duckdb.InvalidInputException) as e:
+                first = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise UnknownParameter(f"query {args.name}: a parameter does not fit: {first}") from None
     from forensics.redact import redact_text
     from forensics.safe import frame_csv, frame_ndjson
 
@@ -364,6 +370,60 @@ def _signing() -> argparse.ArgumentParser:
     )
     f.add_argument("-q", "--quiet", action="store_true", help="no progress line per cell")
     return f
+def _query_elsewhere(args):
+    """``forensics query`` on a Parquet tree: DuckDB over it in place, or Spark (docs/scale-out.md)."""
+    if not args.parquet:
+        raise ForensicsError("--engine spark runs on a Parquet tree: give --parquet DIR (forensics export)")
+    params = _params(args.param)
+    if args.engine == "duckdb":
+        from forensics.scaleout.parquet import open_parquet
+
+        with open_parquet(args.parquet) as case:
+            return case.query(args.name, **params)
+    from forensics import queries
+    from forensics.scaleout import spark
+
+    sql = queries.load(args.name)
+    engines, reason = spark.engines_of(sql)
+    if "spark" not in engines:  # said before a JVM starts
+        raise spark.NotPortable(f"query {args.name} does not run on Spark: {reason or 'no reason given'}")
+    session = spark.session(args.spark_master)
+    needed = spark.tables_read(sql)
+    spark.register_parquet(session, args.parquet, verify="://" not in args.parquet, tables=needed)
+    return spark.run_query(session, args.name, **params)
+
+
+def cmd_export(args) -> int:
+    import forensics
+
+    with forensics.open_case(args.case, read_only=True) as case:
+        if args.parquet:
+            manifest = case.export_parquet(args.parquet)
+            files = sum(len(t["files"]) for t in manifest["tables"].values())
+            rows = sum(t["rows"] for t in manifest["tables"].values())
+            print(f"{len(manifest['tables'])} tables, {rows} rows in {files} files; manifest.json written")
+            return 0
+        from forensics.scaleout.exports import ocsf, timesketch
+
+        n = timesketch.write(case, args.timesketch) if args.timesketch else ocsf.write(case, args.ocsf)
+    print(f"{n} records written")
+    return 0
+
+
+def cmd_import(args) -> int:
+    import forensics
+    from forensics.safe import terminal_text
+    from forensics.scaleout.parquet import import_parquet
+
+    with forensics.open_case(args.case) as case:
+        loaded = import_parquet(case.con, args.parquet)
+        for table, n in loaded.items():
+            print(f"{terminal_text(table)}: {n} rows")
+        if {"credentials", "findings"} - set(loaded):
+            # a tree written by the Spark ingest holds events, evidence and rejects: derive the rest here
+            ran = case.rederive()
+            print(f"derived here: {', '.join(ran) or 'nothing'}, then the findings")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -438,7 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("query", parents=[folders], help="run a query from queries/ with bound parameters")
     s.add_argument("name")
-    s.add_argument("--case", required=True)
+    s.add_argument("--case", help="the case (or --parquet DIR: a tree written by forensics export)")
+    s.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb", help="docs/scale-out.md")
+    s.add_argument("--parquet", metavar="DIR", help="run on this Parquet tree where it lies")
+    s.add_argument("--spark-master", help="Spark master URL (default: local[2]); with --engine spark")
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
     s.add_argument(
         "--format",
@@ -501,6 +564,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--identity", help="Sigstore: the signer's identity (e.g. a workflow URI)")
     s.add_argument("--issuer", help="Sigstore: the identity's OIDC issuer")
     s.set_defaults(func=cmd_verify_report)
+
+    s = sub.add_parser(
+        "export", help="the case as a Parquet tree, Timesketch JSONL or OCSF JSONL (docs/scale-out.md)"
+    )
+    s.add_argument("--case", required=True)
+    to = s.add_mutually_exclusive_group(required=True)
+    to.add_argument("--parquet", metavar="DIR", help="every table, hive-partitioned, with a manifest")
+    to.add_argument("--timesketch", metavar="FILE", help="the timeline as Timesketch JSONL (redacted)")
+    to.add_argument("--ocsf", metavar="FILE", help="events as OCSF 1.x JSONL (redacted)")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("import", help="read a Parquet tree written by forensics export into a new case")
+    s.add_argument("--parquet", metavar="DIR", required=True)
+    s.add_argument("--case", required=True, help="the case to create (must hold no rows)")
+    s.set_defaults(func=cmd_import)
     add_runtime_commands(sub)
     return p
 
@@ -525,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         "sigma",
         "coverage",
         "env-aliases",
+        "export",
     ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
