@@ -370,6 +370,8 @@ def _signing() -> argparse.ArgumentParser:
     )
     f.add_argument("-q", "--quiet", action="store_true", help="no progress line per cell")
     return f
+
+
 def _query_elsewhere(args):
     """``forensics query`` on a Parquet tree: DuckDB over it in place, or Spark (docs/scale-out.md)."""
     if not args.parquet:
