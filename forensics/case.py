@@ -19,6 +19,7 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
+from forensics.ingest.recovery import hide_interrupted, purge_interrupted
 from forensics.redact import install_sql, redact_frame, redact_text
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
@@ -58,6 +59,8 @@ class Case:
                 self.con.execute(sql)
         install_time_macros(self.con)
         install_sql(self.con, persistent=not read_only)
+        # the rows of a file whose ingest was cut short are never seen (forensics/ingest/recovery.py)
+        self.interrupted = (hide_interrupted if read_only else purge_interrupted)(self.con)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:

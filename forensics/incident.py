@@ -48,7 +48,17 @@ def evidence_table(case: Case) -> pl.DataFrame:
 
 
 def reconciliation_ok(case: Case) -> bool:
-    return bool(case.evidence().get_column("reconciled").all())  # True with no evidence
+    """Every file reconciles, and no input entry was left unread (``unread_entries``)."""
+    ok = bool(case.evidence().get_column("reconciled").all())  # True with no evidence
+    return ok and unread_entries(case).height == 0
+
+
+def unread_entries(case: Case) -> pl.DataFrame:
+    """Input entries the case does not hold as evidence (``skipped_entries``, and files of an ingest cut
+    short that a read-only open hides), each with its reason."""
+    from forensics.ingest.recovery import unread_entries as ledger_unread
+
+    return ledger_unread(case.con, case.interrupted)
 
 
 def rejects_summary(case: Case) -> pl.DataFrame:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 
 from forensics.db import memory_budget, scalar
 from forensics.errors import UnknownFormat
-from forensics.ingest import limits
+from forensics.ingest import faults, limits
 from forensics.ingest.csvs import CsvReader
 from forensics.ingest.dedup import dedup_file
 from forensics.ingest.documents import DocumentReader
@@ -111,7 +111,9 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
                 )
                 if self.journaled:
                     self.con.execute("DELETE FROM ingest_journal WHERE evidence_sha256 = ?", [sha])
+                faults.point("evidence")
                 self.con.execute("COMMIT")
+                faults.point("committed")
                 self.committed.add(sha)
         except BaseException:
             self.con.execute("ROLLBACK")

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from forensics.db import scalar
-from forensics.ingest import limits
+from forensics.ingest import faults, limits
 from forensics.ingest.batch import RecordBatch
 from forensics.ingest.results import ProgressFn, _Counts
 from forensics.ingest.sink import InsertSink
@@ -58,6 +58,7 @@ class Journal:
             self.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [sha, self.current_path])
             self.journaled = True
         self.con.execute("COMMIT")
+        faults.point("checkpoint")
         self.con.execute("BEGIN TRANSACTION")
 
     # -- rejects written straight from Python (damage, over-long lines, invalid UTF-8) -----------

@@ -32,3 +32,17 @@ HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 MAPPING_SUFFIX = ".mapping.toml"
+
+
+def _from_environment() -> None:
+    """``FORENSICS_LIMIT_<NAME>=<int>`` overrides a bound (tests and benchmarks run the command with small
+    caps this way); a value that is not an integer is an error, not ignored."""
+    import os
+
+    for name, value in list(globals().items()):
+        env = os.environ.get(f"FORENSICS_LIMIT_{name}")
+        if env is not None and name.isupper() and isinstance(value, int):
+            globals()[name] = int(env)
+
+
+_from_environment()
