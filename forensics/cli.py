@@ -45,6 +45,8 @@ def _print_file(res) -> None:
         )
     elif res.status == "already ingested":
         print(f"{path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
+    elif res.status == "skipped":
+        print(f"{path}: NOT READ: {note}")
     else:
         print(f"{path}: not placed: {note}")
 
@@ -64,10 +66,12 @@ def cmd_ingest(args) -> int:
 def _summary(results) -> None:
     done = [r for r in results if r.status == "ingested"]
     unplaced = [r for r in results if r.status == "unplaced"]
+    skipped = [r for r in results if r.status == "skipped"]
     print(
         f"{len(done)} files ingested, {sum(r.records_loaded for r in done)} records loaded, "
         f"{sum(r.records_rejected for r in done)} rejected; "
-        f"{len(results) - len(done) - len(unplaced)} already present; {len(unplaced)} not placed"
+        f"{len(results) - len(done) - len(unplaced) - len(skipped)} already present; {len(unplaced)} not placed"
+        + (f"; {len(skipped)} NOT READ (see skipped_entries)" if skipped else "")
     )
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forensics.ingest.files import ByteStream
+from forensics.ingest.files import ByteStream, newline_pieces
 from forensics.ingest.limits import BOM
 from forensics.sources.contract import RAW_KEEP
 from forensics.staging import chunked
@@ -163,7 +163,7 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
     offset = 0
     skipping: _LongLine | None = None
     first = True
-    for piece in _bounded(stream, stream.piece_bytes):
+    for piece in _bounded(newline_pieces(stream), stream.piece_bytes):
         if first:
             first = False
             if piece.startswith(BOM):

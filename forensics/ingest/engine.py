@@ -13,11 +13,11 @@ from forensics.ingest import faults, limits
 from forensics.ingest.csvs import CsvReader
 from forensics.ingest.dedup import dedup_file
 from forensics.ingest.documents import DocumentReader
-from forensics.ingest.files import ByteStream, iter_input_files
+from forensics.ingest.files import ByteStream, hash_file, iter_input_files
 from forensics.ingest.groups import GroupReader
 from forensics.ingest.lines import LineReader
 from forensics.ingest.plan import Planner, _Plan
-from forensics.ingest.results import FileResult, ProgressFn, _Counts
+from forensics.ingest.results import FileChanged, FileResult, ProgressFn, _Counts
 from forensics.sources import registry
 from forensics.sources.contract import Source
 
@@ -69,7 +69,7 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
         self.current_path = path
         self.journaled = False
         counts = _Counts(notes=list(plan.notes))
-        stream = ByteStream(path)
+        stream = ByteStream(path, digest=True)
         self.purge(sha)  # rows a killed earlier ingest of these bytes left behind
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -84,6 +84,15 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
                 counts.read += 1
                 counts.rejected += 1
                 counts.notes.append(stream.damage)
+            # the sha256 recorded is that of the bytes read: the reading hashed them in the same pass (a
+            # reader DuckDB does itself, CSV, is hashed right after it); bytes that are not those planned
+            # (the file grew or changed) make the file a skipped entry, with both hashes
+            read = stream.digest or hash_file(path)
+            if read != (sha, size):
+                raise FileChanged(
+                    f"the file changed while it was read: sha256 {sha} ({size} bytes) when planned, "
+                    f"{read[0]} ({read[1]} bytes) as read; ingest it again once it is complete"
+                )
             fmt = ("gzip+" if stream.gzip else "") + container
             # de-duplication is one pass over the file's ids, and the commit writes what the file left:
             # both spill rather than grow (one budget for both: each change of the limit costs a few ms)
@@ -115,6 +124,11 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
                 self.con.execute("COMMIT")
                 faults.point("committed")
                 self.committed.add(sha)
+        except FileChanged as e:
+            self.con.execute("ROLLBACK")
+            self.purge(sha)
+            self.skip(path, "changed", str(e), sha, size)
+            return FileResult(path, "skipped", sha, size, source.name, note=str(e))
         except BaseException:
             self.con.execute("ROLLBACK")
             self.purge(sha)  # large files commit as they go: take back what was committed

@@ -43,6 +43,8 @@ class _Plan:
     layout: str = "array"
     #: what the detectors had to say (a detector that raised), for the evidence note
     notes: list[str] = field(default_factory=list)
+    #: the sha256 and size of the file as ``prepare_group`` read it (None: not read, or not known)
+    read_digest: tuple[str, int] | None = None
 
     @property
     def grouped(self) -> bool:
