@@ -145,7 +145,8 @@ class Case:
         return self.sql(
             """SELECT evidence_id, path, sha256, size_bytes, format, loader, ingested_at,
                       records_read, records_loaded, records_rejected, records_duplicate, blank_lines,
-                      records_read = records_loaded + records_rejected AS reconciled, note
+                      records_read = records_loaded + records_rejected AS reconciled, note,
+                      parent_sha256, mapping_path, mapping_sha256
                FROM evidence ORDER BY evidence_id"""
         )
 

@@ -47,6 +47,8 @@ def _print_file(res) -> None:
         print(f"{path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
     elif res.status == "skipped":
         print(f"{path}: NOT READ: {note}")
+    elif res.status == "archive":
+        print(f"{path}: {note}")
     else:
         print(f"{path}: not placed: {note}")
 
@@ -70,7 +72,7 @@ def _summary(results) -> None:
     print(
         f"{len(done)} files ingested, {sum(r.records_loaded for r in done)} records loaded, "
         f"{sum(r.records_rejected for r in done)} rejected; "
-        f"{len(results) - len(done) - len(unplaced) - len(skipped)} already present; {len(unplaced)} not placed"
+        f"{sum(r.status == 'already ingested' for r in results)} already present; {len(unplaced)} not placed"
         + (f"; {len(skipped)} NOT READ (see skipped_entries)" if skipped else "")
     )
 

@@ -44,6 +44,10 @@ def evidence_table(case: Case) -> pl.DataFrame:
         duplicate=ev["records_duplicate"],
         blank=ev["blank_lines"],
         reconciled=ev["reconciled"],
+        # where it came from: the archive holding it, the field mapping that read it (both hashed)
+        parent=ev["parent_sha256"],
+        mapping=ev["mapping_path"],
+        mapping_sha256=ev["mapping_sha256"],
     )
 
 

@@ -3,43 +3,130 @@ decompressed pieces. Inputs are only ever opened for reading."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import itertools
 import os
+import stat
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from forensics.errors import EvidenceNotFound
 from forensics.ingest import limits
 from forensics.ingest.limits import BOM, GZIP_MAGIC, HEAD_BYTES, MAPPING_SUFFIX
 
 
+@dataclass
+class SkippedEntry:
+    """An entry of the input that is not read as evidence, and why (``skipped_entries``)."""
+
+    path: str
+    kind: str
+    reason: str
+    size: int | None = None
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "fifo", "a FIFO (named pipe): never opened, since reading it could block forever"),
+    (stat.S_ISSOCK, "socket", "a socket: never opened"),
+    (stat.S_ISCHR, "device", "a character device: never opened (it may be endless, like /dev/zero)"),
+    (stat.S_ISBLK, "device", "a block device: never opened"),
+)
+
+
+def _special(mode: int) -> tuple[str, str] | None:
+    for test, kind, reason in _SPECIAL:
+        if test(mode):
+            return kind, reason
+    return None
+
+
 def iter_input_files(
-    paths: Iterable[str | os.PathLike], exclude: Iterable[str] = ()
+    paths: Iterable[str | os.PathLike], exclude: Iterable[str] = (), skipped: list[SkippedEntry] | None = None
 ) -> Iterator[tuple[str, bool]]:
-    """Yield (path as given, named explicitly) for files and directory trees, in a stable order.
-    Field-mapping sidecars (``*.mapping.toml``), hidden files inside trees and the files in
-    ``exclude`` (the case database itself) are not evidence."""
+    """Yield (path as given, named explicitly) for the regular files of the inputs and their trees, in a
+    stable order. Every other entry (special files, broken or directory links, hidden entries) is never
+    opened and goes to ``skipped`` with its reason. Field-mapping sidecars (``*.mapping.toml``) and the
+    files in ``exclude`` (the case database itself) are not evidence and not entries."""
     skip = {os.path.realpath(e) for e in exclude}
-    for path, explicit in _walk(paths):
+    sink: list[SkippedEntry] = skipped if skipped is not None else []
+    for path, explicit in _walk(paths, sink):
         if os.path.realpath(path) not in skip:
             yield path, explicit
 
 
-def _walk(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, bool]]:
+def _classify(path: str) -> tuple[str, SkippedEntry | None]:
+    """What an entry is: ``file`` (read it), ``dir`` (walk it), or ``skip`` with its ledger entry. Uses
+    lstat/stat only: nothing is opened."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        return "skip", SkippedEntry(path, "unreadable", f"cannot stat it: {e.strerror}")
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(path)
+        try:
+            tst = os.stat(path)
+        except OSError as e:
+            return "skip", SkippedEntry(
+                path, "broken-link", f"a symbolic link to {target!r} that leads nowhere ({e.strerror})"
+            )
+        if stat.S_ISDIR(tst.st_mode):
+            return "skip", SkippedEntry(
+                path,
+                "directory-link",
+                f"a link to the directory {target!r}: not followed (it could loop or leave the tree); name it to read it",
+            )
+        if (special := _special(tst.st_mode)) is not None:
+            return "skip", SkippedEntry(path, special[0], f"a symbolic link to {target!r}, {special[1]}")
+        return "file", None
+    if stat.S_ISDIR(st.st_mode):
+        return "dir", None
+    if (special := _special(st.st_mode)) is not None:
+        return "skip", SkippedEntry(path, special[0], special[1])
+    return "file", None
+
+
+def _walk(paths: Iterable[str | os.PathLike], skipped: list[SkippedEntry]) -> Iterator[tuple[str, bool]]:
     for p in paths:
         p = os.fspath(p)
-        if os.path.isdir(p):
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith(".") or name.endswith(MAPPING_SUFFIX):
-                        continue
-                    yield os.path.join(root, name), False
-        elif os.path.isfile(p):
-            yield p, True
-        else:
+        if not os.path.lexists(p):
             raise EvidenceNotFound(f"no such file or directory: {p}")
+        what, entry = _classify(p)
+        if what == "skip" and entry is not None and entry.kind == "directory-link":
+            what, entry = "dir", None  # a directory named explicitly is read, link or not
+        if what == "file":
+            yield p, True
+        elif what == "skip" and entry is not None:
+            skipped.append(entry)
+        else:
+            yield from _walk_tree(p, skipped)
+
+
+def _walk_tree(top: str, skipped: list[SkippedEntry]) -> Iterator[tuple[str, bool]]:
+    try:
+        names = sorted(os.listdir(top))
+    except OSError as e:
+        skipped.append(SkippedEntry(top, "unreadable", f"cannot list the directory: {e.strerror}"))
+        return
+    dirs = []
+    for name in names:
+        path = os.path.join(top, name)
+        if name.endswith(MAPPING_SUFFIX):
+            continue
+        what, entry = _classify(path)
+        if name.startswith("."):
+            kind = "hidden directory" if what == "dir" else "hidden file"
+            skipped.append(SkippedEntry(path, "hidden", f"a {kind} (its name starts with '.'): not read"))
+        elif what == "file":
+            yield path, False
+        elif what == "dir":
+            dirs.append(path)
+        elif entry is not None:
+            skipped.append(entry)
+    for d in dirs:  # files first, then subdirectories, each in name order (as os.walk gave them)
+        yield from _walk_tree(d, skipped)
 
 
 def hash_file(path: str) -> tuple[str, int]:
@@ -56,6 +143,22 @@ def hash_file(path: str) -> tuple[str, int]:
 def is_gzip(path: str) -> bool:
     with open(path, "rb") as f:
         return f.read(2) == GZIP_MAGIC
+
+
+def _utf16(head: bytes) -> str | None:
+    """The UTF-16 codec of a text that starts with a UTF-16 BOM, or whose first bytes are ASCII with every
+    other byte NUL (UTF-16 without a BOM); None otherwise."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) and not head.startswith(b"\xff\xfe\x00\x00"):
+        return "utf-16"  # the decoder reads the BOM and its byte order
+    sample = head[:64] if len(head) >= 64 else head[: len(head) - len(head) % 2]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if not any(odd) and all(32 <= b < 127 or b in (9, 10, 13) for b in even):
+        return "utf-16-le"
+    if not any(even) and all(32 <= b < 127 or b in (9, 10, 13) for b in odd):
+        return "utf-16-be"
+    return None
 
 
 class _HashingReader:
@@ -101,8 +204,32 @@ class ByteStream:
         #: reading), set once the stream ended; the engine compares it with the planning hash
         self.want_digest = digest
         self.digest: tuple[str, int] | None = None
+        #: the text encoding transcoded to UTF-8 on the way (``utf-16``, ``utf-16-le``, ``utf-16-be``), if any
+        self.encoding: str | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        """The content's pieces; UTF-16 text (a UTF-16 BOM, or ASCII with every other byte NUL) is
+        transcoded to UTF-8 on the way (``encoding`` says so), so every reader reads it as text."""
+        pieces = self._raw_pieces()
+        try:
+            first = next(pieces, None)
+            if first is None:
+                return
+            enc = _utf16(first)
+            if enc is None:
+                yield first
+                yield from pieces
+                return
+            self.encoding = enc
+            dec = codecs.getincrementaldecoder(enc)(errors="replace")
+            for piece in itertools.chain([first], pieces):
+                yield dec.decode(piece).encode("utf-8")
+            if tail := dec.decode(b"", final=True).encode("utf-8"):
+                yield tail
+        finally:
+            pieces.close()
+
+    def _raw_pieces(self) -> Iterator[bytes]:
         f = _HashingReader(self.path) if self.want_digest else open(self.path, "rb")  # noqa: SIM115
         try:
             if self.gzip:
@@ -244,7 +371,7 @@ class ByteStream:
                 out = d.decompress(packed, limit + 1)
             except zlib.error:
                 out = b""
-            if len(out) > limit or (d.eof and not d.unused_data):
+            if (len(out) > limit or (d.eof and not d.unused_data)) and _utf16(out[:256]) is None:
                 self.compressed_read = len(packed) - len(d.unconsumed_tail)
                 return out
             # damage, several members, or bytes after the member: the piece by piece reading says which
@@ -258,10 +385,12 @@ class ByteStream:
 
     def head(self, n: int = HEAD_BYTES) -> bytes:
         out = b""
-        for piece in ByteStream(self.path, piece_bytes=n):
+        inner = ByteStream(self.path, piece_bytes=n)
+        for piece in inner:
             out += piece
             if len(out) >= n:
                 break
+        self.encoding = self.encoding or inner.encoding
         return out[:n]
 
 

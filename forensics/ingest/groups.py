@@ -162,7 +162,9 @@ class GroupReader(Journal):
                 con.register(view, rows)
                 names.append(view)
                 con.execute(
-                    f"""INSERT INTO evidence
+                    f"""INSERT INTO evidence (evidence_id, path, sha256, size_bytes, compression, format, loader,
+                            ingested_at, records_read, records_loaded, records_rejected, records_duplicate,
+                            blank_lines, note)
                         SELECT (SELECT coalesce(max(evidence_id), 0) FROM evidence) + 1 + file_no, path, sha, size,
                                compression, format, ?, now(), read, loaded, rejected, duplicate, blank, note
                         FROM {view} ORDER BY file_no""",

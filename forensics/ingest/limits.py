@@ -28,6 +28,10 @@ GROUP_DOCUMENT_BYTES = 128 * 1024 * 1024
 GROUP_LINES_BYTES = 8 * 1024 * 1024
 #: How much document text the planning thread may hold ready beyond what the ingest has taken.
 PLAN_AHEAD_BYTES = 128 * 1024 * 1024
+#: An archive member larger than this (decompressed) is not extracted: a skipped entry instead.
+MAX_MEMBER_BYTES = 4 * 1024 * 1024 * 1024
+#: All members of one archive together are extracted up to this many bytes.
+MAX_ARCHIVE_BYTES = 16 * 1024 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"

@@ -25,6 +25,8 @@ class FileResult:
     blank_lines: int = 0
     seconds: float = 0.0
     note: str = ""
+    #: for a ``skipped`` file: its kind in ``skipped_entries`` (``changed``, ``unreadable``, ``fifo``, ...)
+    skip_kind: str = ""
 
     @property
     def reconciled(self) -> bool:

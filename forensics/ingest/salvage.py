@@ -76,6 +76,28 @@ def _resync(text: str, start: int, dec: json.JSONDecoder) -> int | None:
     return None
 
 
+def _after_array(text: str, i: int, wrapped: bool, damaged) -> None:
+    """After the records array closes at ``i``: the rest of the wrapper object (if any), then nothing but
+    white space. Text after the end of the document is a damaged span of its own."""
+    if wrapped:
+        depth = 0
+        for m in _TOKENS.finditer(text, i):
+            tok = m.group()
+            if tok in "[{":
+                depth += 1
+            elif tok in "]}":
+                depth -= 1
+                if depth < 0:
+                    i = m.end()
+                    break
+        else:
+            damaged(i, len(text), "the document ends before its wrapper object closes (truncated)")
+            return
+    rest = _WS.match(text, i).end()
+    if rest < len(text):
+        damaged(rest, len(text), "text after the end of the JSON document")
+
+
 def salvage_array(raw: bytes, record_keys: tuple[str, ...]) -> Salvage | None:
     """The records of a damaged array document, element by element, or None when no records array is
     found at all."""
@@ -121,6 +143,7 @@ def salvage_array(raw: bytes, record_keys: tuple[str, ...]) -> Salvage | None:
         if text.startswith(",", k):
             i = _WS.match(text, k + 1).end()
         elif text.startswith("]", k):
+            _after_array(text, k + 1, wrapper is not None, damaged)
             break
         elif k >= n:
             damaged(j, n, "the document ends inside its records array (truncated)")
@@ -131,4 +154,6 @@ def salvage_array(raw: bytes, record_keys: tuple[str, ...]) -> Salvage | None:
             if nxt is None:
                 break
             i = nxt
+    else:  # the text ended after a comma, with no element and no closing bracket
+        damaged(len(text), len(text), "the document ends inside its records array (truncated)")
     return out
