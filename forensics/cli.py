@@ -65,6 +65,19 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    import forensics
+    from forensics.casefile import SCHEMA_VERSION
+
+    if not os.path.exists(args.case):
+        print(f"forensics: no such case: {args.case}", file=sys.stderr)
+        return 2
+    with forensics.open_case(args.case) as case:
+        before = case.schema_version
+    print(f"{args.case}: schema version {before} -> {SCHEMA_VERSION}")
+    return 0
+
+
 def _summary(results) -> None:
     done = [r for r in results if r.status == "ingested"]
     unplaced = [r for r in results if r.status == "unplaced"]
@@ -282,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
     )
     sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("migrate", help="bring a case made by an older forensics to this schema version")
+    s.add_argument("--case", required=True)
+    s.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("ingest", help="ingest evidence files or directory trees into a case")
     s.add_argument("paths", nargs="+")

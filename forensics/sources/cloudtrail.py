@@ -75,7 +75,8 @@ WITH p AS (
                  CASE WHEN o."detail-type" IS NOT NULL THEN o.time END AS envelope_time
           FROM p)
 ), t AS (
-    SELECT *, CASE WHEN regexp_full_match(t_raw, {_CANONICAL_TIME}) THEN try_cast(t_raw AS TIMESTAMPTZ)
+    SELECT *, CASE WHEN regexp_full_match(t_raw, {_CANONICAL_TIME}) AND NOT starts_with(t_raw, '0000')
+                   THEN try_cast(t_raw AS TIMESTAMPTZ)
                    ELSE fx_time(t_raw, true) END AS time
     FROM m
 )

@@ -214,7 +214,7 @@ class GenericSource(Source):
                 strp_tz = f"timezone('UTC', {strp})"
             else:
                 strp_tz = "CAST(NULL AS TIMESTAMPTZ)"
-            parsed = f"coalesce({strp_tz}, fx_time(time_raw, {naive}))"
+            parsed = f"coalesce(fx_in_range({strp_tz}), fx_time(time_raw, {naive}))"
             problem = f"CASE WHEN {parsed} IS NULL THEN fx_time_problem(time_raw, {naive}) END"
         else:
             parsed = f"fx_time(time_raw, {naive})"
