@@ -2,6 +2,10 @@
 
 #: A JSON Lines line longer than this is rejected (its first 64 KiB kept in the ledger).
 MAX_LINE_BYTES = 8 * 1024 * 1024
+#: A chunk of lines holds at most this many lines (its per-line arrays stay bounded: a newline bomb).
+MAX_CHUNK_LINES = 1_000_000
+#: A file's decompressed content is read up to this many bytes; the rest is one reject with the reason.
+MAX_FILE_BYTES = 1024 * 1024 * 1024 * 1024
 #: A single JSON document larger than this (after decompression) is rejected as a whole.
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 #: A line-oriented file commits after about this many bytes, which bounds memory; see Ingestor.purge.

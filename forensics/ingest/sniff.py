@@ -14,10 +14,13 @@ from forensics.ingest.files import ByteStream, _strip_bom, newline_pieces
 from forensics.sources import registry
 from forensics.sources.contract import Probe
 
+_NONWS = re.compile(rb"[^ \t\r\n]")
+
 
 def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes], bool]:
     """Up to n non-blank lines from the start (BOM stripped), and whether the first line was
-    longer than max_bytes (then only its start is returned). Reads no further than it needs."""
+    longer than max_bytes (then only its start is returned). Reads no further than it needs; runs of
+    blank lines are skipped in C (a newline bomb is not a loop of Python per line)."""
     lines: list[bytes] = []
     buf = b""
     pos = 0
@@ -25,13 +28,20 @@ def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes
         buf = buf[pos:] + piece
         pos = 0
         while len(lines) < n:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
+            m = _NONWS.search(buf, pos)
+            if m is None:
+                pos = max(
+                    pos, buf.rfind(b"\n") + 1
+                )  # only blank lines so far: keep no more than a line start
                 break
-            line = buf[pos:nl]
+            r = buf.rfind(b"\n", pos, m.start())
+            start = r + 1 if r >= 0 else pos  # the line holding that character starts after the last newline
+            nl = buf.find(b"\n", m.start())
+            if nl < 0:
+                pos = start
+                break
+            lines.append(buf[start:nl])
             pos = nl + 1
-            if line.strip():
-                lines.append(line)
         if len(lines) >= n:
             break
         if not lines and len(buf) - pos > max_bytes:
@@ -54,23 +64,25 @@ def _json_loads(b: bytes):
 
 def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
     """How many non-blank lines the stream holds, counting no further than n. A line is only
-    scanned, never accumulated, so one huge line costs one pass."""
+    scanned, never accumulated, so one huge line costs one pass; blank runs are skipped in C."""
     count = 0
-    current_has_text = False
+    in_line = False  # the current line (maybe begun in an earlier piece) is counted already
     for piece in newline_pieces(stream):
         pos = 0
         while True:
-            nl = piece.find(b"\n", pos)
-            segment = piece[pos:] if nl < 0 else piece[pos:nl]
-            current_has_text = current_has_text or bool(segment.strip())
-            if nl < 0:
+            if in_line:
+                nl = piece.find(b"\n", pos)
+                if nl < 0:
+                    break
+                in_line, pos = False, nl + 1
+            m = _NONWS.search(piece, pos)
+            if m is None:
                 break
-            count += current_has_text
-            current_has_text = False
+            count += 1
             if count >= n:
                 return count
-            pos = nl + 1
-    return count + current_has_text
+            in_line, pos = True, m.end()
+    return count
 
 
 _WS = re.compile(r"[ \t\n\r]*")
