@@ -42,21 +42,6 @@ def _parseable(texts: list[str]) -> int:
     return ok
 
 
-def _zcat(path) -> bytes:
-    """What zcat recovers (its exit status ignored: it reports the damage), or Python's gzip streaming
-    when zcat is missing."""
-    if shutil.which("zcat"):
-        return subprocess.run(["zcat", str(path)], capture_output=True).stdout
-    out = bytearray()
-    with gzip.open(path, "rb") as f:
-        try:
-            while piece := f.read(4096):
-                out += piece
-        except (OSError, EOFError, zlib.error):
-            pass
-    return bytes(out)
-
-
 def _python_gzip_stream(path) -> bytes:
     out = bytearray()
     with gzip.open(path, "rb") as f:
@@ -66,6 +51,14 @@ def _python_gzip_stream(path) -> bytes:
         except (OSError, EOFError, zlib.error):
             pass
     return bytes(out)
+
+
+def _zcat(path) -> bytes:
+    """What zcat recovers (its exit status ignored: it reports the damage), or Python's gzip streaming
+    when zcat is missing."""
+    if shutil.which("zcat"):
+        return subprocess.run(["zcat", str(path)], capture_output=True).stdout
+    return _python_gzip_stream(path)
 
 
 def test_a_stray_comma_in_a_records_file_rejects_only_the_damaged_record(case, tmp_path):

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from forensics.ingest import limits
 
+NOT_REGULAR = "an archive member that is not a regular file (a link or a device): not read"
+
 
 @dataclass
 class Member:
@@ -87,14 +89,7 @@ def extracted(path: str, kind: str) -> Iterator[list[Member]]:
                     if info.is_dir():
                         continue
                     if stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # a link or a device (0: no type given)
-                        members.append(
-                            Member(
-                                info.filename,
-                                None,
-                                "archive-link",
-                                "an archive member that is not a regular file (a link or a device): not read",
-                            )
-                        )
+                        members.append(Member(info.filename, None, "archive-link", NOT_REGULAR))
                         continue
                     try:
                         take(i, info.filename, lambda info=info: z.open(info))
@@ -124,14 +119,7 @@ def extracted(path: str, kind: str) -> Iterator[list[Member]]:
                     if info.isdir():
                         continue
                     if not info.isfile():
-                        members.append(
-                            Member(
-                                info.name,
-                                None,
-                                "archive-link",
-                                "an archive member that is not a regular file (a link or a device): not read",
-                            )
-                        )
+                        members.append(Member(info.name, None, "archive-link", NOT_REGULAR))
                         continue
                     try:
                         take(i, info.name, lambda info=info: t.extractfile(info))

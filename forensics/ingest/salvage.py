@@ -46,23 +46,32 @@ def _array_start(text: str, record_keys: tuple[str, ...]) -> tuple[int, str | No
     return best
 
 
-def _resync(text: str, start: int, dec: json.JSONDecoder) -> int | None:
-    """The start of the next element after a damaged one that begins at ``start``, or None when the array
-    (or the text) ends first."""
+def _level_end(text: str, start: int, limit: int, commas: bool) -> tuple[str, int] | None:
+    """Scanning tokens from ``start`` (strings skipped whole): the first bracket that closes the level
+    ``start`` is in (``("]", end)``), or with ``commas`` the first comma at that level (``(",", end)``);
+    None when the text (or ``limit``) ends first."""
     depth = 0
-    limit = start + _RESYNC_SCAN
     for m in _TOKENS.finditer(text, start):
         if m.start() > limit:
-            break
+            return None
         tok = m.group()
         if tok in "[{":
             depth += 1
         elif tok in "]}":
             depth -= 1
             if depth < 0:
-                break  # the array closed, or the damage broke the nesting: the search below tells
-        elif tok == "," and depth == 0:
-            return _WS.match(text, m.end()).end()
+                return "]", m.end()
+        elif commas and tok == "," and depth == 0:
+            return ",", m.end()
+    return None
+
+
+def _resync(text: str, start: int, dec: json.JSONDecoder) -> int | None:
+    """The start of the next element after a damaged one that begins at ``start``, or None when the array
+    (or the text) ends first."""
+    found = _level_end(text, start, start + _RESYNC_SCAN, commas=True)
+    if found is not None and found[0] == ",":
+        return _WS.match(text, found[1]).end()
     # no comma at the element's depth: the array closed, or the damage broke the nesting; take the next "}, {" whose element parses
     for m in re.finditer(r"\}[ \t\n\r]*,[ \t\n\r]*(?=\{)", text[start + 1 :]):
         at = start + 1 + m.end()
@@ -80,19 +89,11 @@ def _after_array(text: str, i: int, wrapped: bool, damaged) -> None:
     """After the records array closes at ``i``: the rest of the wrapper object (if any), then nothing but
     white space. Text after the end of the document is a damaged span of its own."""
     if wrapped:
-        depth = 0
-        for m in _TOKENS.finditer(text, i):
-            tok = m.group()
-            if tok in "[{":
-                depth += 1
-            elif tok in "]}":
-                depth -= 1
-                if depth < 0:
-                    i = m.end()
-                    break
-        else:
+        found = _level_end(text, i, len(text), commas=False)
+        if found is None:
             damaged(i, len(text), "the document ends before its wrapper object closes (truncated)")
             return
+        i = found[1]
     rest = _WS.match(text, i).end()
     if rest < len(text):
         damaged(rest, len(text), "text after the end of the JSON document")
