@@ -20,7 +20,10 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
+from forensics.ingest import options as ingest_options
 from forensics.ingest.recovery import hide_interrupted, purge_interrupted
+from forensics.ingest.reingest import forget as forget_evidence
+from forensics.ingest.reingest import note_reingested
 from forensics.redact import install_sql, redact_frame, redact_text
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
@@ -37,6 +40,18 @@ def schema_statements() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in files]
 
 
+def _quiet_progress(con: duckdb.DuckDBPyConnection) -> None:
+    """No progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook. Inside a
+    Jupyter kernel without ipywidgets, DuckDB 2.0 refuses to change the setting at all (its notebook
+    bar needs the widget package); it then draws no widget either, so the print switch is enough."""
+    for sql in ("SET enable_progress_bar = false", "SET enable_progress_bar_print = false"):
+        try:
+            con.execute(sql)
+            return
+        except duckdb.Error:
+            continue
+
+
 class Case:
     """One case database. Use ``open_case``."""
 
@@ -49,7 +64,7 @@ class Case:
         guard_path(self.path)  # an existing file that is not a DuckDB case is never opened as one
         # no progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook
         self.con = duckdb.connect(self.path, read_only=read_only)
-        self.con.execute("SET enable_progress_bar = false")
+        _quiet_progress(self.con)
         self.con.execute("SET TimeZone = 'UTC'")
         try:
             self.schema_version = check_version(self.con, self.path, read_only)
@@ -89,21 +104,36 @@ class Case:
         mapping: str | None = None,
         progress: ProgressFn | None = None,
         on_file: Callable[[FileResult], None] | None = None,
+        year: int | None = None,
+        tz: str | None = None,
+        observed_at: str | None = None,
+        reingest: str | None = None,
     ) -> list[FileResult]:
-        """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
+        """Ingest files or directory trees. Re-ingesting the same bytes changes nothing, unless
+        ``reingest`` gives the reason to replace their rows (``forensics.ingest.reingest``).
+        ``year``, ``tz`` and ``observed_at`` are the ingest options of ``forensics.ingest.options``."""
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
+        paths = list(paths)
         results: list[FileResult] | None = None
+        opts = ingest_options.make(year, tz, observed_at)
+        again: list[str] = []
         try:
             own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
-            results = ingest_paths(
-                self.con,
-                paths,
-                loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
-                mapping=mapping,
-                progress=progress,
-                on_file=on_file,
-                exclude=own,
+            if reingest is not None:
+                again = forget_evidence(self.con, paths, reingest, exclude=own)
+            with ingest_options.using(opts):
+                results = ingest_paths(
+                    self.con,
+                    paths,
+                    loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
+                    mapping=mapping,
+                    progress=progress,
+                    on_file=on_file,
+                    exclude=own,
+                )
+            note_reingested(
+                self.con, [r.sha256 for r in results if r.status == "ingested" and r.sha256 in again]
             )
             self._keep_artifact_files(results)
             return results
@@ -112,7 +142,11 @@ class Case:
             raise
         finally:
             # only what changed is derived again; a failure part-way rederives everything
-            self.rederive(None if results is None else {r.sha256 for r in results if r.status == "ingested"})
+            self.rederive(
+                None
+                if results is None
+                else {r.sha256 for r in results if r.status == "ingested"} | set(again)
+            )
 
     def _keep_artifact_files(self, results: list[FileResult]) -> None:
         """Record the hashes of files no loader reads (artifacts), for matching to attestation subjects."""
@@ -325,6 +359,31 @@ class Case:
         from forensics import provenance
 
         return provenance.running_at(self, t, service)
+
+    def set_environment_alias(self, alias: str, canonical: str) -> None:
+        """Make ``alias`` another name of environment ``canonical`` in this case (``prod`` =
+        ``production`` by default; docs/runtime.md); rederives."""
+        from forensics import runtime
+
+        runtime.set_alias(self, alias, canonical)
+
+    def drift(self, at: str | datetime | None = None) -> pl.DataFrame:
+        """Pods observed running a digest other than the one deployed (docs/runtime.md)."""
+        from forensics import runtime
+
+        return runtime.drift(self, at)
+
+    def coverage(self):
+        """What the evidence covers per source and scope, and its gaps (``forensics.coverage``)."""
+        from forensics import coverage
+
+        return coverage.coverage(self)
+
+    def invariant_rates(self, by: str | None = None, **params: object) -> pl.DataFrame:
+        """Per invariant (and window ``by``: 5m, 1h...): checked, violations, rate (``forensics.rates``)."""
+        from forensics import rates
+
+        return rates.invariant_rates(self, by=by, **params)
 
     def sigma(self, rules: str | os.PathLike | Iterable[str | os.PathLike]):
         """Run the Sigma rules at ``rules`` (files or folders) on the case: their matches replace the

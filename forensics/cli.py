@@ -12,7 +12,7 @@ import sys
 import time
 
 from forensics import layout
-from forensics.errors import ForensicsError, NotebookFailed
+from forensics.errors import ForensicsError, NotebookFailed, UnknownParameter
 
 
 class _Progress:
@@ -56,11 +56,8 @@ def _print_file(res) -> None:
 def cmd_ingest(args) -> int:
     import forensics
 
-    progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(
-            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
-        )
+        results = _ingest(case, args)
     _summary(results)
     return 0
 
@@ -76,6 +73,21 @@ def cmd_migrate(args) -> int:
         before = case.schema_version
     print(f"{args.case}: schema version {before} -> {SCHEMA_VERSION}")
     return 0
+
+
+def _ingest(case, args) -> list:
+    """``case.ingest`` with the ingest subcommand's options (docs/host.md, docs/audit.md, docs/mapping.md)."""
+    return case.ingest(
+        args.paths,
+        loader=args.loader,
+        mapping=args.mapping,
+        progress=_Progress() if sys.stderr.isatty() or args.progress else None,
+        on_file=_print_file,
+        year=args.year,
+        tz=args.tz,
+        observed_at=getattr(args, "observed_at", None),
+        reingest=args.reingest,
+    )
 
 
 def _summary(results) -> None:
@@ -138,12 +150,51 @@ def cmd_run(args) -> int:
     if args.store_policy:
         params["store_policy"] = True
     try:
-        res = run_report(args.notebook, args.case, params, args.out)
+        res = run_report(args.notebook, args.case, params, args.out, **_run_options(args))
     except NotebookFailed as e:
         print(f"forensics: {e}", file=sys.stderr)
         return 1
-    print(f"report: {res.html}\nnotebook: {res.notebook}")
+    _print_report(res)
+    _top_findings(args.case)
     return 0
+
+
+def _run_options(args) -> dict:
+    """Options every report run takes from the command line (``run``, ``demo``)."""
+    from forensics.kernel import progress_printer
+
+    return {
+        "suffix": getattr(args, "suffix", None) or "",
+        "name_window": getattr(args, "name_window", False),
+        "sign_key": args.sign_key,
+        "sigstore": not args.no_sigstore,
+        "on_cell": None if args.quiet else progress_printer(sys.stderr),
+    }
+
+
+def _print_report(res) -> None:
+    """Where a report's outputs are, its statement and how to check it."""
+    print(f"report {res.name}: {res.html}")
+    for p in res.files:
+        if p not in (res.html, res.statement):
+            print(f"  also wrote {p}")
+    print(f"  statement ({res.signature}): {res.statement}; check: forensics verify-report {res.html}")
+
+
+def _top_findings(case_path, limit: int = 5) -> None:
+    """The strongest findings of the case, after the report paths."""
+    import forensics
+    from forensics.safe import terminal_text
+
+    try:
+        with forensics.open_case(case_path, read_only=True) as case:
+            df = case.findings()
+    except Exception as e:  # noqa: BLE001 - the report is written; say why the summary is missing
+        print(f"findings: not shown ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+        return
+    print(f"findings: {df.height}" + (f", strongest {min(limit, df.height)}:" if df.height else ""))
+    for r in df.head(limit).iter_rows(named=True):
+        print(f"  {r['severity']:8} {r['finding_id']}  {terminal_text(r['title'])[:100]}")
 
 
 def cmd_sample(args) -> int:
@@ -161,11 +212,12 @@ def cmd_demo(args) -> int:
     case_path, files = demo.ingest_sample(args.data, args.out, on_file=_print_file)
     _summary(files)
     _demo_sigma(case_path)
-    result = demo.write_reports(case_path, args.out, on_report=lambda r: print(f"report {r.name}: {r.html}"))
+    result = demo.write_reports(case_path, args.out, on_report=_print_report, **_run_options(args))
     for name in result.skipped:
         print(f"report {name}: notebook not present, skipped")
     for failure in result.failures:
         print(f"forensics: {failure}", file=sys.stderr)
+    _top_findings(case_path)
     return 1 if result.failures else 0
 
 
@@ -183,11 +235,20 @@ def _demo_sigma(case_path) -> None:
 
 
 def cmd_query(args) -> int:
+    import duckdb
+
     import forensics
     from forensics import export
+    from forensics.params import check_query
 
+    params = _params(args.param)
+    check_query(args.name, params)
     with forensics.open_case(args.case, read_only=True) as case:
-        df = case.query(args.name, **_params(args.param))
+        try:
+            df = case.query(args.name, **params)
+        except (duckdb.ConversionException, duckdb.BinderException, duckdb.InvalidInputException) as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise UnknownParameter(f"query {args.name}: a parameter does not fit: {first}") from None
     from forensics.redact import redact_text
     from forensics.safe import frame_csv, frame_ndjson
 
@@ -288,8 +349,45 @@ def cmd_sigma(args) -> int:
     return 0
 
 
+def cmd_verify_report(args) -> int:
+    """Check a report against its in-toto statement: one line per check, exit 0 only if all pass."""
+    from forensics import attest
+    from forensics.safe import terminal_text
+
+    if bool(args.identity) != bool(args.issuer):
+        print("forensics: --identity and --issuer go together", file=sys.stderr)
+        return 2
+    checks = attest.verify(
+        args.path,
+        statement=args.statement,
+        case=args.case,
+        key=args.key,
+        identity=args.identity,
+        issuer=args.issuer,
+    )
+    for c in checks:
+        print(terminal_text(c.line()))
+    bad = [c for c in checks if not c.ok]
+    print(
+        f"{'verified' if not bad else 'NOT VERIFIED'}: {len(checks) - len(bad)} of {len(checks)} checks pass"
+    )
+    return 1 if bad else 0
+
+
+def _signing() -> argparse.ArgumentParser:
+    """Options of every command that writes reports: signing, file names, progress."""
+    f = argparse.ArgumentParser(add_help=False)
+    f.add_argument("--sign-key", metavar="PEM", help="sign each statement with this Ed25519 or ECDSA key")
+    f.add_argument(
+        "--no-sigstore", action="store_true", help="do not sign keyless even where an OIDC identity exists"
+    )
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress line per cell")
+    return f
+
+
 def build_parser() -> argparse.ArgumentParser:
     folders = _folders()
+    signing = _signing()
     p = argparse.ArgumentParser(
         prog="forensics",
         description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
@@ -306,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loader", help="force a loader instead of detecting by content")
     s.add_argument("--mapping", help="TOML field mapping for the generic loader (docs/mapping.md)")
     s.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    s.add_argument("--year", type=int, help="year of syslog lines, which carry none (docs/host.md)")
+    s.add_argument("--tz", help="IANA zone of zone-less local times such as syslog's (default UTC)")
+    s.add_argument(
+        "--reingest",
+        metavar="REASON",
+        help="replace the rows of files the case already holds (kept with REASON in the reingests ledger)",
+    )
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("timeline", help="print the timeline of a case")
@@ -325,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_timeline)
 
     s = sub.add_parser(
-        "run", parents=[folders], help="execute a report notebook with papermill and render HTML"
+        "run", parents=[folders, signing], help="execute a report notebook with papermill and render HTML"
     )
     s.add_argument("notebook")
     s.add_argument("--case", required=True)
@@ -333,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports", help="the only folder the run writes to")
     s.add_argument("--policy", help="provenance policy file (TOML or JSON, docs/provenance.md)")
     s.add_argument("--store-policy", action="store_true", help="replace the policy stored in the case")
+    s.add_argument("--suffix", help="added to every output's name, e.g. -day2 (letters, digits, . _ + -)")
+    s.add_argument(
+        "--name-window", action="store_true", help="add the window to the names: NAME-<start>-<end>.html"
+    )
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sample", help="generate the deterministic sample incident")
@@ -343,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "demo",
-        parents=[folders],
+        parents=[folders, signing],
         help="ingest sample_data into a fresh case and write every report (make demo)",
     )
     s.add_argument("--data", default="sample_data")
@@ -404,7 +513,26 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also list the rules that ran without a match"
     )
     s.set_defaults(func=cmd_sigma)
+
+    s = sub.add_parser(
+        "verify-report", help="check a report's files (and its case) against its in-toto statement"
+    )
+    s.add_argument("path", help="a report output (HTML, Markdown, ...) or its .intoto.json statement")
+    s.add_argument("--statement", help="the statement, when it is not beside the report")
+    s.add_argument("--case", help="also check that this case's evidence is the evidence recorded")
+    s.add_argument("--key", metavar="PUB", help="PEM public key that signed the statement")
+    s.add_argument("--identity", help="Sigstore: the signer's identity (e.g. a workflow URI)")
+    s.add_argument("--issuer", help="Sigstore: the identity's OIDC issuer")
+    s.set_defaults(func=cmd_verify_report)
+    add_runtime_commands(sub)
     return p
+
+
+def _is_duckdb(path: str) -> bool:
+    """A DuckDB database file: its header carries ``DUCK`` at byte 8 (an empty file is a new case)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return not head or head[8:12] == b"DUCK"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,10 +546,15 @@ def main(argv: list[str] | None = None) -> int:
         "findings",
         "annotate",
         "sigma",
+        "coverage",
+        "env-aliases",
     ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2
+    if getattr(args, "case", None) and os.path.isfile(args.case) and not _is_duckdb(args.case):
+        print(f"forensics: {args.case} is not a DuckDB case file", file=sys.stderr)
+        return 2
     try:
         layout.use_folders(getattr(args, "queries", None), getattr(args, "notebooks", None))
         return args.func(args)
@@ -430,6 +563,123 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+
+
+# -- runtime state, coverage and invariant rates (issue 22) ----------------------------------------
+def cmd_ingest_observed(args) -> int:
+    """``ingest --observed-at T``: the files' capture time (snapshots have none of their own)."""
+    if not getattr(args, "observed_at", None):
+        return cmd_ingest(args)
+    import forensics
+    from forensics import runtime
+
+    with forensics.open_case(args.case) as case:
+        results = _ingest(case, args)  # loaders take --observed-at too, for records with no time of their own
+        shas = [r.sha256 for r in results if r.status in ("ingested", "already ingested") and r.sha256]
+        runtime.observed_at(case, shas, args.observed_at)
+    _summary(results)
+    print(f"observed at {args.observed_at}: {len(shas)} file(s)")
+    return 0
+
+
+def cmd_coverage(args) -> int:
+    import json
+
+    import forensics
+    from forensics import export
+    from forensics.redact import redact_text
+
+    with forensics.open_case(args.case, read_only=True) as case:
+        cov = case.coverage()
+    if args.format == "json":
+        text = json.dumps(cov.to_dict(), default=str, indent=1) + "\n"
+    else:
+        gaps = cov.gaps.select("kind", "source", "scope", "start", "end", "severity", "statement")
+        text = (
+            "Coverage per source\n"
+            + export.write(cov.sources, "table")
+            + f"\n{gaps.height} gap(s)\n"
+            + (export.write(gaps, "table") if gaps.height else "no gaps found\n")
+        )
+    sys.stdout.write(redact_text(text) or "")
+    return 0
+
+
+def cmd_invariants_or_rates(args) -> int:
+    if not getattr(args, "rate", False):
+        if getattr(args, "by", None) or getattr(args, "format", "table") != "table":
+            print("forensics: --by and --format go with --rate", file=sys.stderr)
+            return 2
+        return cmd_invariants(args)
+    import json
+
+    import forensics
+    from forensics import export
+    from forensics.policy import policy_for
+    from forensics.provenance import invariant_params
+    from forensics.redact import redact_text
+
+    with forensics.open_case(args.case, read_only=True) as case:
+        df = case.invariant_rates(by=args.by, **invariant_params(policy_for(case, args.policy)))
+    if args.format == "json":
+        text = json.dumps(df.to_dicts(), default=str, indent=1) + "\n"
+    else:
+        text = export.write(df, "table")
+    sys.stdout.write(redact_text(text) or "")
+    return 0
+
+
+def cmd_env_aliases(args) -> int:
+    import forensics
+    from forensics import export, runtime
+    from forensics.safe import terminal_text
+
+    pairs = {}
+    for item in args.set or []:
+        alias, sep, canonical = item.partition("=")
+        if not sep or not alias.strip() or not canonical.strip():
+            print(f"forensics: --set takes ALIAS=CANONICAL, not {terminal_text(item)}", file=sys.stderr)
+            return 2
+        pairs[alias.strip()] = canonical.strip()
+    with forensics.open_case(args.case, read_only=not pairs) as case:
+        if pairs:
+            runtime.load_aliases(case, pairs)
+        df = runtime.aliases(case)
+    sys.stdout.write(export.write(df, args.format))
+    return 0
+
+
+def add_runtime_commands(sub) -> None:
+    """``coverage``; ``invariants --rate [--by 5m|1h] [--format]``; ``ingest --observed-at``."""
+    s = sub.add_parser("coverage", help="what the evidence covers per source, and its gaps")
+    s.add_argument("--case", required=True)
+    s.add_argument("--format", choices=["table", "json"], default="table")
+    s.set_defaults(func=cmd_coverage)
+
+    s = sub.add_parser(
+        "env-aliases", help="show or set the case's environment aliases (prod = production; docs/runtime.md)"
+    )
+    s.add_argument("--case", required=True)
+    s.add_argument(
+        "--set", action="append", metavar="ALIAS=CANONICAL", help="add or change an alias (repeatable)"
+    )
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.set_defaults(func=cmd_env_aliases)
+
+    inv = sub.choices["invariants"]
+    inv.add_argument(
+        "--rate", action="store_true", help="per invariant (and window): checked, violations, rate"
+    )
+    inv.add_argument("--by", help="window for --rate: <n>s, <n>m, <n>h or <n>d (e.g. 5m, 1h)")
+    inv.add_argument("--format", choices=["table", "json"], default="table")
+    inv.set_defaults(func=cmd_invariants_or_rates)
+
+    ing = sub.choices["ingest"]
+    ing.add_argument(
+        "--observed-at",
+        help="capture time (UTC, ISO 8601) of snapshot files (kubectl get ... -o json) that have none of their own",
+    )
+    ing.set_defaults(func=cmd_ingest_observed)
 
 
 if __name__ == "__main__":

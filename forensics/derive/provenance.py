@@ -88,8 +88,12 @@ def derive(con) -> None:
     ci_actors = list(policy.get("ci_actors") or []) or None if policy else None
     con.execute(_DEPLOYS, {"ci_actors": ci_actors}).fetchall()
     con.execute("DELETE FROM deploys").fetchall()
+    # environment names normalised through the case's alias table (prod = production; docs/runtime.md)
     con.execute(
-        "INSERT INTO deploys BY NAME SELECT event_id AS deploy_id, * EXCLUDE (event_id) FROM _fx_deploys"
+        """INSERT INTO deploys BY NAME
+           SELECT d.event_id AS deploy_id, d.* EXCLUDE (event_id, environment),
+                  coalesce(a.canonical, d.environment) AS environment, d.environment AS environment_raw
+           FROM _fx_deploys d LEFT JOIN environment_aliases a ON a.alias = lower(d.environment)"""
     ).fetchall()
     con.execute("DROP TABLE _fx_deploys").fetchall()
     con.execute(_CI_RUNS).fetchall()

@@ -52,6 +52,21 @@ SELECT DISTINCT 'actor', a.actor, 'actor',
        false, 'the session ARN names its role', NULL, NULL
 FROM (SELECT DISTINCT actor FROM events WHERE actor LIKE 'arn:aws:sts::%:assumed-role/%/%') a
 UNION ALL
+SELECT 'actor', m.actor, 'resource', m.mirid, true,
+       'the Azure token of ' || m.actor || ' is the managed identity ' || m.mirid || ' (claim xms_mirid)',
+       'event', m.event_id
+FROM (SELECT actor, raw->>'$.identity.claims.xms_mirid' AS mirid, arg_min(event_id, time) AS event_id
+      FROM events WHERE source = 'azure_activity' AND actor_type = 'managed_identity'
+        AND raw->>'$.identity.claims.xms_mirid' IS NOT NULL AND actor IS NOT NULL
+      GROUP BY ALL) m
+UNION ALL
+-- a Kubernetes request made with Impersonate-User acts as the impersonated identity: the two are
+-- linked, so the impersonated name is searchable and leads to who really acted (issue 19)
+SELECT 'actor', actor, 'actor', imp, true, actor || ' impersonated ' || imp, 'event', arg_min(event_id, time)
+FROM (SELECT actor, raw->>'$.impersonatedUser.username' AS imp, event_id, time FROM events
+      WHERE source LIKE 'k8s_audit%' AND actor IS NOT NULL)
+WHERE imp IS NOT NULL AND imp <> actor GROUP BY actor, imp
+UNION ALL
 SELECT 'actor', id, 'actor', alias, true, reason, 'alias_file', declared_in FROM entity_aliases
 """
 

@@ -43,6 +43,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "target": "VARCHAR",
     "service": "VARCHAR",
     "environment": "VARCHAR",
+    "region": "VARCHAR",
     "outcome": "VARCHAR",
     "outcome_reason": "VARCHAR",
     "request_id": "VARCHAR",
@@ -177,6 +178,16 @@ class Batch:
         """Mark records loaded (``select_sql`` yields ``record_no``) when the source wrote them itself."""
         raise NotImplementedError
 
+    def route(self, select_sql: str, source: Source, params: SqlParams = None, shift: int = 0) -> None:
+        """Hand records found inside this batch's records (the messages of a wrapper, such as CloudWatch
+        Logs' ``logEvents``) to ``source``, which loads them as if they were its own batch; the events
+        it writes carry its name. ``select_sql`` (it may read ``{batch}``) yields ``record_no``,
+        ``line_no``, ``byte_offset`` and ``doc`` (JSON). With ``shift = 0`` each routed record keeps the
+        number of the wrapper record it came from (one message per record); with ``shift = n`` a routed
+        record is numbered ``wrapper_record << n | index`` (many messages per record), and a wrapper
+        record is loaded when any of its messages is."""
+        raise NotImplementedError
+
     def read_evidence(self) -> bytes | None:
         """The whole evidence file, decompressed, when its bytes are still the ones whose sha256 the
         batch carries; None otherwise (or for a grouped batch)."""
@@ -235,11 +246,18 @@ class Source:
     def credential_links_sql(self) -> str | None:
         """Events that minted a credential, one row each: ``credential_id, issued_by, issuer_principal,
         principal, how, issued_at, expires_at, event_id`` (see ``credential_links``); ``{source}`` is
-        this source's name as a SQL literal."""
+        this source's name as a SQL literal. ``how`` starts with ``<source name>:`` so that a credential
+        seen only here (never used in an event) is still attributed to this source."""
         return None
 
     def revocations_sql(self) -> str | None:
         """Events that revoked one credential: ``credential_id, time, event_id, how``."""
+        return None
+
+    def credential_kind_sql(self) -> str | None:
+        """The ``credentials.kind`` of a credential this source saw in use: a SQL expression over
+        ``credential_id`` (``'okta_session'``, or a CASE), for credentials whose events are mostly this
+        source's; None leaves them ``other``. AWS key ids (AKIA/ASIA) are typed whatever the source."""
         return None
 
     def deploys_sql(self) -> str | None:

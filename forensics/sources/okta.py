@@ -60,6 +60,23 @@ _KEYS = {"eventType", "published", "actor", "outcome", "uuid"}
 
 class OktaSource(Source):
     name = "okta"
+
+    # -- facts for the credential inventory: an Okta session is minted by a successful session start
+    # and revoked by its end (docs/identity.md)
+    def credential_links_sql(self) -> str:
+        return """SELECT credential_id, NULL AS issued_by, actor AS issuer_principal, actor AS principal,
+                         'okta:' || action AS how, time AS issued_at, NULL::TIMESTAMPTZ AS expires_at, event_id
+                  FROM events WHERE source = {source} AND action = 'user.session.start' AND outcome = 'success'
+                    AND credential_id IS NOT NULL"""
+
+    def revocations_sql(self) -> str:
+        return """SELECT credential_id, time, event_id, 'okta:' || action AS how
+                  FROM events WHERE source = {source} AND action IN ('user.session.end', 'user.session.expire')
+                    AND outcome = 'success' AND credential_id IS NOT NULL"""
+
+    def credential_kind_sql(self) -> str:
+        return "'okta_session'"
+
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True
