@@ -16,11 +16,13 @@ import duckdb
 import polars as pl
 
 from forensics import derive, queries
+from forensics.casefile import check_version, guard_path, stamp
 from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
 from forensics.ingest import options as ingest_options
+from forensics.ingest.recovery import hide_interrupted, purge_interrupted
 from forensics.ingest.reingest import forget as forget_evidence
 from forensics.ingest.reingest import note_reingested
 from forensics.redact import install_sql, redact_frame, redact_text
@@ -60,20 +62,29 @@ class Case:
         self.last_pivot: list[str] = []  # what the last timeline's actor, entity, ip, finding filters matched
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        guard_path(self.path)  # an existing file that is not a DuckDB case is never opened as one
         # no progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook
         self.con = duckdb.connect(self.path, read_only=read_only)
         _quiet_progress(self.con)
         self.con.execute("SET TimeZone = 'UTC'")
+        try:
+            self.schema_version = check_version(self.con, self.path, read_only)
+        except BaseException:
+            self.con.close()
+            raise
         if not read_only:
             # A checkpoint would otherwise merge (decompress and write again) every row group an insert
             # left part-filled, which an ingest's inserts do once per DuckDB thread: for 1 GB of JSON
             # Lines that was 4 s of a 17 s ingest, and the next ingest paid again for the last file's.
             # Part-filled row groups cost little to scan; deleted rows are not compacted.
             self.con.execute("SET max_vacuum_tasks = 0")
-            for sql in schema_statements():
+            for sql in schema_statements():  # idempotent: on an older case, this is its migration
                 self.con.execute(sql)
+            stamp(self.con)
         install_time_macros(self.con)
         install_sql(self.con, persistent=not read_only)
+        # the rows of a file whose ingest was cut short are never seen (forensics/ingest/recovery.py)
+        self.interrupted = (hide_interrupted if read_only else purge_interrupted)(self.con)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -177,7 +188,8 @@ class Case:
         return self.sql(
             """SELECT evidence_id, path, sha256, size_bytes, format, loader, ingested_at,
                       records_read, records_loaded, records_rejected, records_duplicate, blank_lines,
-                      records_read = records_loaded + records_rejected AS reconciled, note
+                      records_read = records_loaded + records_rejected AS reconciled, note,
+                      parent_sha256, mapping_path, mapping_sha256
                FROM evidence ORDER BY evidence_id"""
         )
 

@@ -45,6 +45,10 @@ def _print_file(res) -> None:
         )
     elif res.status == "already ingested":
         print(f"{path}: already in the case (sha256 {res.sha256[:16]}), nothing changed")
+    elif res.status == "skipped":
+        print(f"{path}: NOT READ: {note}")
+    elif res.status == "archive":
+        print(f"{path}: {note}")
     else:
         print(f"{path}: not placed: {note}")
 
@@ -55,6 +59,19 @@ def cmd_ingest(args) -> int:
     with forensics.open_case(args.case) as case:
         results = _ingest(case, args)
     _summary(results)
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    import forensics
+    from forensics.casefile import SCHEMA_VERSION
+
+    if not os.path.exists(args.case):
+        print(f"forensics: no such case: {args.case}", file=sys.stderr)
+        return 2
+    with forensics.open_case(args.case) as case:
+        before = case.schema_version
+    print(f"{args.case}: schema version {before} -> {SCHEMA_VERSION}")
     return 0
 
 
@@ -76,10 +93,12 @@ def _ingest(case, args) -> list:
 def _summary(results) -> None:
     done = [r for r in results if r.status == "ingested"]
     unplaced = [r for r in results if r.status == "unplaced"]
+    skipped = [r for r in results if r.status == "skipped"]
     print(
         f"{len(done)} files ingested, {sum(r.records_loaded for r in done)} records loaded, "
         f"{sum(r.records_rejected for r in done)} rejected; "
-        f"{len(results) - len(done) - len(unplaced)} already present; {len(unplaced)} not placed"
+        f"{sum(r.status == 'already ingested' for r in results)} already present; {len(unplaced)} not placed"
+        + (f"; {len(skipped)} NOT READ (see skipped_entries)" if skipped else "")
     )
 
 
@@ -436,6 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
     )
     sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("migrate", help="bring a case made by an older forensics to this schema version")
+    s.add_argument("--case", required=True)
+    s.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("ingest", help="ingest evidence files or directory trees into a case")
     s.add_argument("paths", nargs="+")

@@ -59,3 +59,7 @@ class NotebookFailed(ForensicsError):
         self.cell_index = cell_index
         self.notebook_path = notebook_path
         self.html_path = html_path
+
+
+class BadCase(ForensicsError):
+    """The --case path exists but is not a case of this kit, or its schema needs a migration."""

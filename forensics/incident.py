@@ -44,11 +44,25 @@ def evidence_table(case: Case) -> pl.DataFrame:
         duplicate=ev["records_duplicate"],
         blank=ev["blank_lines"],
         reconciled=ev["reconciled"],
+        # where it came from: the archive holding it, the field mapping that read it (both hashed)
+        parent=ev["parent_sha256"],
+        mapping=ev["mapping_path"],
+        mapping_sha256=ev["mapping_sha256"],
     )
 
 
 def reconciliation_ok(case: Case) -> bool:
-    return bool(case.evidence().get_column("reconciled").all())  # True with no evidence
+    """Every file reconciles, and no input entry was left unread (``unread_entries``)."""
+    ok = bool(case.evidence().get_column("reconciled").all())  # True with no evidence
+    return ok and unread_entries(case).height == 0
+
+
+def unread_entries(case: Case) -> pl.DataFrame:
+    """Input entries the case does not hold as evidence (``skipped_entries``, and files of an ingest cut
+    short that a read-only open hides), each with its reason."""
+    from forensics.ingest.recovery import unread_entries as ledger_unread
+
+    return ledger_unread(case.con, case.interrupted)
 
 
 def rejects_summary(case: Case) -> pl.DataFrame:

@@ -55,6 +55,19 @@ CREATE OR REPLACE TEMP MACRO fx_unix_nanos(s) AS (
     CASE WHEN try_cast(s AS HUGEINT) > 0 THEN timezone('UTC', make_timestamp(fx_unix_nanos_us(s))) END
 );
 
+-- Range: a time must fall in the years 1 to 9999 UTC (year 0 and BC dates are not times any tool downstream
+-- can show), and a UTC offset must lie within +-18:00 (ISO 8601 / RFC 3339 allow no more).
+CREATE OR REPLACE TEMP MACRO fx_in_range(t) AS (
+    CASE WHEN t >= TIMESTAMPTZ '0001-01-01 00:00:00+00' AND t < TIMESTAMPTZ '9999-12-31 23:59:59.999999+00' THEN t END
+);
+
+CREATE OR REPLACE TEMP MACRO fx_offset_ok(s) AS (
+    coalesce(
+        try_cast(regexp_extract(trim(s), '[+-]([0-9]{2}):?([0-9]{2})?$', 1) AS INTEGER) * 60
+            + coalesce(try_cast(nullif(regexp_extract(trim(s), '[+-]([0-9]{2}):?([0-9]{2})?$', 2), '') AS INTEGER), 0),
+        0) <= 18 * 60
+);
+
 -- A bare 8- or 14-digit number that is a calendar date from 1971 to 2100 (YYYYMMDD, YYYYMMDDhhmmss) is that
 -- date, in UTC: as epoch seconds it would fall in 1970 (20260314 -> 1970-08-23), as milliseconds in the
 -- 2600s. The ingest notes every file where this rule read a time (docs/schema.md, "Time").
@@ -70,13 +83,15 @@ CREATE OR REPLACE TEMP MACRO fx_time(s, naive_utc) AS (
     CASE
         -- the common case first, without a regular expression: RFC 3339 in UTC with at most six
         -- fraction digits ('2026-03-01T00:00:00.250Z'), which the rules below would read the same way
-        WHEN strlen(s) BETWEEN 20 AND 27 AND s LIKE '____-__-__T%Z' AND try_cast(s AS TIMESTAMPTZ) IS NOT NULL
+        -- (a year from 0001 to 9999, so always in range)
+        WHEN strlen(s) BETWEEN 20 AND 27 AND s LIKE '____-__-__T%Z' AND NOT starts_with(s, '0000')
+             AND try_cast(s AS TIMESTAMPTZ) IS NOT NULL
              THEN try_cast(s AS TIMESTAMPTZ)
         WHEN s IS NULL OR trim(s) = '' THEN NULL
         WHEN strlen(trim(s)) IN (8, 14) AND fx_ymd(trim(s)) IS NOT NULL THEN timezone('UTC', fx_ymd(trim(s)))
-        WHEN regexp_full_match(trim(s), '-?[0-9.eE+]+') THEN timezone('UTC', try(fx_epoch(trim(s))))
-        WHEN fx_has_zone(s) THEN try_cast(fx_iso_trim(s) AS TIMESTAMPTZ)
-        WHEN fx_is_naive(s) AND naive_utc THEN timezone('UTC', try_cast(fx_iso_trim(s) AS TIMESTAMP))
+        WHEN regexp_full_match(trim(s), '-?[0-9.eE+]+') THEN fx_in_range(timezone('UTC', try(fx_epoch(trim(s)))))
+        WHEN fx_has_zone(s) THEN CASE WHEN fx_offset_ok(s) THEN fx_in_range(try_cast(fx_iso_trim(s) AS TIMESTAMPTZ)) END
+        WHEN fx_is_naive(s) AND naive_utc THEN fx_in_range(timezone('UTC', try_cast(fx_iso_trim(s) AS TIMESTAMP)))
         ELSE NULL
     END
 );
@@ -87,6 +102,11 @@ CREATE OR REPLACE TEMP MACRO fx_time_problem(s, naive_utc) AS (
         WHEN s IS NULL OR trim(s) = '' THEN 'no time field'
         WHEN fx_time(s, naive_utc) IS NOT NULL THEN NULL
         WHEN fx_is_naive(s) AND NOT naive_utc THEN 'naive timestamp (no zone) and the source does not define one'
+        WHEN fx_has_zone(s) AND NOT fx_offset_ok(s) THEN 'UTC offset beyond +-18:00'
+        WHEN fx_has_zone(s) AND try_cast(fx_iso_trim(s) AS TIMESTAMPTZ) IS NOT NULL
+             OR regexp_full_match(trim(s), '-?[0-9.eE+]+') AND try(fx_epoch(trim(s))) IS NOT NULL
+             OR fx_is_naive(s) AND try_cast(fx_iso_trim(s) AS TIMESTAMP) IS NOT NULL
+             THEN 'time out of range (before year 1 or after 9999 UTC)'
         ELSE 'unparseable time'
     END
 );

@@ -51,10 +51,14 @@ _ROWS = {
     "logs": """SELECT key, value, time, time AS time_last, strlen(key) + coalesce(strlen(value), 0) AS bytes
                FROM log_attributes l WHERE {where}
                UNION ALL
-               SELECT j.key, CASE WHEN j.type = 'VARCHAR' THEN j.value ->> '$' ELSE CAST(j.value AS VARCHAR) END,
+               SELECT j.key, CASE WHEN strlen(CAST(j.value AS VARCHAR)) > 65536
+                                   THEN '(' || strlen(CAST(j.value AS VARCHAR)) || ' bytes: too long to count by value)'
+                                  WHEN j.type = 'VARCHAR' THEN j.value ->> '$' ELSE CAST(j.value AS VARCHAR) END,
                       l.time, l.time, strlen(j.key) + strlen(CAST(j.value AS VARCHAR))
-               FROM events l, json_each(l.raw) j
-               WHERE l.category = 'other' AND l.raw IS NOT NULL AND {where}""",
+               FROM (SELECT * FROM events l
+                     WHERE l.category = 'other' AND l.raw IS NOT NULL AND {where}
+                       AND strlen(CAST(l.raw AS VARCHAR)) <= 16777216) l,  -- (filtered before any parse)
+                    json_each(l.raw) j""",
     # Counted from span_attributes alone (as attribute_values does); the time is the start of the
     # span the attribute belongs to, earliest and latest when a span id occurs more than once in a
     # file (Zipkin's shared client/server spans): the same first and last time as the view's join.

@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forensics.ingest.files import ByteStream
+from forensics.ingest import limits
+from forensics.ingest.files import ByteStream, newline_pieces
 from forensics.ingest.limits import BOM
 from forensics.sources.contract import RAW_KEEP
 from forensics.staging import chunked
@@ -41,6 +42,12 @@ class _Prepared:
     nbytes: int
     table: pa.Table | None
     invalid: list[tuple[int, int, bytes]] = field(default_factory=list)
+    #: for a chunk of nothing but blank lines (``table`` None): how many
+    blank: int = 0
+
+
+_WHITE = (9, 10, 13, 32)
+_WHITE_ARRAY = np.array(_WHITE, dtype=np.uint8)
 
 
 def _prepare(chunk: _LineChunk) -> _Prepared:
@@ -50,6 +57,10 @@ def _prepare(chunk: _LineChunk) -> _Prepared:
     data = chunk.data  # a view into the reader's buffer, valid until the next chunk is read
     nbytes = len(data)
     arr = np.frombuffer(data, dtype=np.uint8)
+    if nbytes and arr[0] in _WHITE and arr[-1] in _WHITE and np.isin(arr, _WHITE_ARRAY).all():
+        # nothing but blank lines (a newline bomb): counted, with no per-line arrays at all
+        n = int(np.count_nonzero(arr == 10)) + int(arr[-1] != 10)
+        return _Prepared(nbytes, None, blank=n)
     nl = np.flatnonzero(arr == 10)
     ends = nl + 1
     if len(data) and data[-1] != 10:
@@ -138,6 +149,50 @@ class _LongLine:
     length: int
 
 
+def _capped(stream: ByteStream, cap: int) -> Iterator[bytes]:
+    """The stream's pieces up to ``cap`` bytes of content; past it, reading stops and the stream's
+    ``damage`` says so (the engine rejects it as one record: the rest of the file was not read)."""
+    n = 0
+    for piece in stream:
+        if n + len(piece) > cap:
+            if cap > n:
+                yield piece[: cap - n]
+            stream.damage = stream.damage or (
+                f"the decompressed content exceeds the {cap} byte cap per file: reading stopped at byte {cap}, "
+                "the rest was not read"
+            )
+            return
+        n += len(piece)
+        yield piece
+
+
+def _dense_split(whole: memoryview, max_lines: int) -> Iterator[tuple[memoryview, int]]:
+    """A buffer of whole lines as chunks of at most ``max_lines`` lines (and their line counts), so that a
+    chunk's per-line arrays stay bounded however short its lines are. The cut points are found window by
+    window, so finding them is bounded too."""
+    total = (
+        whole.obj.count(b"\n", 0, len(whole))
+        if isinstance(whole.obj, bytearray)
+        else bytes(whole).count(b"\n")
+    )
+    if total <= max_lines:
+        yield whole[:], total
+        return
+    arr = np.frombuffer(whole, dtype=np.uint8)
+    start, have, step = 0, 0, 4 << 20
+    for w in range(0, len(arr), step):
+        nl = np.flatnonzero(arr[w : w + step] == 10)
+        while have + len(nl) >= max_lines:
+            cut = w + int(nl[max_lines - have - 1]) + 1
+            yield whole[start:cut], max_lines
+            nl = nl[max_lines - have :]
+            start, have = cut, 0
+        have += len(nl)
+    if start < len(whole):
+        yield whole[start:], have
+    del arr
+
+
 def _bounded(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
     """The pieces, with any piece longer than ``size`` cut into pieces of at most ``size``."""
     for piece in pieces:
@@ -163,7 +218,7 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
     offset = 0
     skipping: _LongLine | None = None
     first = True
-    for piece in _bounded(stream, stream.piece_bytes):
+    for piece in _bounded(newline_pieces(_capped(stream, limits.MAX_FILE_BYTES)), stream.piece_bytes):
         if first:
             first = False
             if piece.startswith(BOM):
@@ -185,9 +240,11 @@ def _line_chunks(stream: ByteStream, max_line: int) -> Iterator[_LineChunk | _Lo
         last = buf.rfind(b"\n", 0, total)
         if last >= 0:
             whole = view[: last + 1]
-            yield _LineChunk(whole, line_no, offset)
-            line_no += buf.count(b"\n", 0, last + 1)
-            offset += last + 1
+            for sub, lines in _dense_split(whole, limits.MAX_CHUNK_LINES):
+                yield _LineChunk(sub, line_no, offset)
+                line_no += lines
+                offset += len(sub)
+                sub.release()
             whole.release()
             have = total - (last + 1)
             buf[:have] = buf[last + 1 : total]  # the carry moves to the front (the length is unchanged)

@@ -21,7 +21,10 @@ class CsvReader(Journal):
         con = self.con
         tmp = None
         read_path = path
-        if stream.gzip:
+        stream.head(
+            256
+        )  # tells whether the text is UTF-16 (DuckDB reads UTF-8: it is given the transcoded copy)
+        if stream.gzip or stream.encoding:
             fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="forensics-")
             with os.fdopen(fd, "wb") as out:
                 for piece in stream:

@@ -14,6 +14,7 @@ from forensics.ingest.files import ByteStream, _strip_bom
 from forensics.ingest.journal import Journal
 from forensics.ingest.ledger import _kept_sql, _reject_non_objects
 from forensics.ingest.results import _Counts
+from forensics.ingest.salvage import salvage_array
 from forensics.ingest.sniff import _LEADING_WS, _array_at
 from forensics.sources.contract import RAW_KEEP, Probe, Source
 from forensics.staging import stage, temp_name, unstage
@@ -28,6 +29,7 @@ class DocumentReader(Journal):
         if probe.content is not None and len(probe.content) <= self.max_document_bytes:
             # sniff already read (and decompressed) it
             raw, stream.damage, stream.compressed_read = probe.content, probe.damage, probe.compressed_read
+            stream.digest = probe.digest
             probe.content = None
         else:
             raw = stream.read_upto(self.max_document_bytes)
@@ -128,9 +130,11 @@ class DocumentReader(Journal):
         con = self.con
         kind = scalar(con, "SELECT try(json_type(?::VARCHAR, ?))", [text, rpath])
         if kind is None:
+            valid = scalar(con, "SELECT json_valid(?::VARCHAR)", [text])
+            if not valid and self._salvage_document(raw, rpath, batch, sha, counts):
+                return True
             counts.read += 1
             counts.rejected += 1
-            valid = scalar(con, "SELECT json_valid(?::VARCHAR)", [text])
             reason = f"nothing at {rpath} in the JSON document" if valid else "malformed JSON document"
             self._reject_raw(sha, None, 0, 1, reason, raw, len(raw))
             return False
@@ -149,4 +153,63 @@ class DocumentReader(Journal):
                            CAST(NULL AS BIGINT) AS byte_offset, json_extract(?::VARCHAR, ?) AS doc""",
                 [text, rpath],
             )
+        return True
+
+    def _salvage_document(self, raw: bytes, rpath: str, batch: str, sha: str, counts: _Counts) -> bool:
+        """A malformed document whose records are an array (at ``$`` or under one key): stage every element
+        that parses into ``batch`` (its byte offset kept) and reject each damaged span with its offsets
+        (``forensics/ingest/salvage.py``). False when no records array is found."""
+        if rpath == "$":
+            keys: tuple[str, ...] = ()
+        elif _array_at(rpath) is not None and rpath.count(".") == 1:
+            keys = (rpath[2:],)
+        else:
+            return False
+        found = salvage_array(raw, keys)
+        if found is None or (not found.records and not found.damaged):
+            return False
+        if rpath == "$" and found.wrapper is not None:
+            return False
+        numbers = {("record", i): n + 1 for n, (kind, i) in enumerate(found.order) if kind == "record"}
+        for n, (kind, i) in enumerate(found.order):
+            if kind == "damage":
+                offset, length, reason = found.damaged[i]
+                self._reject_raw(sha, None, offset, n + 1, reason, raw[offset : offset + length], length)
+                counts.read += 1
+                counts.rejected += 1
+        view = temp_name("salvaged")
+        table = pa.table(
+            {
+                "record_no": pa.array(
+                    [numbers[("record", i)] for i in range(len(found.records))], pa.int64()
+                ),
+                "byte_offset": pa.array([off for _, off in found.records], pa.int64()),
+                "text": pa.array([t for t, _ in found.records], pa.large_string()),
+            }
+        )
+        con = self.con
+        con.register(view, table)
+        try:
+            # Python's decoder takes what DuckDB's does not (NaN, Infinity): such an element is damage too
+            bad = con.execute(
+                f"SELECT record_no, byte_offset, text FROM {view} WHERE NOT json_valid(text)"
+            ).fetchall()
+            for record_no, offset, text in bad:
+                piece = text.encode("utf-8", errors="surrogateescape")
+                self._reject_raw(
+                    sha, None, offset, record_no, "damaged JSON array element", piece, len(piece)
+                )
+                counts.read += 1
+                counts.rejected += 1
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT record_no, CAST(NULL AS BIGINT) AS line_no, byte_offset, CAST(text AS JSON) AS doc
+                    FROM {view} WHERE json_valid(text) ORDER BY record_no"""
+            )
+        finally:
+            con.unregister(view)
+        counts.notes.append(
+            f"damaged JSON document: {len(found.records) - len(bad)} records recovered element by element, "
+            f"{len(found.damaged) + len(bad)} damaged span(s) rejected with their byte offsets"
+        )
         return True

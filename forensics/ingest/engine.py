@@ -9,15 +9,16 @@ from collections.abc import Callable, Iterable
 
 from forensics.db import memory_budget, scalar
 from forensics.errors import UnknownFormat
-from forensics.ingest import limits
+from forensics.ingest import faults, limits
+from forensics.ingest.archives import archive_kind, extracted
 from forensics.ingest.csvs import CsvReader
 from forensics.ingest.dedup import dedup_file
 from forensics.ingest.documents import DocumentReader
-from forensics.ingest.files import ByteStream, iter_input_files
+from forensics.ingest.files import ByteStream, SkippedEntry, hash_file, iter_input_files
 from forensics.ingest.groups import GroupReader
 from forensics.ingest.lines import LineReader
 from forensics.ingest.plan import Planner, _Plan
-from forensics.ingest.results import FileResult, ProgressFn, _Counts
+from forensics.ingest.results import FileChanged, FileResult, ProgressFn, _Counts
 from forensics.ingest.timenotes import time_notes
 from forensics.sources import registry
 from forensics.sources.contract import Source
@@ -70,7 +71,7 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
         self.current_path = path
         self.journaled = False
         counts = _Counts(notes=list(plan.notes))
-        stream = ByteStream(path)
+        stream = ByteStream(path, digest=True)
         self.purge(sha)  # rows a killed earlier ingest of these bytes left behind
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -85,7 +86,23 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
                 counts.read += 1
                 counts.rejected += 1
                 counts.notes.append(stream.damage)
+            # the sha256 recorded is that of the bytes read: the reading hashed them in the same pass (a
+            # reader DuckDB does itself, CSV, is hashed right after it); bytes that are not those planned
+            # (the file grew or changed) make the file a skipped entry, with both hashes
+            read = stream.digest or hash_file(path)
+            if read != (sha, size):
+                raise FileChanged(
+                    f"the file changed while it was read: sha256 {sha} ({size} bytes) when planned, "
+                    f"{read[0]} ({read[1]} bytes) as read; ingest it again once it is complete"
+                )
             fmt = ("gzip+" if stream.gzip else "") + container
+            if container != "jsonl" and stream.encoding is None:
+                stream.head(256)  # (a document or CSV was not read through this stream)
+            if stream.encoding:
+                fmt = stream.encoding + "+" + fmt
+                counts.notes.append(
+                    f"transcoded from {stream.encoding.upper()} to UTF-8; byte offsets are those of the UTF-8 text"
+                )
             # de-duplication is one pass over the file's ids, and the commit writes what the file left:
             # both spill rather than grow (one budget for both: each change of the limit costs a few ms)
             with memory_budget(self.con):
@@ -94,10 +111,13 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
                 counts.notes.extend(time_notes(self.con, sha))
                 eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
                 self.con.execute(
-                    """INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)""",
+                    """INSERT INTO evidence (evidence_id, path, sha256, size_bytes, compression, format, loader,
+                       ingested_at, records_read, records_loaded, records_rejected, records_duplicate,
+                       blank_lines, note, parent_sha256, mapping_path, mapping_sha256)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [
                         eid,
-                        path,
+                        plan.shown or path,
                         sha,
                         size,
                         "gzip" if stream.gzip else "none",
@@ -109,12 +129,28 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
                         counts.duplicate,
                         counts.blank,
                         "; ".join(counts.notes) or None,
+                        plan.parent,
+                        plan.mapping[0] if plan.mapping else None,
+                        plan.mapping[1] if plan.mapping else None,
                     ],
                 )
                 if self.journaled:
                     self.con.execute("DELETE FROM ingest_journal WHERE evidence_sha256 = ?", [sha])
+                faults.point("evidence")
                 self.con.execute("COMMIT")
+                faults.point("committed")
                 self.committed.add(sha)
+        except FileChanged as e:
+            self.con.execute("ROLLBACK")
+            self.purge(sha)
+            self.skip(path, "changed", str(e), sha, size)
+            return FileResult(path, "skipped", sha, size, source.name, note=str(e), skip_kind="changed")
+        except OSError as e:  # the file could not be read to its end (gone, I/O error): the rest goes on
+            self.con.execute("ROLLBACK")
+            self.purge(sha)
+            note = f"reading it failed: {e.strerror or e}"
+            self.skip(path, "unreadable", note, sha, size)
+            return FileResult(path, "skipped", sha, size, source.name, note=note, skip_kind="unreadable")
         except BaseException:
             self.con.execute("ROLLBACK")
             self.purge(sha)  # large files commit as they go: take back what was committed
@@ -134,6 +170,51 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
             time.perf_counter() - t0,
             "; ".join(counts.notes),
         )
+
+
+def ingest_archive(
+    ing: Ingestor, res: FileResult, loader: str | None, mapping: str | None, depth: int = 0
+) -> list[FileResult]:
+    """Read the members of a zip or tar archive as evidence (``forensics/ingest/archives.py``): each member's
+    evidence row is ``archive!member`` with the archive's sha256 as its parent. Returns the archive's result
+    (status ``archive``) and then each member's."""
+    kind = archive_kind(res.path)
+    out: list[FileResult] = []
+    with extracted(res.path, kind or "zip") as members:
+        for m in members:
+            shown = f"{res.path}!{m.name}"
+            if m.path is None:
+                ing.skip(shown, m.kind, m.reason, None, None, res.sha256)
+                out.append(FileResult(shown, "skipped", note=m.reason, skip_kind=m.kind))
+                continue
+            plan = ing.plan_file(m.path, loader=loader, mapping=mapping)
+            if isinstance(plan, FileResult):
+                if plan.status == "unplaced" and depth < 2 and archive_kind(m.path):
+                    plan.path = shown
+                    nested = ingest_archive(
+                        ing,
+                        FileResult(m.path, "unplaced", plan.sha256, plan.size_bytes),
+                        loader,
+                        mapping,
+                        depth + 1,
+                    )
+                    nested[0].path = shown
+                    for r in nested[1:]:
+                        r.path = shown + r.path[len(m.path) :]
+                    out.extend(nested)
+                    continue
+                if plan.status == "unplaced":
+                    ing.skip(shown, "archive-member", plan.note, plan.sha256, plan.size_bytes, res.sha256)
+                r = plan
+            else:
+                plan.shown, plan.parent = shown, res.sha256
+                r = ing.ingest_planned(plan)
+            r.path = shown
+            out.append(r)
+    n = sum(1 for r in out if r.status == "ingested")
+    res.status = "archive"
+    res.note = f"{kind} archive: {n} of {len(out)} members read as evidence, each with this archive as parent"
+    return [res, *out]
 
 
 def ingest_paths(
@@ -175,14 +256,26 @@ def ingest_paths(
         group_shas.clear()
         group_bytes = 0
 
-    items = list(iter_input_files(paths, exclude))
+    skipped: list[SkippedEntry] = []
+    items = list(iter_input_files(paths, exclude, skipped))
+    for entry in skipped:  # entries of the trees that are never opened, each in the ledger with its reason
+        ing.skip(entry.path, entry.kind, entry.reason, None, entry.size)
+        done(FileResult(entry.path, "skipped", note=entry.reason, skip_kind=entry.kind), False)
     order = {path: i for i, (path, _) in reversed(list(enumerate(items)))}
     for explicit, plan in ing.planned(items, loader, mapping):
         if isinstance(plan, _Plan) and plan.sha in group_shas:
             flush()  # the same bytes twice in a group: the second copy finds the first in the case
         if isinstance(plan, _Plan) and plan.sha in ing.committed:  # ingested since it was planned
             plan = ing.already_ingested(plan.path, plan.sha, plan.size)
+        if isinstance(plan, FileResult) and plan.status == "unplaced" and archive_kind(plan.path):
+            flush()
+            for res in ingest_archive(ing, plan, loader, mapping):
+                order.setdefault(res.path, order[plan.path])
+                done(res, False)
+            continue
         if isinstance(plan, FileResult):
+            if plan.status == "skipped":
+                ing.skip(plan.path, plan.skip_kind, plan.note, plan.sha256 or None, plan.size_bytes or None)
             done(plan, explicit)
         elif plan.grouped:
             size = plan.nbytes
@@ -199,7 +292,9 @@ def ingest_paths(
             flush()
             done(ing.ingest_planned(plan), explicit)
     flush()
-    results.sort(key=lambda r: order[r.path])  # a group's files are settled after files that follow them
+    results.sort(
+        key=lambda r: order.get(r.path, -1)
+    )  # a group's files are settled after files that follow them
     if explicit_unplaced:
         err = UnknownFormat(
             "unknown format: "

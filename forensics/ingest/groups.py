@@ -14,7 +14,7 @@ from forensics.ingest import limits
 from forensics.ingest.batch import RecordBatch
 from forensics.ingest.chunks import _LineChunk, _prepare
 from forensics.ingest.dedup import dedup_files
-from forensics.ingest.files import ByteStream, _size_hint, _strip_bom
+from forensics.ingest.files import ByteStream, _size_hint, _strip_bom, hash_file, newline_pieces
 from forensics.ingest.journal import Journal
 from forensics.ingest.ledger import (
     _json_text,
@@ -25,7 +25,7 @@ from forensics.ingest.ledger import (
 )
 from forensics.ingest.limits import BOM
 from forensics.ingest.plan import _group_format, _Plan
-from forensics.ingest.results import FileResult, _Counts
+from forensics.ingest.results import FileChanged, FileResult, _Counts
 from forensics.ingest.sniff import _LEADING_WS, _array_at
 from forensics.sources.contract import Source
 from forensics.staging import fetch_arrow, keep, stage, temp_name, unstage
@@ -51,7 +51,7 @@ class GroupReader(Journal):
         rpath = plan.source.record_path(probe)
         if _array_at(rpath) is None:
             return False
-        stream = ByteStream(plan.path)
+        stream = ByteStream(plan.path, digest=True)
         plan.gzip = stream.gzip
         if probe.content is None:
             if _size_hint(plan.path, stream.gzip, plan.size) > limits.GROUP_DOCUMENT_BYTES:
@@ -61,7 +61,9 @@ class GroupReader(Journal):
                 return False
             raw = _strip_bom(raw)
             probe.content, probe.damage, probe.compressed_read = raw, stream.damage, stream.compressed_read
+            probe.digest = stream.digest
         raw = probe.content
+        plan.read_digest = probe.digest
         if probe.damage or len(raw) > limits.GROUP_DOCUMENT_BYTES:
             return False
         first = _LEADING_WS.match(raw).end()
@@ -83,18 +85,20 @@ class GroupReader(Journal):
         """A small JSON Lines file, split into lines exactly as the line reader splits a chunk: the whole
         file is one chunk, so no line can pass the line bound (``limits.GROUP_LINES_BYTES`` is below it)."""
         limit = min(limits.GROUP_LINES_BYTES, self.max_line_bytes)
-        stream = ByteStream(plan.path)
+        stream = ByteStream(plan.path, digest=True)
         plan.gzip = stream.gzip
         if _size_hint(plan.path, stream.gzip, plan.size) > limit:
             return False
         raw = stream.read_upto(limit)
         if len(raw) > limit or stream.damage:
             return False
+        raw = b"".join(newline_pieces([raw]))  # lone CRs end lines, as the line reader reads them
         offset = 3 if raw.startswith(BOM) else 0
         prepared = _prepare(_LineChunk(raw[offset:], 1, offset))
         if prepared.table is None or prepared.invalid:
             return False  # empty, or with lines that are not UTF-8: read alone
         plan.lines, plan.nbytes, plan.layout = prepared.table, len(raw), "lines"
+        plan.read_digest = stream.digest
         return True
 
     def ingest_group(self, plans: list[_Plan]) -> list[FileResult]:
@@ -151,11 +155,16 @@ class GroupReader(Journal):
                         },
                     }
                 )
+                for p in done:  # the bytes read are the bytes planned, or each file is read alone
+                    if (p.read_digest or hash_file(p.path)) != (p.sha, p.size):
+                        raise FileChanged(p.path)
                 view = temp_name("evidence")
                 con.register(view, rows)
                 names.append(view)
                 con.execute(
-                    f"""INSERT INTO evidence
+                    f"""INSERT INTO evidence (evidence_id, path, sha256, size_bytes, compression, format, loader,
+                            ingested_at, records_read, records_loaded, records_rejected, records_duplicate,
+                            blank_lines, note)
                         SELECT (SELECT coalesce(max(evidence_id), 0) FROM evidence) + 1 + file_no, path, sha, size,
                                compression, format, ?, now(), read, loaded, rejected, duplicate, blank, note
                         FROM {view} ORDER BY file_no""",

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from forensics.db import scalar
-from forensics.ingest import limits
+from forensics.ingest import faults, limits
 from forensics.ingest.batch import RecordBatch
 from forensics.ingest.results import ProgressFn, _Counts
 from forensics.ingest.sink import InsertSink
@@ -58,7 +58,27 @@ class Journal:
             self.con.execute("INSERT INTO ingest_journal VALUES (?, ?, now())", [sha, self.current_path])
             self.journaled = True
         self.con.execute("COMMIT")
+        faults.point("checkpoint")
         self.con.execute("BEGIN TRANSACTION")
+
+    def skip(
+        self,
+        path: str,
+        kind: str,
+        reason: str,
+        sha: str | None = None,
+        size: int | None = None,
+        parent: str | None = None,
+    ) -> None:
+        """Record an input entry that is not read as evidence in ``skipped_entries`` (once per path, kind
+        and reason: a re-ingest adds nothing)."""
+        self.con.execute(
+            """INSERT INTO skipped_entries
+               SELECT ?, ?, ?, ?, ?, ?, now()
+               WHERE NOT EXISTS (SELECT 1 FROM skipped_entries
+                                 WHERE path = ? AND kind = ? AND reason = ? AND sha256 IS NOT DISTINCT FROM ?)""",
+            [path, kind, reason, sha, size, parent, path, kind, reason, sha],
+        )
 
     # -- rejects written straight from Python (damage, over-long lines, invalid UTF-8) -----------
     def _reject_raw(self, sha, line, offset, record, reason, raw: bytes, length: int) -> None:

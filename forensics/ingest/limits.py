@@ -2,6 +2,10 @@
 
 #: A JSON Lines line longer than this is rejected (its first 64 KiB kept in the ledger).
 MAX_LINE_BYTES = 8 * 1024 * 1024
+#: A chunk of lines holds at most this many lines (its per-line arrays stay bounded: a newline bomb).
+MAX_CHUNK_LINES = 1_000_000
+#: A file's decompressed content is read up to this many bytes; the rest is one reject with the reason.
+MAX_FILE_BYTES = 1024 * 1024 * 1024 * 1024
 #: A single JSON document larger than this (after decompression) is rejected as a whole.
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 #: A line-oriented file commits after about this many bytes, which bounds memory; see Ingestor.purge.
@@ -28,7 +32,25 @@ GROUP_DOCUMENT_BYTES = 128 * 1024 * 1024
 GROUP_LINES_BYTES = 8 * 1024 * 1024
 #: How much document text the planning thread may hold ready beyond what the ingest has taken.
 PLAN_AHEAD_BYTES = 128 * 1024 * 1024
+#: An archive member larger than this (decompressed) is not extracted: a skipped entry instead.
+MAX_MEMBER_BYTES = 4 * 1024 * 1024 * 1024
+#: All members of one archive together are extracted up to this many bytes.
+MAX_ARCHIVE_BYTES = 16 * 1024 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 MAPPING_SUFFIX = ".mapping.toml"
+
+
+def _from_environment() -> None:
+    """``FORENSICS_LIMIT_<NAME>=<int>`` overrides a bound (tests and benchmarks run the command with small
+    caps this way); a value that is not an integer is an error, not ignored."""
+    import os
+
+    for name, value in list(globals().items()):
+        env = os.environ.get(f"FORENSICS_LIMIT_{name}")
+        if env is not None and name.isupper() and isinstance(value, int):
+            globals()[name] = int(env)
+
+
+_from_environment()

@@ -77,6 +77,7 @@ class LineReader(Journal):
             counts.read += 1
             counts.rejected += 1
         if chunk.table is None:
+            counts.blank += chunk.blank
             return
         if source.reads_text_lines:
             self._stage_text_lines(chunk, sha, source, counts, sink)

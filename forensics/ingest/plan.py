@@ -43,6 +43,14 @@ class _Plan:
     layout: str = "array"
     #: what the detectors had to say (a detector that raised), for the evidence note
     notes: list[str] = field(default_factory=list)
+    #: the sha256 and size of the file as ``prepare_group`` read it (None: not read, or not known)
+    read_digest: tuple[str, int] | None = None
+    #: the path the evidence row shows (an archive member: ``archive!member``), if not ``path``
+    shown: str | None = None
+    #: the sha256 of the archive the file came from
+    parent: str | None = None
+    #: the field-mapping file that chose the source, and the sha256 of its bytes
+    mapping: tuple[str, str] | None = None
 
     @property
     def grouped(self) -> bool:
@@ -114,6 +122,8 @@ class Planner(Journal):
             container = "text"  # the source parses the lines itself (e.g. Prometheus exposition)
         plan = _Plan(path, sha, size, probe, source, container, time.perf_counter() - t0)
         plan.notes = notes
+        if mapping is not None and loader is None:  # the mapping is evidence of how the file was read
+            plan.mapping = (mapping, hash_file(mapping)[0])
         return plan
 
     def already_ingested(self, path: str, sha: str, size: int, con=None) -> FileResult | None:
@@ -156,6 +166,10 @@ class Planner(Journal):
                         plan = self.plan_file(path, loader=loader, mapping=mapping, con=cursor)
                         if isinstance(plan, _Plan):
                             self.prepare_group(plan)
+                    except OSError as e:  # unreadable (permissions, I/O error, gone): the tree goes on
+                        plan = FileResult(
+                            path, "skipped", note=f"cannot read it: {e.strerror or e}", skip_kind="unreadable"
+                        )
                     except Exception as e:  # noqa: BLE001 - raised in the caller, at this file's turn
                         plan = e
                     n = max(len(plan.probe.content or b""), plan.nbytes) if isinstance(plan, _Plan) else 0

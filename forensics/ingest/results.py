@@ -13,7 +13,7 @@ class FileResult:
     """What happened to one input file."""
 
     path: str
-    status: str  # ingested | already ingested | unplaced
+    status: str  # ingested | already ingested | unplaced | skipped (see ``skipped_entries``)
     sha256: str = ""
     size_bytes: int = 0
     loader: str = ""
@@ -25,6 +25,8 @@ class FileResult:
     blank_lines: int = 0
     seconds: float = 0.0
     note: str = ""
+    #: for a ``skipped`` file: its kind in ``skipped_entries`` (``changed``, ``unreadable``, ``fifo``, ...)
+    skip_kind: str = ""
 
     @property
     def reconciled(self) -> bool:
@@ -41,3 +43,7 @@ class _Counts:
     notes: list[str] = field(default_factory=list)
     #: (a file of a group) at least one of its records or lines came out of the split
     present: bool = False
+
+
+class FileChanged(Exception):
+    """The bytes read are not the bytes planned (hashed before reading): the file changed during the ingest."""

@@ -4,33 +4,44 @@ into a ``Probe``."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
 from forensics.db import scalar
 from forensics.ingest import limits
-from forensics.ingest.files import ByteStream, _strip_bom
+from forensics.ingest.files import ByteStream, _strip_bom, newline_pieces
 from forensics.sources import registry
 from forensics.sources.contract import Probe
+
+_NONWS = re.compile(rb"[^ \t\r\n]")
 
 
 def _first_lines(stream: ByteStream, n: int, max_bytes: int) -> tuple[list[bytes], bool]:
     """Up to n non-blank lines from the start (BOM stripped), and whether the first line was
-    longer than max_bytes (then only its start is returned). Reads no further than it needs."""
+    longer than max_bytes (then only its start is returned). Reads no further than it needs; runs of
+    blank lines are skipped in C (a newline bomb is not a loop of Python per line)."""
     lines: list[bytes] = []
     buf = b""
     pos = 0
-    for piece in stream:
+    for piece in newline_pieces(stream):
         buf = buf[pos:] + piece
         pos = 0
         while len(lines) < n:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
+            m = _NONWS.search(buf, pos)
+            if m is None:
+                pos = max(
+                    pos, buf.rfind(b"\n") + 1
+                )  # only blank lines so far: keep no more than a line start
                 break
-            line = buf[pos:nl]
+            r = buf.rfind(b"\n", pos, m.start())
+            start = r + 1 if r >= 0 else pos  # the line holding that character starts after the last newline
+            nl = buf.find(b"\n", m.start())
+            if nl < 0:
+                pos = start
+                break
+            lines.append(buf[start:nl])
             pos = nl + 1
-            if line.strip():
-                lines.append(line)
         if len(lines) >= n:
             break
         if not lines and len(buf) - pos > max_bytes:
@@ -53,23 +64,25 @@ def _json_loads(b: bytes):
 
 def _count_nonblank_lines_upto(stream: ByteStream, n: int) -> int:
     """How many non-blank lines the stream holds, counting no further than n. A line is only
-    scanned, never accumulated, so one huge line costs one pass."""
+    scanned, never accumulated, so one huge line costs one pass; blank runs are skipped in C."""
     count = 0
-    current_has_text = False
-    for piece in stream:
+    in_line = False  # the current line (maybe begun in an earlier piece) is counted already
+    for piece in newline_pieces(stream):
         pos = 0
         while True:
-            nl = piece.find(b"\n", pos)
-            segment = piece[pos:] if nl < 0 else piece[pos:nl]
-            current_has_text = current_has_text or bool(segment.strip())
-            if nl < 0:
+            if in_line:
+                nl = piece.find(b"\n", pos)
+                if nl < 0:
+                    break
+                in_line, pos = False, nl + 1
+            m = _NONWS.search(piece, pos)
+            if m is None:
                 break
-            count += current_has_text
-            current_has_text = False
+            count += 1
             if count >= n:
                 return count
-            pos = nl + 1
-    return count + current_has_text
+            in_line, pos = True, m.end()
+    return count
 
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -169,6 +182,21 @@ def _document_shape(raw: bytes, record_keys: tuple[str, ...]) -> Shape | None:
         con.close()
 
 
+def _salvaged_shape(raw: bytes, record_keys: tuple[str, ...]) -> Shape | None:
+    from forensics.ingest.salvage import salvage_array
+
+    found = salvage_array(raw, record_keys)
+    if found is None or not found.records:
+        return None
+    samples = [
+        v
+        for v in (_json_loads(t.encode("utf-8", "surrogateescape")) for t, _ in found.records[:50])
+        if v is not None
+    ]
+    keys: tuple[str, ...] = (found.wrapper,) if found.wrapper else ()
+    return (keys, samples, found.wrapper) if samples else None
+
+
 def sniff(path: str, record_keys: tuple[str, ...] | None = None) -> Probe:
     """Recognise the container of a file by its content and parse a sample of its records. An object
     document's records are sampled from under the first wrapper key of ``record_keys`` it holds as an
@@ -198,7 +226,9 @@ def sniff(path: str, record_keys: tuple[str, ...] | None = None) -> Probe:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         # one JSON document (maybe pretty-printed, maybe one long line)
         maybe_lines = nonblank >= 2 and len(objects) * 2 >= len(lines)
-        whole = ByteStream(path, piece_bytes=1 << 20)
+        # the stream whose bytes become the document hashes them too (only when that costs no extra read)
+        size = os.path.getsize(path)
+        whole = ByteStream(path, piece_bytes=1 << 20, digest=size <= limits.SMALL_DOCUMENT_BYTES)
         prefix = whole.read_upto(limits.SMALL_DOCUMENT_BYTES)
         if len(prefix) > limits.SMALL_DOCUMENT_BYTES and not maybe_lines:
             # a large document that opens as an array or as {"<wrapper key>": [...]: its first records are
@@ -208,7 +238,7 @@ def sniff(path: str, record_keys: tuple[str, ...] | None = None) -> Probe:
                 top_keys, samples, wrapper = shape
                 return Probe(path, "json", samples, top_keys=top_keys, head=text_head, wrapper=wrapper)
         if len(prefix) > limits.SMALL_DOCUMENT_BYTES:
-            whole = ByteStream(path)
+            whole = ByteStream(path, digest=size <= limits.MAX_DOCUMENT_BYTES)
             prefix = whole.read_upto(limits.MAX_DOCUMENT_BYTES)
         raw = _strip_bom(prefix)
         if len(raw) > limits.SMALL_DOCUMENT_BYTES:
@@ -224,6 +254,9 @@ def sniff(path: str, record_keys: tuple[str, ...] | None = None) -> Probe:
         )
         if doc is None and shape is None and maybe_lines:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
+        if doc is None and shape is None and len(raw) <= limits.SMALL_DOCUMENT_BYTES:
+            # a damaged array document: its records that parse are the sample (forensics/ingest/salvage.py)
+            shape = _salvaged_shape(raw, record_keys)
         top_keys: tuple[str, ...] = ()
         wrapper: str | None = None
         samples: list[Any] = []
@@ -238,6 +271,7 @@ def sniff(path: str, record_keys: tuple[str, ...] | None = None) -> Probe:
         probe = Probe(path, "json", samples, doc, top_keys, text_head, wrapper)
         if len(raw) <= limits.MAX_DOCUMENT_BYTES:  # the engine reads the document from here, not from disk
             probe.content, probe.damage, probe.compressed_read = raw, whole.damage, whole.compressed_read
+            probe.digest = whole.digest
         return probe
     first = text_head.split("\n", 2)
     if len(first) >= 2:

@@ -58,7 +58,10 @@ _LOOKUP_SHAPE = """{"EventTime": "VARCHAR", "EventName": "VARCHAR", "EventSource
 #: CloudTrail writes ``eventTime`` as ``2026-03-01T09:00:00Z``. Such text is read by the cast that
 #: ``fx_time`` would reach for it (a zone, no fraction to trim), without its other tests; any other
 #: text goes through ``fx_time``, and its problem is only worked out for a time that did not parse.
-_CANONICAL_TIME = "'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'"
+#: (year 0000 is not a time: fx_time rejects it, and so does this shortcut)
+_CANONICAL_TIME = (
+    "'(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'"
+)
 
 _TIMEOUT_CODES = "('RequestTimeout', 'RequestTimeoutException')"
 _THROTTLE_CODES = (

@@ -108,6 +108,8 @@ class Probe:
     content: bytes | None = field(default=None, repr=False)
     damage: str | None = None
     compressed_read: int = 0
+    #: the sha256 and size of the file as the reading of ``content`` read it (None: not known)
+    digest: tuple[str, int] | None = None
 
     @property
     def first(self) -> dict[str, Any]:

@@ -109,6 +109,13 @@ class Mapping:
             raise BadMapping(f"mapping {origin}: 'name' (the source name) is required")
         if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", name):
             raise BadMapping(f"mapping {origin}: name may hold only letters, digits and _ . : - (64 at most)")
+        from forensics.sources import registry  # (the registry imports this module)
+
+        if name.lower() in {n.lower() for n in registry.names()}:
+            raise BadMapping(
+                f"mapping {origin}: name {name!r} is a built-in source's name; a mapping cannot claim it "
+                "(its events would pass for that source's)"
+            )
         category = data.get("category", "other")
         if category not in CATEGORIES:
             raise BadMapping(f"mapping {origin}: category must be one of {', '.join(CATEGORIES)}")
@@ -211,7 +218,7 @@ class GenericSource(Source):
                 strp_tz = f"timezone('UTC', {strp})"
             else:
                 strp_tz = "CAST(NULL AS TIMESTAMPTZ)"
-            parsed = f"coalesce({strp_tz}, fx_time(time_raw, {naive}))"
+            parsed = f"coalesce(fx_in_range({strp_tz}), fx_time(time_raw, {naive}))"
             problem = f"CASE WHEN {parsed} IS NULL THEN fx_time_problem(time_raw, {naive}) END"
         else:
             parsed = f"fx_time(time_raw, {naive})"

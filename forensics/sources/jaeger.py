@@ -1,6 +1,6 @@
 """Jaeger UI / query-service JSON: ``{"data": [{"traceID", "spans", "processes"}]}`` (the
-``/api/traces`` shape) or a single trace object. One record is one trace; it counts as loaded when
-its spans land. Times are epoch microseconds.
+``/api/traces`` shape) or a single trace object. A record holds every trace of its ``data`` array (or is one trace);
+it counts as loaded when its spans land. Times are epoch microseconds.
 
 The parent is the first ``CHILD_OF`` reference within the same trace (else the first ``CHILD_OF``,
 else the first reference); all references are kept
@@ -60,9 +60,14 @@ class JaegerUi(Source):
         norm = temp_name("jaeger")
         con.execute(
             f"""CREATE TEMP TABLE {norm} AS
-            WITH t AS (
-                SELECT record_no, json_transform(coalesce(json_extract(doc, '$.data[0]'), doc), '{TRACE_TYPE}') AS t
+            WITH tr AS (
+                -- every trace of a record: each element of its "data" array (a JSON Lines file of
+                -- /api/traces answers holds many per line), else the record itself
+                SELECT record_no,
+                       unnest(CASE WHEN json_type(doc, '$.data') = 'ARRAY' THEN json_extract(doc, '$.data[*]')
+                                   ELSE [CAST(doc AS JSON)] END) AS trace
                 FROM {batch.table}),
+            t AS (SELECT record_no, json_transform(trace, '{TRACE_TYPE}') AS t FROM tr),
             sp AS (SELECT record_no, t.processes AS procs, unnest(t.spans) AS s FROM t),
             p AS (SELECT *, json_transform(coalesce(procs[s.processID], to_json(s.process)),
                                            '{{"serviceName": "VARCHAR", "tags": [{_TAG}]}}') AS proc

@@ -71,10 +71,14 @@ SELECT 'logs', a.scope, a.key, a.value, a.time,
 FROM log_attributes a
 UNION ALL
 SELECT 'logs', e.source, j.key,
-       CASE WHEN j.type = 'VARCHAR' THEN j.value ->> '$' ELSE CAST(j.value AS VARCHAR) END,
+       -- a value over 64 KiB (one huge document's field) is counted by its size, not grouped by its text
+       CASE WHEN strlen(CAST(j.value AS VARCHAR)) > 65536
+            THEN '(' || strlen(CAST(j.value AS VARCHAR)) || ' bytes: too long to count by value)'
+            WHEN j.type = 'VARCHAR' THEN j.value ->> '$' ELSE CAST(j.value AS VARCHAR) END,
        e.time, strlen(j.key) + strlen(CAST(j.value AS VARCHAR)), e.evidence_sha256
-FROM events e, json_each(e.raw) j
-WHERE e.category = 'other' AND e.raw IS NOT NULL
+FROM (SELECT * FROM events WHERE category = 'other' AND raw IS NOT NULL
+        AND strlen(CAST(raw AS VARCHAR)) <= 16777216) e,  -- a record over 16 MiB is not walked (parsing it needs GBs)
+     json_each(e.raw) j
 UNION ALL
 SELECT 'spans', coalesce(s.service, a.scope), a.key, a.value, s.start,
        strlen(a.key) + coalesce(strlen(a.value), 0), a.evidence_sha256
