@@ -276,3 +276,15 @@ def test_observed_at_gives_a_snapshot_its_capture_time(tmp_path):
     assert approx == [(datetime(2026, 3, 14, 8, 0, 9, tzinfo=UTC), "approx:2026-03-14T08:00:09Z")]
     assert given[0][:2] == (datetime(2026, 3, 14, 10, 40, tzinfo=UTC), "observed:2026-03-14T10:40:00.000000Z")
     assert "--observed-at" in given[0][2]
+
+
+def test_an_auth_log_in_a_zip_takes_the_members_time_not_the_extraction_time(tmp_path):
+    import zipfile
+
+    z = tmp_path / "evidence.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        info = zipfile.ZipInfo("auth.log", date_time=(2021, 3, 2, 10, 0, 0))
+        zf.writestr(info, LINE2)  # "Jan  1 00:00:03": January, before the member's March 2021 time
+    times, reasons = _times(z)
+    assert reasons == []
+    assert times == [datetime(2021, 1, 1, 0, 0, 3, tzinfo=UTC)]

@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from forensics.ingest import limits
 
@@ -56,6 +57,15 @@ def _copy(src, dst_path: str, cap: int) -> int | None:
     return n
 
 
+def _zip_mtime(info: zipfile.ZipInfo) -> float:
+    """A zip member's time. Zip stores a zone-less local time; it is read as UTC here because it only
+    anchors a year (never an event's time), and this machine's zone says nothing about the archive's."""
+    try:
+        return datetime(*info.date_time, tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+
+
 @contextmanager
 def extracted(path: str, kind: str) -> Iterator[list[Member]]:
     """The members of an archive, extracted into a temporary folder that is removed afterwards."""
@@ -64,11 +74,15 @@ def extracted(path: str, kind: str) -> Iterator[list[Member]]:
         members: list[Member] = []
         total = 0
 
-        def take(i: int, name: str, opener) -> None:
+        def take(i: int, name: str, opener, mtime: float) -> None:
             nonlocal total
             dst = os.path.join(tmp, f"member-{i:06d}")
             with opener() as src:
                 n = _copy(src, dst, min(cap, total_cap - total))
+            if n is not None:
+                # the member keeps its own modification time, not the extraction's (this machine's clock):
+                # a loader may read it as the file's context (auth.log's year, docs/host.md)
+                os.utime(dst, (mtime, mtime))
             if n is None:
                 members.append(
                     Member(
@@ -92,7 +106,7 @@ def extracted(path: str, kind: str) -> Iterator[list[Member]]:
                         members.append(Member(info.filename, None, "archive-link", NOT_REGULAR))
                         continue
                     try:
-                        take(i, info.filename, lambda info=info: z.open(info))
+                        take(i, info.filename, lambda info=info: z.open(info), _zip_mtime(info))
                     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
                         members.append(
                             Member(info.filename, None, "damaged-member", f"the member cannot be read: {e}")
@@ -122,7 +136,7 @@ def extracted(path: str, kind: str) -> Iterator[list[Member]]:
                         members.append(Member(info.name, None, "archive-link", NOT_REGULAR))
                         continue
                     try:
-                        take(i, info.name, lambda info=info: t.extractfile(info))
+                        take(i, info.name, lambda info=info: t.extractfile(info), float(info.mtime))
                     except (tarfile.TarError, OSError, EOFError) as e:
                         members.append(
                             Member(info.name, None, "damaged-member", f"the member cannot be read: {e}")

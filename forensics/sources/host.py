@@ -258,8 +258,11 @@ def year_anchor(path: str | None) -> tuple[int | None, int, str | None]:
         # writes a file up to its mtime). It is evidence metadata, not this machine's clock, but a copy
         # that did not keep times has the copy's; raw.year_from says so, and --year overrides it.
         try:
-            mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+            stamp = os.stat(path).st_mtime
+            mtime = datetime.fromtimestamp(stamp, UTC)
         except (OSError, OverflowError, ValueError):
+            return None, 12, None
+        if stamp <= 0:  # no time kept (an archive member without one)
             return None, 12, None
         return mtime.year, mtime.month, "the file's modification time (approximate: give --year to be sure)"
     return None, 12, None
