@@ -84,6 +84,7 @@ _LA_COLUMNS = {"TimeGenerated", "OperationNameValue", "ActivityStatusValue"}
 
 class AzureActivitySource(Source):
     name = "azure_activity"
+    sigma_logsources = (("azure", "activitylogs"),)
     category = "audit"
     containers = ("jsonl", "json")
     record_keys = ("records",)

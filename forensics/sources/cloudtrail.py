@@ -160,8 +160,63 @@ FROM c
 """
 
 
+# -- the facts CloudTrail contributes to the credential inventory (forensics/derive/credentials.py)
+_AWS_TIME = "coalesce(fx_time({x}, true), timezone('UTC', try_strptime({x}, '%b %d, %Y, %I:%M:%S %p')))"
+
+_CREDENTIAL_LINKS = f"""
+SELECT raw->>'$.responseElements.credentials.accessKeyId' AS credential_id,
+       credential_id AS issued_by, actor AS issuer_principal,
+       coalesce(raw->>'$.responseElements.assumedRoleUser.arn', raw->>'$.responseElements.federatedUser.arn', actor) AS principal,
+       action AS how, time AS issued_at,
+       {_AWS_TIME.format(x="raw->>'$.responseElements.credentials.expiration'")} AS expires_at,
+       event_id
+FROM events
+WHERE source = {{source}} AND outcome = 'success'
+  AND action IN ('sts:AssumeRole', 'sts:AssumeRoleWithSAML', 'sts:AssumeRoleWithWebIdentity',
+                 'sts:GetSessionToken', 'sts:GetFederationToken')
+UNION ALL
+SELECT raw->>'$.responseElements.accessKey.accessKeyId', credential_id, actor,
+       'arn:aws:iam::' || coalesce(environment, '?') || ':user/' || (raw->>'$.responseElements.accessKey.userName'),
+       action, coalesce({_AWS_TIME.format(x="raw->>'$.responseElements.accessKey.createDate'")}, time), NULL, event_id
+FROM events WHERE source = {{source}} AND outcome = 'success' AND action = 'iam:CreateAccessKey'
+"""
+
+_REVOCATIONS = """
+SELECT raw->>'$.requestParameters.accessKeyId' AS credential_id, time, event_id,
+       action || CASE WHEN action = 'iam:UpdateAccessKey' THEN ' Inactive' ELSE '' END AS how
+FROM events
+WHERE source = {source} AND outcome = 'success'
+  AND (action = 'iam:DeleteAccessKey'
+       OR (action = 'iam:UpdateAccessKey' AND raw->>'$.requestParameters.status' = 'Inactive'))
+"""
+
+# AWSRevokeOlderSessions: every session of the role issued before the policy's aws:TokenIssueTime
+_ROLE_REVOCATIONS = r"""
+SELECT 'arn:aws:sts::' || coalesce(environment, '%') || ':assumed-role/' || (raw->>'$.requestParameters.roleName') || '/%'
+           AS principal_like,
+       '%' AS credential_like,
+       coalesce(fx_time(regexp_extract(raw->>'$.requestParameters.policyDocument',
+                                       '"aws:TokenIssueTime"\s*:\s*"([^"]+)"', 1), true), time) AS cutoff,
+       time, event_id,
+       'iam:PutRolePolicy AWSRevokeOlderSessions on ' || (raw->>'$.requestParameters.roleName') AS how
+FROM events
+WHERE source = {source} AND outcome = 'success' AND action = 'iam:PutRolePolicy'
+  AND raw->>'$.requestParameters.policyName' = 'AWSRevokeOlderSessions'
+"""
+
+# an id shaped like an AWS access key id is one, whichever source saw it
+_CREDENTIAL_KINDS = """
+SELECT DISTINCT credential_id,
+       CASE WHEN credential_id LIKE 'AKIA%' THEN 'aws_access_key' ELSE 'aws_temporary_key' END AS kind
+FROM (SELECT credential_id FROM events WHERE credential_id LIKE 'A_IA%'
+      UNION ALL SELECT credential_id FROM credential_links WHERE credential_id LIKE 'A_IA%')
+WHERE regexp_matches(credential_id, '^A[KS]IA[A-Z0-9]{12,}$')
+"""
+
+
 class CloudTrailSource(Source):
     name = "cloudtrail"
+    sigma_logsources = (("aws", "cloudtrail"),)
     category = "audit"
     containers = ("jsonl", "json", "csv")
     groupable = True  # a bucket is thousands of small Records files
@@ -225,6 +280,18 @@ class CloudTrailSource(Source):
         ).fetchall()  # (fetchall ends the result)
         flat_csv = keys and any(k in ("Event name", "Event Name", "Event ID") for k in keys[0][0])
         batch.insert_events(_CSV_EVENTS if flat_csv else _JSON_EVENTS)
+
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def revocations_sql(self) -> str:
+        return _REVOCATIONS
+
+    def principal_revocations_sql(self) -> str:
+        return _ROLE_REVOCATIONS
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
 
 
 def _is_digest(doc: dict) -> bool:

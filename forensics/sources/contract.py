@@ -3,16 +3,17 @@
 A source says how sure it is that a file is its own (``detect``, a ``Detection`` level), where its records
 sit inside a JSON document (``record_keys``, or ``record_path`` for anything else), and how its records
 become rows (``events_sql``, or ``load_batch`` with the ``Batch`` methods). It may also contribute the
-facts the derived tables union: credential links, revocations and deploys (``credential_links_sql``,
-``revocations_sql``, ``deploys_sql``). The engine owns everything else: hashing, splitting into records,
+facts the derived tables union: credential links, revocations, credential kinds, deploys and CI runs
+(the ``*_sql`` fact hooks below). The engine owns everything else: hashing, splitting into records,
 rejecting what is not a JSON object, batching, de-duplication, and the reconciliation
 ``records_read = records_loaded + records_rejected``.
 
 Adding a source is one new module in ``forensics.sources`` that defines ``SOURCES = [MySource()]``; the
-registry discovers it. A source's ``name`` becomes ``events.source``; it is held in a module constant
-(``NAME``) that other modules import instead of spelling it again, and it follows ``SOURCE_NAME``: lower
-case letters and digits, words joined by one ``_`` (``-`` in the three OpenTelemetry/Tempo names that
-cases already hold).
+registry discovers it. A source's ``name`` becomes ``events.source``. It is spelled once, in its class,
+and follows ``SOURCE_NAME``: lower case letters and digits, words joined by one ``_`` (``-`` in the three
+OpenTelemetry/Tempo names that cases already hold); the registry refuses any other. Other modules learn
+it from the source (``{source}`` in a fact hook, ``sigma_logsources``, the registry), never by spelling
+it: tests/test_loader_facts.py fails on a source name spelled outside ``forensics/sources``.
 """
 
 from __future__ import annotations
@@ -199,6 +200,8 @@ class Source:
     #: the source's SQL uses ``record_no`` only as a key, writes only through ``insert_events`` (or gives
     #: the evidence of a row as ``batch.evidence_sql``), and has no ``finish``.
     groupable: bool = False
+    #: The Sigma logsources (product, service) whose rules read this source's records (``forensics sigma``).
+    sigma_logsources: tuple[tuple[str, str], ...] = ()
 
     def detect(self, probe: Probe) -> Detection:
         """How sure this source is that the probed file is its own. An exception here is recorded in the
@@ -229,19 +232,42 @@ class Source:
     def finish(self, case_con: duckdb.DuckDBPyConnection, evidence_sha256: str) -> None:
         """Called once per file after all batches, inside the file's transaction."""
 
-    # -- the facts a source contributes to the derived tables (SELECTs over ``events``) ------------
+    # -- the facts a source contributes to the derived tables (forensics/derive/facts.py unions them) --
+    # Each is a SELECT over the case (``events`` and the tables derived before: ``credential_links`` for
+    # kinds), or None; ``{source}`` in it is this source's name as a SQL literal. ``derive/`` never
+    # names a source: what a source does not say here, the derived tables do not know.
     def credential_links_sql(self) -> str | None:
         """Events that minted a credential, one row each: ``credential_id, issued_by, issuer_principal,
-        principal, how, issued_at, expires_at, event_id`` (see ``credential_links``); ``{source}`` is
-        this source's name as a SQL literal."""
+        principal, how, issued_at, expires_at, event_id`` (see ``credential_links``)."""
         return None
 
     def revocations_sql(self) -> str | None:
-        """Events that revoked one credential: ``credential_id, time, event_id, how``."""
+        """Events that revoked one credential: ``credential_id, time, event_id, how``. An event whose
+        own ``credential_id`` is the one it revokes is not counted as a use of it."""
+        return None
+
+    def principal_revocations_sql(self) -> str | None:
+        """Events that revoked every credential of a principal at once: ``principal_like`` (a LIKE
+        pattern on the credential's principal), ``credential_like`` (a LIKE pattern on its id, ``%`` for
+        any), ``cutoff`` (only credentials issued, else first seen, before it; NULL: all), ``time,
+        event_id, how``."""
+        return None
+
+    def credential_kinds_sql(self) -> str | None:
+        """What credentials are: ``credential_id, kind`` (``aws_access_key``, ``github_pat``, ...). The
+        credential's own source's answer wins; an id no source names is ``other``."""
         return None
 
     def deploys_sql(self) -> str | None:
-        """Deploy facts: rows for the ``deploys`` table (see ``forensics/derive/provenance.py``)."""
+        """Deploy facts, one row per deploy: ``event_id, time, time_raw, service, environment, instance,
+        version, artifact_digest, image, actor, via, action, status, status_detail, source,
+        evidence_sha256, evidence_record, inferred`` (``inferred``: seen as a side effect, e.g. a
+        cluster changing an image; dropped when a recorded deploy has the same digest within 5
+        minutes). ``getvariable('fx_ci_actors')`` is the stored policy's CI actors (NULL: none)."""
+        return None
+
+    def ci_runs_sql(self) -> str | None:
+        """CI runs and jobs: rows with the ``ci_runs`` table's columns (docs/schema.md)."""
         return None
 
 

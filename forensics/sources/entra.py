@@ -134,6 +134,7 @@ class _Entra(Source):
 
 class EntraSigninSource(_Entra):
     name = "entra_signin"
+    sigma_logsources = (("azure", "signinlogs"),)
 
     def _is_mine(self, o: dict) -> bool:
         g = _graph(o)
@@ -152,6 +153,7 @@ class EntraSigninSource(_Entra):
 
 class EntraAuditSource(_Entra):
     name = "entra_audit"
+    sigma_logsources = (("azure", "auditlogs"),)
 
     def _is_mine(self, o: dict) -> bool:
         g = _graph(o)

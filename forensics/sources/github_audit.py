@@ -164,8 +164,32 @@ def webhook_event(o: dict) -> str | None:
     return event if act in _WEBHOOK_ACTIONS[event] else None
 
 
+# -- the facts the GitHub audit log contributes to the credential inventory (forensics/derive/credentials.py)
+# (the event of a token's revocation carries the revoked token as its own credential: no use of it)
+_REVOCATIONS = r"""
+SELECT credential_id, time, event_id, action AS how
+FROM events
+WHERE source = {source} AND credential_id IS NOT NULL
+  AND regexp_matches(action, '^(personal_access_token|oauth_access|oauth_authorization|programmatic_access|integration_installation)\.(access_revoked|destroy|revoke|revoked|delete|deleted|suspend)$')
+"""
+
+_CREDENTIAL_KINDS = r"""
+SELECT credential_id,
+       CASE WHEN gh_type ILIKE '%personal access token%' OR credential_id LIKE 'ghp\_%' ESCAPE '\'
+                 OR credential_id LIKE 'github\_pat\_%' ESCAPE '\' THEN 'github_pat'
+            WHEN gh_type ILIKE 'OAuth%' OR credential_id LIKE 'gho\_%' ESCAPE '\' THEN 'github_oauth'
+            WHEN gh_type ILIKE '%user-to-server%' OR credential_id LIKE 'ghu\_%' ESCAPE '\' THEN 'github_app'
+            WHEN gh_type ILIKE '%server-to-server%' OR credential_id LIKE 'ghs\_%' ESCAPE '\' THEN 'github_installation'
+       END AS kind
+FROM (SELECT credential_id, mode(raw->>'programmatic_access_type') AS gh_type
+      FROM events WHERE source = {source} AND credential_id IS NOT NULL AND credential_id <> ''
+      GROUP BY credential_id)
+"""
+
+
 class GitHubAuditSource(Source):
     name = "github_audit"
+    sigma_logsources = (("github", "audit"),)
     category = "audit"
     containers = ("jsonl", "json", "csv")
     groupable = True
@@ -193,6 +217,12 @@ class GitHubAuditSource(Source):
 
     def events_sql(self) -> str:
         return _AUDIT_EVENTS
+
+    def revocations_sql(self) -> str:
+        return _REVOCATIONS
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
 
 
 class GitHubAdminWebhookSource(Source):

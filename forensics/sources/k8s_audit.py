@@ -139,8 +139,72 @@ SELECT record_no, {_COMMON}, cluster AS environment FROM f
 )
 
 
-class K8sAuditSource(Source):
+# -- the facts Kubernetes audit contributes to the credential inventory (forensics/derive/credentials.py)
+_CREDENTIAL_LINKS = """
+SELECT raw->>'$.annotations."authentication.kubernetes.io/issued-credential-id"' AS credential_id,
+       credential_id AS issued_by, actor AS issuer_principal,
+       'system:serviceaccount:' || (raw->>'$.objectRef.namespace') || ':' || (raw->>'$.objectRef.name') AS principal,
+       'k8s:TokenRequest' AS how, time AS issued_at,
+       fx_time(raw->>'$.responseObject.status.expirationTimestamp', false) AS expires_at, event_id
+FROM events WHERE source = {source} AND outcome = 'success' AND action = 'create serviceaccounts/token'
+"""
+
+# deleting a service account revokes every token it was issued (Kubernetes names hold no LIKE wildcards)
+_SA_DELETIONS = """
+SELECT 'system:serviceaccount:' || (raw->>'$.objectRef.namespace') || ':' || (raw->>'$.objectRef.name') AS principal_like,
+       'JTI=%' AS credential_like, CAST(NULL AS TIMESTAMPTZ) AS cutoff,
+       time, event_id, 'k8s:delete serviceaccount' AS how
+FROM events WHERE source = {source} AND outcome = 'success' AND action = 'delete serviceaccounts'
+"""
+
+_CREDENTIAL_KINDS = """
+SELECT DISTINCT credential_id,
+       CASE WHEN credential_id LIKE 'JTI=%' THEN 'k8s_service_account_token' ELSE 'k8s_client_certificate' END AS kind
+FROM (SELECT credential_id FROM events WHERE source = {source}
+      UNION ALL SELECT l.credential_id FROM credential_links l JOIN events e USING (event_id) WHERE e.source = {source})
+WHERE credential_id LIKE 'JTI=%' OR credential_id LIKE 'X509SHA256=%'
+"""
+
+# a successful change of a workload's image to a digest: a deploy the cluster saw (``inferred``: one
+# that a deploy log also records, same digest within 5 minutes, is that log's). ``via`` is pipeline
+# when the actor is one of the stored policy's ``ci_actors`` (or, with no policy, a service account).
+_DEPLOYS = r"""
+SELECT event_id, time, time_raw, split_part(target, '/', 3) AS service, split_part(target, '/', 1) AS environment,
+       coalesce(environment, 'k8s') || ':' || split_part(target, '/', 1) AS instance,
+       nullif(regexp_extract(CAST(raw->'requestObject' AS VARCHAR), ':([0-9][0-9A-Za-z._-]*)@sha256', 1), '') AS version,
+       lower(artifact_digest) AS artifact_digest,
+       nullif(regexp_extract(CAST(raw->'requestObject' AS VARCHAR), '"image"\s*:\s*"([^"]+)"', 1), '') AS image,
+       actor,
+       CASE WHEN getvariable('fx_ci_actors') IS NOT NULL
+                 THEN CASE WHEN list_contains(getvariable('fx_ci_actors'), actor) THEN 'pipeline' ELSE 'manual' END
+            WHEN actor_type LIKE 'service_account%' THEN 'pipeline' ELSE 'manual' END AS via,
+       'deploy' AS action, outcome AS status, outcome_reason AS status_detail, source, evidence_sha256, evidence_record,
+       true AS inferred
+FROM events
+WHERE source = {source} AND artifact_digest IS NOT NULL AND outcome = 'success'
+  AND regexp_matches(action, '^(create|update|patch) (deployments|statefulsets|daemonsets|replicasets|pods)$')
+"""
+
+
+class _AuditFacts(Source):
+    """The facts both Kubernetes audit shapes contribute."""
+
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def principal_revocations_sql(self) -> str:
+        return _SA_DELETIONS
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
+
+    def deploys_sql(self) -> str:
+        return _DEPLOYS
+
+
+class K8sAuditSource(_AuditFacts):
     name = "k8s_audit"
+    sigma_logsources = (("kubernetes", "audit"),)
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True
@@ -188,10 +252,11 @@ class K8sAuditSource(Source):
         )
 
 
-class K8sAuditCsvSource(Source):
+class K8sAuditCsvSource(_AuditFacts):
     """Kubernetes audit flattened to headerless CSV by Logstash (15 fields; see the module docstring)."""
 
     name = "k8s_audit_csv"
+    sigma_logsources = (("kubernetes", "audit"),)
     category = "audit"
     containers = ("csv",)
     reads_text_lines = True

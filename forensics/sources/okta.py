@@ -60,6 +60,7 @@ _KEYS = {"eventType", "published", "actor", "outcome", "uuid"}
 
 class OktaSource(Source):
     name = "okta"
+    sigma_logsources = (("okta", "okta"),)
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True

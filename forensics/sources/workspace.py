@@ -74,6 +74,7 @@ def _is_activity(o: dict) -> bool:
 
 class WorkspaceSource(Source):
     name = "google_workspace"
+    sigma_logsources = (("gcp", "google_workspace.admin"), ("gcp", "google_workspace.login"))
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True
