@@ -21,11 +21,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from forensics.display import clean, redact
 from forensics.errors import ForensicsError
+
+if TYPE_CHECKING:
+    from forensics.case import Case
+
 
 DEFAULT_COST_MODEL = Path(__file__).with_name("cardinality_default_costs.toml")
 #: DuckDB's approx_count_distinct is a HyperLogLog sketch; its relative error is a few percent
@@ -285,29 +290,29 @@ def mask_frame(
 # analyses (thin wrappers over queries/cardinality/*.sql)
 
 
-def attribute_keys(case, signal: str | None = None, top_n: int | None = None) -> pl.DataFrame:
+def attribute_keys(case: Case, signal: str | None = None, top_n: int | None = None) -> pl.DataFrame:
     """Per signal and key: exact and approximate distinct values, measured error, shares, bytes."""
     return case.query("cardinality/attribute_keys", signal=signal, top_n=top_n)
 
 
-def metric_series(case, top_n: int | None = None) -> pl.DataFrame:
+def metric_series(case: Case, top_n: int | None = None) -> pl.DataFrame:
     return case.query("cardinality/metric_series", top_n=top_n)
 
 
-def metric_labels(case, metric: str | None = None, top_n: int | None = None) -> pl.DataFrame:
+def metric_labels(case: Case, metric: str | None = None, top_n: int | None = None) -> pl.DataFrame:
     return case.query("cardinality/metric_labels", metric=metric, top_n=top_n)
 
 
-def metric_growth(case, window: str | int = "5m", metric: str | None = None) -> pl.DataFrame:
+def metric_growth(case: Case, window: str | int = "5m", metric: str | None = None) -> pl.DataFrame:
     return case.query("cardinality/metric_growth", window_seconds=window_seconds(window), metric=metric)
 
 
-def top_offenders(case, top_n: int | None = None) -> pl.DataFrame:
+def top_offenders(case: Case, top_n: int | None = None) -> pl.DataFrame:
     return mask_frame(case.query("cardinality/top_offenders", top_n=top_n), value_columns=())
 
 
 def new_values(
-    case,
+    case: Case,
     window: str | int = "5m",
     signal: str | None = None,
     key: str | None = None,
@@ -322,7 +327,7 @@ def new_values(
 
 
 def explosions(
-    case, window: str | int = "5m", threshold: float = 5.0, min_new: int = 10, signal: str | None = None
+    case: Case, window: str | int = "5m", threshold: float = 5.0, min_new: int = 10, signal: str | None = None
 ) -> pl.DataFrame:
     """Change points: per key, the first window whose new distinct values exceed ``threshold`` x the
     average of earlier windows (and ``min_new``), with the time the explosion started."""
@@ -336,7 +341,7 @@ def explosions(
 
 
 def unbounded_keys(
-    case, min_share: float = 0.5, min_distinct: int = 10, signal: str | None = None
+    case: Case, min_share: float = 0.5, min_distinct: int = 10, signal: str | None = None
 ) -> pl.DataFrame:
     return case.query(
         "cardinality/unbounded_keys",
@@ -346,12 +351,14 @@ def unbounded_keys(
     )
 
 
-def top_values(case, per_key: int = 5, signal: str | None = None, key: str | None = None) -> pl.DataFrame:
+def top_values(
+    case: Case, per_key: int = 5, signal: str | None = None, key: str | None = None
+) -> pl.DataFrame:
     """The most frequent values per key, masked for display."""
     return mask_frame(case.query("cardinality/top_values", per_key=per_key, signal=signal, key=key))
 
 
-def cost_totals(case, model: CostModel) -> pl.DataFrame:
+def cost_totals(case: Case, model: CostModel) -> pl.DataFrame:
     return case.query(
         "cardinality/cost_totals",
         per_gb=model.per_gb_ingested,
@@ -362,7 +369,7 @@ def cost_totals(case, model: CostModel) -> pl.DataFrame:
     )
 
 
-def cost_attributes(case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
+def cost_attributes(case: Case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
     return case.query(
         "cardinality/cost_attributes",
         per_gb=model.per_gb_ingested,
@@ -375,7 +382,7 @@ def cost_attributes(case, model: CostModel, top_n: int | None = None) -> pl.Data
     )
 
 
-def cost_metrics(case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
+def cost_metrics(case: Case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
     return case.query(
         "cardinality/cost_metrics",
         per_1k_series=model.per_1000_active_series_month,
@@ -386,7 +393,7 @@ def cost_metrics(case, model: CostModel, top_n: int | None = None) -> pl.DataFra
     )
 
 
-def month_factors(case) -> dict[str, float]:
+def month_factors(case: Case) -> dict[str, float]:
     """Per signal, 30 days divided by the period the case observed (first to last record time),
     to project observed volume to a month. A signal observed over less than a minute, or without
     times, is not projected (factor 1)."""
@@ -394,7 +401,7 @@ def month_factors(case) -> dict[str, float]:
     return {s: (30 * 86400 / sec if sec and sec >= 60 else 1.0) for s, sec in df.iter_rows()}
 
 
-def cost_offenders(case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
+def cost_offenders(case: Case, model: CostModel, top_n: int | None = None) -> pl.DataFrame:
     """Attributes and metric labels in one list, by what they cost per month: bytes for log and
     span attributes (observed volume projected to 30 days, see ``month_factors``), series for metric
     labels; with the saving if dropped, hashed or bucketed."""
@@ -463,7 +470,7 @@ class CardinalityResult:
 
 
 def analyse(
-    case,
+    case: Case,
     model: CostModel | None = None,
     window: str | int = "5m",
     top_n: int | None = 25,

@@ -22,6 +22,8 @@ resolved finding says so. All times are RFC 3339 with a zone.
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source, most
 
 _REMOTE = """coalesce(
@@ -86,7 +88,7 @@ FROM b
 """
 
 
-def _findings(probe: Probe) -> list[dict]:
+def _findings(probe: Probe) -> list[dict[str, Any]]:
     doc = probe.document
     if isinstance(doc, dict) and probe.wrapper is None:  # ``Findings`` is unwrapped by record_keys
         detail = doc.get("detail")
@@ -110,7 +112,7 @@ class _Findings(Source):
     containers = ("jsonl", "json")
     record_keys = ("Findings",)
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         raise NotImplementedError
 
     def detect(self, probe: Probe) -> Detection:
@@ -124,7 +126,7 @@ class _Findings(Source):
 class GuardDutySource(_Findings):
     name = "guardduty"
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         return {"Type", "Severity", "Service", "Resource"} <= o.keys() and (
             str(o.get("Arn", "")).startswith("arn:aws:guardduty")
             or o["Service"].get("ServiceName") == "guardduty"
@@ -137,7 +139,7 @@ class GuardDutySource(_Findings):
 class SecurityHubSource(_Findings):
     name = "securityhub"
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         return {"SchemaVersion", "GeneratorId", "ProductArn", "AwsAccountId"} <= o.keys()
 
     def events_sql(self) -> str:

@@ -21,6 +21,7 @@ to ``cloudtrail_digests``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from forensics.db import scalar
 from forensics.sources.contract import Batch, Detection, Probe, Source
@@ -294,11 +295,11 @@ class CloudTrailSource(Source):
         return _CREDENTIAL_KINDS
 
 
-def _is_digest(doc: dict) -> bool:
+def _is_digest(doc: dict[str, Any]) -> bool:
     return "digestStartTime" in doc and isinstance(doc.get("logFiles"), list)
 
 
-def _looks_like_event(o: dict) -> bool:
+def _looks_like_event(o: dict[str, Any]) -> bool:
     detail = o.get("detail")
     if isinstance(detail, dict) and "CloudTrail" in str(o.get("detail-type", "")):
         return True

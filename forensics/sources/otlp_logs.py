@@ -37,7 +37,7 @@ class OtlpLogsSource(Source):
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
-        sha = batch.evidence_sha256
+        sha = batch.file_sha256
         flat = temp_name("otlplogs")
         con.execute(
             f"""CREATE TEMP TABLE {flat} AS

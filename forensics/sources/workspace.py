@@ -19,6 +19,8 @@ names with ``fail``, ``denied``, ``block`` or ``suspicious`` are failures (``log
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source, most
 
 _EVENTS = """
@@ -62,7 +64,7 @@ FROM p
 """
 
 
-def _is_activity(o: dict) -> bool:
+def _is_activity(o: dict[str, Any]) -> bool:
     ident = o.get("id")
     return (
         isinstance(ident, dict)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import duckdb
 
 from forensics.verified import DuplicateKey, column_differences, statement_columns
 from forensics.verified import loads as strict_loads
@@ -20,8 +23,11 @@ from forensics.verify.model import (
 from forensics.verify.signing import _record_certificate, certificate_identity
 from forensics.verify.verifier import KitVerifier
 
+if TYPE_CHECKING:
+    from forensics.case import Case
 
-def _con(case_or_con):
+
+def _con(case_or_con: Case | duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return getattr(case_or_con, "con", case_or_con)
 
 
@@ -35,7 +41,9 @@ def _name_hint(path: str | None) -> str | None:
     return name
 
 
-def verify_case(case, policy: dict | Policy | None, store: bool = True) -> int:
+def verify_case(
+    case: Case | duckdb.DuckDBPyConnection, policy: dict | Policy | None, store: bool = True
+) -> int:
     """Verify every attestation of the case against ``policy`` and write verdicts, reasons, trust
     root and signer identity into ``attestations``. The policy is kept in ``case_meta`` (unless
     ``store`` is false) so later ingests are verified the same way. Returns attestations checked."""
@@ -49,19 +57,19 @@ def verify_case(case, policy: dict | Policy | None, store: bool = True) -> int:
     return _verify_rows(con, pol, only_unchecked=False)
 
 
-def stored_policy(case) -> dict | None:
+def stored_policy(case: Case | duckdb.DuckDBPyConnection) -> dict | None:
     row = _con(case).execute("SELECT value FROM case_meta WHERE key = ?", [POLICY_META_KEY]).fetchall()
     return json.loads(row[0][0]) if row else None
 
 
-def refresh(con) -> None:
+def refresh(con: duckdb.DuckDBPyConnection) -> None:
     """After an ingest: verify new attestations with the stored policy, or, with none, record the
     signer identity only (the verdict stays indeterminate, "not checked yet")."""
     pol = stored_policy(con)
     _verify_rows(con, Policy.from_dict(pol) if pol is not None else None, only_unchecked=True)
 
 
-def _with_artifact_files(con, pol: Policy) -> Policy:
+def _with_artifact_files(con: duckdb.DuckDBPyConnection, pol: Policy) -> Policy:
     """The policy's known artifacts plus the artifact files hashed at ingest (``artifact_files``):
     a subject whose name is such a file must carry its sha256. The policy's own entries win."""
     files = con.execute("SELECT name, sha256 FROM artifact_files ORDER BY path").fetchall()
@@ -90,7 +98,7 @@ def _shown_from_verified(v: Verdict, shown: dict) -> Verdict:
     )
 
 
-def _verify_rows(con, pol: Policy | None, only_unchecked: bool) -> int:
+def _verify_rows(con: duckdb.DuckDBPyConnection, pol: Policy | None, only_unchecked: bool) -> int:
     rows = con.execute(
         """SELECT a.attestation_id, any_value(a.content), CAST(any_value(a.envelope) AS VARCHAR), any_value(e.path),
                   list({'n': a.subject_name, 'a': a.digest_algorithm, 'v': a.digest_value})
