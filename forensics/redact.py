@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 
+import duckdb
 import polars as pl
 
 # (kind, pattern): group 1 is the secret. Order matters: the first pattern to claim a span wins.
@@ -118,10 +119,23 @@ def _is_text(dtype: pl.DataType) -> bool:
     return dtype == pl.String or (isinstance(dtype, pl.List) and dtype.inner == pl.String)
 
 
+def _nested_text(dtype: pl.DataType) -> bool:
+    return (
+        isinstance(dtype, pl.List | pl.Array | pl.Struct) and not _is_text(dtype) and "String" in str(dtype)
+    )
+
+
 def redact_frame(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` with every string and list-of-string column redacted (``redact_text``); column names too."""
+    """``df`` with every string and list-of-string column redacted (``redact_text``); column names too.
+    Other nested columns holding strings (lists of structs such as a finding's entities) are redacted
+    value by value (``redact_value``) when any value may hold a secret."""
     cols = [c for c, t in df.schema.items() if _is_text(t)]
-    exprs = []
+    exprs: list[pl.Expr | pl.Series] = []
+    for c, t in df.schema.items():
+        if _nested_text(t):
+            values = df[c].to_list()
+            if any(v is not None and _HINT.search(json.dumps(v, default=str)) for v in values):
+                exprs.append(pl.Series(c, [redact_value(v) for v in values], dtype=t))
     for c in cols:
         s = df[c]
         if isinstance(s.dtype, pl.List):
@@ -191,6 +205,6 @@ def macro_sql(persistent: bool = False) -> str:
     )
 
 
-def install_sql(con, persistent: bool = False) -> None:
+def install_sql(con: duckdb.DuckDBPyConnection, persistent: bool = False) -> None:
     """Install ``fx_redact`` on a DuckDB connection (``persistent``: in the database's catalog)."""
     con.execute(macro_sql(persistent))

@@ -5,6 +5,9 @@
   (``responseElements.accessKey``), a Kubernetes TokenRequest (the
   ``authentication.kubernetes.io/issued-credential-id`` annotation and
   ``responseObject.status.expirationTimestamp``), and GCP CreateServiceAccountKey.
+Every id is stored as ``events.credential_id`` holds it: a token used as its own id (a GitHub token,
+a JWT) as its fingerprint (``fx_redact``), so facts read from ``raw`` match the events that used it.
+
 * ``credentials``: one row per credential seen in use (``events.credential_id``), minted or revoked.
   ``revoked_at`` is the earliest successful revocation: iam:DeleteAccessKey, iam:UpdateAccessKey to
   Inactive, iam:PutRolePolicy ``AWSRevokeOlderSessions`` (revokes every session of that role issued
@@ -25,13 +28,15 @@ READS = ("events",)
 
 LINKS = """
 CREATE OR REPLACE TEMP TABLE _fx_links AS
-SELECT * FROM ({links}) WHERE credential_id IS NOT NULL AND credential_id <> ''
+SELECT * REPLACE (fx_redact(credential_id) AS credential_id, fx_redact(issued_by) AS issued_by,
+                  fx_redact(issuer_principal) AS issuer_principal, fx_redact(principal) AS principal)
+FROM ({links}) WHERE credential_id IS NOT NULL AND credential_id <> ''
 """
 
 REBUILD = """
 INSERT INTO credentials BY NAME
 WITH revocations AS (  -- direct revocations of one credential
-    SELECT credential_id, time, event_id, how FROM ({revocations})
+    SELECT fx_redact(credential_id) AS credential_id, time, event_id, how FROM ({revocations})
 ),
 principal_revocations AS (  -- every credential of a principal (issued before a cutoff) revoked at once
     SELECT * FROM ({principal_revocations})
@@ -54,7 +59,7 @@ usage AS (
     FROM uses GROUP BY credential_id
 ),
 kinds AS (  -- what the sources know a credential to be ('other' when none says)
-    SELECT credential_id, fact_source, min(kind) AS kind FROM ({kinds})
+    SELECT fx_redact(credential_id) AS credential_id, fact_source, min(kind) AS kind FROM ({kinds})
     WHERE credential_id IS NOT NULL AND kind IS NOT NULL GROUP BY ALL
 ),
 actions AS (

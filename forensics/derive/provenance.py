@@ -21,7 +21,10 @@ READS = ("events", "attestations")
 _DEPLOYS = """
 CREATE OR REPLACE TEMP TABLE _fx_deploys AS
 WITH facts AS ({deploys})
-SELECT * EXCLUDE (inferred, fact_source) FROM facts f
+SELECT * EXCLUDE (inferred, fact_source)
+          REPLACE (fx_redact(actor) AS actor, fx_redact(image) AS image, fx_redact(instance) AS instance,
+                   fx_redact(version) AS version, fx_redact(status_detail) AS status_detail)
+FROM facts f
 WHERE NOT f.inferred OR NOT EXISTS (
     SELECT 1 FROM facts r WHERE NOT r.inferred AND r.artifact_digest = f.artifact_digest
       AND abs(epoch(r.time) - epoch(f.time)) <= 300)
@@ -41,6 +44,8 @@ def derive(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM ci_runs").fetchall()
     if facts.answers("ci_runs_sql"):
         con.execute(
-            f"INSERT INTO ci_runs BY NAME SELECT * EXCLUDE (fact_source) FROM ({facts.union('ci_runs_sql')})"
+            "INSERT INTO ci_runs BY NAME SELECT * EXCLUDE (fact_source) REPLACE (fx_redact(job_name) AS job_name,"
+            " fx_redact(workflow_name) AS workflow_name, fx_redact(actor) AS actor, fx_redact(runner_name) AS runner_name)"
+            f" FROM ({facts.union('ci_runs_sql')})"
         ).fetchall()
     verify.refresh(con)

@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from forensics.errors import ForensicsError
@@ -56,7 +57,7 @@ SELECT 'actor', id, 'actor', alias, true, reason, 'alias_file', declared_in FROM
 """
 
 
-def derive_links(con) -> None:
+def derive_links(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild ``entity_links`` from credentials, credential_links, secret_exposures and aliases."""
     con.execute("BEGIN TRANSACTION")
     try:
@@ -68,7 +69,7 @@ def derive_links(con) -> None:
         raise
 
 
-def load_aliases(con, path: str | Path) -> int:
+def load_aliases(con: duckdb.DuckDBPyConnection, path: str | Path) -> int:
     """Declare aliases from a TOML file: ``[[alias]] ids = ["deploy-bot", "arn:aws:iam::1:user/deploy-bot"]``
     and ``reason = "..."``; every id in one entry is linked to the first. Replaces this file's earlier rows."""
     try:
@@ -146,19 +147,19 @@ class Match:
         return self.identities["id"].to_list()
 
 
-def _frame(con, sql: str, params: dict) -> pl.DataFrame:
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFrame:
     con.complete()
     return con.sql(sql, params=params).pl()
 
 
-def nearest(con, name: str, n: int = 5) -> list[str]:
+def nearest(con: duckdb.DuckDBPyConnection, name: str, n: int = 5) -> list[str]:
     names = [r[0] for r in con.execute(_NAMES).fetchall()]
     short = {x.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: x for x in names}
     close = difflib.get_close_matches(name, list(short), n=n, cutoff=0.5)
     return [short[c] for c in close] or difflib.get_close_matches(name, names, n=n, cutoff=0.3)
 
 
-def resolve(con, names: list[str] | tuple[str, ...]) -> Match:
+def resolve(con: duckdb.DuckDBPyConnection, names: list[str] | tuple[str, ...]) -> Match:
     """Resolve names (ids, ARN suffixes, role or user names) to identities and their linked
     identities. Raises UnknownEntity, with the nearest names, when one matches nothing."""
     frames = []
@@ -174,7 +175,7 @@ def resolve(con, names: list[str] | tuple[str, ...]) -> Match:
     return Match(", ".join(names), matched, idents)
 
 
-def entity_links_of(con, ids: list[str]) -> pl.DataFrame:
+def entity_links_of(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:
     """Every link touching ``ids`` (same principal or not), with its reason and evidence."""
     return _frame(
         con,

@@ -18,6 +18,8 @@ given an invented time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source
 
 _AUDIT_KEYS = {
@@ -139,7 +141,7 @@ _REPOSITORY_EVENT_KEYS = {
 }
 
 
-def webhook_event(o: dict) -> str | None:
+def webhook_event(o: dict[str, Any]) -> str | None:
     """The admin webhook event a payload belongs to, judged by its keys, or None."""
     act = o.get("action")
     if not isinstance(act, str) or not isinstance(o.get("sender"), dict):
@@ -173,15 +175,17 @@ WHERE source = {source} AND credential_id IS NOT NULL
   AND regexp_matches(action, '^(personal_access_token|oauth_access|oauth_authorization|programmatic_access|integration_installation)\.(access_revoked|destroy|revoke|revoked|delete|deleted|suspend)$')
 """
 
+# (a token used as its own id is stored as its fingerprint: its prefix is read from the raw record)
 _CREDENTIAL_KINDS = r"""
 SELECT credential_id,
-       CASE WHEN gh_type ILIKE '%personal access token%' OR credential_id LIKE 'ghp\_%' ESCAPE '\'
-                 OR credential_id LIKE 'github\_pat\_%' ESCAPE '\' THEN 'github_pat'
-            WHEN gh_type ILIKE 'OAuth%' OR credential_id LIKE 'gho\_%' ESCAPE '\' THEN 'github_oauth'
-            WHEN gh_type ILIKE '%user-to-server%' OR credential_id LIKE 'ghu\_%' ESCAPE '\' THEN 'github_app'
-            WHEN gh_type ILIKE '%server-to-server%' OR credential_id LIKE 'ghs\_%' ESCAPE '\' THEN 'github_installation'
+       CASE WHEN gh_type ILIKE '%personal access token%' OR tok LIKE 'ghp\_%' ESCAPE '\'
+                 OR tok LIKE 'github\_pat\_%' ESCAPE '\' THEN 'github_pat'
+            WHEN gh_type ILIKE 'OAuth%' OR tok LIKE 'gho\_%' ESCAPE '\' THEN 'github_oauth'
+            WHEN gh_type ILIKE '%user-to-server%' OR tok LIKE 'ghu\_%' ESCAPE '\' THEN 'github_app'
+            WHEN gh_type ILIKE '%server-to-server%' OR tok LIKE 'ghs\_%' ESCAPE '\' THEN 'github_installation'
        END AS kind
-FROM (SELECT credential_id, mode(raw->>'programmatic_access_type') AS gh_type
+FROM (SELECT credential_id, mode(raw->>'programmatic_access_type') AS gh_type,
+             min(coalesce(nullif(raw->>'hashed_token', ''), nullif(raw->>'token_id', ''))) AS tok
       FROM events WHERE source = {source} AND credential_id IS NOT NULL AND credential_id <> ''
       GROUP BY credential_id)
 """
