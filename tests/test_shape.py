@@ -1,0 +1,51 @@
+"""The kit's shape (issue 14, parts 2 and 5): no module over about 400 lines, no class over about 300,
+and no loader importing the engine."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import forensics
+
+PKG = Path(forensics.__file__).parent
+MODULE_LINES = 420  # "about 400"
+CLASS_LINES = 320  # "about 300"
+#: modules being rewritten on another branch this session, with the reason they are not split here
+PENDING = {"checklist.py": "the checklist branch rewrites its content this session"}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PKG.rglob("*.py") if "sample" not in p.relative_to(PKG).parts)
+
+
+def test_no_module_is_over_about_400_lines():
+    long = {
+        str(p.relative_to(PKG)): n
+        for p in _modules()
+        if (n := len(p.read_text().splitlines())) > MODULE_LINES and str(p.relative_to(PKG)) not in PENDING
+    }
+    assert long == {}
+
+
+def test_no_class_is_over_about_300_lines():
+    long = {}
+    for p in _modules():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ClassDef) and (n := node.end_lineno - node.lineno + 1) > CLASS_LINES:
+                long[f"{p.relative_to(PKG)}:{node.name}"] = n
+    assert long == {}
+
+
+def test_no_loader_imports_the_engine():
+    offenders = []
+    for p in sorted((PKG / "sources").glob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n == "forensics.ingest" or n.startswith("forensics.ingest.") for n in names):
+                offenders.append(p.name)
+    assert offenders == []
