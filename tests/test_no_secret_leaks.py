@@ -345,3 +345,14 @@ def test_findings_sigma_pivots_and_entity_views_show_no_secret_in_full(planted, 
         eid = event_id["event_id"][0]
         _assert_clean(case.raw_event(eid), "Case.raw_event (redacted by default)")
         assert PAT in case.raw_event(eid, redact=False)  # the explicit raw view keeps the evidence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", ["incident_reconstruction", "provenance_audit", "cardinality_costs"])
+def test_every_other_report_shows_no_secret_in_full(planted, tmp_path, notebook):
+    from forensics.report import run_report
+
+    _, case_path = planted
+    res = run_report(notebook, case_path, {}, tmp_path / "reports")
+    for path in (res.notebook, res.html):
+        _assert_clean(Path(path).read_text(), str(path))
