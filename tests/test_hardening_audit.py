@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 
 import pytest
 
@@ -219,3 +220,43 @@ def test_timeline_csv_neutralises_formula_cells(tmp_path, capsys):
     actors = [r["actor"] for r in rows]
     assert len(actors) == len(hostile)
     assert all(a.startswith("'") for a in actors), actors
+
+
+def _rule_verdict(bundle: dict, tmp_path, rules_of) -> tuple[str, str]:
+    (tmp_path / "ev").mkdir(exist_ok=True)
+    (tmp_path / "ev" / BUNDLE).write_text(json.dumps(bundle))
+    with forensics.open_case(tmp_path / "c.duckdb") as c:
+        c.ingest([tmp_path / "ev"])
+        repo, san = c.sql(
+            "SELECT cert_repository, signer_san FROM attestations WHERE signer_san IS NOT NULL"
+        ).row(0)
+        verify.verify_case(c, {"issuer": GITHUB, "repositories": {repo: rules_of(repo, san)}})
+        return c.sql("SELECT any_value(verdict), any_value(verdict_reason) FROM attestations").row(0)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"issuer": "https://accounts.google.com"},
+        {"identity": "https://github.com/other/repo/.github/workflows/x.yml@refs/heads/main"},
+        {"identity_prefix": "https://github.com/other/"},
+        {"identity_regex": "^https://github\\.com/other/.*$"},
+        {"ref": "refs/heads/not-the-ref"},
+        {"workflow": ".github/workflows/not-the-workflow.yml"},
+        {"builder_id": "https://example.com/not-the-builder"},
+    ],
+)
+def test_each_rule_the_certificate_does_not_meet_fails(bundle, tmp_path, rule):
+    verdict, reason = _rule_verdict(bundle, tmp_path, lambda repo, san: rule)
+    assert verdict == "failed", (rule, reason)
+
+
+def test_an_identity_prefix_and_regex_the_certificate_meets_verify(bundle, tmp_path):
+    def rules(repo: str, san: str) -> dict:
+        prefix = (
+            "/".join(san.split("/")[:5]) + "/"
+        )  # https://github.com/<owner>/<repo>/ of the signing workflow
+        return {"identity_prefix": prefix, "identity_regex": "^" + re.escape(prefix) + ".*$"}
+
+    verdict, reason = _rule_verdict(bundle, tmp_path, rules)
+    assert verdict == "verified", reason
