@@ -26,6 +26,7 @@ from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
 
 if TYPE_CHECKING:
+    from forensics.coverage import Coverage as CoverageReport
     from forensics.findings.report import EntityView
     from forensics.sigma.run import Coverage
 
@@ -40,6 +41,18 @@ def schema_statements() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in files]
 
 
+def _quiet_progress(con: duckdb.DuckDBPyConnection) -> None:
+    """No progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook. Inside a
+    Jupyter kernel without ipywidgets, DuckDB 2.0 refuses to change the setting at all (its notebook
+    bar needs the widget package); it then draws no widget either, so the print switch is enough."""
+    for sql in ("SET enable_progress_bar = false", "SET enable_progress_bar_print = false"):
+        try:
+            con.execute(sql)
+            return
+        except duckdb.Error:
+            continue
+
+
 class Case:
     """One case database. Use ``open_case``."""
 
@@ -51,10 +64,7 @@ class Case:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # no progress bar: DuckDB draws it on stdout even when stdout is a pipe or a notebook
         self.con = duckdb.connect(self.path, read_only=read_only)
-        try:
-            self.con.execute("SET enable_progress_bar = false")
-        except duckdb.InvalidInputException:
-            pass  # in a Jupyter kernel without ipywidgets DuckDB refuses the setting (and draws no bar)
+        _quiet_progress(self.con)
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             # A checkpoint would otherwise merge (decompress and write again) every row group an insert
@@ -322,6 +332,31 @@ class Case:
         from forensics import provenance
 
         return provenance.running_at(self, t, service)
+
+    def set_environment_alias(self, alias: str, canonical: str) -> None:
+        """Make ``alias`` another name of environment ``canonical`` in this case (``prod`` =
+        ``production`` by default; docs/runtime.md); rederives."""
+        from forensics import runtime
+
+        runtime.set_alias(self, alias, canonical)
+
+    def drift(self, at: str | datetime | None = None) -> pl.DataFrame:
+        """Pods observed running a digest other than the one deployed (docs/runtime.md)."""
+        from forensics import runtime
+
+        return runtime.drift(self, at)
+
+    def coverage(self) -> CoverageReport:
+        """What the evidence covers per source and scope, and its gaps (``forensics.coverage``)."""
+        from forensics import coverage
+
+        return coverage.coverage(self)
+
+    def invariant_rates(self, by: str | None = None, **params: object) -> pl.DataFrame:
+        """Per invariant (and window ``by``: 5m, 1h...): checked, violations, rate (``forensics.rates``)."""
+        from forensics import rates
+
+        return rates.invariant_rates(self, by=by, **params)  # type: ignore[arg-type]
 
     def sigma(self, rules: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Coverage]:
         """Run the Sigma rules at ``rules`` (files or folders) on the case: their matches replace the

@@ -387,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also list the rules that ran without a match"
     )
     s.set_defaults(func=cmd_sigma)
+    add_runtime_commands(sub)
     return p
 
 
@@ -401,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         "findings",
         "annotate",
         "sigma",
+        "coverage",
+        "env-aliases",
     ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
@@ -417,3 +420,123 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- runtime state, coverage and invariant rates (issue 22) ----------------------------------------
+def cmd_ingest_observed(args) -> int:
+    """``ingest --observed-at T``: the files' capture time (snapshots have none of their own)."""
+    if not getattr(args, "observed_at", None):
+        return cmd_ingest(args)
+    import forensics
+    from forensics import runtime
+
+    progress = _Progress() if sys.stderr.isatty() or args.progress else None
+    with forensics.open_case(args.case) as case:
+        results = case.ingest(
+            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
+        )
+        shas = [r.sha256 for r in results if r.status in ("ingested", "already ingested") and r.sha256]
+        runtime.observed_at(case, shas, args.observed_at)
+    _summary(results)
+    print(f"observed at {args.observed_at}: {len(shas)} file(s)")
+    return 0
+
+
+def cmd_coverage(args) -> int:
+    import json
+
+    import forensics
+    from forensics import export
+    from forensics.redact import redact_text
+
+    with forensics.open_case(args.case, read_only=True) as case:
+        cov = case.coverage()
+    if args.format == "json":
+        text = json.dumps(cov.to_dict(), default=str, indent=1) + "\n"
+    else:
+        gaps = cov.gaps.select("kind", "source", "scope", "start", "end", "severity", "statement")
+        text = (
+            "Coverage per source\n"
+            + export.write(cov.sources, "table")
+            + f"\n{gaps.height} gap(s)\n"
+            + (export.write(gaps, "table") if gaps.height else "no gaps found\n")
+        )
+    sys.stdout.write(redact_text(text) or "")
+    return 0
+
+
+def cmd_invariants_or_rates(args) -> int:
+    if not getattr(args, "rate", False):
+        if getattr(args, "by", None) or getattr(args, "format", "table") != "table":
+            print("forensics: --by and --format go with --rate", file=sys.stderr)
+            return 2
+        return cmd_invariants(args)
+    import json
+
+    import forensics
+    from forensics import export
+    from forensics.policy import policy_for
+    from forensics.provenance import invariant_params
+    from forensics.redact import redact_text
+
+    with forensics.open_case(args.case, read_only=True) as case:
+        df = case.invariant_rates(by=args.by, **invariant_params(policy_for(case, args.policy)))
+    if args.format == "json":
+        text = json.dumps(df.to_dicts(), default=str, indent=1) + "\n"
+    else:
+        text = export.write(df, "table")
+    sys.stdout.write(redact_text(text) or "")
+    return 0
+
+
+def cmd_env_aliases(args) -> int:
+    import forensics
+    from forensics import export, runtime
+    from forensics.safe import terminal_text
+
+    pairs = {}
+    for item in args.set or []:
+        alias, sep, canonical = item.partition("=")
+        if not sep or not alias.strip() or not canonical.strip():
+            print(f"forensics: --set takes ALIAS=CANONICAL, not {terminal_text(item)}", file=sys.stderr)
+            return 2
+        pairs[alias.strip()] = canonical.strip()
+    with forensics.open_case(args.case, read_only=not pairs) as case:
+        if pairs:
+            runtime.load_aliases(case, pairs)
+        df = runtime.aliases(case)
+    sys.stdout.write(export.write(df, args.format))
+    return 0
+
+
+def add_runtime_commands(sub) -> None:
+    """``coverage``; ``invariants --rate [--by 5m|1h] [--format]``; ``ingest --observed-at``."""
+    s = sub.add_parser("coverage", help="what the evidence covers per source, and its gaps")
+    s.add_argument("--case", required=True)
+    s.add_argument("--format", choices=["table", "json"], default="table")
+    s.set_defaults(func=cmd_coverage)
+
+    s = sub.add_parser(
+        "env-aliases", help="show or set the case's environment aliases (prod = production; docs/runtime.md)"
+    )
+    s.add_argument("--case", required=True)
+    s.add_argument(
+        "--set", action="append", metavar="ALIAS=CANONICAL", help="add or change an alias (repeatable)"
+    )
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.set_defaults(func=cmd_env_aliases)
+
+    inv = sub.choices["invariants"]
+    inv.add_argument(
+        "--rate", action="store_true", help="per invariant (and window): checked, violations, rate"
+    )
+    inv.add_argument("--by", help="window for --rate: <n>s, <n>m, <n>h or <n>d (e.g. 5m, 1h)")
+    inv.add_argument("--format", choices=["table", "json"], default="table")
+    inv.set_defaults(func=cmd_invariants_or_rates)
+
+    ing = sub.choices["ingest"]
+    ing.add_argument(
+        "--observed-at",
+        help="capture time (UTC, ISO 8601) of snapshot files (kubectl get ... -o json) that have none of their own",
+    )
+    ing.set_defaults(func=cmd_ingest_observed)

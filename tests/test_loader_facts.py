@@ -46,8 +46,8 @@ class _AcmeWithFacts(_Acme):
                          CAST(NULL AS TIMESTAMPTZ) AS expires_at, event_id
                   FROM events WHERE source = {source} AND action = 'mint'"""
 
-    def revocations_sql(self) -> str:
-        return """SELECT raw->>'revoked' AS credential_id, time, event_id, 'acme:revoke' AS how
+    def credential_states_sql(self) -> str:
+        return """SELECT raw->>'revoked' AS credential_id, event_id, time, 'revoked' AS change, 'acme:revoke' AS how
                   FROM events WHERE source = {source} AND action = 'revoke'"""
 
     def credential_kinds_sql(self) -> str:
@@ -160,11 +160,14 @@ def test_derive_matches_no_source_by_name():
     "hook",
     [
         "credential_links_sql",
-        "revocations_sql",
+        "credential_states_sql",
         "principal_revocations_sql",
         "credential_kinds_sql",
+        "credential_sessions_sql",
         "deploys_sql",
         "ci_runs_sql",
+        "runtime_sql",
+        "identity_links_sql",
     ],
 )
 def test_every_fact_a_source_gives_names_only_its_own_events(hook):

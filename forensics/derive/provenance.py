@@ -37,8 +37,12 @@ def derive(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET VARIABLE fx_ci_actors = ?", [ci_actors]).fetchall()
     con.execute(_DEPLOYS.format(deploys=facts.union("deploys_sql"))).fetchall()
     con.execute("DELETE FROM deploys").fetchall()
+    # environment names normalised through the case's alias table (prod = production; docs/runtime.md)
     con.execute(
-        "INSERT INTO deploys BY NAME SELECT event_id AS deploy_id, * EXCLUDE (event_id) FROM _fx_deploys"
+        """INSERT INTO deploys BY NAME
+           SELECT d.event_id AS deploy_id, d.* EXCLUDE (event_id, environment),
+                  coalesce(a.canonical, d.environment) AS environment, d.environment AS environment_raw
+           FROM _fx_deploys d LEFT JOIN environment_aliases a ON a.alias = lower(d.environment)"""
     ).fetchall()
     con.execute("DROP TABLE _fx_deploys").fetchall()
     con.execute("DELETE FROM ci_runs").fetchall()

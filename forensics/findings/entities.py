@@ -53,6 +53,10 @@ SELECT DISTINCT 'actor', a.actor, 'actor',
        false, 'the session ARN names its role', NULL, NULL
 FROM (SELECT DISTINCT actor FROM events WHERE actor LIKE 'arn:aws:sts::%:assumed-role/%/%') a
 UNION ALL
+-- the identity links the sources give (Source.identity_links_sql: an impersonated Kubernetes user)
+SELECT kind, id, linked_kind, linked_id, same_principal, reason, evidence_kind, evidence_id
+FROM ({identity_links}) WHERE id IS NOT NULL AND linked_id IS NOT NULL
+UNION ALL
 SELECT 'actor', id, 'actor', alias, true, reason, 'alias_file', declared_in FROM entity_aliases
 """
 
@@ -62,7 +66,9 @@ def derive_links(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM entity_links")
-        con.execute(_LINKS_SQL)
+        from forensics.derive import facts
+
+        con.execute(_LINKS_SQL.format(identity_links=facts.union("identity_links_sql")))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

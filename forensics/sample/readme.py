@@ -60,6 +60,14 @@ def write(out: Path, seed: int, scale: int, files: list[Path]) -> Path:
         f"- exactly one charge is applied twice: order `{S.DOUBLE_CHARGE_ORDER}` at {S.DOUBLE_CHARGE_TIME:%H:%M:%S}.",
         f"- metric `{S.EXPLOSION_METRIC}` gains label `{S.EXPLOSION_LABEL}` at {S.EXPLOSION_START:%H:%M}: a cardinality explosion.",
         "",
+        "## Runtime drift",
+        "",
+        f"- pod snapshots (`kubectl get pods -n {S.NAMESPACE} -o json`) at "
+        + ", ".join(f"{x:%H:%M}" for x in S.POD_SNAPSHOTS)
+        + "; at the first every payments pod runs the digest deployed at "
+        + f"{S.ROGUE_DEPLOY.time:%H:%M} (no drift).",
+        f"- drift: {S.DRIFT}.",
+        "",
         "## Files",
         "",
     ]

@@ -279,3 +279,19 @@ KEY_EVENTS = [
         f"{PERSIST_KEY} used from {ATTACKER_IP_2}: s3:GetObject success (never revoked)",
     ),
 ]
+
+# -- runtime state (pod snapshots; issue 22) ----------------------------------------------------
+#: ReplicaSet pod-template hashes of payments: the rogue rollout (09:40) and the rollback (10:10).
+PAYMENTS_ROGUE_RS = "7f9c6d8b5d"
+PAYMENTS_GOOD_RS = "5b8d7c9f4c"
+#: ``kubectl get pods -n prod -o json`` captures: at 10:00 every payments pod runs the rogue digest
+#: (as deployed: no drift); at 10:30 the rollback replaced two of them, but one pod of the rogue
+#: ReplicaSet still runs the rogue digest, 20 minutes after the rollback that should have replaced it.
+POD_SNAPSHOTS = (t("10:00"), t("10:30"))
+DRIFTED_POD = f"payments-{PAYMENTS_ROGUE_RS}-t9w3r"
+DRIFT_OBSERVED_AT = t("10:30")
+DRIFT = (
+    f"pod {NAMESPACE}/{DRIFTED_POD} still runs the rogue digest {PAYMENTS_ROGUE.digest} at "
+    f"{DRIFT_OBSERVED_AT:%H:%M} (first seen on it at {POD_SNAPSHOTS[0]:%H:%M}); the desired digest since the "
+    f"{ROLLBACK.time:%H:%M} rollback is {PAYMENTS_GOOD.digest} ({PAYMENTS_GOOD.version})"
+)

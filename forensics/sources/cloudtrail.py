@@ -167,7 +167,13 @@ _AWS_TIME = "coalesce(fx_time({x}, true), timezone('UTC', try_strptime({x}, '%b 
 _CREDENTIAL_LINKS = f"""
 SELECT raw->>'$.responseElements.credentials.accessKeyId' AS credential_id,
        credential_id AS issued_by, actor AS issuer_principal,
-       coalesce(raw->>'$.responseElements.assumedRoleUser.arn', raw->>'$.responseElements.federatedUser.arn', actor) AS principal,
+       coalesce(raw->>'$.responseElements.assumedRoleUser.arn', raw->>'$.responseElements.federatedUser.arn',
+                -- an AWS service's AssumeRole (EC2 for an instance profile) logs only the request:
+                -- the session's ARN is assumed-role/<role name>/<roleSessionName>
+                'arn:aws:sts::' || split_part(raw->>'$.requestParameters.roleArn', ':', 5) || ':assumed-role/'
+                    || regexp_extract(raw->>'$.requestParameters.roleArn', ':role/(?:.*/)?([^/]+)$', 1) || '/'
+                    || (raw->>'$.requestParameters.roleSessionName'),
+                actor) AS principal,
        action AS how, time AS issued_at,
        {_AWS_TIME.format(x="raw->>'$.responseElements.credentials.expiration'")} AS expires_at,
        event_id
@@ -182,27 +188,58 @@ SELECT raw->>'$.responseElements.accessKey.accessKeyId', credential_id, actor,
 FROM events WHERE source = {{source}} AND outcome = 'success' AND action = 'iam:CreateAccessKey'
 """
 
-_REVOCATIONS = """
-SELECT raw->>'$.requestParameters.accessKeyId' AS credential_id, time, event_id,
-       action || CASE WHEN action = 'iam:UpdateAccessKey' THEN ' Inactive' ELSE '' END AS how
+_STATES = """
+SELECT raw->>'$.requestParameters.accessKeyId' AS credential_id, event_id, time,
+       CASE WHEN action = 'iam:DeleteAccessKey' THEN 'deleted'
+            WHEN raw->>'$.requestParameters.status' = 'Active' THEN 'reactivated' ELSE 'revoked' END AS change,
+       action || coalesce(' ' || (raw->>'$.requestParameters.status'), '') AS how, true AS listed
 FROM events
 WHERE source = {source} AND outcome = 'success'
   AND (action = 'iam:DeleteAccessKey'
-       OR (action = 'iam:UpdateAccessKey' AND raw->>'$.requestParameters.status' = 'Inactive'))
+       OR (action = 'iam:UpdateAccessKey' AND raw->>'$.requestParameters.status' IN ('Inactive', 'Active')))
 """
 
-# AWSRevokeOlderSessions: every session of the role issued before the policy's aws:TokenIssueTime
-_ROLE_REVOCATIONS = r"""
-SELECT 'arn:aws:sts::' || coalesce(environment, '%') || ':assumed-role/' || (raw->>'$.requestParameters.roleName') || '/%'
+# a Deny on aws:TokenIssueTime put on a role (AWSRevokeOlderSessions) or on an IAM user revokes every
+# session of it issued before the cutoff; IAM logs the policy URL-encoded at times
+_SESSION_CUTOFFS = r"""
+SELECT CASE WHEN on_kind = 'role' THEN 'arn:aws:sts::' || coalesce(account, '%') || ':assumed-role/' || name || '/%' END
            AS principal_like,
-       '%' AS credential_like,
-       coalesce(fx_time(regexp_extract(raw->>'$.requestParameters.policyDocument',
-                                       '"aws:TokenIssueTime"\s*:\s*"([^"]+)"', 1), true), time) AS cutoff,
-       time, event_id,
-       'iam:PutRolePolicy AWSRevokeOlderSessions on ' || (raw->>'$.requestParameters.roleName') AS how
+       CASE WHEN on_kind = 'user' THEN '^arn:aws:iam::' || coalesce(account, '\d*') || ':user/(.*/)?' || name || '$' END
+           AS principal_regex,
+       'aws_temporary_key' AS credential_kind,
+       CASE WHEN on_kind = 'user' THEN 'IAMUser' END AS identity_type,
+       CAST(NULL AS VARCHAR) AS credential_like,
+       coalesce(fx_time(regexp_extract(doc, '"aws:TokenIssueTime"\s*:\s*"([^"]+)"', 1), true), time) AS cutoff,
+       time, event_id, 'revoked' AS change, how
+FROM (
+    SELECT CASE WHEN action = 'iam:PutRolePolicy' THEN 'role' ELSE 'user' END AS on_kind,
+           coalesce(raw->>'$.requestParameters.roleName', raw->>'$.requestParameters.userName') AS name,
+           environment AS account, time, event_id, doc,
+           action || ' ' || coalesce(raw->>'$.requestParameters.policyName', '?') || ' on '
+               || coalesce(raw->>'$.requestParameters.roleName', raw->>'$.requestParameters.userName') AS how
+    FROM (SELECT *, CASE WHEN contains(raw->>'$.requestParameters.policyDocument', '%22')
+                         THEN url_decode(raw->>'$.requestParameters.policyDocument')
+                         ELSE raw->>'$.requestParameters.policyDocument' END AS doc
+          FROM events
+          WHERE source = {source} AND outcome = 'success' AND action IN ('iam:PutRolePolicy', 'iam:PutUserPolicy'))
+    WHERE raw->>'$.requestParameters.policyName' = 'AWSRevokeOlderSessions'
+       OR (contains(doc, 'aws:TokenIssueTime') AND regexp_matches(doc, '"Effect"\s*:\s*"Deny"'))
+)
+"""
+
+# CloudTrail's userIdentity: who a key acts as, and when a temporary key's session was created
+_SESSIONS = """
+SELECT credential_id,
+       CASE WHEN credential_id LIKE 'ASIA%'
+            THEN min(fx_time(raw->>'$.userIdentity.sessionContext.attributes.creationDate', true)) END AS created,
+       'sessionContext.attributes.creationDate' AS created_from,
+       mode(raw->>'$.userIdentity.type') AS identity_type,
+       mode(raw->>'$.userIdentity.sessionContext.sessionIssuer.arn')
+           FILTER (WHERE raw->>'$.userIdentity.sessionContext.sessionIssuer.type' = 'Role') AS role_arn,
+       bool_or(coalesce(raw->>'$.sessionCredentialFromConsole', '') = 'true') AS console
 FROM events
-WHERE source = {source} AND outcome = 'success' AND action = 'iam:PutRolePolicy'
-  AND raw->>'$.requestParameters.policyName' = 'AWSRevokeOlderSessions'
+WHERE source = {source} AND credential_id IS NOT NULL AND credential_id <> ''
+GROUP BY credential_id
 """
 
 # an id shaped like an AWS access key id is one, whichever source saw it
@@ -265,6 +302,8 @@ class CloudTrailSource(Source):
                        fx_time(doc->>'digestEndTime', true) AS digest_end,
                        doc->>'digestS3Bucket' AS s3_bucket, doc->>'digestS3Object' AS s3_object,
                        doc->>'previousDigestSignature' AS previous_digest_signature,
+                       doc->>'previousDigestS3Object' AS previous_digest_s3_object,
+                       doc->>'previousDigestHashValue' AS previous_digest_hash,
                        doc->>'digestPublicKeyFingerprint' AS public_key_fingerprint,
                        CAST(json_array_length(doc, '$.logFiles') AS BIGINT) AS log_file_count,
                        doc->'logFiles' AS log_files
@@ -285,11 +324,14 @@ class CloudTrailSource(Source):
     def credential_links_sql(self) -> str:
         return _CREDENTIAL_LINKS
 
-    def revocations_sql(self) -> str:
-        return _REVOCATIONS
+    def credential_states_sql(self) -> str:
+        return _STATES
 
     def principal_revocations_sql(self) -> str:
-        return _ROLE_REVOCATIONS
+        return _SESSION_CUTOFFS
+
+    def credential_sessions_sql(self) -> str:
+        return _SESSIONS
 
     def credential_kinds_sql(self) -> str:
         return _CREDENTIAL_KINDS

@@ -3,8 +3,8 @@
 A source says how sure it is that a file is its own (``detect``, a ``Detection`` level), where its records
 sit inside a JSON document (``record_keys``, or ``record_path`` for anything else), and how its records
 become rows (``events_sql``, or ``load_batch`` with the ``Batch`` methods). It may also contribute the
-facts the derived tables union: credential links, revocations, credential kinds, deploys and CI runs
-(the ``*_sql`` fact hooks below). The engine owns everything else: hashing, splitting into records,
+facts the derived tables union: credential links, state changes and kinds, sessions, identity links,
+runtime observations, deploys and CI runs (the ``*_sql`` fact hooks below). The engine owns everything else: hashing, splitting into records,
 rejecting what is not a JSON object, batching, de-duplication, and the reconciliation
 ``records_read = records_loaded + records_rejected``.
 
@@ -241,21 +241,30 @@ class Source:
         principal, how, issued_at, expires_at, event_id`` (see ``credential_links``)."""
         return None
 
-    def revocations_sql(self) -> str | None:
-        """Events that revoked one credential: ``credential_id, time, event_id, how``. An event whose
-        own ``credential_id`` is the one it revokes is not counted as a use of it."""
+    def credential_states_sql(self) -> str | None:
+        """Events that changed the state of one credential: ``credential_id, event_id, time, change``
+        (``revoked``, ``deleted`` or ``reactivated``), ``how``, and ``listed`` (true: a credential known
+        only from this event still gets a row in ``credentials``). An event that changes the state of
+        the very credential it carries is not counted as a use of it."""
         return None
 
     def principal_revocations_sql(self) -> str | None:
-        """Events that revoked every credential of a principal at once: ``principal_like`` (a LIKE
-        pattern on the credential's principal), ``credential_like`` (a LIKE pattern on its id, ``%`` for
-        any), ``cutoff`` (only credentials issued, else first seen, before it; NULL: all), ``time,
-        event_id, how``."""
+        """Events that revoked every credential of a principal at once (a session cutoff on a role or a
+        user, a deleted service account), matched against ``credentials``: ``principal_like`` (LIKE) and
+        ``principal_regex`` on its principal, ``credential_kind``, ``identity_type``, ``credential_like``
+        on its id (each NULL: any), ``cutoff`` (only credentials issued, else first seen, before it;
+        NULL: all), ``time, event_id``, ``change`` (NULL: revoked), ``how``."""
         return None
 
     def credential_kinds_sql(self) -> str | None:
         """What credentials are: ``credential_id, kind`` (``aws_access_key``, ``github_pat``, ...). The
         credential's own source's answer wins; an id no source names is ``other``."""
+        return None
+
+    def credential_sessions_sql(self) -> str | None:
+        """Who a credential acts as, as its use records it: ``credential_id, created`` (when its session
+        began, the issue time when no minting event was seen), ``created_from`` (where that time comes
+        from), ``identity_type, role_arn, console``."""
         return None
 
     def deploys_sql(self) -> str | None:
@@ -264,6 +273,17 @@ class Source:
         evidence_sha256, evidence_record, inferred`` (``inferred``: seen as a side effect, e.g. a
         cluster changing an image; dropped when a recorded deploy has the same digest within 5
         minutes). ``getvariable('fx_ci_actors')`` is the stored policy's CI actors (NULL: none)."""
+        return None
+
+    def identity_links_sql(self) -> str | None:
+        """Identities that are one principal or act for one another (``entity_links`` rows: ``kind, id,
+        linked_kind, linked_id, same_principal, reason, evidence_kind, evidence_id``)."""
+        return None
+
+    def runtime_sql(self) -> str | None:
+        """What ran and what a workload spec asked for (``runtime_state``): ``event_id, time, time_basis,
+        kind`` (observed | desired), ``how, cluster, namespace, workload, pod, container, image,
+        image_digest, state, detail, source, evidence_sha256, evidence_record``."""
         return None
 
     def ci_runs_sql(self) -> str | None:

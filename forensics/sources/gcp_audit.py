@@ -83,20 +83,23 @@ SELECT '//iam.googleapis.com/' || (raw->>'$.protoPayload.response.name') AS cred
 FROM events WHERE source = {source} AND outcome = 'success' AND action LIKE '%CreateServiceAccountKey'
 """
 
-_REVOCATIONS = """
-SELECT '//iam.googleapis.com/' || coalesce(raw->>'$.protoPayload.request.name', target) AS credential_id,
-       time, event_id, action AS how
+_STATES = """
+SELECT '//iam.googleapis.com/' || coalesce(raw->>'$.protoPayload.request.name', target) AS credential_id, event_id, time,
+       CASE WHEN action LIKE '%DeleteServiceAccountKey' THEN 'deleted'
+            WHEN action LIKE '%EnableServiceAccountKey' THEN 'reactivated' ELSE 'revoked' END AS change,
+       action AS how, false AS listed
 FROM events
 WHERE source = {source} AND outcome = 'success'
-  AND (action LIKE '%DeleteServiceAccountKey' OR action LIKE '%DisableServiceAccountKey')
+  AND (action LIKE '%DeleteServiceAccountKey' OR action LIKE '%DisableServiceAccountKey'
+       OR action LIKE '%EnableServiceAccountKey')
 """
 
 _CREDENTIAL_KINDS = """
 SELECT DISTINCT credential_id, 'gcp_service_account_key' AS kind
 FROM (SELECT credential_id FROM events WHERE source = {source}
       UNION ALL SELECT l.credential_id FROM credential_links l JOIN events e USING (event_id) WHERE e.source = {source}
-      UNION ALL SELECT credential_id FROM ({revocations}))
-""".replace("{revocations}", _REVOCATIONS)
+      UNION ALL SELECT credential_id FROM ({states}))
+""".replace("{states}", _STATES)
 
 
 class GcpAuditSource(Source):
@@ -120,8 +123,8 @@ class GcpAuditSource(Source):
     def credential_links_sql(self) -> str:
         return _CREDENTIAL_LINKS
 
-    def revocations_sql(self) -> str:
-        return _REVOCATIONS
+    def credential_states_sql(self) -> str:
+        return _STATES
 
     def credential_kinds_sql(self) -> str:
         return _CREDENTIAL_KINDS

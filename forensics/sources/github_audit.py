@@ -166,17 +166,39 @@ def webhook_event(o: dict[str, Any]) -> str | None:
     return event if act in _WEBHOOK_ACTIONS[event] else None
 
 
-# -- the facts the GitHub audit log contributes to the credential inventory (forensics/derive/credentials.py)
+# -- the facts GitHub contributes to the credential inventory (forensics/derive/credentials.py)
 # (the event of a token's revocation carries the revoked token as its own credential: no use of it)
-_REVOCATIONS = r"""
-SELECT credential_id, time, event_id, action AS how
-FROM events
-WHERE source = {source} AND credential_id IS NOT NULL
-  AND regexp_matches(action, '^(personal_access_token|oauth_access|oauth_authorization|programmatic_access|integration_installation)\.(access_revoked|destroy|revoke|revoked|delete|deleted|suspend)$')
+_TOKEN_REVOKED = r"regexp_matches(action, '^(personal_access_token|oauth_access|oauth_authorization|programmatic_access|integration_installation)\.(access_revoked|destroy|revoke|revoked|delete|deleted|suspend)$')"
+
+# a GitHub deploy key: <owner/repo>:key/<id> (webhook deploy_key.created) or the audit log's fingerprint
+_DEPLOY_KEY = """coalesce(raw->>'$.repository.full_name', raw->>'$.repo', target) || ':key/'"""
+
+_CREDENTIAL_LINKS = f"""
+SELECT {_DEPLOY_KEY} || coalesce(raw->>'$.key.id', raw->>'$.fingerprint', raw->>'$.public_key_fingerprint', event_id)
+           AS credential_id,
+       credential_id AS issued_by, actor AS issuer_principal,
+       coalesce(raw->>'$.repository.full_name', raw->>'$.repo', target) AS principal, action AS how,
+       coalesce(fx_time(raw->>'$.key.created_at', false), time) AS issued_at, CAST(NULL AS TIMESTAMPTZ) AS expires_at,
+       event_id
+FROM events WHERE source = {{source}} AND outcome = 'success'
+  AND action IN ('deploy_key.created', 'deploy_key.create', 'repo.add_deploy_key')
+"""
+
+_STATES = f"""
+SELECT credential_id, event_id, time, 'revoked' AS change, action AS how, false AS listed
+FROM events WHERE source = {{source}} AND credential_id IS NOT NULL AND {_TOKEN_REVOKED}
+UNION ALL
+SELECT {_DEPLOY_KEY} || coalesce(raw->>'$.key.id', raw->>'$.fingerprint', raw->>'$.public_key_fingerprint', ''),
+       event_id, time, 'deleted', action, false
+FROM events WHERE source = {{source}} AND action IN ('deploy_key.deleted', 'deploy_key.destroy', 'repo.remove_deploy_key')
 """
 
 # (a token used as its own id is stored as its fingerprint: its prefix is read from the raw record)
 _CREDENTIAL_KINDS = r"""
+SELECT l.credential_id, 'github_deploy_key' AS kind
+FROM credential_links l JOIN events e USING (event_id)
+WHERE e.source = {source} AND l.how IN ('deploy_key.created', 'deploy_key.create', 'repo.add_deploy_key')
+UNION ALL
 SELECT credential_id,
        CASE WHEN gh_type ILIKE '%personal access token%' OR tok LIKE 'ghp\_%' ESCAPE '\'
                  OR tok LIKE 'github\_pat\_%' ESCAPE '\' THEN 'github_pat'
@@ -222,8 +244,11 @@ class GitHubAuditSource(Source):
     def events_sql(self) -> str:
         return _AUDIT_EVENTS
 
-    def revocations_sql(self) -> str:
-        return _REVOCATIONS
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def credential_states_sql(self) -> str:
+        return _STATES
 
     def credential_kinds_sql(self) -> str:
         return _CREDENTIAL_KINDS
@@ -243,6 +268,16 @@ class GitHubAdminWebhookSource(Source):
 
     def events_sql(self) -> str:
         return _WEBHOOK_EVENTS
+
+    # deploy keys created and deleted arrive as admin webhooks too
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def credential_states_sql(self) -> str:
+        return _STATES
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
 
 
 SOURCES = [GitHubAuditSource(), GitHubAdminWebhookSource()]

@@ -18,6 +18,7 @@ Kubernetes writes RFC 3339 times with a zone; a zone-less time is rejected, neve
 
 from __future__ import annotations
 
+from forensics.sources._k8s import DIGEST, WORKLOAD_OF_POD
 from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _EVENT_KEYS = {
@@ -153,7 +154,7 @@ FROM events WHERE source = {source} AND outcome = 'success' AND action = 'create
 _SA_DELETIONS = """
 SELECT 'system:serviceaccount:' || (raw->>'$.objectRef.namespace') || ':' || (raw->>'$.objectRef.name') AS principal_like,
        'JTI=%' AS credential_like, CAST(NULL AS TIMESTAMPTZ) AS cutoff,
-       time, event_id, 'k8s:delete serviceaccount' AS how
+       time, event_id, 'revoked' AS change, 'k8s:delete serviceaccount' AS how
 FROM events WHERE source = {source} AND outcome = 'success' AND action = 'delete serviceaccounts'
 """
 
@@ -186,6 +187,33 @@ WHERE source = {source} AND artifact_digest IS NOT NULL AND outcome = 'success'
 """
 
 
+# the kubelet reporting containerStatuses with their imageID: what a pod ran (forensics/derive/runtime.py)
+_RUNTIME = f"""
+SELECT e.event_id, e.time, 'event' AS time_basis, 'observed' AS kind, 'pod_status_patch' AS how,
+       e.environment AS cluster, split_part(e.target, '/', 1) AS namespace,
+       {WORKLOAD_OF_POD.format(p="split_part(e.target, '/', 3)")} AS workload,
+       split_part(e.target, '/', 3) AS pod, cs->>'name' AS container, cs->>'image' AS image,
+       {DIGEST.format(x="cs->>'imageID'")} AS image_digest, e.outcome AS state,
+       'kubelet status ' || e.action AS detail, e.source AS source, e.evidence_sha256 AS evidence_sha256,
+       e.evidence_record AS evidence_record
+FROM (SELECT e.*, unnest(CAST(coalesce(e.raw->'requestObject'->'status'->'containerStatuses', '[]') AS JSON[])) AS cs
+      FROM events e
+      WHERE e.source = {{source}} AND e.outcome = 'success'
+        AND regexp_matches(e.action, '^(patch|update) pods/status$')) e
+"""
+
+
+# a request made with Impersonate-User acts as the impersonated identity: the two are linked, so the
+# impersonated name is searchable and leads to who really acted (forensics/findings/entities.py)
+_IDENTITY_LINKS = """
+SELECT 'actor' AS kind, actor AS id, 'actor' AS linked_kind, imp AS linked_id, true AS same_principal,
+       actor || ' impersonated ' || imp AS reason, 'event' AS evidence_kind, arg_min(event_id, time) AS evidence_id
+FROM (SELECT actor, raw->>'$.impersonatedUser.username' AS imp, event_id, time FROM events
+      WHERE source = {source} AND actor IS NOT NULL)
+WHERE imp IS NOT NULL AND imp <> actor GROUP BY actor, imp
+"""
+
+
 class _AuditFacts(Source):
     """The facts both Kubernetes audit shapes contribute."""
 
@@ -200,6 +228,12 @@ class _AuditFacts(Source):
 
     def deploys_sql(self) -> str:
         return _DEPLOYS
+
+    def runtime_sql(self) -> str:
+        return _RUNTIME
+
+    def identity_links_sql(self) -> str:
+        return _IDENTITY_LINKS
 
 
 class K8sAuditSource(_AuditFacts):

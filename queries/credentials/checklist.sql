@@ -8,6 +8,13 @@
 -- 'expired, not revoked' (past its expiry) or 'not proven revoked'.
 -- Parameters: $principals, $credentials, $runners, $ips (VARCHAR[] or NULL), $start, $end (window,
 -- TIMESTAMPTZ or NULL; end exclusive).
+-- State (column state): revoked (its revocation event is in events, and no reactivation followed),
+-- reactivated (revoked, then made active again), expired (past expires_at, or an AWS temporary key
+-- issued more than 36 hours ago: no STS credential lives longer), still valid (expires later),
+-- unknown (no expiry known and no revocation seen). Events that change a credential's state are never
+-- counted as its uses. Failures are classified: denied, not found, throttled, error.
+-- Rank: credentials that need no action (revoked, never used successfully after) last; then the
+-- strongest finding tied to the credential (findings.entities), then risk_score; rank_reasons says why.
 -- Non-empty means: these credentials are in scope; every row whose status is not 'revoked' needs action.
 WITH RECURSIVE
 win AS (SELECT CAST($start AS TIMESTAMPTZ) AS t0, CAST($end AS TIMESTAMPTZ) AS t1),
@@ -36,7 +43,8 @@ exposed AS (
 ),
 cred AS (
     SELECT credential_id, kind, principal, issued_at, expires_at, issued_by, issued_event_id,
-           revoked_at, revoked_how, revoked_event_id, 'credentials' AS known_from
+           revoked_at, revoked_how, revoked_event_id, identity_type, role_arn, session_name, console_session,
+           issued_at_source, reactivated_at, reactivated_event_id, 'credentials' AS known_from
     FROM credentials
     UNION ALL BY NAME
     SELECT credential_id,
@@ -109,7 +117,11 @@ c AS (  -- one row per credential in scope (a listed credential the case never s
            any_value(cr.issued_at) AS issued_at, any_value(cr.expires_at) AS expires_at,
            any_value(cr.issued_by) AS issued_by, any_value(cr.issued_event_id) AS issued_event_id,
            any_value(cr.revoked_at) AS revoked_at, any_value(cr.revoked_how) AS revoked_how,
-           any_value(cr.revoked_event_id) AS revoked_event_id, any_value(cr.known_from) AS known_from
+           any_value(cr.revoked_event_id) AS revoked_event_id, any_value(cr.known_from) AS known_from,
+           any_value(cr.identity_type) AS identity_type, any_value(cr.role_arn) AS role_arn,
+           any_value(cr.session_name) AS session_name, any_value(cr.console_session) AS console_session,
+           any_value(cr.issued_at_source) AS issued_at_source, any_value(cr.reactivated_at) AS reactivated_at,
+           any_value(cr.reactivated_event_id) AS reactivated_event_id
     FROM scope s LEFT JOIN cred cr USING (credential_id)
     GROUP BY s.credential_id, s.scope_reasons
 ),
@@ -118,12 +130,29 @@ rev AS (  -- revocation is proven only by an event the case holds
            e.evidence_sha256 AS rev_sha256, e.evidence_line AS rev_line
     FROM c JOIN events e ON e.event_id = c.revoked_event_id
 ),
+state_events AS (  -- what changed each credential's state, with the proof
+    SELECT s.credential_id,
+           list(s.change || ' ' || strftime(s.time, '%Y-%m-%d %H:%M:%S') || ' by ' || s.how || ' (event ' || s.event_id || ')'
+                ORDER BY s.time, s.event_id) AS state_events
+    FROM credential_state_events s JOIN c USING (credential_id) GROUP BY s.credential_id
+),
 u AS (
     SELECT e.*, coalesce(e.service, CASE WHEN e.action LIKE '%:%' THEN split_part(e.action, ':', 1) END) AS svc,
+           CASE WHEN e.outcome = 'timeout' THEN 'throttled'
+                WHEN e.outcome <> 'failure' THEN NULL
+                WHEN regexp_matches(coalesce(e.raw->>'$.errorCode', e.outcome_reason, ''),
+                                    '(?i)(Throttl|RequestLimitExceeded|TooManyRequests|SlowDown|Rate ?exceeded|\b429\b)') THEN 'throttled'
+                WHEN regexp_matches(coalesce(e.raw->>'$.errorCode', e.outcome_reason, ''),
+                                    '(?i)(^NoSuch|NotFound|Not ?Found|does not exist|\b404\b)') THEN 'not found'
+                WHEN regexp_matches(coalesce(e.raw->>'$.errorCode', e.outcome_reason, ''),
+                                    '(?i)(AccessDenied|Unauthorized|Forbidden|NotAuthorized|AuthFailure|InvalidClientTokenId|ExpiredToken|SignatureDoesNotMatch|\b40[13]\b|denied)') THEN 'denied'
+                ELSE 'error' END AS fail_class,
            regexp_matches(coalesce(e.action, ''),
                           '(?i)(^|:)(Create|Put|Delete|Attach|Detach|Update|Assume|Pass|Run|Patch|Add|Set|Modify|Upload|Push|Deploy|Write)|(^|[.:])(create|update|patch|delete|write|push)')
                AS privileged
     FROM events e JOIN c USING (credential_id)
+    WHERE NOT EXISTS (SELECT 1 FROM credential_state_events s
+                      WHERE s.event_id = e.event_id AND s.credential_id = e.credential_id)
 ),
 st AS (
     SELECT u.credential_id,
@@ -135,7 +164,10 @@ st AS (
            list(DISTINCT u.user_agent ORDER BY u.user_agent) FILTER (WHERE u.user_agent IS NOT NULL) AS user_agents,
            list(DISTINCT u.action ORDER BY u.action) FILTER (WHERE u.action IS NOT NULL) AS actions,
            list(DISTINCT u.action ORDER BY u.action) FILTER (WHERE u.outcome = 'success' AND u.action IS NOT NULL) AS privileges_seen,
-           list(DISTINCT u.action ORDER BY u.action) FILTER (WHERE u.outcome = 'failure' AND u.action IS NOT NULL) AS denied_actions,
+           list(DISTINCT u.action ORDER BY u.action) FILTER (WHERE u.fail_class = 'denied' AND u.action IS NOT NULL) AS denied_actions,
+           list(DISTINCT u.action ORDER BY u.action) FILTER (WHERE u.fail_class = 'not found' AND u.action IS NOT NULL) AS not_found_actions,
+           list(DISTINCT u.action ORDER BY u.action) FILTER (WHERE u.fail_class = 'throttled' AND u.action IS NOT NULL) AS throttled_actions,
+           list(DISTINCT u.action ORDER BY u.action) FILTER (WHERE u.fail_class = 'error' AND u.action IS NOT NULL) AS error_actions,
            list(DISTINCT u.svc ORDER BY u.svc) FILTER (WHERE u.svc IS NOT NULL) AS services,
            count(DISTINCT u.target) AS distinct_targets,
            list(DISTINCT u.target ORDER BY u.target) FILTER (WHERE u.target IS NOT NULL) AS targets,
@@ -157,6 +189,17 @@ after AS (
            count(*) FILTER (WHERE c.expires_at IS NOT NULL AND e.time > c.expires_at) AS uses_after_expiry,
            count(*) FILTER (WHERE c.expires_at IS NOT NULL AND e.time > c.expires_at AND e.outcome = 'success') AS successful_uses_after_expiry
     FROM c LEFT JOIN rev r USING (credential_id) JOIN events e ON e.credential_id = c.credential_id
+    WHERE NOT EXISTS (SELECT 1 FROM credential_state_events s
+                      WHERE s.event_id = e.event_id AND s.credential_id = e.credential_id)
+    GROUP BY c.credential_id
+),
+tied AS (  -- findings naming the credential (findings.entities kind credential)
+    SELECT c.credential_id, max(f.severity_rank) AS finding_severity_rank,
+           list(DISTINCT f.finding_id ORDER BY f.finding_id) AS finding_ids,
+           list(DISTINCT f.severity || ': ' || f.title || ' (' || f.finding_id || ')'
+                ORDER BY f.severity || ': ' || f.title || ' (' || f.finding_id || ')') AS finding_reasons
+    FROM c JOIN (SELECT finding_id, severity, severity_rank, title, unnest(entities) AS ent FROM findings) f
+      ON f.ent.kind = 'credential' AND f.ent.id = c.credential_id
     GROUP BY c.credential_id
 ),
 ex AS (
@@ -171,6 +214,7 @@ rows AS (
     SELECT c.credential_id,
            coalesce(c.kind, 'unknown') AS kind,
            coalesce(c.principal, st.last_actor) AS principal,
+           c.identity_type, c.role_arn, c.session_name, c.console_session, c.issued_at_source,
            CASE WHEN c.expires_at IS NOT NULL OR c.kind IN ('aws_temporary_key', 'github_installation', 'jwt')
                 THEN 'short-lived' ELSE 'long-lived' END AS lifetime,
            c.issued_at, c.expires_at, c.issued_by,
@@ -178,6 +222,8 @@ rows AS (
            coalesce(st.uses, 0) AS uses, coalesce(st.successful_uses, 0) AS successful_uses,
            st.first_use, st.last_use,
            coalesce(st.privileges_seen, []) AS privileges_seen, coalesce(st.denied_actions, []) AS denied_actions,
+           coalesce(st.not_found_actions, []) AS not_found_actions, coalesce(st.throttled_actions, []) AS throttled_actions,
+           coalesce(st.error_actions, []) AS error_actions,
            coalesce(st.actions, []) AS actions, coalesce(st.services, []) AS services,
            coalesce(st.distinct_targets, 0) AS distinct_targets, coalesce(st.targets, []) AS targets,
            coalesce(st.artifacts, []) AS artifacts,
@@ -189,7 +235,28 @@ rows AS (
            coalesce(ex.exposed_as, []) AS exposed_as, coalesce(ex.exposed_in, []) AS exposed_in,
            CASE WHEN r.rev_event_id IS NOT NULL THEN 'revoked'
                 WHEN c.expires_at IS NOT NULL AND c.expires_at <= now() THEN 'expired, not revoked'
+                WHEN c.reactivated_at IS NOT NULL THEN 'reactivated'
                 ELSE 'not proven revoked' END AS status,
+           CASE WHEN r.rev_event_id IS NOT NULL THEN 'revoked'
+                WHEN c.reactivated_at IS NOT NULL THEN 'reactivated'
+                WHEN c.expires_at IS NOT NULL AND c.expires_at <= now() THEN 'expired'
+                WHEN c.expires_at IS NOT NULL THEN 'still valid'
+                WHEN c.kind = 'aws_temporary_key' AND c.issued_at IS NOT NULL
+                     AND c.issued_at + INTERVAL 36 HOUR <= now() THEN 'expired'
+                ELSE 'unknown' END AS state,
+           CASE WHEN r.rev_event_id IS NOT NULL THEN 'revocation event ' || r.rev_event_id || ' is in the case'
+                WHEN c.reactivated_at IS NOT NULL THEN 'revoked, then reactivated by event ' || c.reactivated_event_id
+                WHEN c.expires_at IS NOT NULL AND c.expires_at <= now() THEN 'expired ' || strftime(c.expires_at, '%Y-%m-%d %H:%M:%S') || ' UTC (minting event ' || coalesce(c.issued_event_id, '?') || ')'
+                WHEN c.expires_at IS NOT NULL THEN 'expires ' || strftime(c.expires_at, '%Y-%m-%d %H:%M:%S') || ' UTC'
+                WHEN c.kind = 'aws_temporary_key' AND c.issued_at IS NOT NULL
+                     AND c.issued_at + INTERVAL 36 HOUR <= now()
+                    THEN 'issued ' || strftime(c.issued_at, '%Y-%m-%d %H:%M:%S') || ' UTC (' || coalesce(c.issued_at_source, '?')
+                         || '); no AWS temporary credential lives longer than 36 hours'
+                WHEN c.kind = 'aws_temporary_key' THEN 'no expiry and no issue time in the logs (the minting sts call or a record with sessionContext would give it)'
+                ELSE 'no expiry in the logs and no revocation event: assume it works' END AS state_reason,
+           coalesce(se.state_events, []) AS state_events,
+           coalesce(t.finding_severity_rank, 0) AS finding_severity_rank, coalesce(t.finding_ids, []) AS finding_ids,
+           coalesce(t.finding_reasons, []) AS finding_reasons,
            CASE WHEN r.rev_event_id IS NOT NULL THEN coalesce(c.revoked_at, r.rev_event_time) END AS revoked_at,
            CASE WHEN r.rev_event_id IS NOT NULL THEN coalesce(c.revoked_how, r.rev_event_action) END AS revoked_how,
            r.rev_event_id AS revocation_event_id, r.rev_sha256 AS revocation_evidence_sha256, r.rev_line AS revocation_evidence_line,
@@ -202,10 +269,11 @@ rows AS (
            c.known_from
     FROM c LEFT JOIN st USING (credential_id) LEFT JOIN rev r USING (credential_id)
            LEFT JOIN after a USING (credential_id) LEFT JOIN ex USING (credential_id)
+           LEFT JOIN state_events se USING (credential_id) LEFT JOIN tied t USING (credential_id)
 ),
 scored AS (
     SELECT *,
-           CASE status WHEN 'revoked' THEN 0 WHEN 'expired, not revoked' THEN 10 ELSE 40 END
+           CASE WHEN state = 'revoked' THEN 0 WHEN state = 'expired' THEN 10 ELSE 40 END
          + CASE WHEN lifetime = 'long-lived' THEN 15 ELSE 0 END
          + CASE WHEN secret_exposed THEN 15 WHEN exposures > 0 THEN 5 ELSE 0 END
          + CASE WHEN successful_uses_after_revocation > 0 THEN 40 WHEN uses_after_revocation > 0 THEN 10 ELSE 0 END
@@ -214,9 +282,25 @@ scored AS (
          + CASE WHEN uses_from_listed_ips > 0 THEN 10 ELSE 0 END
          + CASE WHEN privileged_successes > 0 THEN 10 ELSE 0 END
          + CASE WHEN len(artifacts) > 0 THEN 10 ELSE 0 END
-         + least(distinct_targets, 10) AS risk_score
+         + least(distinct_targets, 10) AS risk_score,
+           state = 'revoked' AND successful_uses_after_revocation = 0 AS done,
+           finding_reasons || list_filter([
+               CASE WHEN state = 'revoked' AND successful_uses_after_revocation = 0 THEN 'revoked, no successful use after: ranked last' END,
+               CASE WHEN state = 'reactivated' THEN 'revoked, then reactivated' END,
+               CASE WHEN successful_uses_after_revocation > 0 THEN 'used successfully ' || successful_uses_after_revocation || ' times after revocation'
+                    WHEN uses_after_revocation > 0 THEN 'tried ' || uses_after_revocation || ' times after revocation' END,
+               CASE WHEN successful_uses_after_expiry > 0 THEN 'used successfully ' || successful_uses_after_expiry || ' times after expiry' END,
+               CASE WHEN instance_role_uses_outside_aws > 0 THEN 'instance-role session used ' || instance_role_uses_outside_aws || ' times from outside AWS' END,
+               CASE WHEN secret_exposed THEN 'secret exposed in ingested text' END,
+               CASE WHEN uses_from_listed_ips > 0 THEN 'used from a listed address' END,
+               CASE WHEN privileged_successes > 0 THEN privileged_successes || ' successful writes' END,
+               CASE WHEN len(artifacts) > 0 THEN 'built or pushed artifacts' END,
+               CASE WHEN lifetime = 'long-lived' AND state NOT IN ('revoked', 'expired') THEN 'long-lived and not revoked' END,
+               CASE WHEN state = 'expired' THEN 'expired: ' || state_reason END,
+               CASE WHEN state = 'unknown' AND lifetime = 'short-lived' THEN 'short-lived, expiry unknown' END
+           ], lambda x: x IS NOT NULL) AS rank_reasons
     FROM rows
 )
-SELECT row_number() OVER (ORDER BY risk_score DESC, last_use DESC NULLS LAST, credential_id) AS risk_rank, *
+SELECT row_number() OVER (ORDER BY done, finding_severity_rank DESC, risk_score DESC, last_use DESC NULLS LAST, credential_id) AS risk_rank, *
 FROM scored
 ORDER BY risk_rank

@@ -4,6 +4,8 @@
 -- Parameters: none.
 -- Non-empty means: revocation did not end the attacker's access (successful uses), or someone
 -- still tries the revoked credential (failed uses); each row is one such use.
+-- @denominator: revoked_credential_uses
+-- @time: time
 SELECT c.credential_id, c.kind, c.principal, c.revoked_at, c.revoked_how, c.revoked_event_id,
        e.event_id, e.time, e.action, e.outcome, e.outcome_reason, e.src_ip, e.source,
        e.evidence_sha256, e.evidence_line

@@ -9,6 +9,8 @@
 -- Params: $keys (attribute names of idempotency and business keys; default the list below),
 --         $start, $end (window on the second apply, optional).
 -- Healthy: zero rows. A row is a request applied more than once, with the evidence.
+-- @denominator: side_effect_requests
+-- @time: second_applied_at
 WITH RECURSIVE key_names AS (
     SELECT unnest(coalesce(CAST($keys AS VARCHAR[]),
                            ['idempotency.key', 'http.request.header.idempotency-key', 'idempotency_key',

@@ -3,6 +3,8 @@
 -- Parameters: none.
 -- Non-empty means: a credential outlived its expiry (successful uses: the expiry is not what the
 -- case believes, or the clock is wrong), or someone replays an expired one (failed uses).
+-- @denominator: expiring_credential_uses
+-- @time: time
 SELECT c.credential_id, c.kind, c.principal, c.issued_at, c.expires_at,
        e.event_id, e.time, e.action, e.outcome, e.outcome_reason, e.src_ip, e.source,
        e.evidence_sha256, e.evidence_line

@@ -2,6 +2,8 @@
 -- given, the actor is one of the CI identities.
 -- Params: $ci_actors (VARCHAR[], optional). A row is a deploy made by hand or by an identity that is
 -- not the CI's.
+-- @denominator: deploy_actions
+-- @time: time
 SELECT d.time, d.service, d.environment, d.artifact_digest, d.actor, d.via, d.action, d.source,
        concat_ws('; ',
            CASE WHEN d.via = 'manual' THEN 'deployed by hand (via manual)' END,

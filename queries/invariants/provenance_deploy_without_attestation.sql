@@ -5,6 +5,8 @@
 -- Params: $service_repos (VARCHAR[] of 'service=owner/repo', optional: forensics.policy services).
 -- A row is a deploy (or rollback) of a digest that no such attestation names: the code that ran has no
 -- provenance. Deploys with no digest are listed too (nothing to check).
+-- @denominator: deploys
+-- @time: time
 SELECT d.time, d.service, d.environment, d.artifact_digest, d.version, d.actor, d.via, d.action, d.source,
        CASE WHEN d.artifact_digest IS NULL THEN 'deploy record names no artifact digest, so no provenance can be joined'
             WHEN EXISTS (SELECT 1 FROM attestations a WHERE a.subject_digest = lower(d.artifact_digest))

@@ -2,6 +2,8 @@
 -- later deploy there is verified too.
 -- Params: none. A row is a deploy whose digest has no verified attestation while an earlier
 -- successful deploy of the same service x environment did.
+-- @denominator: deploys
+-- @time: time
 WITH v AS (
     SELECT DISTINCT subject_digest FROM attestations WHERE verdict = 'verified'
 ), d AS (

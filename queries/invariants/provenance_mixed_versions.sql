@@ -2,14 +2,17 @@
 -- rollout lanes (clusters, regions, apps) run the same digest, except for at most
 -- $rollout_window_minutes (default 30) while a rollout proceeds.
 -- Params: $rollout_window_minutes (INTEGER, optional). A row is a pair of lanes that ran different
--- digests at the same time for longer than the window.
+-- digests at the same time for longer than the window. A lane's last digest runs until the end of
+-- the evidence (the latest event of any source), not only until the latest deploy.
+-- @denominator: deploys
+-- @time: mixed_from
 WITH d AS (
     SELECT * FROM deploys
     WHERE status = 'success' AND action IN ('deploy', 'rollback') AND artifact_digest IS NOT NULL
 ), iv AS (
     SELECT service, environment, coalesce(instance, '') AS lane, artifact_digest, time AS since,
            coalesce(lead(time) OVER (PARTITION BY service, environment, instance ORDER BY time, deploy_id),
-                    (SELECT max(time) FROM deploys)) AS until
+                    greatest((SELECT max(time) FROM deploys), (SELECT max(time) FROM events))) AS until
     FROM d
 )
 SELECT a.service, a.environment, a.lane AS lane_a, a.artifact_digest AS digest_a, b.lane AS lane_b,

@@ -5,6 +5,11 @@
 -- (until NULL: still running at the end of the evidence). verdict: verified if any attestation of
 -- the digest verified, else failed if any failed, else indeterminate; 'no attestation' when none
 -- names the digest. Non-empty is normal; read it as the answer.
+-- Desired and observed side by side (docs/runtime.md): the observed_* columns summarise runtime_state
+-- in the interval (up to $at when given; each pod or ReplicaSet counted at its latest observation,
+-- from 5 minutes after the deploy): runtime_verdict is 'confirmed' (every observed pod runs the
+-- deployed digest), 'drift' (some observed pod runs another digest: see runtime_drift) or
+-- 'not observed' (no runtime evidence: the deploy is assumed to have taken effect, not shown to).
 WITH d AS (
     SELECT * FROM deploys
     WHERE status = 'success' AND action IN ('deploy', 'rollback') AND service IS NOT NULL
@@ -24,6 +29,18 @@ WITH d AS (
            arg_max(signer_san, CASE verdict WHEN 'verified' THEN 3 WHEN 'failed' THEN 2 ELSE 1 END) AS signer
     FROM attestations WHERE subject_digest IS NOT NULL
     GROUP BY subject_digest
+), seen AS (
+    SELECT iv.deploy_id, coalesce(r.pod, r.event_id) AS unit,
+           arg_max(r.image_digest, r.time) AS digest, max(r.time) AS seen_at
+    FROM iv JOIN runtime_state r
+      ON r.kind = 'observed' AND r.workload = iv.service AND r.environment IS NOT DISTINCT FROM iv.environment
+     AND r.time >= iv.time + INTERVAL 5 MINUTE AND (iv.until IS NULL OR r.time < iv.until)
+     AND ($at IS NULL OR r.time <= $at)
+    GROUP BY ALL
+), obs AS (
+    SELECT deploy_id, count(*) AS observed_pods, max(seen_at) AS last_observed,
+           list(DISTINCT digest ORDER BY digest) AS observed_digests, list(unit ORDER BY unit) AS observed_units
+    FROM seen GROUP BY deploy_id
 )
 SELECT iv.service, iv.environment, iv.instance, iv.time AS since, iv.until, iv.artifact_digest, iv.version,
        iv.actor AS deployed_by, iv.via, iv.action, iv.source AS deploy_source,
@@ -33,8 +50,20 @@ SELECT iv.service, iv.environment, iv.instance, iv.time AS since, iv.until, iv.a
                                          ELSE 'no attestation in the case names this digest' END) AS verdict_reason,
        att.builder_id, att.signer, att.trust_root,
        regexp_replace(att.source_repo, '^(git\+)?https://github.com/', '') || coalesce('@' || att.source_commit[:12], '') AS repo_at_commit,
-       iv.deploy_id, iv.evidence_sha256, iv.evidence_record
+       iv.deploy_id, iv.evidence_sha256, iv.evidence_record,
+       coalesce(obs.observed_pods, 0) AS observed_pods, obs.observed_digests, obs.last_observed,
+       CASE WHEN obs.deploy_id IS NULL THEN 'not observed'
+            WHEN list_count(list_filter(obs.observed_digests, lambda x: x <> lower(iv.artifact_digest))) > 0
+            THEN 'drift' ELSE 'confirmed' END AS runtime_verdict,
+       CASE WHEN obs.deploy_id IS NULL THEN 'no runtime evidence in this interval: the deploy is assumed, not seen'
+            WHEN list_count(list_filter(obs.observed_digests, lambda x: x <> lower(iv.artifact_digest))) > 0
+            THEN 'observed running ' || array_to_string(list_filter(obs.observed_digests,
+                     lambda x: x <> lower(iv.artifact_digest)), ', ') || ' instead (last seen '
+                 || strftime(obs.last_observed, '%Y-%m-%dT%H:%M:%SZ') || ')'
+            ELSE obs.observed_pods || ' observed pod(s) run the deployed digest (last seen '
+                 || strftime(obs.last_observed, '%Y-%m-%dT%H:%M:%SZ') || ')' END AS runtime_reason
 FROM iv LEFT JOIN att ON att.subject_digest = lower(iv.artifact_digest)
+        LEFT JOIN obs ON obs.deploy_id = iv.deploy_id
 WHERE ($service IS NULL OR iv.service = $service)
   AND ($at IS NULL OR (iv.time <= $at AND (iv.until IS NULL OR iv.until > $at)))
 ORDER BY iv.service, iv.environment, iv.instance, iv.time

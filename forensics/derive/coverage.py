@@ -1,0 +1,23 @@
+"""Rebuild ``coverage_gaps`` from ``queries/coverage/gaps.sql`` (docs/coverage.md): what the evidence
+cannot see. Runs after every ingest that changed something (it reads the whole ledger: a gap is a
+property of all the evidence, not of one file), before the findings, which turn each gap into a
+``coverage_gap`` finding."""
+
+from __future__ import annotations
+
+from forensics import queries
+
+ORDER = 90
+
+
+def derive(con) -> None:
+    sql = queries.load("coverage/gaps")
+    params = {k: None for k in queries.parameters(sql)}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM coverage_gaps")
+        con.execute(f"INSERT INTO coverage_gaps BY NAME {sql}", params)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

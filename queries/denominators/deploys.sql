@@ -1,0 +1,3 @@
+-- Denominator: deploys. One row per successful deploy or rollback (deploys table).
+-- @title: deploys and rollbacks
+SELECT time, deploy_id AS item FROM deploys WHERE status = 'success' AND action IN ('deploy', 'rollback')

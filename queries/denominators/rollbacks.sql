@@ -1,0 +1,3 @@
+-- Denominator: rollbacks. One row per successful rollback.
+-- @title: rollbacks
+SELECT time, deploy_id AS item FROM deploys WHERE action = 'rollback' AND status = 'success'
