@@ -42,6 +42,11 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "gcp_service_account_key",
         re.compile(r"\"?private_key_id\"?\s*[:=]\s*\"?([0-9a-f]{40})"),
     ),
+    # labelled: whatever follows it (a path's "/" included, which the unlabelled form must refuse)
+    (
+        "aws_secret_access_key",
+        re.compile(r"(?i)aws_?secret_?(?:access_?)?key[\"'\s]*[:=][\"'\s]*([A-Za-z0-9/+]{40})"),
+    ),
     (
         "aws_secret_access_key",
         re.compile(
@@ -172,6 +177,10 @@ SQL_PATTERNS: tuple[tuple[str, str], ...] = (
     ("gitlab_pat", r"(glpat-[A-Za-z0-9_-]{20,})"),
     ("slack_token", r"(xox[abposr]-[A-Za-z0-9-]{10,})"),
     ("gcp_service_account_key", r"\"?private_key_id\"?\s*[:=]\s*\"?([0-9a-f]{40})"),
+    (
+        "aws_secret_access_key_labelled",
+        r"(?i)aws_?secret_?(?:access_?)?key[\"'\s]*[:=][\"'\s]*([A-Za-z0-9/+]{40})",
+    ),
     ("aws_secret_access_key", r"(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"),
 )
 
@@ -197,7 +206,7 @@ def macro_sql(persistent: bool = False) -> str:
             )
         body = (
             f"(SELECT list_reduce({found}, lambda acc, m: replace(acc, m, "
-            f"'<{kind}:sha256:' || left(sha256(m), 12) || '>'), acc_{kind}) FROM (SELECT {body} AS acc_{kind}))"
+            f"'<{kind.removesuffix('_labelled')}:sha256:' || left(sha256(m), 12) || '>'), acc_{kind}) FROM (SELECT {body} AS acc_{kind}))"
         )
     return (
         f"CREATE OR REPLACE {'' if persistent else 'TEMP '}MACRO fx_redact(s) AS CASE WHEN s IS NULL OR NOT "

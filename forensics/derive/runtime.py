@@ -32,7 +32,8 @@ _RUNTIME = """
 CREATE OR REPLACE TEMP TABLE _fx_runtime AS
 SELECT r.time, r.time_basis, r.kind, r.how, r.cluster, r.namespace,
        coalesce(a.canonical, r.namespace) AS environment, r.namespace AS environment_raw,
-       r.workload, r.pod, r.container, r.image, r.image_digest, r.state, r.detail,
+       fx_redact(r.workload) AS workload, fx_redact(r.pod) AS pod, fx_redact(r.container) AS container,
+       fx_redact(r.image) AS image, r.image_digest, r.state, fx_redact(r.detail) AS detail,
        r.event_id, r.source, r.evidence_sha256, r.evidence_record
 FROM ({runtime}) r LEFT JOIN environment_aliases a ON a.alias = lower(r.namespace)
 WHERE r.image_digest IS NOT NULL
