@@ -213,7 +213,20 @@ FROM (SELECT credential_id, mode(raw->>'programmatic_access_type') AS gh_type,
 """
 
 
-class GitHubAuditSource(Source):
+class _GitHubCredentialFacts(Source):
+    """The credential facts of both GitHub shapes (deploy keys arrive as admin webhooks too)."""
+
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def credential_states_sql(self) -> str:
+        return _STATES
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
+
+
+class GitHubAuditSource(_GitHubCredentialFacts):
     name = "github_audit"
     sigma_logsources = (("github", "audit"),)
     category = "audit"
@@ -244,17 +257,8 @@ class GitHubAuditSource(Source):
     def events_sql(self) -> str:
         return _AUDIT_EVENTS
 
-    def credential_links_sql(self) -> str:
-        return _CREDENTIAL_LINKS
 
-    def credential_states_sql(self) -> str:
-        return _STATES
-
-    def credential_kinds_sql(self) -> str:
-        return _CREDENTIAL_KINDS
-
-
-class GitHubAdminWebhookSource(Source):
+class GitHubAdminWebhookSource(_GitHubCredentialFacts):
     name = "github_admin_webhook"
     category = "audit"
     containers = ("jsonl", "json")
@@ -268,16 +272,6 @@ class GitHubAdminWebhookSource(Source):
 
     def events_sql(self) -> str:
         return _WEBHOOK_EVENTS
-
-    # deploy keys created and deleted arrive as admin webhooks too
-    def credential_links_sql(self) -> str:
-        return _CREDENTIAL_LINKS
-
-    def credential_states_sql(self) -> str:
-        return _STATES
-
-    def credential_kinds_sql(self) -> str:
-        return _CREDENTIAL_KINDS
 
 
 SOURCES = [GitHubAuditSource(), GitHubAdminWebhookSource()]
