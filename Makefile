@@ -12,7 +12,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev]'
+	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev,spark]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (forensics)" > /dev/null
 	touch $(STAMP)
 
@@ -34,7 +34,7 @@ sample: $(STAMP)
 	$(VENV)/bin/forensics sample --out sample_data
 
 bench: $(STAMP)
-	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev,bench]'
+	$(VENV)/bin/uv pip install --python $(PY) --quiet -e '.[dev,spark,bench]'
 	$(PY) bench/ingest.py
 
 LINTED := forensics tests bench setup.py queries/__init__.py notebooks/__init__.py

@@ -20,6 +20,9 @@ from forensics.db import memory_budget
 from forensics.derive import cardinality as derive_cardinality
 from forensics.errors import BadTimeWindow, UnknownDerivation, UnknownFormat, UnknownParameter
 from forensics.ingest import FileResult, ProgressFn, ingest_paths
+from forensics.ingest import options as ingest_options
+from forensics.ingest.reingest import forget as forget_evidence
+from forensics.ingest.reingest import note_reingested
 from forensics.redact import install_sql, redact_frame, redact_text
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
@@ -96,21 +99,36 @@ class Case:
         mapping: str | None = None,
         progress: ProgressFn | None = None,
         on_file: Callable[[FileResult], None] | None = None,
+        year: int | None = None,
+        tz: str | None = None,
+        observed_at: str | None = None,
+        reingest: str | None = None,
     ) -> list[FileResult]:
-        """Ingest files or directory trees. Re-ingesting the same bytes changes nothing."""
+        """Ingest files or directory trees. Re-ingesting the same bytes changes nothing, unless
+        ``reingest`` gives the reason to replace their rows (``forensics.ingest.reingest``).
+        ``year``, ``tz`` and ``observed_at`` are the ingest options of ``forensics.ingest.options``."""
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
+        paths = list(paths)
         results: list[FileResult] | None = None
+        opts = ingest_options.make(year, tz, observed_at)
+        again: list[str] = []
         try:
             own = [self.path, self.path + ".wal"] if self.path != ":memory:" else []
-            results = ingest_paths(
-                self.con,
-                paths,
-                loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
-                mapping=mapping,
-                progress=progress,
-                on_file=on_file,
-                exclude=own,
+            if reingest is not None:
+                again = forget_evidence(self.con, paths, reingest, exclude=own)
+            with ingest_options.using(opts):
+                results = ingest_paths(
+                    self.con,
+                    paths,
+                    loader=loader,  # type: ignore[arg-type]  # a Source works; ingest_paths' annotation says str
+                    mapping=mapping,
+                    progress=progress,
+                    on_file=on_file,
+                    exclude=own,
+                )
+            note_reingested(
+                self.con, [r.sha256 for r in results if r.status == "ingested" and r.sha256 in again]
             )
             self._keep_artifact_files(results)
             return results
@@ -119,7 +137,11 @@ class Case:
             raise
         finally:
             # only what changed is derived again; a failure part-way rederives everything
-            self.rederive(None if results is None else {r.sha256 for r in results if r.status == "ingested"})
+            self.rederive(
+                None
+                if results is None
+                else {r.sha256 for r in results if r.status == "ingested"} | set(again)
+            )
 
     def _keep_artifact_files(self, results: list[FileResult]) -> None:
         """Record the hashes of files no loader reads (artifacts), for matching to attestation subjects."""
@@ -370,6 +392,13 @@ class Case:
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         row = self.sql("SELECT min(time) AS lo, max(time) AS hi FROM events").row(0)
         return row[0], row[1]
+
+    # -- scale-out ----------------------------------------------------------------------------
+    def export_parquet(self, out: str | os.PathLike[str]) -> dict[str, Any]:
+        """Every table as a Parquet tree under ``out`` with its manifest (docs/scale-out.md)."""
+        from forensics.scaleout.parquet import export_parquet
+
+        return export_parquet(self.con, out)
 
 
 #: Derived tables kept current on demand: ``-- @needs: <table>`` runs the function before the query.

@@ -12,7 +12,7 @@ import sys
 import time
 
 from forensics import layout
-from forensics.errors import ForensicsError, NotebookFailed
+from forensics.errors import ForensicsError, NotebookFailed, UnknownParameter
 
 
 class _Progress:
@@ -52,13 +52,25 @@ def _print_file(res) -> None:
 def cmd_ingest(args) -> int:
     import forensics
 
-    progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(
-            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
-        )
+        results = _ingest(case, args)
     _summary(results)
     return 0
+
+
+def _ingest(case, args) -> list:
+    """``case.ingest`` with the ingest subcommand's options (docs/host.md, docs/audit.md, docs/mapping.md)."""
+    return case.ingest(
+        args.paths,
+        loader=args.loader,
+        mapping=args.mapping,
+        progress=_Progress() if sys.stderr.isatty() or args.progress else None,
+        on_file=_print_file,
+        year=args.year,
+        tz=args.tz,
+        observed_at=getattr(args, "observed_at", None),
+        reingest=args.reingest,
+    )
 
 
 def _summary(results) -> None:
@@ -119,12 +131,51 @@ def cmd_run(args) -> int:
     if args.store_policy:
         params["store_policy"] = True
     try:
-        res = run_report(args.notebook, args.case, params, args.out)
+        res = run_report(args.notebook, args.case, params, args.out, **_run_options(args))
     except NotebookFailed as e:
         print(f"forensics: {e}", file=sys.stderr)
         return 1
-    print(f"report: {res.html}\nnotebook: {res.notebook}")
+    _print_report(res)
+    _top_findings(args.case)
     return 0
+
+
+def _run_options(args) -> dict:
+    """Options every report run takes from the command line (``run``, ``demo``)."""
+    from forensics.kernel import progress_printer
+
+    return {
+        "suffix": getattr(args, "suffix", None) or "",
+        "name_window": getattr(args, "name_window", False),
+        "sign_key": args.sign_key,
+        "sigstore": not args.no_sigstore,
+        "on_cell": None if args.quiet else progress_printer(sys.stderr),
+    }
+
+
+def _print_report(res) -> None:
+    """Where a report's outputs are, its statement and how to check it."""
+    print(f"report {res.name}: {res.html}")
+    for p in res.files:
+        if p not in (res.html, res.statement):
+            print(f"  also wrote {p}")
+    print(f"  statement ({res.signature}): {res.statement}; check: forensics verify-report {res.html}")
+
+
+def _top_findings(case_path, limit: int = 5) -> None:
+    """The strongest findings of the case, after the report paths."""
+    import forensics
+    from forensics.safe import terminal_text
+
+    try:
+        with forensics.open_case(case_path, read_only=True) as case:
+            df = case.findings()
+    except Exception as e:  # noqa: BLE001 - the report is written; say why the summary is missing
+        print(f"findings: not shown ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+        return
+    print(f"findings: {df.height}" + (f", strongest {min(limit, df.height)}:" if df.height else ""))
+    for r in df.head(limit).iter_rows(named=True):
+        print(f"  {r['severity']:8} {r['finding_id']}  {terminal_text(r['title'])[:100]}")
 
 
 def cmd_sample(args) -> int:
@@ -142,11 +193,12 @@ def cmd_demo(args) -> int:
     case_path, files = demo.ingest_sample(args.data, args.out, on_file=_print_file)
     _summary(files)
     _demo_sigma(case_path)
-    result = demo.write_reports(case_path, args.out, on_report=lambda r: print(f"report {r.name}: {r.html}"))
+    result = demo.write_reports(case_path, args.out, on_report=_print_report, **_run_options(args))
     for name in result.skipped:
         print(f"report {name}: notebook not present, skipped")
     for failure in result.failures:
         print(f"forensics: {failure}", file=sys.stderr)
+    _top_findings(case_path)
     return 1 if result.failures else 0
 
 
@@ -164,11 +216,26 @@ def _demo_sigma(case_path) -> None:
 
 
 def cmd_query(args) -> int:
+    import duckdb
+
     import forensics
     from forensics import export
+    from forensics.params import check_query
 
-    with forensics.open_case(args.case, read_only=True) as case:
-        df = case.query(args.name, **_params(args.param))
+    params = _params(args.param)
+    check_query(args.name, params)
+    if args.engine == "spark" or args.parquet:
+        df = _query_elsewhere(args)
+    else:
+        if not args.case:
+            print("forensics: query needs --case, or --parquet DIR", file=sys.stderr)
+            return 2
+        with forensics.open_case(args.case, read_only=True) as case:
+            try:
+                df = case.query(args.name, **params)
+            except (duckdb.ConversionException, duckdb.BinderException, duckdb.InvalidInputException) as e:
+                first = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise UnknownParameter(f"query {args.name}: a parameter does not fit: {first}") from None
     from forensics.redact import redact_text
     from forensics.safe import frame_csv, frame_ndjson
 
@@ -271,8 +338,101 @@ def cmd_sigma(args) -> int:
     return 0
 
 
+def cmd_verify_report(args) -> int:
+    """Check a report against its in-toto statement: one line per check, exit 0 only if all pass."""
+    from forensics import attest
+    from forensics.safe import terminal_text
+
+    if bool(args.identity) != bool(args.issuer):
+        print("forensics: --identity and --issuer go together", file=sys.stderr)
+        return 2
+    checks = attest.verify(
+        args.path,
+        statement=args.statement,
+        case=args.case,
+        key=args.key,
+        identity=args.identity,
+        issuer=args.issuer,
+    )
+    for c in checks:
+        print(terminal_text(c.line()))
+    bad = [c for c in checks if not c.ok]
+    print(
+        f"{'verified' if not bad else 'NOT VERIFIED'}: {len(checks) - len(bad)} of {len(checks)} checks pass"
+    )
+    return 1 if bad else 0
+
+
+def _signing() -> argparse.ArgumentParser:
+    """Options of every command that writes reports: signing, file names, progress."""
+    f = argparse.ArgumentParser(add_help=False)
+    f.add_argument("--sign-key", metavar="PEM", help="sign each statement with this Ed25519 or ECDSA key")
+    f.add_argument(
+        "--no-sigstore", action="store_true", help="do not sign keyless even where an OIDC identity exists"
+    )
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress line per cell")
+    return f
+
+
+def _query_elsewhere(args):
+    """``forensics query`` on a Parquet tree: DuckDB over it in place, or Spark (docs/scale-out.md)."""
+    if not args.parquet:
+        raise ForensicsError("--engine spark runs on a Parquet tree: give --parquet DIR (forensics export)")
+    params = _params(args.param)
+    if args.engine == "duckdb":
+        from forensics.scaleout.parquet import open_parquet
+
+        with open_parquet(args.parquet) as case:
+            return case.query(args.name, **params)
+    from forensics import queries
+    from forensics.scaleout import spark
+
+    sql = queries.load(args.name)
+    engines, reason = spark.engines_of(sql)
+    if "spark" not in engines:  # said before a JVM starts
+        raise spark.NotPortable(f"query {args.name} does not run on Spark: {reason or 'no reason given'}")
+    session = spark.session(args.spark_master)
+    needed = spark.tables_read(sql)
+    spark.register_parquet(session, args.parquet, verify="://" not in args.parquet, tables=needed)
+    return spark.run_query(session, args.name, **params)
+
+
+def cmd_export(args) -> int:
+    import forensics
+
+    with forensics.open_case(args.case, read_only=True) as case:
+        if args.parquet:
+            manifest = case.export_parquet(args.parquet)
+            files = sum(len(t["files"]) for t in manifest["tables"].values())
+            rows = sum(t["rows"] for t in manifest["tables"].values())
+            print(f"{len(manifest['tables'])} tables, {rows} rows in {files} files; manifest.json written")
+            return 0
+        from forensics.scaleout.exports import ocsf, timesketch
+
+        n = timesketch.write(case, args.timesketch) if args.timesketch else ocsf.write(case, args.ocsf)
+    print(f"{n} records written")
+    return 0
+
+
+def cmd_import(args) -> int:
+    import forensics
+    from forensics.safe import terminal_text
+    from forensics.scaleout.parquet import import_parquet
+
+    with forensics.open_case(args.case) as case:
+        loaded = import_parquet(case.con, args.parquet)
+        for table, n in loaded.items():
+            print(f"{terminal_text(table)}: {n} rows")
+        if {"credentials", "findings"} - set(loaded):
+            # a tree written by the Spark ingest holds events, evidence and rejects: derive the rest here
+            ran = case.rederive()
+            print(f"derived here: {', '.join(ran) or 'nothing'}, then the findings")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     folders = _folders()
+    signing = _signing()
     p = argparse.ArgumentParser(
         prog="forensics",
         description="Incident forensics kit: evidence into one DuckDB case, one timeline, reports.",
@@ -285,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loader", help="force a loader instead of detecting by content")
     s.add_argument("--mapping", help="TOML field mapping for the generic loader (docs/mapping.md)")
     s.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    s.add_argument("--year", type=int, help="year of syslog lines, which carry none (docs/host.md)")
+    s.add_argument("--tz", help="IANA zone of zone-less local times such as syslog's (default UTC)")
+    s.add_argument(
+        "--reingest",
+        metavar="REASON",
+        help="replace the rows of files the case already holds (kept with REASON in the reingests ledger)",
+    )
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("timeline", help="print the timeline of a case")
@@ -304,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_timeline)
 
     s = sub.add_parser(
-        "run", parents=[folders], help="execute a report notebook with papermill and render HTML"
+        "run", parents=[folders, signing], help="execute a report notebook with papermill and render HTML"
     )
     s.add_argument("notebook")
     s.add_argument("--case", required=True)
@@ -312,6 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports", help="the only folder the run writes to")
     s.add_argument("--policy", help="provenance policy file (TOML or JSON, docs/provenance.md)")
     s.add_argument("--store-policy", action="store_true", help="replace the policy stored in the case")
+    s.add_argument("--suffix", help="added to every output's name, e.g. -day2 (letters, digits, . _ + -)")
+    s.add_argument(
+        "--name-window", action="store_true", help="add the window to the names: NAME-<start>-<end>.html"
+    )
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sample", help="generate the deterministic sample incident")
@@ -322,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "demo",
-        parents=[folders],
+        parents=[folders, signing],
         help="ingest sample_data into a fresh case and write every report (make demo)",
     )
     s.add_argument("--data", default="sample_data")
@@ -331,7 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("query", parents=[folders], help="run a query from queries/ with bound parameters")
     s.add_argument("name")
-    s.add_argument("--case", required=True)
+    s.add_argument("--case", help="the case (or --parquet DIR: a tree written by forensics export)")
+    s.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb", help="docs/scale-out.md")
+    s.add_argument("--parquet", metavar="DIR", help="run on this Parquet tree where it lies")
+    s.add_argument("--spark-master", help="Spark master URL (default: local[2]); with --engine spark")
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
     s.add_argument(
         "--format",
@@ -387,8 +561,41 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also list the rules that ran without a match"
     )
     s.set_defaults(func=cmd_sigma)
+
+    s = sub.add_parser(
+        "verify-report", help="check a report's files (and its case) against its in-toto statement"
+    )
+    s.add_argument("path", help="a report output (HTML, Markdown, ...) or its .intoto.json statement")
+    s.add_argument("--statement", help="the statement, when it is not beside the report")
+    s.add_argument("--case", help="also check that this case's evidence is the evidence recorded")
+    s.add_argument("--key", metavar="PUB", help="PEM public key that signed the statement")
+    s.add_argument("--identity", help="Sigstore: the signer's identity (e.g. a workflow URI)")
+    s.add_argument("--issuer", help="Sigstore: the identity's OIDC issuer")
+    s.set_defaults(func=cmd_verify_report)
+
+    s = sub.add_parser(
+        "export", help="the case as a Parquet tree, Timesketch JSONL or OCSF JSONL (docs/scale-out.md)"
+    )
+    s.add_argument("--case", required=True)
+    to = s.add_mutually_exclusive_group(required=True)
+    to.add_argument("--parquet", metavar="DIR", help="every table, hive-partitioned, with a manifest")
+    to.add_argument("--timesketch", metavar="FILE", help="the timeline as Timesketch JSONL (redacted)")
+    to.add_argument("--ocsf", metavar="FILE", help="events as OCSF 1.x JSONL (redacted)")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("import", help="read a Parquet tree written by forensics export into a new case")
+    s.add_argument("--parquet", metavar="DIR", required=True)
+    s.add_argument("--case", required=True, help="the case to create (must hold no rows)")
+    s.set_defaults(func=cmd_import)
     add_runtime_commands(sub)
     return p
+
+
+def _is_duckdb(path: str) -> bool:
+    """A DuckDB database file: its header carries ``DUCK`` at byte 8 (an empty file is a new case)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return not head or head[8:12] == b"DUCK"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -404,10 +611,14 @@ def main(argv: list[str] | None = None) -> int:
         "sigma",
         "coverage",
         "env-aliases",
+        "export",
     ):
         if not os.path.exists(args.case):
             print(f"forensics: no such case: {args.case} (create it with forensics ingest)", file=sys.stderr)
             return 2
+    if getattr(args, "case", None) and os.path.isfile(args.case) and not _is_duckdb(args.case):
+        print(f"forensics: {args.case} is not a DuckDB case file", file=sys.stderr)
+        return 2
     try:
         layout.use_folders(getattr(args, "queries", None), getattr(args, "notebooks", None))
         return args.func(args)
@@ -418,10 +629,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # -- runtime state, coverage and invariant rates (issue 22) ----------------------------------------
 def cmd_ingest_observed(args) -> int:
     """``ingest --observed-at T``: the files' capture time (snapshots have none of their own)."""
@@ -430,11 +637,8 @@ def cmd_ingest_observed(args) -> int:
     import forensics
     from forensics import runtime
 
-    progress = _Progress() if sys.stderr.isatty() or args.progress else None
     with forensics.open_case(args.case) as case:
-        results = case.ingest(
-            args.paths, loader=args.loader, mapping=args.mapping, progress=progress, on_file=_print_file
-        )
+        results = _ingest(case, args)  # loaders take --observed-at too, for records with no time of their own
         shas = [r.sha256 for r in results if r.status in ("ingested", "already ingested") and r.sha256]
         runtime.observed_at(case, shas, args.observed_at)
     _summary(results)
@@ -540,3 +744,7 @@ def add_runtime_commands(sub) -> None:
         help="capture time (UTC, ISO 8601) of snapshot files (kubectl get ... -o json) that have none of their own",
     )
     ing.set_defaults(func=cmd_ingest_observed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

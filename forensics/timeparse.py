@@ -3,7 +3,9 @@
 The rules (docs/schema.md, "Time"):
 
 * ISO 8601 / RFC 3339 text with ``Z`` or a numeric offset is read as given and converted to UTC.
-* A bare number is an epoch; its magnitude says the unit: below 1e11 seconds, below 1e14
+* A bare 8- or 14-digit number that is a calendar date from 1971 to 2100 (``20260314``,
+  ``20260314093000``) is that date in UTC, not an epoch (which would put it in 1970); the ingest notes it.
+* Any other bare number is an epoch; its magnitude says the unit: below 1e11 seconds, below 1e14
   milliseconds, below 1e17 microseconds, otherwise nanoseconds. Fractions are kept to the microsecond.
 * A naive timestamp (no zone) is read as UTC only when the caller passes ``naive_utc = true``,
   which a loader does only where its source defines its times as UTC. Otherwise it is not a time.
@@ -55,6 +57,16 @@ CREATE OR REPLACE TEMP MACRO fx_unix_nanos(s) AS (
     CASE WHEN try_cast(s AS HUGEINT) > 0 THEN timezone('UTC', make_timestamp(fx_unix_nanos_us(s))) END
 );
 
+-- A bare 8- or 14-digit number that is a calendar date from 1971 to 2100 (YYYYMMDD, YYYYMMDDhhmmss) is that
+-- date, in UTC: as epoch seconds it would fall in 1970 (20260314 -> 1970-08-23), as milliseconds in the
+-- 2600s. The ingest notes every file where this rule read a time (docs/schema.md, "Time").
+CREATE OR REPLACE TEMP MACRO fx_ymd(s) AS (
+    CASE WHEN strlen(s) = 8 AND regexp_full_match(s, '(19[7-9][0-9]|20[0-9]{2}|2100)(0[1-9]|1[0-2])[0-3][0-9]')
+              AND s >= '19710101' THEN try_strptime(s, '%Y%m%d')
+         WHEN strlen(s) = 14 AND regexp_full_match(s, '(19[7-9][0-9]|20[0-9]{2}|2100)(0[1-9]|1[0-2])[0-3][0-9][0-2][0-9][0-5][0-9][0-6][0-9]')
+              AND s >= '19710101' THEN try_strptime(s, '%Y%m%d%H%M%S') END
+);
+
 -- fx_time(text, naive_utc) -> TIMESTAMPTZ, or NULL when the text is not a time under the rules.
 CREATE OR REPLACE TEMP MACRO fx_time(s, naive_utc) AS (
     CASE
@@ -63,6 +75,7 @@ CREATE OR REPLACE TEMP MACRO fx_time(s, naive_utc) AS (
         WHEN strlen(s) BETWEEN 20 AND 27 AND s LIKE '____-__-__T%Z' AND try_cast(s AS TIMESTAMPTZ) IS NOT NULL
              THEN try_cast(s AS TIMESTAMPTZ)
         WHEN s IS NULL OR trim(s) = '' THEN NULL
+        WHEN strlen(trim(s)) IN (8, 14) AND fx_ymd(trim(s)) IS NOT NULL THEN timezone('UTC', fx_ymd(trim(s)))
         WHEN regexp_full_match(trim(s), '-?[0-9.eE+]+') THEN timezone('UTC', try(fx_epoch(trim(s))))
         WHEN fx_has_zone(s) THEN try_cast(fx_iso_trim(s) AS TIMESTAMPTZ)
         WHEN fx_is_naive(s) AND naive_utc THEN timezone('UTC', try_cast(fx_iso_trim(s) AS TIMESTAMP))

@@ -328,6 +328,50 @@ INLINE_FIXTURES.update(
 )
 
 
+# issue 21 (a, b): Linux host logs; CloudWatch Logs subscription payloads
+INLINE_FIXTURES.update(
+    {
+        "cloudwatch_logs": (
+            "cwl.json",
+            json.dumps(
+                {
+                    "messageType": "DATA_MESSAGE",
+                    "owner": "111122223333",
+                    "logGroup": "/aws/vpc/flow-logs",
+                    "logStream": "eni-1-all",
+                    "subscriptionFilters": ["f"],
+                    "logEvents": [
+                        {
+                            "id": "1",
+                            "timestamp": 1548934870000,
+                            "message": "2 111122223333 eni-1 10.0.0.1 203.0.113.66 443 50000 6 10 8000"
+                            " 1548934870 1548934929 ACCEPT OK",
+                        }
+                    ],
+                }
+            ),
+        ),
+        "auth_log": (
+            "auth.log",
+            "Aug 20 15:13:47 ip-172-31-12-76 sshd[28883]: Invalid user admin from 121.18.238.115 port 58191\n"
+            "Aug 20 15:13:49 ip-172-31-12-76 sshd[28883]: Failed password for invalid user admin from"
+            " 121.18.238.115 port 58191 ssh2\n"
+            "Aug 20 15:20:01 ip-172-31-12-76 sudo:   ubuntu : TTY=pts/0 ; PWD=/home/ubuntu ; USER=root ;"
+            " COMMAND=/bin/ls\n",
+        ),
+        "auditd": (
+            "audit.log",
+            "type=USER_AUTH msg=audit(1551485408.371:22): pid=15745 uid=0 auid=4294967295 ses=4294967295"
+            ' msg=\'op=PAM:authentication acct="root" exe="/usr/sbin/sshd" hostname=36.156.24.99'
+            " addr=36.156.24.99 terminal=ssh res=failed'\n"
+            "type=SYSCALL msg=audit(1551487424.869:753): arch=c000003e syscall=59 success=yes exit=0 items=2"
+            ' ppid=19197 pid=19198 auid=4294967295 uid=0 comm="iptables" exe="/sbin/xtables-multi"\n'
+            'type=EXECVE msg=audit(1551487424.869:753): argc=2 a0="iptables" a1="--version"\n',
+        ),
+    }
+)
+
+
 def _levels(path: Path) -> list[tuple[Detection, str]]:
     """Every source's level for the file, most sure first (ties side by side)."""
     probe = sniff(str(path))

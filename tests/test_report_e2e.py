@@ -69,7 +69,9 @@ def test_failing_notebook_names_the_cell_and_writes_partial_outputs(tmp_path, mo
     with pytest.raises(NotebookFailed) as err:
         run_report("broken", tmp_path / "c.duckdb", {}, tmp_path / "out")
     assert err.value.cell_index is not None and "ValueError" in str(err.value)
-    assert (tmp_path / "out" / "broken.ipynb").is_file() and (tmp_path / "out" / "broken.html").is_file()
+    out = tmp_path / "out"
+    assert (out / "broken.FAILED.ipynb").is_file() and (out / "broken.FAILED.html").is_file()
+    assert not (out / "broken.html").exists()  # a failed run never takes the report's own name
 
 
 def test_committed_notebooks_have_no_outputs_and_a_kernelspec():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from forensics.charts._common import empty, utc_text
+from forensics.charts._common import empty, human_bin, rule_label, utc_text
 from forensics.charts._common import iso as _iso
 
 OUTCOME_COLOURS = {
@@ -72,7 +72,7 @@ def timeline(
     subtitle: list[str] = [f"{df.height} events, lane = {lane}"]
     if df.height > max_points:
         span_s = max(1.0, (df["time"].max() - df["time"].min()).total_seconds())
-        bin_s = max(1, int(span_s / 300))
+        bin_s, bin_name = human_bin(span_s)
         binned = (
             df.with_columns(lane=lanes)
             .group_by_dynamic("time", every=f"{bin_s}s", group_by=["lane", "outcome"])
@@ -80,7 +80,7 @@ def timeline(
             .with_columns(time=_iso("time"))
         )
         subtitle.append(
-            f"aggregated: more than {max_points} events, so each mark counts events in a {bin_s}-second bin"
+            f"aggregated: more than {max_points} events, so each mark counts events in a {bin_name} bin"
         )
         base = (
             alt.Chart(binned)
@@ -126,12 +126,10 @@ def timeline(
             + " "
             + df.filter(pl.col("category") == "deploy").get_column("service").fill_null("").cast(pl.Utf8)
         )
-        layers.append(alt.Chart(deploys).mark_rule(strokeDash=[4, 3], color="#444").encode(x=_x()))
         layers.append(
-            alt.Chart(deploys)
-            .mark_text(angle=270, align="left", baseline="bottom", dy=-2, fontSize=9, color="#444")
-            .encode(x=_x(), y=alt.value(4), text="label:N")
+            alt.Chart(deploys).mark_rule(strokeDash=[4, 3], color="#444").encode(x=_x(), tooltip=["label:N"])
         )
+        layers.append(rule_label(deploys, _x(), "#444"))
     if unsafe is not None and unsafe.height:
         layers.extend(_unsafe_layers(unsafe))
         subtitle.append(

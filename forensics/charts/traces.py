@@ -9,6 +9,7 @@ import polars as pl
 
 from forensics.charts._common import empty as _empty
 from forensics.charts._common import iso as _iso
+from forensics.charts._common import rule_label
 from forensics.charts.timeline import OUTCOME_COLOURS
 
 
@@ -64,6 +65,7 @@ def timeouts_retries(
             .mark_rule(color="#6a0dad", strokeWidth=2)
             .encode(x=_x(), tooltip=["time:T", "label:N"])
         )
+        layers.append(rule_label(marks, _x(), "#6a0dad"))
     return alt.layer(*layers).properties(width=width, height=220, title=title)
 
 
@@ -107,6 +109,7 @@ def latency(
             .mark_rule(color="black", strokeDash=[4, 3])
             .encode(x=_x(), tooltip=["time:T", "label:N"])
         )
+        layers.append(rule_label(marks, _x(), "black"))
     return alt.layer(*layers).properties(width=width, height=240, title=title)
 
 
@@ -148,4 +151,9 @@ def burn(
         .mark_rule(strokeDash=[6, 3], color="#d62728")
         .encode(y="burn:Q", tooltip=["label:N"])
     )
-    return alt.layer(lines, rules).properties(width=width, height=220, title=title)
+    labels = (
+        alt.Chart(thresholds)
+        .mark_text(align="left", baseline="bottom", dx=2, dy=-2, fontSize=9, color="#d62728")
+        .encode(y="burn:Q", x=alt.value(2), text="label:N")
+    )
+    return alt.layer(lines, rules, labels).properties(width=width, height=220, title=title)

@@ -38,7 +38,7 @@ FROM ({links}) WHERE credential_id IS NOT NULL AND credential_id <> ''
 DIRECT = """
 CREATE OR REPLACE TEMP TABLE _fx_states AS
 SELECT fx_redact(credential_id) AS credential_id, event_id, time, change, how, coalesce(listed, false) AS listed,
-       fact_source
+       coalesce(counts_as_use, false) AS counts_as_use, fact_source
 FROM ({states}) WHERE credential_id IS NOT NULL AND credential_id <> ''
 """
 
@@ -47,7 +47,8 @@ INSERT INTO credentials BY NAME
 WITH uses AS (  -- an event that changes the state of the very credential it carries is no use of it
     SELECT e.credential_id, e.source, e.event_id, e.time, e.action, e.actor, e.src_ip, e.outcome FROM events e
     WHERE e.credential_id IS NOT NULL AND e.credential_id <> ''
-      AND NOT EXISTS (SELECT 1 FROM _fx_states v WHERE v.event_id = e.event_id AND v.credential_id = e.credential_id)
+      AND NOT EXISTS (SELECT 1 FROM _fx_states v WHERE v.event_id = e.event_id AND v.credential_id = e.credential_id
+                      AND NOT v.counts_as_use)
 ),
 usage AS (
     SELECT credential_id,

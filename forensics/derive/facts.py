@@ -31,6 +31,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "change": "VARCHAR",
         "how": "VARCHAR",
         "listed": "BOOLEAN",
+        "counts_as_use": "BOOLEAN",
     },
     "principal_revocations_sql": {
         "principal_like": "VARCHAR",

@@ -53,7 +53,8 @@ SELECT DISTINCT 'actor', a.actor, 'actor',
        false, 'the session ARN names its role', NULL, NULL
 FROM (SELECT DISTINCT actor FROM events WHERE actor LIKE 'arn:aws:sts::%:assumed-role/%/%') a
 UNION ALL
--- the identity links the sources give (Source.identity_links_sql: an impersonated Kubernetes user)
+-- the identity links the sources give (Source.identity_links_sql: an impersonated Kubernetes user,
+-- an Azure managed identity)
 SELECT kind, id, linked_kind, linked_id, same_principal, reason, evidence_kind, evidence_id
 FROM ({identity_links}) WHERE id IS NOT NULL AND linked_id IS NOT NULL
 UNION ALL

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import duckdb
@@ -113,6 +114,35 @@ class RecordBatch(Batch):
             raw_text=raw_text,
             files=files,
         )
+
+    def route(
+        self, select_sql: str, source: Source, params: list | dict | None = None, shift: int = 0
+    ) -> None:
+        """See ``Batch.route``: ``source`` loads the routed records through a copy of this batch bound to
+        their table, sharing this batch's bookkeeping (and sink)."""
+        con = self.con
+        table = temp_name("routed")
+        con.execute(f"CREATE TEMP TABLE {table} AS {select_sql.replace('{batch}', self.table)}", params or [])
+        sub = copy.copy(self)
+        sub.table, sub.source, sub.raw_text = table, source, None
+        try:
+            source.load_batch(sub)
+            if shift:
+                # a routed record the source never touched is rejected for it, like any record; a wrapper
+                # record is loaded when any of its messages is, else rejected
+                sub._reject_records(
+                    "'the ' || ? || ' loader produced nothing for this record'",
+                    f"FROM {table} r WHERE r.record_no NOT IN (SELECT record_no FROM {self.outcome})",
+                    [source.name],
+                )
+                con.execute(
+                    f"""INSERT INTO {self.outcome}
+                        SELECT DISTINCT r.record_no >> {int(shift)},
+                               CASE WHEN o.status = 'loaded' THEN 'loaded' ELSE 'rejected' END
+                        FROM {table} r LEFT JOIN {self.outcome} o USING (record_no)"""
+                )
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
     def read_evidence(self) -> bytes | None:
         if not self.path or hash_file(self.path)[0] != self.evidence_sha256:

@@ -20,6 +20,7 @@ from forensics.ingest.groups import GroupReader
 from forensics.ingest.lines import LineReader
 from forensics.ingest.plan import Planner, _Plan
 from forensics.ingest.results import FileResult, ProgressFn, _Counts
+from forensics.ingest.timenotes import time_notes
 from forensics.sources import registry
 from forensics.sources.contract import Source
 
@@ -92,6 +93,7 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
             with memory_budget(self.con):
                 counts.duplicate += dedup_file(self.con, sha)
                 source.finish(self.con, sha)
+                counts.notes.extend(time_notes(self.con, sha))
                 eid = scalar(self.con, "SELECT coalesce(max(evidence_id), 0) + 1 FROM evidence")
                 self.con.execute(
                     """INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)""",

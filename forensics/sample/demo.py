@@ -12,7 +12,6 @@ import forensics
 from forensics.errors import ForensicsError, NotebookFailed
 from forensics.ingest import FileResult
 from forensics.report import ReportResult, available, parameters_of, run_report
-from forensics.sample import scenario as S
 
 #: Demo order: provenance_audit first, since it verifies attestations and stores its policy in the case,
 #: and the incident report summarises with that policy.
@@ -21,25 +20,18 @@ DEFAULT_REPORTS = (
     "credential_revocation",
     "cardinality_costs",
     "incident_reconstruction",
+    "postmortem",
 )
 
 
 def demo_parameters() -> dict[str, dict]:
-    """Per-report parameters for the sample incident: the scope a responder would give."""
+    """Per-report parameters for the sample incident. The incident report, the postmortem and the
+    credential checklist get no scope: they scope themselves from the findings (and say how)."""
     window = {"start": "2026-03-14T08:00:00Z", "end": "2026-03-14T11:00:00Z"}
     return {
-        "incident_reconstruction": {
-            "title": "Incident reconstruction: double charge (sample)",
-            "slo_service": "payments",
-            **window,
-        },
+        "incident_reconstruction": {"title": "Incident reconstruction: double charge (sample)"},
+        "postmortem": {"title": "Postmortem: double charge (sample)"},
         "provenance_audit": {"use_sample_test_key": True, **window},
-        "credential_revocation": {
-            "principals": [S.DEPLOY_BOT_GH_USER, S.DEPLOY_BOT_ARN],
-            "runners": [S.COMPROMISED_RUNNER],
-            "ips": [S.ATTACKER_IP, S.ATTACKER_IP_2],
-            **window,
-        },
     }
 
 
@@ -74,9 +66,11 @@ def write_reports(
     out: str | os.PathLike[str],
     *,
     on_report: Callable[[ReportResult], None] | None = None,
+    **run_options,
 ) -> DemoReports:
     """Every demo report on the case, with the sample's parameters, under ``out``. A failing report is
-    kept in ``failures`` and the others still run."""
+    kept in ``failures`` and the others still run. ``run_options`` go to ``run_report`` (signing,
+    progress)."""
     result = DemoReports()
     present = available()
     for name in DEFAULT_REPORTS:
@@ -86,7 +80,7 @@ def write_reports(
         known = parameters_of(name)
         params = {k: v for k, v in demo_parameters().get(name, {}).items() if k in known}
         try:
-            report = run_report(name, case_path, params, out)
+            report = run_report(name, case_path, params, out, **run_options)
         except NotebookFailed as e:
             result.failures.append(e)
             continue

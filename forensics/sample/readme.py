@@ -67,11 +67,38 @@ def write(out: Path, seed: int, scale: int, files: list[Path]) -> Path:
         + "; at the first every payments pod runs the digest deployed at "
         + f"{S.ROGUE_DEPLOY.time:%H:%M} (no drift).",
         f"- drift: {S.DRIFT}.",
-        "",
-        "## Files",
-        "",
     ]
+    lines += _prologue()
+    lines += ["", "## Files", ""]
     lines += [f"- `{p.relative_to(out)}`" for p in sorted(files)]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _prologue() -> list[str]:
+    """The identity-provider prologue, the export in VPC Flow Logs and the GuardDuty finding."""
+    lines = [
+        "",
+        "## Identity-provider prologue (Okta)",
+        "",
+        f"`{S.CI_ADMIN}` owns deploy-bot and administers the CI runners. Session "
+        f"`{S.OKTA_PHISHED_SESSION}` is the phished one (`idp/okta-system-log.jsonl`).",
+        "",
+        "| time (UTC) | event | session | from | what |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {e.time:%H:%M:%S} | {e.event_type} | `{e.session}` | {e.ip} | {e.what} |" for e in S.IDP_EVENTS
+    ]
+    lines += [
+        "",
+        "## Network and detector evidence",
+        "",
+        f"- VPC Flow Logs: {len(S.EXFIL_FLOWS)} accepted flows from {S.EXFIL_SRC_IP} ({S.EXFIL_ENI}) to "
+        f"{S.ATTACKER_IP}:{S.EXFIL_PORT}, {S.EXFIL_FLOWS[0][0]:%H:%M}-{S.EXFIL_FLOWS[-1][1]:%H:%M}, "
+        f"{S.EXFIL_BYTES} bytes in all (the customer export).",
+        f"- GuardDuty: one finding `{S.GUARDDUTY_TYPE}` (severity {S.GUARDDUTY_SEVERITY}, high) at "
+        f"{S.GUARDDUTY_TIME:%H:%M} for `{S.TEMP_KEY}` from {S.ATTACKER_IP}.",
+    ]
+    return lines

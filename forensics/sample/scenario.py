@@ -9,6 +9,10 @@ The story
 ---------
 08:00  normal day. CI (GitHub Actions, hosted runners) deploys payments, checkout and ledger
        with signed SLSA v1 provenance.
+08:46  prologue: ``ci-admin`` (owner of deploy-bot, admin of the CI runners) enters their Okta
+       password and MFA push on a phishing proxy; the attacker gets a live Okta session from
+       203.0.113.66, signs into GitHub through Okta SSO (08:52) and enrols a factor of their own
+       (08:58). That access is how the self-hosted runner was opened to the fork's workflow.
 09:10  a pull_request_target workflow from a fork (by ``mallory-dev``) runs on the self-hosted
        runner ``ci-runner-7``; the job prints the deploy-bot AWS key and secret into its log.
        The runner is compromised from here on.
@@ -16,12 +20,14 @@ The story
 09:25  the deploy-bot AWS key is used from the attacker's address; AssumeRole into prod-deployer
        mints a temporary ASIA credential.
 09:30  with it: ECR PutImage of a rogue payments image (no provenance); CreateAccessKey for
-       ``svc-backup`` (persistence); S3 GetObject of customer exports.
+       ``svc-backup`` (persistence); S3 GetObject of customer exports. 09:35-09:38 VPC Flow Logs
+       show the export leaving to 203.0.113.66; GuardDuty raises an S3 exfiltration finding.
 09:40  the rogue image is deployed to production by hand (kubectl patch) as deploy-bot.
 09:45  payments latency rises; checkout's 2 s client timeout fires; checkout retries without an
        idempotency key; one charge (order ord-10042) is captured twice. ``user_id`` is added to a
        request-count metric label: a cardinality explosion.
 10:10  SRE rolls payments back to the last verified image through the pipeline.
+10:18  the phished Okta session is ended.
 10:20  revocation, partial: deploy-bot key deactivated and deleted, the PAT revoked, older
        prod-deployer sessions revoked. The persistence key is forgotten.
 10:33  the ASIA session is used after its revocation (AccessDenied).
@@ -295,3 +301,59 @@ DRIFT = (
     f"{DRIFT_OBSERVED_AT:%H:%M} (first seen on it at {POD_SNAPSHOTS[0]:%H:%M}); the desired digest since the "
     f"{ROLLBACK.time:%H:%M} rollback is {PAYMENTS_GOOD.digest} ({PAYMENTS_GOOD.version})"
 )
+
+# -- identity-provider prologue, network and detector evidence (issue 21) --------------------
+OKTA_DOMAIN = "acme-pay.okta.com"
+CI_ADMIN = "ci-admin@acme-pay.example"  # owns deploy-bot, administers the CI runners
+CI_ADMIN_OKTA_ID = "00u1ciadminEXAMPLE07"
+OKTA_LEGIT_SESSION = "102LegitSessionEXAMPLE01"
+OKTA_PHISHED_SESSION = "102PhishedSessEXAMPLE666"
+PHISH_TIME = t("08:46")
+OKTA_SESSION_END = t("10:18")
+GITHUB_OKTA_APP = "GitHub Enterprise Cloud - acme-pay"
+
+
+@dataclass(frozen=True)
+class IdpEvent:
+    time: datetime
+    event_type: str
+    session: str
+    ip: str
+    result: str
+    target: str | None
+    what: str
+
+
+#: The Okta events of the prologue (the writer adds other employees' sign-ins around them).
+IDP_EVENTS = [
+    IdpEvent(t("08:15"), "user.session.start", OKTA_LEGIT_SESSION, OFFICE_IP, "SUCCESS", None,
+             "ci-admin signs in from the office"),
+    IdpEvent(t("08:46"), "user.session.start", OKTA_PHISHED_SESSION, ATTACKER_IP, "SUCCESS", None,
+             "the phishing proxy replays ci-admin's password and MFA push: a new session from the attacker IP"),
+    IdpEvent(t("08:46:20"), "user.authentication.auth_via_mfa", OKTA_PHISHED_SESSION, ATTACKER_IP, "SUCCESS", None,
+             "MFA push accepted for the attacker's session"),
+    IdpEvent(t("08:52"), "user.authentication.sso", OKTA_PHISHED_SESSION, ATTACKER_IP, "SUCCESS", GITHUB_OKTA_APP,
+             "SSO into GitHub as ci-admin with the phished session"),
+    IdpEvent(t("08:58"), "user.mfa.factor.activate", OKTA_PHISHED_SESSION, ATTACKER_IP, "SUCCESS", None,
+             "the attacker enrols an MFA factor of their own on ci-admin's account"),
+    IdpEvent(OKTA_SESSION_END, "user.session.end", OKTA_PHISHED_SESSION, ATTACKER_IP, "SUCCESS", None,
+             "the phished session is ended"),
+]  # fmt: skip
+
+# the export as the network saw it: the payments node sends the customer export to the attacker
+EXFIL_SRC_IP = "10.20.3.41"
+EXFIL_ENI = "eni-0a1b2c3d4e5f60789"
+EXFIL_PORT = 443
+EXFIL_START = t("09:35")
+#: (start, end, bytes, packets) of each accepted flow record to ATTACKER_IP
+EXFIL_FLOWS = [
+    (t("09:35:00"), t("09:35:59"), 20_971_520, 14_563),
+    (t("09:36:00"), t("09:36:59"), 18_874_368, 13_107),
+    (t("09:37:00"), t("09:37:41"), 8_472_494, 5_884),
+]
+EXFIL_BYTES = sum(f[2] for f in EXFIL_FLOWS)
+
+GUARDDUTY_FINDING_ID = "a6c8f0e2d4b6a8c0e2f4a6b8c0d2e4f6"
+GUARDDUTY_TYPE = "Exfiltration:S3/AnomalousBehavior"
+GUARDDUTY_SEVERITY = 8.0  # high
+GUARDDUTY_TIME = t("09:35")

@@ -11,9 +11,10 @@ GuardDuty: ``Service.EventFirstSeen`` (else ``CreatedAt``) -> time, ``EventLastS
 ``UserName`` (else ``PrincipalId``) -> actor, ``UserType`` -> actor_type, ``AccessKeyId`` ->
 credential_id; the remote address of the action (API call, network connection, DNS, port probe,
 Kubernetes API call) -> src_ip; the instance, bucket, cluster or key -> target; ``AccountId`` ->
-environment; ``Id`` -> event_uid. Security Hub: ``FirstObservedAt`` (else ``CreatedAt``) -> time,
+environment; ``Region`` -> region; ``Id`` -> event_uid. Security Hub: ``FirstObservedAt`` (else ``CreatedAt``) -> time,
 ``LastObservedAt`` -> end_time, ``GeneratorId`` -> action, ``Resources[0].Id`` -> target,
-``Network.SourceIpV4`` or the API call's remote address -> src_ip, ``AwsAccountId`` -> environment.
+``Network.SourceIpV4`` or the API call's remote address -> src_ip, ``AwsAccountId`` -> environment,
+``Region`` -> region.
 
 A finding reports a detection, not the result of an action: outcome ``unknown``, with the severity,
 the title and (Security Hub) the compliance and workflow status in outcome_reason; an archived or
@@ -53,7 +54,7 @@ SELECT record_no,
                 f->>'$.Resource.EksClusterDetails.Name', f->>'$.Resource.AccessKeyDetails.AccessKeyId',
                 f->>'$.Resource.ResourceType') AS target,
        coalesce(f->>'$.Service.Action.AwsApiCallAction.ServiceName', 'guardduty') AS service,
-       f->>'AccountId' AS environment,
+       f->>'AccountId' AS environment, f->>'Region' AS region,
        'unknown' AS outcome,
        'GuardDuty finding, severity ' || coalesce(f->>'Severity', '?') || ': ' || coalesce(f->>'Title', '')
            || CASE WHEN f->>'$.Service.Archived' = 'true' THEN ' (archived)' ELSE '' END AS outcome_reason,
@@ -77,7 +78,7 @@ SELECT record_no,
        coalesce(f->>'$.Network.SourceIpV4', f->>'$.Action.AwsApiCallAction.RemoteIpDetails.IpAddressV4') AS src_ip,
        f->>'$.Resources[0].Id' AS target,
        coalesce(f->>'ProductName', 'securityhub') AS service,
-       f->>'AwsAccountId' AS environment,
+       f->>'AwsAccountId' AS environment, f->>'Region' AS region,
        'unknown' AS outcome,
        'Security Hub finding, severity ' || coalesce(f->>'$.Severity.Label', f->>'$.Severity.Normalized', '?')
            || coalesce(', compliance ' || (f->>'$.Compliance.Status'), '')

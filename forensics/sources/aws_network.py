@@ -202,7 +202,7 @@ SELECT record_no,
        doc->>'srcaddr' AS src_ip,
        doc->>'query_name' AS target,
        'route53resolver' AS service,
-       doc->>'account_id' AS environment,
+       doc->>'account_id' AS environment, doc->>'region' AS region,
        CASE WHEN doc->>'firewall_rule_action' = 'BLOCK' THEN 'failure'
             WHEN doc->>'rcode' = 'NOERROR' THEN 'success' ELSE 'failure' END AS outcome,
        CASE WHEN doc->>'firewall_rule_action' = 'BLOCK' THEN 'blocked by DNS Firewall rule group '

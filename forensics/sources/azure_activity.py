@@ -12,7 +12,9 @@ Shapes read:
 
 ``time`` / ``TimeGenerated`` -> time (RFC 3339 with a zone; zone-less is rejected).
 ``operationName`` -> action; the caller is ``caller`` / ``Caller``, else the ``upn``, ``name`` or
-``emailaddress`` claim, else the ``appid`` claim (actor_type ``service_principal``). ``resourceId``
+``emailaddress`` claim, else the ``appid`` claim (actor_type ``service_principal``, or ``managed_identity``
+when the token carries ``xms_mirid``, the managed identity's resource id, linked to the appid in
+``entity_links``). ``resourceId``
 -> target; the subscription id -> environment; ``eventDataId`` with the status and time ->
 event_uid (sanitised exports repeat one placeholder id).
 
@@ -20,6 +22,8 @@ event_uid (sanitised exports repeat one placeholder id).
 Failed are failure; Start, Started, Accept, Accepted, Active and anything else are unknown ("operation
 Started": an operation's start is not its result). ``resultSignature`` (the HTTP status or
 sub-status) follows in outcome_reason; 401/403 are access denied.
+``location`` -> region; the resource provider (``ResourceProviderValue``, ``resourceProviderName``, else the
+operation's first segment, ``Microsoft.KeyVault``) -> service, as written.
 """
 
 from __future__ import annotations
@@ -60,11 +64,12 @@ f AS (
     FROM one)
 SELECT record_no, CAST(i AS INTEGER) AS event_seq,
        fx_time(t, false) AS time, fx_time_problem(t, false) AS time_problem, t AS time_raw,
-       coalesce(doc->>'operationName', doc->>'OperationNameValue') AS action,
+       coalesce(doc->>'$.operationName.value', CASE WHEN json_type(doc, '$.operationName') = 'VARCHAR' THEN doc->>'operationName' END, doc->>'OperationNameValue') AS action,
        coalesce(nullif(doc->>'caller', ''), nullif(doc->>'Caller', ''), claims->>'$."{_CLAIM}upn"',
                 claims->>'$."{_CLAIM}name"', claims->>'$."{_CLAIM}emailaddress"', claims->>'$.appid') AS actor,
        CASE WHEN coalesce(nullif(doc->>'caller', ''), nullif(doc->>'Caller', ''), claims->>'$."{_CLAIM}upn"')
                  LIKE '%@%' THEN 'user'
+            WHEN claims->>'$.xms_mirid' IS NOT NULL THEN 'managed_identity'
             WHEN claims->>'$.appid' IS NOT NULL THEN 'service_principal' END AS actor_type,
        nullif(coalesce(doc->>'callerIpAddress', doc->>'CallerIpAddress'), '') AS src_ip,
        coalesce(doc->>'resourceId', doc->>'ResourceId') AS target,
@@ -72,6 +77,10 @@ SELECT record_no, CAST(i AS INTEGER) AS event_seq,
            AS environment,
        {_OUTCOME},
        coalesce(doc->>'correlationId', doc->>'CorrelationId') AS request_id,
+       nullif(coalesce(doc->>'location', doc->>'Location'), '') AS region,
+       -- the resource provider (Microsoft.Insights), from the operation or the resource id
+       coalesce(nullif(doc->>'ResourceProviderValue', ''), nullif(coalesce(doc->>'$.resourceProviderName.value', CASE WHEN json_type(doc, '$.resourceProviderName') = 'VARCHAR' THEN doc->>'resourceProviderName' END), ''),
+                nullif(regexp_extract(coalesce(doc->>'$.operationName.value', CASE WHEN json_type(doc, '$.operationName') = 'VARCHAR' THEN doc->>'operationName' END, doc->>'OperationNameValue'), '^([^/]+)/', 1), '')) AS service,
        -- the id with the status and time: sanitised exports repeat one placeholder id
        coalesce(doc->>'eventDataId', doc->>'EventDataId') || '|' || coalesce(res, '') || '|' || coalesce(t, '')
            AS event_uid
@@ -80,6 +89,18 @@ FROM f
 
 _ACTIVITY_KEYS = ({"time", "operationName", "resourceId", "category"},)
 _LA_COLUMNS = {"TimeGenerated", "OperationNameValue", "ActivityStatusValue"}
+
+
+# an Azure token of a managed identity names it in the claim xms_mirid: the actor is that identity
+_MANAGED_IDENTITY_LINKS = """
+SELECT 'actor' AS kind, m.actor AS id, 'resource' AS linked_kind, m.mirid AS linked_id, true AS same_principal,
+       'the Azure token of ' || m.actor || ' is the managed identity ' || m.mirid || ' (claim xms_mirid)' AS reason,
+       'event' AS evidence_kind, m.event_id AS evidence_id
+FROM (SELECT actor, raw->>'$.identity.claims.xms_mirid' AS mirid, arg_min(event_id, time) AS event_id
+      FROM events WHERE source = {source} AND actor_type = 'managed_identity'
+        AND raw->>'$.identity.claims.xms_mirid' IS NOT NULL AND actor IS NOT NULL
+      GROUP BY ALL) m
+"""
 
 
 class AzureActivitySource(Source):
@@ -120,6 +141,9 @@ class AzureActivitySource(Source):
 
     def events_sql(self) -> str:
         return _RECORDS
+
+    def identity_links_sql(self) -> str:
+        return _MANAGED_IDENTITY_LINKS
 
 
 def _la_table(doc: object) -> bool:

@@ -41,7 +41,7 @@ _SHAPE = """{
  "eventTime": "VARCHAR", "@timestamp": "VARCHAR", "time": "VARCHAR", "detail-type": "VARCHAR", "detail": "JSON",
  "eventSource": "VARCHAR", "eventName": "VARCHAR", "sourceIPAddress": "VARCHAR", "userAgent": "VARCHAR",
  "errorCode": "VARCHAR", "errorMessage": "VARCHAR", "requestID": "VARCHAR", "eventID": "VARCHAR",
- "recipientAccountId": "VARCHAR",
+ "recipientAccountId": "VARCHAR", "awsRegion": "VARCHAR", "CloudTrailEvent": "VARCHAR",
  "userIdentity": {"type": "VARCHAR", "arn": "VARCHAR", "principalId": "VARCHAR", "accountId": "VARCHAR",
                   "accessKeyId": "VARCHAR", "userName": "VARCHAR", "invokedBy": "VARCHAR"},
  "requestParameters": {"bucketName": "VARCHAR", "key": "VARCHAR", "roleArn": "VARCHAR", "userName": "VARCHAR",
@@ -50,6 +50,11 @@ _SHAPE = """{
  "resources": [{"ARN": "VARCHAR"}],
  "responseElements": {"ConsoleLogin": "VARCHAR", "image": {"imageId": {"imageDigest": "VARCHAR"}}}
 }"""
+
+#: A LookupEvents element's own fields (``aws cloudtrail lookup-events``, boto3 ``lookup_events``), read only
+#: for elements (a separate shape: DuckDB matches keys regardless of case, and ``eventTime`` is taken)
+_LOOKUP_SHAPE = """{"EventTime": "VARCHAR", "EventName": "VARCHAR", "EventSource": "VARCHAR", "EventId": "VARCHAR",
+ "Username": "VARCHAR", "AccessKeyId": "VARCHAR", "Resources": [{"ResourceName": "VARCHAR"}]}"""
 
 #: CloudTrail writes ``eventTime`` as ``2026-03-01T09:00:00Z``. Such text is read by the cast that
 #: ``fx_time`` would reach for it (a zone, no fraction to trim), without its other tests; any other
@@ -65,13 +70,20 @@ _THROTTLE_CODES = (
 
 _JSON_EVENTS = f"""
 WITH p AS (
-    SELECT r.record_no, json_transform(r.doc, '{_SHAPE}') AS o FROM {{batch}} r
+    -- a LookupEvents element ({{EventTime, EventName, Username, Resources, CloudTrailEvent: "<json>"}})
+    -- carries the record as a JSON string: the record is parsed, the element's own fields fill the gaps
+    SELECT record_no, o,
+           CASE WHEN o.CloudTrailEvent IS NOT NULL
+                THEN json_transform(TRY_CAST(o.CloudTrailEvent AS JSON), '{_SHAPE}') END AS embedded,
+           CASE WHEN o.CloudTrailEvent IS NOT NULL THEN json_transform(doc, '{_LOOKUP_SHAPE}') END AS lk
+    FROM (SELECT r.record_no, r.doc, json_transform(r.doc, '{_SHAPE}') AS o FROM {{batch}} r)
 ), m AS (
     -- an EventBridge envelope carries the event under detail, and its own time
-    SELECT record_no, s, coalesce(s.eventTime, s."@timestamp", envelope_time) AS t_raw,
-           nullif(s.userIdentity.accessKeyId, '') AS key_id
-    FROM (SELECT record_no,
-                 CASE WHEN o."detail-type" IS NOT NULL AND json_type(o.detail) = 'OBJECT'
+    SELECT record_no, s, coalesce(s.eventTime, s."@timestamp", envelope_time, lk.EventTime) AS t_raw,
+           coalesce(nullif(s.userIdentity.accessKeyId, ''), nullif(lk.AccessKeyId, '')) AS key_id, lk AS o
+    FROM (SELECT record_no, lk,
+                 CASE WHEN embedded IS NOT NULL THEN embedded
+                      WHEN o."detail-type" IS NOT NULL AND json_type(o.detail) = 'OBJECT'
                       THEN json_transform(o.detail, '{_SHAPE}') ELSE o END AS s,
                  CASE WHEN o."detail-type" IS NOT NULL THEN o.time END AS envelope_time
           FROM p)
@@ -84,17 +96,21 @@ SELECT record_no,
        time,
        CASE WHEN time IS NULL THEN fx_time_problem(t_raw, true) END AS time_problem,
        t_raw AS time_raw,
-       CASE WHEN s.eventSource IS NULL THEN s.eventName
-            ELSE regexp_replace(s.eventSource, '\\.amazonaws\\.com$', '') || ':' || coalesce(s.eventName, '?') END AS action,
+       CASE WHEN coalesce(s.eventSource, o.EventSource) IS NULL THEN coalesce(s.eventName, o.EventName)
+            ELSE regexp_replace(coalesce(s.eventSource, o.EventSource), '\\.amazonaws\\.com$', '') || ':'
+                 || coalesce(s.eventName, o.EventName, '?') END AS action,
+       regexp_replace(coalesce(s.eventSource, o.EventSource), '\\.amazonaws\\.com$', '') AS service,
+       s.awsRegion AS region,
        coalesce(nullif(s.userIdentity.arn, ''), nullif(s.userIdentity.userName, ''),
                 nullif(s.userIdentity.principalId, ''), nullif(s.userIdentity.invokedBy, ''),
-                nullif(s.userIdentity.accountId, '')) AS actor,
+                nullif(s.userIdentity.accountId, ''), nullif(o.Username, '')) AS actor,
        s.userIdentity.type AS actor_type,
        key_id AS credential_id,
        s.sourceIPAddress AS src_ip,
        s.userAgent AS user_agent,
        coalesce(
            nullif(array_to_string([x.ARN FOR x IN s.resources], ', '), ''),
+           nullif(array_to_string([x.ResourceName FOR x IN o.Resources], ', '), ''),
            s.requestParameters.bucketName || coalesce('/' || s.requestParameters.key, ''),
            s.requestParameters.roleArn, s.requestParameters.repositoryName,
            s.requestParameters.userName, s.requestParameters.roleName, s.requestParameters.functionName,
@@ -112,7 +128,7 @@ SELECT record_no,
             WHEN s.responseElements.ConsoleLogin = 'Failure' THEN 'ConsoleLogin Failure'
             ELSE 'no errorCode' END AS outcome_reason,
        s.requestID AS request_id,
-       s.eventID AS event_uid,
+       coalesce(s.eventID, o.EventId) AS event_uid,
        s.recipientAccountId AS environment,
        coalesce(s.responseElements.image.imageId.imageDigest, s.requestParameters.imageDigest) AS artifact_digest
 FROM t
@@ -131,6 +147,7 @@ WITH c AS (
                          THEN 's3.amazonaws.com' END) AS src,
            coalesce(r.doc->>'$."eventName"', r.doc->>'$."Event name"', r.doc->>'$."Event Name"') AS name,
            coalesce(r.doc->>'$."eventID"', r.doc->>'$."Event ID"') AS uid,
+           coalesce(r.doc->>'$."awsRegion"', r.doc->>'$."AWS region"', r.doc->>'$."AWS Region"') AS region,
            coalesce(r.doc->>'$."requestID"', r.doc->>'$."Request ID"') AS req,
            coalesce(r.doc->>'$."sourceIPAddress"', r.doc->>'$."Source IP address"', r.doc->>'$."Source IP"') AS ip,
            coalesce(r.doc->>'$."userAgent"', r.doc->>'$."User agent"', r.doc->>'$."Request User Agent"') AS ua,
@@ -148,6 +165,7 @@ WITH c AS (
 SELECT record_no, fx_time(t_raw, true) AS time, fx_time_problem(t_raw, true) AS time_problem, t_raw AS time_raw,
        CASE WHEN src IS NULL OR src = '' THEN name
             ELSE regexp_replace(src, '\\.amazonaws\\.com$', '') || ':' || coalesce(name, '?') END AS action,
+       nullif(regexp_replace(src, '\\.amazonaws\\.com$', ''), '') AS service, region,
        who AS actor, who_type AS actor_type, nullif(key_id, '') AS credential_id, ip AS src_ip, ua AS user_agent,
        tgt AS target,
        CASE WHEN NOT has_err_col THEN 'unknown'
@@ -258,7 +276,7 @@ class CloudTrailSource(Source):
     category = "audit"
     containers = ("jsonl", "json", "csv")
     groupable = True  # a bucket is thousands of small Records files
-    record_keys = ("Records",)
+    record_keys = ("Records", "Events")  # S3 delivery; LookupEvents answers (aws cloudtrail lookup-events)
 
     def detect(self, probe: Probe) -> Detection:
         if probe.container == "csv":
@@ -342,6 +360,8 @@ def _is_digest(doc: dict[str, Any]) -> bool:
 
 
 def _looks_like_event(o: dict[str, Any]) -> bool:
+    if isinstance(o.get("CloudTrailEvent"), str) and ("EventName" in o or "EventId" in o):
+        return True  # a LookupEvents element: the record is the JSON string in CloudTrailEvent
     detail = o.get("detail")
     if isinstance(detail, dict) and "CloudTrail" in str(o.get("detail-type", "")):
         return True

@@ -44,6 +44,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "target": "VARCHAR",
     "service": "VARCHAR",
     "environment": "VARCHAR",
+    "region": "VARCHAR",
     "outcome": "VARCHAR",
     "outcome_reason": "VARCHAR",
     "request_id": "VARCHAR",
@@ -176,6 +177,16 @@ class Batch:
         """Mark records loaded (``select_sql`` yields ``record_no``) when the source wrote them itself."""
         raise NotImplementedError
 
+    def route(self, select_sql: str, source: Source, params: SqlParams = None, shift: int = 0) -> None:
+        """Hand records found inside this batch's records (the messages of a wrapper, such as CloudWatch
+        Logs' ``logEvents``) to ``source``, which loads them as if they were its own batch; the events
+        it writes carry its name. ``select_sql`` (it may read ``{batch}``) yields ``record_no``,
+        ``line_no``, ``byte_offset`` and ``doc`` (JSON). With ``shift = 0`` each routed record keeps the
+        number of the wrapper record it came from (one message per record); with ``shift = n`` a routed
+        record is numbered ``wrapper_record << n | index`` (many messages per record), and a wrapper
+        record is loaded when any of its messages is."""
+        raise NotImplementedError
+
     def read_evidence(self) -> bytes | None:
         """The whole evidence file, decompressed, when its bytes are still the ones whose sha256 the
         batch carries; None otherwise (or for a grouped batch)."""
@@ -238,14 +249,16 @@ class Source:
     # names a source: what a source does not say here, the derived tables do not know.
     def credential_links_sql(self) -> str | None:
         """Events that minted a credential, one row each: ``credential_id, issued_by, issuer_principal,
-        principal, how, issued_at, expires_at, event_id`` (see ``credential_links``)."""
+        principal, how, issued_at, expires_at, event_id`` (see ``credential_links``). A credential seen
+        only here (never used in an event) is attributed to this source."""
         return None
 
     def credential_states_sql(self) -> str | None:
         """Events that changed the state of one credential: ``credential_id, event_id, time, change``
         (``revoked``, ``deleted`` or ``reactivated``), ``how``, and ``listed`` (true: a credential known
         only from this event still gets a row in ``credentials``). An event that changes the state of
-        the very credential it carries is not counted as a use of it."""
+        the very credential it carries is not counted as a use of it, unless ``counts_as_use`` (an Okta
+        session's end is made with the session)."""
         return None
 
     def principal_revocations_sql(self) -> str | None:
@@ -258,7 +271,21 @@ class Source:
 
     def credential_kinds_sql(self) -> str | None:
         """What credentials are: ``credential_id, kind`` (``aws_access_key``, ``github_pat``, ...). The
-        credential's own source's answer wins; an id no source names is ``other``."""
+        credential's own source's answer wins; an id no source names is ``other``. By default, the
+        ``credential_kind_sql`` expression over every credential id this source's events carry or its
+        ``credential_links_sql`` mints."""
+        kind = self.credential_kind_sql()
+        if kind is None:
+            return None
+        ids = "SELECT credential_id FROM events WHERE source = {source} AND credential_id IS NOT NULL"
+        if (links := self.credential_links_sql()) is not None:
+            ids += f" UNION SELECT credential_id FROM ({links})"
+        return f"SELECT credential_id, kind FROM (SELECT DISTINCT credential_id, {kind} AS kind FROM ({ids})) WHERE kind IS NOT NULL"
+
+    def credential_kind_sql(self) -> str | None:
+        """Shorthand for ``credential_kinds_sql``: the ``credentials.kind`` of the credentials this source
+        uses or mints, as a SQL expression over ``credential_id`` (``'okta_session'``, or a CASE); NULL
+        or None says nothing (the credential stays ``other`` unless another source knows it)."""
         return None
 
     def credential_sessions_sql(self) -> str | None:

@@ -138,6 +138,15 @@ class EntraSigninSource(_Entra):
     name = "entra_signin"
     sigma_logsources = (("azure", "signinlogs"),)
 
+    # a successful interactive or non-interactive sign-in issues the token it names (docs/identity.md)
+    def credential_links_sql(self) -> str:
+        return """SELECT credential_id, NULL AS issued_by, actor AS issuer_principal, actor AS principal,
+                         'entra_signin:' || action AS how, time AS issued_at, NULL::TIMESTAMPTZ AS expires_at, event_id
+                  FROM events WHERE source = {source} AND outcome = 'success' AND credential_id IS NOT NULL"""
+
+    def credential_kind_sql(self) -> str:
+        return "'entra_token'"
+
     def _is_mine(self, o: dict[str, Any]) -> bool:
         g = _graph(o)
         if o.get("category") not in (

@@ -8,7 +8,8 @@ microsecond; a zone-less time is rejected). ``serviceName`` + ``methodName`` -> 
 ``principalEmail`` -> actor, ``serviceAccountKeyName`` -> credential_id, the first
 ``serviceAccountDelegationInfo`` principal goes into actor_type (``service_account via ...``);
 ``requestMetadata.callerIp`` / ``callerSuppliedUserAgent`` -> src_ip / user_agent;
-``resourceName`` -> target. ``status.code`` -> outcome: absent or 0 is success, 4
+``resourceName`` -> target; ``serviceName`` without ``.googleapis.com`` -> service; the resource's
+``location`` (else ``region``, ``zone``) label -> region. ``status.code`` -> outcome: absent or 0 is success, 4
 (DEADLINE_EXCEEDED) is a timeout, 7 (PERMISSION_DENIED) and 16 (UNAUTHENTICATED) are access
 denied, 8 (RESOURCE_EXHAUSTED) is throttling, others are failures with their code.
 ``logName`` + ``insertId`` -> event_uid.
@@ -22,7 +23,7 @@ from forensics.sources.contract import Detection, Probe, Source
 
 _SHAPE = """{
  "timestamp": "VARCHAR", "insertId": "VARCHAR", "logName": "VARCHAR",
- "resource": {"labels": {"project_id": "VARCHAR"}},
+ "resource": {"labels": {"project_id": "VARCHAR", "location": "VARCHAR", "region": "VARCHAR", "zone": "VARCHAR"}},
  "operation": {"id": "VARCHAR"},
  "protoPayload": {"serviceName": "VARCHAR", "methodName": "VARCHAR", "resourceName": "VARCHAR",
    "authenticationInfo": {"principalEmail": "VARCHAR", "principalSubject": "VARCHAR",
@@ -69,7 +70,9 @@ SELECT record_no,
             ELSE 'status ' || code || coalesce(' ' || code_name, '') || coalesce(': ' || pp.status.message, '') END AS outcome_reason,
        s.operation.id AS request_id,
        coalesce(s.logName, '') || '|' || s.insertId AS event_uid,
-       s.resource.labels.project_id AS environment
+       s.resource.labels.project_id AS environment,
+       coalesce(s.resource.labels.location, s.resource.labels.region, s.resource.labels.zone) AS region,
+       regexp_replace(pp.serviceName, '\\.googleapis\\.com$', '') AS service
 FROM f
 """
 

@@ -184,9 +184,10 @@ class GenericSource(Source):
         else:
             time_expr = p.ref(m.fields["time"])
             naive = "true" if m.naive_time == "utc" else "false"
-            cols = {k: p.ref(v) for k, v in m.fields.items() if k != "time"}
+            cols = {k: p.ref(v) for k, v in m.fields.items() if k not in ("time", "outcome_reason")}
             if m.outcome_field:
-                ov = f"lower({p.ref(m.outcome_field)})"
+                value = p.ref(m.outcome_field)
+                ov = f"lower({value})"  # values are matched regardless of case, and kept as written
                 whens = " ".join(
                     f"WHEN {ov} IN ({', '.join(sql_str(v) for v in vals)}) THEN {sql_str(k)}"
                     for k, vals in m.outcome_values.items()
@@ -194,12 +195,15 @@ class GenericSource(Source):
                 )
                 outcome = f"CASE {whens} ELSE 'unknown' END" if whens else "'unknown'"
                 outcome_reason = (
-                    f"CASE WHEN {ov} IS NULL THEN {sql_str('no ' + m.outcome_field + ' field')} "
-                    f"ELSE {sql_str(m.outcome_field + '=')} || {ov} END"
+                    f"CASE WHEN {value} IS NULL THEN {sql_str('no ' + m.outcome_field + ' field')} "
+                    f"ELSE {sql_str(m.outcome_field + '=')} || {value} END"
                 )
             else:
                 outcome = "'unknown'"
                 outcome_reason = "'mapping declares no outcome field'"
+            if "outcome_reason" in m.fields:
+                # a mapped reason is the record's own words, verbatim; the derived one only fills its gaps
+                outcome_reason = f"coalesce({p.ref(m.fields['outcome_reason'])}, {outcome_reason})"
         if m is not None and m.time_format:
             strp = f"try_strptime(time_raw, {sql_str(m.time_format)})"
             if "%z" in m.time_format or "%Z" in m.time_format:

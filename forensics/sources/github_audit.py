@@ -11,16 +11,20 @@ Zone-less times are rejected (GitHub writes epoch numbers or zoned ISO 8601).
 
 Webhooks carry no delivery time in their body (it is only in the HTTP headers), so the time is
 the payload's own time for the object changed (``rule.updated_at``, ``key.created_at``,
-``installation.created_at``, ``invitation.created_at``, ``repository.updated_at``); a payload that
-carries none (``member.added``, ``organization.member_added``) is rejected with that reason, not
-given an invented time.
+``installation.created_at``, ``invitation.created_at``, ``repository.updated_at``). A payload that
+carries none (``member.added``, ``organization.member_added``) takes the delivery time when the capture
+has it (a REST API delivery's ``delivered_at``, or the ``Date`` header of a ``{headers, payload}``
+capture), else ``--observed-at``; without either it is rejected with that reason, not given an
+invented time. ``outcome_reason`` says where the time came from; the delivery id (``guid``,
+``X-GitHub-Delivery``) is the event_uid when present.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from forensics.sources.contract import Detection, Probe, Source
+from forensics.ingest import options
+from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _AUDIT_KEYS = {
     "@timestamp",
@@ -66,16 +70,31 @@ FROM f
 """
 
 _WEBHOOK_EVENTS = r"""
-WITH k AS (
-    SELECT r.record_no, r.doc, r.doc->>'action' AS act,
-           CASE WHEN json_exists(r.doc, '$.rule') THEN 'branch_protection_rule'
-                WHEN json_exists(r.doc, '$.key') THEN 'deploy_key'
-                WHEN json_exists(r.doc, '$.member') THEN 'member'
-                WHEN json_exists(r.doc, '$.membership') OR json_exists(r.doc, '$.invitation')
-                     OR (json_exists(r.doc, '$.organization') AND NOT json_exists(r.doc, '$.repository')) THEN 'organization'
-                WHEN json_exists(r.doc, '$.repositories') OR json_exists(r.doc, '$.installation.account') THEN 'installation'
-                ELSE 'repository' END AS event
+WITH c AS (
+    -- a capture around the payload: a delivery from the REST API (request.payload, delivered_at, guid)
+    -- or {headers, payload}; the delivery's time and id come from the capture
+    SELECT r.record_no,
+           CASE WHEN json_type(r.doc, '$.request.payload') = 'OBJECT' THEN r.doc->'$.request.payload'
+                WHEN json_type(r.doc, '$.payload') = 'OBJECT' AND json_type(r.doc, '$.headers') = 'OBJECT'
+                     THEN r.doc->'$.payload'
+                ELSE r.doc END AS doc,
+           coalesce(r.doc->'$.request.headers', r.doc->'$.headers') AS headers,
+           r.doc->>'delivered_at' AS delivered_at, r.doc->>'guid' AS guid
     FROM {batch} r
+), k AS (
+    SELECT c.record_no, c.doc, c.doc->>'action' AS act,
+           coalesce(delivered_at,
+                    strftime(try_strptime(coalesce(headers->>'Date', headers->>'date'), '%a, %d %b %Y %H:%M:%S GMT'),
+                             '%Y-%m-%dT%H:%M:%SZ')) AS delivery_time,
+           coalesce(guid, headers->>'X-GitHub-Delivery', headers->>'x-github-delivery') AS delivery_id,
+           CASE WHEN json_exists(c.doc, '$.rule') THEN 'branch_protection_rule'
+                WHEN json_exists(c.doc, '$.key') THEN 'deploy_key'
+                WHEN json_exists(c.doc, '$.member') THEN 'member'
+                WHEN json_exists(c.doc, '$.membership') OR json_exists(c.doc, '$.invitation')
+                     OR (json_exists(c.doc, '$.organization') AND NOT json_exists(c.doc, '$.repository')) THEN 'organization'
+                WHEN json_exists(c.doc, '$.repositories') OR json_exists(c.doc, '$.installation.account') THEN 'installation'
+                ELSE 'repository' END AS event
+    FROM c
 ), t AS (
     SELECT *,
            CASE event
@@ -87,12 +106,19 @@ WITH k AS (
            END AS time_field
     FROM k
 ), v AS (
-    SELECT *, CASE WHEN time_field IS NOT NULL THEN json_extract_string(doc, '$.' || time_field) END AS t_raw FROM t
+    SELECT *,
+           CASE WHEN payload_time IS NOT NULL THEN time_field
+                WHEN delivery_time IS NOT NULL THEN 'the delivery time'
+                WHEN $observed IS NOT NULL THEN '--observed-at (when the payload was observed, not its event time)'
+           END AS time_from,
+           coalesce(payload_time, delivery_time, $observed) AS t_raw
+    FROM (SELECT *, CASE WHEN time_field IS NOT NULL THEN json_extract_string(doc, '$.' || time_field) END AS payload_time
+          FROM t)
 )
 SELECT record_no,
        fx_time(t_raw, false) AS time,
-       CASE WHEN time_field IS NULL
-            THEN 'GitHub ' || event || '.' || coalesce(act, '?') || ' webhook payload carries no event time (the delivery time is only in the HTTP headers)'
+       CASE WHEN t_raw IS NULL
+            THEN 'GitHub ' || event || '.' || coalesce(act, '?') || ' webhook payload carries no event time (the delivery time is only in the HTTP headers): give --observed-at'
             ELSE fx_time_problem(t_raw, false) END AS time_problem,
        t_raw AS time_raw,
        event || '.' || coalesce(act, '?') AS action,
@@ -106,8 +132,8 @@ SELECT record_no,
            WHEN 'branch_protection_rule' THEN coalesce(doc->>'$.repository.full_name', '') || ':' || coalesce(doc->>'$.rule.name', '?')
            ELSE doc->>'$.repository.full_name' END AS target,
        'success' AS outcome,
-       'webhook sent after the change was made; time from ' || coalesce(time_field, 'nowhere') AS outcome_reason,
-       'webhook:' || event || ':' || md5(CAST(doc AS VARCHAR)) AS event_uid,
+       'webhook sent after the change was made; time from ' || coalesce(time_from, 'nowhere') AS outcome_reason,
+       coalesce('delivery:' || delivery_id, 'webhook:' || event || ':' || md5(CAST(doc AS VARCHAR))) AS event_uid,
        coalesce(doc->>'$.organization.login', doc->>'$.repository.owner.login') AS environment
 FROM v
 """
@@ -268,10 +294,22 @@ class GitHubAdminWebhookSource(_GitHubCredentialFacts):
         objs = probe.objects()
         if not objs:
             return Detection.NO
-        return Detection.LIKELY if all(webhook_event(o) for o in objs) else Detection.NO
+        return Detection.LIKELY if all(webhook_event(_payload(o)) for o in objs) else Detection.NO
 
-    def events_sql(self) -> str:
-        return _WEBHOOK_EVENTS
+    def load_batch(self, batch: Batch) -> None:
+        batch.insert_events(_WEBHOOK_EVENTS, {"observed": options.current().observed_at_text})
+
+
+def _payload(o: dict[str, Any]) -> dict[str, Any]:
+    """The webhook payload inside a delivery capture (REST API delivery, or ``{headers, payload}``)."""
+    req = o.get("request")
+    if isinstance(req, dict) and isinstance(req.get("payload"), dict):
+        payload: dict[str, Any] = req["payload"]
+        return payload
+    if isinstance(o.get("payload"), dict) and isinstance(o.get("headers"), dict):
+        inner: dict[str, Any] = o["payload"]
+        return inner
+    return o
 
 
 SOURCES = [GitHubAuditSource(), GitHubAdminWebhookSource()]

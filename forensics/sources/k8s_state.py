@@ -16,7 +16,8 @@ image (its digest when the reference pins one) and the replica counts in outcome
 A snapshot has no capture time of its own. The rule: the newest status time in the file (conditions'
 ``lastTransitionTime`` / ``lastUpdateTime``, containers' start and finish times, ``startTime``,
 ``creationTimestamp``) is the observation time of every record in it; time_raw names it
-``approx:<time>`` so no one mistakes it for a capture time.
+``approx:<time>`` so no one mistakes it for a capture time. ``forensics ingest --observed-at T`` gives the
+capture time instead (time_raw ``observed:<T>``).
 
 **Events** (``EventList`` of core ``v1`` Events, ``events.k8s.io/v1`` Events, and watch streams of
 ``{"type": "ADDED", "object": <Event>}`` lines; loader ``k8s_events``): category ``state``; time is
@@ -30,8 +31,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from forensics.ingest import options
 from forensics.sources._k8s import WORKLOAD_OF_POD
-from forensics.sources.contract import Detection, Probe, Source, most
+from forensics.sources.contract import Batch, Detection, Probe, Source, most
 
 _DIGEST = r"regexp_extract({x}, 'sha256:[0-9a-f]{{64}}')"
 
@@ -45,8 +47,9 @@ _NEWEST = """list_max(list_concat(
 
 _PODS = f"""
 WITH b AS (SELECT record_no, doc AS o, {_NEWEST} AS newest FROM {{batch}}),
-s AS (SELECT *, max(fx_time(newest, false)) OVER () AS observed,
-             arg_max(newest, fx_time(newest, false)) OVER () AS observed_raw FROM b),
+s AS (SELECT *, coalesce(CAST($observed AS TIMESTAMPTZ), max(fx_time(newest, false)) OVER ()) AS observed,
+             coalesce('observed:' || $observed, 'approx:' || arg_max(newest, fx_time(newest, false)) OVER ()) AS observed_raw
+      FROM b),
 c AS (
     SELECT s.*, unnest(CASE WHEN json_array_length(o->'$.status.containerStatuses') > 0
                             THEN CAST(o->'$.status.containerStatuses' AS JSON[]) ELSE [NULL::JSON] END) AS cs,
@@ -61,7 +64,7 @@ f AS (
     FROM c)
 SELECT record_no, CAST(i AS INTEGER) AS event_seq,
        observed AS time, CASE WHEN observed IS NULL THEN 'no status time in the snapshot' END AS time_problem,
-       'approx:' || observed_raw AS time_raw,
+       observed_raw AS time_raw,
        'state' AS category, 'pod.observed' AS action,
        (o->>'$.metadata.namespace') || '/' || (o->>'$.metadata.name') || coalesce('/' || (cs->>'name'), '')
            AS target,
@@ -79,7 +82,8 @@ SELECT record_no, CAST(i AS INTEGER) AS event_seq,
             ELSE coalesce(state, 'no state') || coalesce(' ' || why, '')
                  || coalesce(' exit ' || exit_code, '') || ', image ' || coalesce(cs->>'image', '?')
                  || ', restarts ' || coalesce(cs->>'restartCount', '0') END
-           || '; observed in a snapshot (time approximated from its newest status time)' AS outcome_reason,
+           || CASE WHEN $observed IS NOT NULL THEN '; observed in a snapshot at --observed-at'
+                ELSE '; observed in a snapshot (time approximated from its newest status time)' END AS outcome_reason,
        (o->>'$.metadata.uid') || '|' || coalesce(cs->>'name', '') || '|' || coalesce(observed_raw, '')
            AS event_uid
 FROM f
@@ -87,15 +91,16 @@ FROM f
 
 _WORKLOADS = f"""
 WITH b AS (SELECT record_no, doc AS o, {_NEWEST} AS newest FROM {{batch}}),
-s AS (SELECT *, max(fx_time(newest, false)) OVER () AS observed,
-             arg_max(newest, fx_time(newest, false)) OVER () AS observed_raw FROM b),
+s AS (SELECT *, coalesce(CAST($observed AS TIMESTAMPTZ), max(fx_time(newest, false)) OVER ()) AS observed,
+             coalesce('observed:' || $observed, 'approx:' || arg_max(newest, fx_time(newest, false)) OVER ()) AS observed_raw
+      FROM b),
 c AS (
     SELECT s.*, unnest(CAST(o->'$.spec.template.spec.containers' AS JSON[])) AS ct,
            unnest(range(CAST(json_array_length(o->'$.spec.template.spec.containers') AS BIGINT))) AS i
     FROM s)
 SELECT record_no, CAST(i AS INTEGER) AS event_seq,
        observed AS time, CASE WHEN observed IS NULL THEN 'no status time in the snapshot' END AS time_problem,
-       'approx:' || observed_raw AS time_raw,
+       observed_raw AS time_raw,
        'state' AS category, lower(o->>'kind') || '.spec' AS action,
        (o->>'$.metadata.namespace') || '/' || (o->>'$.metadata.name') || '/' || (ct->>'name') AS target,
        coalesce(o->>'$.metadata.ownerReferences[0].name', o->>'$.metadata.name') AS service,
@@ -106,7 +111,8 @@ SELECT record_no, CAST(i AS INTEGER) AS event_seq,
             ELSE 'failure' END AS outcome,
        'desired image ' || coalesce(ct->>'image', '?') || ', replicas ' || coalesce(o->>'$.spec.replicas', '?')
            || ' desired, ' || coalesce(o->>'$.status.availableReplicas', '0') || ' available'
-           || '; observed in a snapshot (time approximated from its newest status time)' AS outcome_reason,
+           || CASE WHEN $observed IS NOT NULL THEN '; observed in a snapshot at --observed-at'
+                ELSE '; observed in a snapshot (time approximated from its newest status time)' END AS outcome_reason,
        (o->>'$.metadata.uid') || '|' || (ct->>'name') || '|' || coalesce(o->>'$.metadata.resourceVersion', '')
            AS event_uid
 FROM c
@@ -246,7 +252,14 @@ class _State(Source):
         return super().record_path(probe)
 
 
-class K8sPodsSource(_State):
+class _Snapshot(_State):
+    def load_batch(self, batch: Batch) -> None:
+        sql = self.events_sql()
+        assert sql is not None  # both snapshot sources map to events
+        batch.insert_events(sql, {"observed": options.current().observed_at_text})
+
+
+class K8sPodsSource(_Snapshot):
     name = "k8s_pods"
     kinds = frozenset({"Pod"})
 
@@ -257,7 +270,7 @@ class K8sPodsSource(_State):
         return _POD_RUNTIME
 
 
-class K8sWorkloadsSource(_State):
+class K8sWorkloadsSource(_Snapshot):
     name = "k8s_workloads"
     kinds = frozenset(_WORKLOAD_KINDS)
 

@@ -77,6 +77,26 @@ def _is_activity(o: dict[str, Any]) -> bool:
 class WorkspaceSource(Source):
     name = "google_workspace"
     sigma_logsources = (("gcp", "google_workspace.admin"), ("gcp", "google_workspace.login"))
+
+    # an OAuth grant: ``token:authorize`` gives the app (client_id) a token for the user; ``token:revoke``
+    # takes it back. The grant's id is ``oauth:<app>:<user>``, the app as the event's target (its
+    # ``app_name``, else ``client_id``) (docs/identity.md)
+    _GRANT = "'oauth:' || coalesce(target, '?') || ':' || actor"
+
+    def credential_links_sql(self) -> str:
+        return f"""SELECT {self._GRANT} AS credential_id, NULL AS issued_by, actor AS issuer_principal,
+                          actor AS principal, 'google_workspace:' || action AS how, time AS issued_at,
+                          NULL::TIMESTAMPTZ AS expires_at, event_id
+                   FROM events WHERE source = {{source}} AND action = 'token:authorize' AND actor IS NOT NULL"""
+
+    def credential_states_sql(self) -> str:
+        return f"""SELECT {self._GRANT} AS credential_id, event_id, time, 'revoked' AS change,
+                          'google_workspace:' || action AS how, false AS listed
+                   FROM events WHERE source = {{source}} AND action = 'token:revoke' AND actor IS NOT NULL"""
+
+    def credential_kind_sql(self) -> str:
+        return "'workspace_oauth_grant'"
+
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True

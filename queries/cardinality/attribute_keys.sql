@@ -8,6 +8,8 @@
 -- the rows with a value are the exact distinct count, and the HyperLogLog sketch sees each
 -- value once, which gives the same estimate as over every occurrence.
 -- @needs: attribute_value_counts
+-- @engines: duckdb
+-- @not-spark: approx_count_distinct: HyperLogLog estimates differ between engines
 WITH per_key AS (
     SELECT signal, key,
            CAST(sum(occurrences) AS BIGINT) AS occurrences,

@@ -3,6 +3,8 @@
 -- A cross-check that the counts table is exact, and the baseline of bench/cardinality.py.
 -- Params: $signal (metrics | logs | spans; NULL = all).
 -- Empty: no attributes in the case.
+-- @engines: duckdb
+-- @not-spark: reads the view attribute_values, whose DuckDB definition does not transpile or run on Spark
 WITH per_key AS (
     SELECT signal, key, count(*) AS occurrences, count(DISTINCT value) AS distinct_exact,
            approx_count_distinct(value) AS distinct_approx, CAST(sum(bytes) AS BIGINT) AS bytes

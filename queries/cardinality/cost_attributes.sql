@@ -12,6 +12,8 @@
 -- cost covers the volume held in the case (its observed period); index_cost_month is per month.
 -- Empty: no log or span attributes.
 -- @needs: attribute_value_counts
+-- @engines: duckdb
+-- @not-spark: json_each() (a JSON object as rows) has no Spark equivalent the kit maps
 WITH per_key AS (
     SELECT signal, key, CAST(sum(occurrences) AS BIGINT) AS occurrences, count(value) AS distinct_values,
            CAST(sum(bytes) AS BIGINT) AS bytes

@@ -10,6 +10,8 @@
 -- Params: $per_1k_series (price per 1,000 active series per month), $bucket_count,
 --         $active_window_min, $active_quantile, $top_n (NULL = all).
 -- Empty: no labelled metric samples.
+-- @engines: duckdb
+-- @not-spark: json_merge_patch() has no Spark function
 WITH series AS (
     SELECT metric, series_hash, any_value(labels) AS labels FROM metric_samples GROUP BY metric, series_hash),
 keys AS (SELECT metric, key, count(DISTINCT value) AS distinct_values FROM metric_labels GROUP BY metric, key),

@@ -6,6 +6,8 @@
 -- Params: $per_gb, $per_million_spans, $per_1k_series, $active_window_min, $active_quantile.
 -- One row per signal, always (zeros when the case holds none of it).
 -- @needs: attribute_value_counts
+-- @engines: duckdb
+-- @not-spark: json_each() (a JSON object as rows) has no Spark equivalent the kit maps
 WITH logs AS (
     SELECT (SELECT count(*) FROM log_records) + (SELECT count(*) FROM events WHERE category = 'other') AS records,
            (SELECT coalesce(sum(record_bytes), 0) FROM log_records)

@@ -8,6 +8,7 @@
 --         $signal (NULL = all).
 -- Non-empty: these keys started producing new values much faster than before, at these times.
 -- @needs: attribute_value_counts
+-- @engines: duckdb, spark
 WITH params AS (
     SELECT to_seconds(coalesce($window_seconds, 300)) AS w, coalesce($threshold, 5.0) AS threshold,
            coalesce($min_new, 10) AS min_new

@@ -2,6 +2,7 @@
 -- the first time in it, and the cumulative series count. Samples without a time are left out.
 -- Params: $window_seconds (window width, e.g. 60), $metric (NULL = all).
 -- Empty: no timed metric samples.
+-- @engines: duckdb, spark
 WITH first AS (
     SELECT metric, series_hash, min(time) AS first_seen FROM metric_samples WHERE time IS NOT NULL GROUP BY ALL
 ),

@@ -2,6 +2,8 @@
 -- the one whose removal would collapse the most series, with the series left if it were dropped.
 -- Params: $top_n (rows; NULL = all, no cap).
 -- Empty: no metric samples in the case.
+-- @engines: duckdb
+-- @not-spark: reads the view metric_label_impact, whose DuckDB definition does not transpile or run on Spark
 WITH per_metric AS (
     SELECT metric, any_value(family) AS family, any_value(type) AS type,
            count(*) AS samples, count(DISTINCT series_hash) AS series,

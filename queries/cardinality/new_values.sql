@@ -4,6 +4,8 @@
 -- $pairs (a list of signal || chr(31) || key: only those keys; NULL = all).
 -- Occurrences without a time are left out. Empty: no timed attributes match.
 -- @needs: attribute_value_counts
+-- @engines: duckdb
+-- @not-spark: reads the view telemetry_attributes, whose DuckDB definition does not transpile or run on Spark
 WITH firsts AS (
     SELECT signal, key, value, first_seen
     FROM attribute_value_counts

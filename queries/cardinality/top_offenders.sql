@@ -2,6 +2,8 @@
 -- with metric labels ranked by the series they are responsible for.
 -- Params: $top_n (rows; NULL = all). Empty: no attributes in the case.
 -- @needs: attribute_value_counts
+-- @engines: duckdb
+-- @not-spark: reads the view metric_label_impact, whose DuckDB definition does not transpile or run on Spark
 WITH attrs AS (
     SELECT signal, NULL AS metric, key, count(value) AS distinct_values,
            NULL::BIGINT AS series_due, CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(occurrences) AS BIGINT) AS occurrences

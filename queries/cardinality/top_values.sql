@@ -5,6 +5,8 @@
 -- Reads attribute_value_counts (one row per distinct value) and keeps a top-N per key as it
 -- goes, so no key's values are sorted in full.
 -- @needs: attribute_value_counts
+-- @engines: duckdb
+-- @not-spark: arg_min(x, y, n) (the n smallest) has no Spark equivalent
 WITH top AS (
     SELECT signal, key,
            min_by({'value': value, 'occurrences': occurrences}, {'o': -occurrences, 'v': value},

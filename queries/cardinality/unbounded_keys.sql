@@ -7,6 +7,7 @@
 -- Rows: every key with a pattern match, flagged ones first. Non-empty flagged rows: these keys
 -- should be dropped, hashed or bucketed before they reach a metrics label or an index.
 -- @needs: attribute_value_counts
+-- @engines: duckdb, spark
 WITH d AS (
     SELECT signal, key, value FROM attribute_value_counts
     WHERE value IS NOT NULL AND ($signal IS NULL OR signal = $signal)

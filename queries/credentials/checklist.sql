@@ -16,6 +16,8 @@
 -- Rank: credentials that need no action (revoked, never used successfully after) last; then the
 -- strongest finding tied to the credential (findings.entities), then risk_score; rank_reasons says why.
 -- Non-empty means: these credentials are in scope; every row whose status is not 'revoked' needs action.
+-- @engines: duckdb
+-- @not-spark: UNION ALL BY NAME is not Spark SQL
 WITH RECURSIVE
 win AS (SELECT CAST($start AS TIMESTAMPTZ) AS t0, CAST($end AS TIMESTAMPTZ) AS t1),
 p_principals AS (SELECT unnest(coalesce(CAST($principals AS VARCHAR[]), [])) AS v),

@@ -9,6 +9,8 @@
 -- (scheme://user:password@) and JWTs with any payload are found; the patterns mirror forensics.redact.
 -- Parameters: $only_new (true: only evidence files not yet in secret_scans; false/NULL: everything).
 -- Non-empty means: secrets were exposed in the evidence; each must be revoked or rotated.
+-- @engines: duckdb
+-- @not-spark: TRY() (an error as NULL) is not mapped
 WITH
 texts AS (  -- the cheap prefilter runs on whole records first, then on each string leaf
     SELECT 'events' AS location, e.event_id, e.source, e.evidence_sha256, e.evidence_line, e.evidence_record,

@@ -5,6 +5,8 @@
 -- from the first to the last minute an alert fired, with the bad requests as evidence.
 -- @severity: high
 -- @title: Error budget burning
+-- @engines: duckdb
+-- @not-spark: its evidence is the first items of a list built without an order; Spark keeps other members
 WITH m AS (
     SELECT service, time_bucket(INTERVAL 1 MINUTE, start) AS minute,
            count(*) FILTER (WHERE outcome <> 'unknown') AS n, count(*) FILTER (WHERE slo_bad) AS bad

@@ -4,6 +4,8 @@
 -- Parameters: $min_values. Non-empty: each row is one (metric, label), with the evidence files.
 -- @severity: medium
 -- @title: Cardinality explosion
+-- @engines: duckdb
+-- @not-spark: reads the view metric_label_impact, whose DuckDB definition does not transpile or run on Spark
 WITH i AS (
     SELECT * FROM metric_label_impact
     WHERE distinct_values >= coalesce($min_values, 50) AND series >= 5 * greatest(series_if_dropped, 1)

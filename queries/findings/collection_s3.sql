@@ -6,6 +6,7 @@
 -- @severity: medium
 -- @technique: T1530
 -- @title: S3 data read
+-- @engines: duckdb, spark
 WITH reads AS (
     SELECT e.*, coalesce(raw ->> '$.requestParameters.bucketName',
                          regexp_extract(e.target, '^arn:aws:s3:::([^/]+)', 1)) AS bucket,

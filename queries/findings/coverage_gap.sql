@@ -8,6 +8,8 @@
 -- side of a silence, the orphaned spans, or the skipped file.
 -- @severity: low
 -- @title: Gap in log coverage
+-- @engines: duckdb
+-- @not-spark: date_diff/date_trunc over an interval value has no Spark form
 SELECT gap_id AS group_key, kind AS rule_id, start AS time, "end", severity,
        CASE kind WHEN 'digest_missing_file' THEN 'CloudTrail log file missing from the evidence'
                  WHEN 'digest_chain_break' THEN 'CloudTrail digest chain broken'

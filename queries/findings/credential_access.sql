@@ -6,6 +6,8 @@
 -- @severity: high
 -- @technique: T1555.006
 -- @title: Secrets read
+-- @engines: duckdb
+-- @not-spark: list slicing x[a:b] on a column is not mapped (list or text is not known before run time)
 WITH hits AS (
     SELECT e.*,
         CASE

@@ -9,6 +9,7 @@
 -- @severity: medium
 -- @technique: T1078
 -- @title: Long-lived credential used from a new address
+-- @engines: duckdb, spark
 WITH uses AS (
     SELECT e.credential_id, e.src_ip, e.time, e.event_id, e.actor, c.kind, c.principal,
            CASE WHEN e.src_ip LIKE '%:%' THEN array_to_string(string_split(e.src_ip, ':')[1:4], ':')

@@ -7,6 +7,7 @@
 -- @severity: high
 -- @technique: T1562
 -- @title: Defence evasion
+-- @engines: duckdb, spark
 WITH hits AS (
     SELECT e.*,
         CASE

@@ -7,6 +7,8 @@
 -- @severity: medium
 -- @technique: T1580, T1087.004
 -- @title: Account enumeration
+-- @engines: duckdb
+-- @not-spark: list slicing x[a:b] on a column is not mapped (list or text is not known before run time)
 WITH calls AS (
     SELECT e.*, raw ->> '$.eventName' AS name, split_part(raw ->> '$.eventSource', '.', 1) AS svc,
            time_bucket(INTERVAL 1 HOUR, e.time) AS hour

@@ -5,6 +5,7 @@
 -- @severity: high
 -- @technique: T1525
 -- @title: Image pushed without provenance
+-- @engines: duckdb, spark
 WITH pushes AS (
     SELECT e.*, lower(coalesce(e.artifact_digest,
                 raw ->> '$.responseElements.image.imageId.imageDigest')) AS digest

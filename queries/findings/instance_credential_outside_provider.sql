@@ -7,6 +7,8 @@
 -- @severity: critical
 -- @technique: T1552.005, T1078.004
 -- @title: Instance credential used outside its instance
+-- @engines: duckdb
+-- @not-spark: fails inside Spark 4.3 at run time (a broadcast join's error); not yet investigated
 WITH people AS (
     SELECT DISTINCT src_ip FROM events
     WHERE source = 'cloudtrail' AND actor_type IN ('IAMUser', 'Root') AND src_ip IS NOT NULL

@@ -5,6 +5,8 @@
 -- @severity: high
 -- @technique: T1098.001
 -- @title: Revocation left a derived credential alive
+-- @engines: duckdb
+-- @not-spark: a recursive CTE with UNION (not UNION ALL) is not supported by Spark
 WITH RECURSIVE anc(credential_id, ancestor, depth) AS (
     SELECT credential_id, issued_by, 1 FROM credential_links WHERE issued_by IS NOT NULL
     UNION

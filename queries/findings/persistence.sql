@@ -8,6 +8,8 @@
 -- @severity: high
 -- @technique: T1098
 -- @title: Persistence
+-- @engines: duckdb
+-- @not-spark: a list lambda over regexp_extract_all does not resolve on Spark
 WITH ct AS (
     SELECT e.*, raw ->> '$.eventName' AS name, raw -> '$.requestParameters' AS rp,
            coalesce(raw ->> '$.recipientAccountId', raw ->> '$.userIdentity.accountId') AS account

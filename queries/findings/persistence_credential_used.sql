@@ -4,6 +4,8 @@
 -- @severity: high
 -- @technique: T1078.004
 -- @title: Persistence key used
+-- @engines: duckdb
+-- @not-spark: a time inside json_object: DuckDB writes '2026-03-14 09:33:00+00', Spark's to_json ISO 8601
 WITH made AS (
     SELECT l.credential_id, l.issuer_principal, l.principal, l.issued_at, l.event_id
     FROM credential_links l

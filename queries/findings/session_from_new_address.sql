@@ -6,6 +6,8 @@
 -- @severity: high
 -- @technique: T1078.004, T1550.001
 -- @title: Role session minted by a key from a new address
+-- @engines: duckdb
+-- @not-spark: a time inside json_object: DuckDB writes '2026-03-14 09:33:00+00', Spark's to_json ISO 8601
 WITH uses AS (
     SELECT e.credential_id, e.src_ip, e.time, e.event_id,
            count(*) OVER (PARTITION BY e.credential_id ORDER BY e.time, e.event_id

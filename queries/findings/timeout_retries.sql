@@ -3,6 +3,8 @@
 -- Parameters: none. Non-empty: each row is one caller -> callee endpoint, with the timed-out and retry spans.
 -- @severity: medium
 -- @title: Timeouts retried
+-- @engines: duckdb
+-- @not-spark: list slicing x[a:b] on a column is not mapped (list or text is not known before run time)
 WITH t AS (
     SELECT c.trace_id, c.span_id, c.service, c.name, c.start, c.request_key, r.span_id AS retry_span_id,
            r.trace_id AS retry_trace_id, r.attributes AS retry_attributes

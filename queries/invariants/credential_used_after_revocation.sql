@@ -6,6 +6,7 @@
 -- still tries the revoked credential (failed uses); each row is one such use.
 -- @denominator: revoked_credential_uses
 -- @time: time
+-- @engines: duckdb, spark
 SELECT c.credential_id, c.kind, c.principal, c.revoked_at, c.revoked_how, c.revoked_event_id,
        e.event_id, e.time, e.action, e.outcome, e.outcome_reason, e.src_ip, e.source,
        e.evidence_sha256, e.evidence_line

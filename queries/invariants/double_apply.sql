@@ -11,6 +11,8 @@
 -- Healthy: zero rows. A row is a request applied more than once, with the evidence.
 -- @denominator: side_effect_requests
 -- @time: second_applied_at
+-- @engines: duckdb
+-- @not-spark: a recursive CTE with UNION (not UNION ALL) is not supported by Spark
 WITH RECURSIVE key_names AS (
     SELECT unnest(coalesce(CAST($keys AS VARCHAR[]),
                            ['idempotency.key', 'http.request.header.idempotency-key', 'idempotency_key',

@@ -5,6 +5,7 @@
 -- case believes, or the clock is wrong), or someone replays an expired one (failed uses).
 -- @denominator: expiring_credential_uses
 -- @time: time
+-- @engines: duckdb, spark
 SELECT c.credential_id, c.kind, c.principal, c.issued_at, c.expires_at,
        e.event_id, e.time, e.action, e.outcome, e.outcome_reason, e.src_ip, e.source,
        e.evidence_sha256, e.evidence_line

@@ -4,6 +4,7 @@
 -- not the CI's.
 -- @denominator: deploy_actions
 -- @time: time
+-- @engines: duckdb, spark
 SELECT d.time, d.service, d.environment, d.artifact_digest, d.actor, d.via, d.action, d.source,
        concat_ws('; ',
            CASE WHEN d.via = 'manual' THEN 'deployed by hand (via manual)' END,

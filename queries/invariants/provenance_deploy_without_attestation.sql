@@ -7,6 +7,8 @@
 -- provenance. Deploys with no digest are listed too (nothing to check).
 -- @denominator: deploys
 -- @time: time
+-- @engines: duckdb
+-- @not-spark: unnest in a lateral join does not transpile (sqlglot loses the outer columns)
 SELECT d.time, d.service, d.environment, d.artifact_digest, d.version, d.actor, d.via, d.action, d.source,
        CASE WHEN d.artifact_digest IS NULL THEN 'deploy record names no artifact digest, so no provenance can be joined'
             WHEN EXISTS (SELECT 1 FROM attestations a WHERE a.subject_digest = lower(d.artifact_digest))

@@ -4,6 +4,7 @@
 -- successful deploy of the same service x environment did.
 -- @denominator: deploys
 -- @time: time
+-- @engines: duckdb, spark
 WITH v AS (
     SELECT DISTINCT subject_digest FROM attestations WHERE verdict = 'verified'
 ), d AS (

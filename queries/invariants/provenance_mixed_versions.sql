@@ -6,6 +6,7 @@
 -- the evidence (the latest event of any source), not only until the latest deploy.
 -- @denominator: deploys
 -- @time: mixed_from
+-- @engines: duckdb, spark
 WITH d AS (
     SELECT * FROM deploys
     WHERE status = 'success' AND action IN ('deploy', 'rollback') AND artifact_digest IS NOT NULL

@@ -2,6 +2,7 @@
 -- Params: none. A row is a successful rollback to a digest with no verified attestation.
 -- @denominator: rollbacks
 -- @time: time
+-- @engines: duckdb, spark
 SELECT d.time, d.service, d.environment, d.artifact_digest, d.actor, d.via,
        'rollback to ' || coalesce(d.artifact_digest, '(no digest)') || ', which no verified attestation names' AS reason,
        d.deploy_id, d.evidence_sha256, d.evidence_record

@@ -3,6 +3,7 @@
 -- 'key:<keyid>' for keyed signatures), $expected_builders (VARCHAR[]). A parameter left NULL is not
 -- checked. A row is an attestation whose signer issuer, signer identity or builder is not expected.
 -- @denominator: signed_attestations
+-- @engines: duckdb, spark
 WITH a AS (
     SELECT a.attestation_id, any_value(e.path) AS evidence, any_value(a.signer_san) AS signer_san,
            any_value(a.signer_issuer) AS signer_issuer, any_value(a.builder_id) AS builder_id

@@ -1,5 +1,6 @@
 -- Attestation verdicts: one row per attestation with its subjects, builder, source, signer,
 -- verdict, reason, verification path and trust root. Params: none. Non-empty is normal.
+-- @engines: duckdb, spark
 SELECT a.attestation_id, any_value(e.path) AS evidence, any_value(a.kind) AS kind,
        string_agg(DISTINCT a.subject_name, ', ') AS subjects, string_agg(DISTINCT a.subject_digest, ', ') AS digests,
        any_value(a.predicate_type) AS predicate_type, any_value(a.builder_id) AS builder_id,

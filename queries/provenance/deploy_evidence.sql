@@ -2,6 +2,7 @@
 -- verdict and reason, and the evidence file and record each came from.
 -- Params: $start, $end (optional TIMESTAMPTZ window, end exclusive), $service (optional).
 -- Non-empty is normal; a deploy with attestation_id NULL has no provenance in the case.
+-- @engines: duckdb, spark
 SELECT d.time, d.service, d.environment, d.version, d.artifact_digest, d.actor, d.via, d.action, d.status,
        d.source AS deploy_source, a.attestation_id, a.predicate_type, a.builder_id, a.source_repo, a.source_commit,
        a.signer_san, a.signer_issuer, a.verdict, a.verdict_reason, a.trust_root, a.artifact_match,

@@ -10,6 +10,8 @@
 -- from 5 minutes after the deploy): runtime_verdict is 'confirmed' (every observed pod runs the
 -- deployed digest), 'drift' (some observed pod runs another digest: see runtime_drift) or
 -- 'not observed' (no runtime evidence: the deploy is assumed to have taken effect, not shown to).
+-- @engines: duckdb
+-- @not-spark: list slicing x[a:b] on a column is not mapped (list or text is not known before run time)
 WITH d AS (
     SELECT * FROM deploys
     WHERE status = 'success' AND action IN ('deploy', 'rollback') AND service IS NOT NULL

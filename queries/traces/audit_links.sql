@@ -4,6 +4,7 @@
 -- tracer's clock and the log's, at least |outside_by_ms|.
 -- Params: $start, $end (span start, optional).
 -- Empty means no other source shares ids with the traces.
+-- @engines: duckdb, spark
 SELECT s.trace_id, s.span_id, s.service, s.name, s.kind, s.start, s."end",
        e.source AS event_source, e.category, e.action, e.time AS event_time, e.outcome AS event_outcome,
        CASE WHEN e.trace_id = s.trace_id THEN 'trace_id' ELSE 'request_id' END AS linked_by,

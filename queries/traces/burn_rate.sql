@@ -14,6 +14,7 @@
 -- Params: $slo (e.g. 0.999; required), $service (server service; NULL: every service apart),
 --         $endpoint (optional), $start, $end, $caller_http, $caller_grpc (lists of ints).
 -- A row per service and minute; fast_alert / slow_alert true while firing.
+-- @engines: duckdb, spark
 WITH req AS (
     SELECT service, time_bucket(INTERVAL 1 MINUTE, start) AS minute, outcome,
            outcome = 'timeout'

@@ -3,6 +3,8 @@
 -- $minutes (default 30) before and after it, and the change. Outcomes are the caller's.
 -- Params: $minutes (default 30), $service (optional), $start, $end (deploy time, optional).
 -- Empty means no deploy events for services with traces.
+-- @engines: duckdb
+-- @not-spark: quantile_cont over a list of fractions has no Spark form
 WITH d AS (
     SELECT event_id, time AS deployed_at, service, action, actor, artifact_digest, target
     FROM events WHERE category = 'deploy' AND service IS NOT NULL

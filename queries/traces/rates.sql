@@ -3,6 +3,8 @@
 -- (client span when present, else server span). unknown outcomes are counted apart, never as good.
 -- Params: $bucket_s (bucket width in seconds, default 60), $start, $end, $service (server service).
 -- Empty means no server spans in the window.
+-- @engines: duckdb
+-- @not-spark: quantile_cont over a list of fractions has no Spark form
 WITH r AS (
     SELECT s.*, time_bucket(to_seconds(CAST(coalesce($bucket_s, 60) AS DOUBLE)), s.start) AS bucket
     FROM trace_requests s

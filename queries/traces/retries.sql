@@ -5,6 +5,8 @@
 -- the same parent span in the same trace (a client retrying inside one handler).
 -- Params: $window_s (seconds, default 60), $start, $end (failed call's start, optional).
 -- A row is one failed call and the retry that followed it; non-empty means clients retried.
+-- @engines: duckdb
+-- @not-spark: ASOF JOIN has no Spark equivalent
 WITH c AS (
     SELECT trace_id, span_id, parent_span_id, service, name, request_key, start, "end", outcome, outcome_reason,
            coalesce(request_key, trace_id || '/' || coalesce(parent_span_id, '')) AS logical_request,

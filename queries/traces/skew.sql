@@ -7,6 +7,7 @@
 -- in corrected time).
 -- Non-empty means some service's clock disagrees with its caller's; ordering claims between
 -- those services that rest on less than max_abs_skew_ms are not safe.
+-- @engines: duckdb, spark
 WITH t AS (SELECT trace_id, min(start_corrected) AS trace_start FROM spans
            WHERE trace_id IN (SELECT trace_id FROM trace_skew) GROUP BY trace_id)
 SELECT service, reference_service, count(*) AS traces, sum(pairs) AS pairs,

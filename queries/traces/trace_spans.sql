@@ -2,6 +2,7 @@
 -- idempotency key, or a request id), in start order, with raw and skew-corrected times, outcome
 -- and reason, and the evidence reference. Params: $trace_id, $request_key, $request_id (any one).
 -- Empty means no span of such a trace is in the case.
+-- @engines: duckdb, spark
 WITH wanted AS (
     SELECT DISTINCT trace_id FROM spans
     WHERE trace_id = lower($trace_id) OR request_key = $request_key OR request_id = $request_id)

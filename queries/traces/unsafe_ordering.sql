@@ -3,6 +3,7 @@
 -- (the largest |skew_us| seen for the pair in trace_skew). Their order may be an artefact of the
 -- clocks; corrected times (spans.start_corrected) are given beside the raw ones.
 -- Params: $start, $end (optional). Non-empty means some "A happened before B" claims are unsafe.
+-- @engines: duckdb, spark
 WITH bound AS (
     SELECT least(service, reference_service) AS a, greatest(service, reference_service) AS b,
            max(abs(skew_us)) AS skew_bound_us
