@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -29,6 +29,11 @@ from forensics.redact import install_sql, redact_frame, redact_text
 from forensics.sources.contract import Source
 from forensics.timeparse import install_time_macros
 from forensics.timewindow import parse_user_time
+
+if TYPE_CHECKING:
+    from forensics.coverage import Coverage as CoverageReport
+    from forensics.findings.report import EntityView
+    from forensics.sigma.run import Coverage
 
 TIMELINE_ORDER = "time, source, evidence_sha256, evidence_record, event_seq"
 
@@ -315,7 +320,7 @@ class Case:
     def findings(
         self,
         min_severity: str | None = None,
-        since=None,
+        since: str | datetime | None = None,
         detector: str | None = None,
         status: str | None = None,
     ) -> pl.DataFrame:
@@ -324,19 +329,20 @@ class Case:
 
         return report.findings(self, min_severity=min_severity, since=since, detector=detector, status=status)
 
-    def refresh_findings(self) -> dict[str, int]:
-        """Recompute entity links and findings (needs a writable case)."""
+    def refresh_findings(self, policy: dict[str, Any] | None = None) -> dict[str, int]:
+        """Recompute entity links and findings (needs a writable case); invariants are bound from
+        ``policy``, else the policy stored in the case (which this never replaces)."""
         from forensics import findings
 
-        return findings.derive(self.con)
+        return findings.derive(self.con, policy)
 
-    def load_aliases(self, path: str | os.PathLike) -> int:
+    def load_aliases(self, path: str | os.PathLike[str]) -> int:
         """Declare identities that are one principal from a TOML alias file (docs/findings.md)."""
         from forensics.findings.entities import load_aliases
 
-        return load_aliases(self.con, path)
+        return load_aliases(self.con, os.fspath(path))
 
-    def entity(self, name: str):
+    def entity(self, name: str) -> EntityView:
         """The identities ``name`` matches, those linked to them, the links' reasons, and their events."""
         from forensics.findings import report
 
@@ -348,7 +354,7 @@ class Case:
 
         return chain(self.con)
 
-    def annotate(self, target: str, **kw) -> int:
+    def annotate(self, target: str, **kw: Any) -> int:
         """Star, tag, comment on or set the status of a finding or event (``forensics.findings.annotations``)."""
         from forensics.findings.annotations import annotate
 
@@ -374,7 +380,7 @@ class Case:
 
         return runtime.drift(self, at)
 
-    def coverage(self):
+    def coverage(self) -> CoverageReport:
         """What the evidence covers per source and scope, and its gaps (``forensics.coverage``)."""
         from forensics import coverage
 
@@ -384,9 +390,9 @@ class Case:
         """Per invariant (and window ``by``: 5m, 1h...): checked, violations, rate (``forensics.rates``)."""
         from forensics import rates
 
-        return rates.invariant_rates(self, by=by, **params)
+        return rates.invariant_rates(self, by=by, **params)  # type: ignore[arg-type]
 
-    def sigma(self, rules: str | os.PathLike | Iterable[str | os.PathLike]):
+    def sigma(self, rules: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Coverage]:
         """Run the Sigma rules at ``rules`` (files or folders) on the case: their matches replace the
         case's ``sigma`` findings; returns the coverage, one row per rule and source (docs/sigma.md)."""
         from forensics import sigma

@@ -317,13 +317,15 @@ def cmd_verify(args) -> int:
 def cmd_findings(args) -> int:
     import forensics
     from forensics.findings.report import write
+    from forensics.policy import load_policy
 
-    refresh = args.refresh or bool(args.aliases)
+    policy = load_policy(args.policy) if args.policy else None  # a bad file fails before the case opens
+    refresh = args.refresh or bool(args.aliases) or policy is not None
     with forensics.open_case(args.case, read_only=not refresh) as case:
         if args.aliases:
             case.load_aliases(args.aliases)
         if refresh:
-            case.refresh_findings()
+            case.refresh_findings(policy)
         df = case.findings(min_severity=args.min_severity, since=args.since)
     write(df, args.format)
     return 0
@@ -556,6 +558,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--since", help="only findings from this time (UTC)")
     s.add_argument("--refresh", action="store_true", help="recompute entity links and findings first")
     s.add_argument("--aliases", help="TOML alias file declaring identities that are one (docs/findings.md)")
+    s.add_argument(
+        "--policy",
+        help="provenance policy file for the invariant findings (implies --refresh; the stored policy is kept)",
+    )
     s.set_defaults(func=cmd_findings)
 
     s = sub.add_parser("annotate", help="star, tag, comment on or set the status of a finding or event")

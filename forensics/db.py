@@ -18,20 +18,20 @@ LINES_MEMORY_LIMIT = "1GB"
 READ_MEMORY_LIMIT = "384MB"
 
 
-def row(con, sql: str, params=None) -> tuple | None:
+def row(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> tuple | None:
     """The first row of a statement's result (the rest is consumed), or None."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0] if rows else None
 
 
-def scalar(con, sql: str, params=None):
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params=None):
     """The first column of the first row, or None."""
     r = row(con, sql, params)
     return r[0] if r else None
 
 
 @contextmanager
-def setting(con, name: str, value) -> Iterator[None]:
+def setting(con: duckdb.DuckDBPyConnection, name: str, value) -> Iterator[None]:
     """Set a DuckDB setting (a name the kit chose) for the length of a ``with`` block, then put back
     the value it had. When the block fails inside a transaction, DuckDB refuses any statement until
     the rollback, the setting's too: the block's own error is the one raised then."""
@@ -49,7 +49,7 @@ def setting(con, name: str, value) -> Iterator[None]:
 
 
 @contextmanager
-def memory_budget(con, limit: str | None = None) -> Iterator[None]:
+def memory_budget(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> Iterator[None]:
     """Hold DuckDB to ``limit`` (by default ``LINES_MEMORY_LIMIT``) for work that can spill, then
     restore the limit."""
     limit = limit or LINES_MEMORY_LIMIT

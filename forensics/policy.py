@@ -42,10 +42,15 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forensics.errors import BadPolicy
 from forensics.verified import DuplicateKey
 from forensics.verified import loads as strict_loads
+
+if TYPE_CHECKING:
+    from forensics.case import Case
+
 
 TOP_KEYS = {
     "issuer",
@@ -162,7 +167,7 @@ def load_policy(path: str | Path) -> dict:
     return validate(d)
 
 
-def policy_for(case, path: str | Path | None = None) -> dict | None:
+def policy_for(case: Case, path: str | Path | None = None) -> dict | None:
     """The policy a consumer uses: the file at ``path`` when given, else the one stored in the case."""
     if path:
         return load_policy(path)

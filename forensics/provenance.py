@@ -14,12 +14,17 @@ this module binds their parameters from the policy (see ``forensics.verify`` for
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from forensics import verify as _verify
 from forensics.policy import service_repositories
 from forensics.timewindow import parse_user_time
+
+if TYPE_CHECKING:
+    from forensics.case import Case
+
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 INVARIANTS = (
@@ -33,7 +38,7 @@ INVARIANTS = (
 )
 
 
-def verify(case, policy: dict | None, store: bool | None = None) -> int:
+def verify(case: Case, policy: dict | None, store: bool | None = None) -> int:
     """Verify every attestation in the case against ``policy``. ``store``: keep it as the case's
     policy (used by every later consumer); None stores it only when the case has none, so a report
     run never replaces the stored policy unless asked."""
@@ -48,23 +53,23 @@ def _time(t) -> datetime | None:
     return parse_user_time(t) if isinstance(t, str) else t
 
 
-def what_was_running(case, service: str | None = None) -> pl.DataFrame:
+def what_was_running(case: Case, service: str | None = None) -> pl.DataFrame:
     """Service x environment x lane x interval: running digest, who deployed it, how and when, its
     attestation verdict and reason, builder, signer and repository@commit."""
     return case.query("provenance/what_was_running", at=None, service=service)
 
 
-def running_at(case, t, service: str | None = None) -> pl.DataFrame:
+def running_at(case: Case, t, service: str | None = None) -> pl.DataFrame:
     """What code was running at instant ``t`` (a datetime or an ISO 8601 text with a zone)."""
     return case.query("provenance/what_was_running", at=_time(t), service=service)
 
 
-def deploy_evidence(case, start=None, end=None, service: str | None = None) -> pl.DataFrame:
+def deploy_evidence(case: Case, start=None, end=None, service: str | None = None) -> pl.DataFrame:
     """Every deploy with the attestations of its digest, verdicts and the evidence files."""
     return case.query("provenance/deploy_evidence", start=_time(start), end=_time(end), service=service)
 
 
-def attestation_verdicts(case) -> pl.DataFrame:
+def attestation_verdicts(case: Case) -> pl.DataFrame:
     return case.query("provenance/attestation_verdicts")
 
 
@@ -88,12 +93,12 @@ def invariant_params(policy: dict | None) -> dict:
     }
 
 
-def invariant_results(case, policy: dict | None = None) -> dict[str, pl.DataFrame]:
+def invariant_results(case: Case, policy: dict | None = None) -> dict[str, pl.DataFrame]:
     """Each provenance invariant's violations (empty frame: healthy)."""
     return case.invariants(names=INVARIANTS, **invariant_params(policy))
 
 
-def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
+def provenance_summary(case: Case, policy: dict | None = None, at=None) -> dict:
     """Headline for the incident report: counts, the invariant violations with their reasons, and
     (with ``at``) what was running then. Returns {"counts": frame, "violations": frame,
     "running": frame}; every value is a polars frame ready for ``nb.table``."""
@@ -135,7 +140,7 @@ def provenance_summary(case, policy: dict | None = None, at=None) -> dict:
     return {"counts": counts, "violations": violations, "running": running}
 
 
-def report_policy(case, policy_file: str = "", **parameters) -> dict:
+def report_policy(case: Case, policy_file: str = "", **parameters) -> dict:
     """The policy a report uses: the file when given; else, when the parameters name no
     repositories and no sample key, the policy stored in the case (a report run without a policy
     keeps the case's verdicts); else the policy built from the parameters (``policy_from_parameters``)."""

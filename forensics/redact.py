@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 
+import duckdb
 import polars as pl
 
 # (kind, pattern): group 1 is the secret. Order matters: the first pattern to claim a span wins.
@@ -40,6 +41,11 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "gcp_service_account_key",
         re.compile(r"\"?private_key_id\"?\s*[:=]\s*\"?([0-9a-f]{40})"),
+    ),
+    # labelled: whatever follows it (a path's "/" included, which the unlabelled form must refuse)
+    (
+        "aws_secret_access_key",
+        re.compile(r"(?i)aws_?secret_?(?:access_?)?key[\"'\s]*[:=][\"'\s]*([A-Za-z0-9/+]{40})"),
     ),
     (
         "aws_secret_access_key",
@@ -118,10 +124,23 @@ def _is_text(dtype: pl.DataType) -> bool:
     return dtype == pl.String or (isinstance(dtype, pl.List) and dtype.inner == pl.String)
 
 
+def _nested_text(dtype: pl.DataType) -> bool:
+    return (
+        isinstance(dtype, pl.List | pl.Array | pl.Struct) and not _is_text(dtype) and "String" in str(dtype)
+    )
+
+
 def redact_frame(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` with every string and list-of-string column redacted (``redact_text``); column names too."""
+    """``df`` with every string and list-of-string column redacted (``redact_text``); column names too.
+    Other nested columns holding strings (lists of structs such as a finding's entities) are redacted
+    value by value (``redact_value``) when any value may hold a secret."""
     cols = [c for c, t in df.schema.items() if _is_text(t)]
-    exprs = []
+    exprs: list[pl.Expr | pl.Series] = []
+    for c, t in df.schema.items():
+        if _nested_text(t):
+            values = df[c].to_list()
+            if any(v is not None and _HINT.search(json.dumps(v, default=str)) for v in values):
+                exprs.append(pl.Series(c, [redact_value(v) for v in values], dtype=t))
     for c in cols:
         s = df[c]
         if isinstance(s.dtype, pl.List):
@@ -158,6 +177,10 @@ SQL_PATTERNS: tuple[tuple[str, str], ...] = (
     ("gitlab_pat", r"(glpat-[A-Za-z0-9_-]{20,})"),
     ("slack_token", r"(xox[abposr]-[A-Za-z0-9-]{10,})"),
     ("gcp_service_account_key", r"\"?private_key_id\"?\s*[:=]\s*\"?([0-9a-f]{40})"),
+    (
+        "aws_secret_access_key_labelled",
+        r"(?i)aws_?secret_?(?:access_?)?key[\"'\s]*[:=][\"'\s]*([A-Za-z0-9/+]{40})",
+    ),
     ("aws_secret_access_key", r"(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"),
 )
 
@@ -183,7 +206,7 @@ def macro_sql(persistent: bool = False) -> str:
             )
         body = (
             f"(SELECT list_reduce({found}, lambda acc, m: replace(acc, m, "
-            f"'<{kind}:sha256:' || left(sha256(m), 12) || '>'), acc_{kind}) FROM (SELECT {body} AS acc_{kind}))"
+            f"'<{kind.removesuffix('_labelled')}:sha256:' || left(sha256(m), 12) || '>'), acc_{kind}) FROM (SELECT {body} AS acc_{kind}))"
         )
     return (
         f"CREATE OR REPLACE {'' if persistent else 'TEMP '}MACRO fx_redact(s) AS CASE WHEN s IS NULL OR NOT "
@@ -191,6 +214,6 @@ def macro_sql(persistent: bool = False) -> str:
     )
 
 
-def install_sql(con, persistent: bool = False) -> None:
+def install_sql(con: duckdb.DuckDBPyConnection, persistent: bool = False) -> None:
     """Install ``fx_redact`` on a DuckDB connection (``persistent``: in the database's catalog)."""
     con.execute(macro_sql(persistent))

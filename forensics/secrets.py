@@ -14,12 +14,18 @@ five lines of the same file (``secret_nearby``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import duckdb
 import polars as pl
 
 from forensics import queries
 
+if TYPE_CHECKING:
+    from forensics.case import Case
 
-def scan(con, only_new: bool = False) -> int:
+
+def scan(con: duckdb.DuckDBPyConnection, only_new: bool = False) -> int:
     """Scan the case for secrets and return the number of exposures held. With ``only_new``, only
     evidence files not scanned before are read (the post-ingest derivation); otherwise the table is
     rebuilt from everything, which also links exposures to credentials that arrived later."""
@@ -40,7 +46,7 @@ def scan(con, only_new: bool = False) -> int:
     return con.execute("SELECT count(*) FROM secret_exposures").fetchall()[0][0]
 
 
-def exposures(case) -> pl.DataFrame:
+def exposures(case: Case) -> pl.DataFrame:
     """The exposures table, redacted, in evidence order (run ``scan`` first)."""
     return case.sql(
         """SELECT x.kind, x.redacted, x.credential_id, x.secret_nearby, x.time, x.actor, x.source,

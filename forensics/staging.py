@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import warnings
 
+import duckdb
 import pyarrow as pa
 
 from forensics.db import setting
@@ -24,7 +25,9 @@ def chunked(table: pa.Table, parts: int = 16) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=table.schema)
 
 
-def fetch_arrow(con, sql: str, params: list | dict | None = None, small: bool = False) -> pa.Table:
+def fetch_arrow(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None, small: bool = False
+) -> pa.Table:
     """The result of ``sql`` as an Arrow table, JSON columns kept as JSON.
 
     A relation (``con.sql``) is bound once when made and planned again when run; for a ``small``
@@ -38,7 +41,9 @@ def fetch_arrow(con, sql: str, params: list | dict | None = None, small: bool = 
         return (con.sql(sql, params=params) if params else con.sql(sql)).to_arrow_table()
 
 
-def stage(con, sql: str, params: list | dict | None = None, small: bool = False) -> str:
+def stage(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None, small: bool = False
+) -> str:
     """Run ``sql`` and keep its result in Arrow, cut into record batches, under a fresh view name.
 
     Use it instead of a temp table for an intermediate result that later statements scan: DuckDB
@@ -48,7 +53,7 @@ def stage(con, sql: str, params: list | dict | None = None, small: bool = False)
     return keep(con, fetch_arrow(con, sql, params, small))
 
 
-def keep(con, table: pa.Table) -> str:
+def keep(con: duckdb.DuckDBPyConnection, table: pa.Table) -> str:
     """``stage`` for an Arrow table already at hand: it is cut into record batches and registered under a
     fresh view name. Drop it with ``unstage``."""
     name = temp_name("staged")
@@ -56,7 +61,9 @@ def keep(con, table: pa.Table) -> str:
     return name
 
 
-def insert_arrow(con, table: str, data: pa.Table | pa.RecordBatchReader, ordered: bool) -> None:
+def insert_arrow(
+    con: duckdb.DuckDBPyConnection, table: str, data: pa.Table | pa.RecordBatchReader, ordered: bool
+) -> None:
     """Insert ``data`` into ``table`` by name, keeping the rows' order only when ``ordered``: an insert that
     need not keep it lets each thread write (and compress) row groups of its own."""
     name = temp_name("arrow")
@@ -68,6 +75,6 @@ def insert_arrow(con, table: str, data: pa.Table | pa.RecordBatchReader, ordered
         con.unregister(name)
 
 
-def unstage(con, name: str) -> None:
+def unstage(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Release a result kept by ``stage``."""
     con.unregister(name)

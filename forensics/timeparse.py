@@ -17,6 +17,8 @@ The session zone is also pinned to UTC, but no rule depends on it: naive text go
 
 from __future__ import annotations
 
+import duckdb
+
 _MACROS = r"""
 CREATE OR REPLACE TEMP MACRO fx_epoch(s) AS (
     CASE
@@ -113,7 +115,7 @@ CREATE OR REPLACE TEMP MACRO fx_time_problem(s, naive_utc) AS (
 """
 
 
-def install_time_macros(con) -> None:
+def install_time_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Install the ``fx_time`` family of macros on a DuckDB connection."""
     for statement in _MACROS.split(";\n"):
         if statement.strip():

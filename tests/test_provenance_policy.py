@@ -156,7 +156,9 @@ def test_a_changed_log_entry_kind_is_failed(bundle_text, tmp_path):
     assert v == "failed", reason
 
 
-def _deploy_case(tmp_path, *, content="dsse", logged="2026-03-14 07:00:00+00", repo="acme/payments"):
+def _deploy_case(
+    tmp_path, *, content="dsse", logged="2026-03-14 07:00:00+00", repo="acme/payments", subject="sha256:ab"
+):
     c = forensics.open_case(tmp_path / "b.duckdb")
     c.con.execute(
         """INSERT INTO deploys (deploy_id, time, service, artifact_digest, actor, via, action, status, source,
@@ -167,8 +169,8 @@ def _deploy_case(tmp_path, *, content="dsse", logged="2026-03-14 07:00:00+00", r
     c.con.execute(
         """INSERT INTO attestations (attestation_id, subject_digest, kind, content, cert_repository,
                                      rekor_integrated_time, evidence_sha256, evidence_record)
-           VALUES ('a1', 'sha256:ab', 'sigstore_bundle', $content, $repo, CAST($logged AS TIMESTAMPTZ), 'e', 0)""",
-        {"content": content, "repo": repo, "logged": logged},
+           VALUES ('a1', $subject, 'sigstore_bundle', $content, $repo, CAST($logged AS TIMESTAMPTZ), 'e', 0)""",
+        {"content": content, "repo": repo, "logged": logged, "subject": subject},
     )
     return c
 
@@ -180,6 +182,8 @@ def _deploy_case(tmp_path, *, content="dsse", logged="2026-03-14 07:00:00+00", r
         ({"content": "unsigned"}, True),
         ({"logged": "2026-03-14 09:00:00+00"}, True),
         ({"repo": "acme/ledger"}, True),
+        ({"subject": "sha256:cd"}, True),
+        ({"logged": "2026-03-14 08:00:00+00"}, False),  # logged at the deploy's own second: not after it
     ],
 )
 def test_an_attestation_counts_for_a_deploy_only_when_bound_to_it(tmp_path, kw, fires):
@@ -271,3 +275,36 @@ def test_the_policy_file_drives_the_report_and_a_run_without_one_keeps_it(bundle
         assert _one_verdict(c)[0] == "verified"
         assert verify.stored_policy(c) == load_policy(pol)
     assert main(["invariants", "--case", str(case), "--policy", pol]) in (0, 1)
+
+
+def _invariant_findings(case_path, capsys, *argv) -> list[str]:
+    assert main(["findings", "--case", str(case_path), "--format", "json", *argv]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
+    return [r["rule_id"] for r in rows if r["detector"] == "invariant"]
+
+
+def test_findings_take_the_policy_file_then_the_stored_policy(tmp_path, capsys):
+    """``forensics findings --policy``: invariant findings bound by that file, the stored policy kept;
+    without it, findings and ``forensics invariants`` use the policy stored in the case."""
+    rule = "provenance_deploy_without_attestation"
+    policy = {"services": {"payments": ["acme/payments"]}}
+    pol = tmp_path / "policy.toml"
+    pol.write_text('[services]\npayments = ["acme/payments"]\n')
+    case_path = tmp_path / "b.duckdb"
+    _deploy_case(tmp_path, repo="acme/ledger").close()  # signed, in time, for the digest: another repository
+    assert rule not in _invariant_findings(case_path, capsys, "--refresh")  # no policy: any repository
+    assert rule in _invariant_findings(case_path, capsys, "--policy", str(pol))
+    with forensics.open_case(case_path) as c:
+        assert verify.stored_policy(c) is None  # a consumer's file does not replace the stored policy
+    assert rule not in _invariant_findings(case_path, capsys, "--refresh")
+    with forensics.open_case(case_path) as c:
+        c.con.execute(
+            "INSERT INTO case_meta (key, value) VALUES (?, ?)", [verify.POLICY_META_KEY, json.dumps(policy)]
+        )
+    assert rule in _invariant_findings(case_path, capsys, "--refresh")
+    assert main(["invariants", "--case", str(case_path)]) == 1
+    assert f"VIOLATED {rule}" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[services]\npayments = ["acme/payments"]\nunknown_key = 1\n')
+    assert main(["findings", "--case", str(case_path), "--policy", str(bad)]) == 2
+    assert "unknown_key" in capsys.readouterr().err

@@ -16,6 +16,8 @@ counts are built in TEMP tables of the same names, which the connection reads in
 
 from __future__ import annotations
 
+import duckdb
+
 from forensics.db import memory_budget
 
 ORDER = 60
@@ -76,17 +78,17 @@ def _group_sql(signal: str, where: str) -> str:
     return _GROUP.format(signal=f"'{signal}'", rows=_ROWS[signal].format(where=where))
 
 
-def _rows(con, sql: str, params=None) -> list[tuple]:
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[tuple]:
     return con.execute(sql, params or []).fetchall()
 
 
-def current_totals(con) -> dict[str, int]:
+def current_totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows per source table now (each a metadata read)."""
     sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TOTALS)
     return dict(_rows(con, sql))
 
 
-def _stored_totals(con) -> dict[str, int] | None:
+def _stored_totals(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
     """Totals at the last count, or None when the case was never counted."""
     if not _rows(con, "SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [f"{TABLE}_sources"]):
         return None  # a case from before the table, opened read-only
@@ -94,12 +96,12 @@ def _stored_totals(con) -> dict[str, int] | None:
     return dict(rows) if rows else None
 
 
-def is_current(con) -> bool:
+def is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the counts cover exactly what the source tables hold (as far as totals tell)."""
     return _stored_totals(con) == current_totals(con)
 
 
-def _signature(con) -> dict[tuple[str, str, str], int]:
+def _signature(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], int]:
     """(signal, source table, evidence sha256) -> rows, for every file the counts read; also left
     in TEMP table _avc_now."""
     parts = [
@@ -112,7 +114,7 @@ def _signature(con) -> dict[tuple[str, str, str], int]:
     return {(s, t, e): n for t, e, s, n in _rows(con, "SELECT * FROM _avc_now")}
 
 
-def _count(con, signal: str, where: str, span_rows: int, empty: bool) -> None:
+def _count(con: duckdb.DuckDBPyConnection, signal: str, where: str, span_rows: int, empty: bool) -> None:
     """Add the occurrences of ``signal`` that ``where`` selects to the table (``empty``: the
     signal has no rows there yet, so a plain insert). Spans go in passes of about
     SPAN_ROWS_PER_PASS attribute rows, split by trace id so that each pass joins its attributes to
@@ -136,7 +138,7 @@ def _count(con, signal: str, where: str, span_rows: int, empty: bool) -> None:
         con.execute("DROP TABLE _avc_delta")
 
 
-def update(con, temp: bool = False) -> dict[str, str]:
+def update(con: duckdb.DuckDBPyConnection, temp: bool = False) -> dict[str, str]:
     """Bring ``attribute_value_counts`` up to date; returns what was done per signal
     (``added N files`` or ``recounted``; nothing for an unchanged signal). With ``temp``, the
     tables are (re)built as TEMP tables (a read-only case)."""
@@ -192,7 +194,7 @@ def update(con, temp: bool = False) -> dict[str, str]:
     return done
 
 
-def derive(con) -> None:
+def derive(con: duckdb.DuckDBPyConnection) -> None:
     """After an ingest: count what the new evidence files added (recount a signal whose counted
     files changed)."""
     con.execute("BEGIN TRANSACTION")
@@ -204,7 +206,7 @@ def derive(con) -> None:
         raise
 
 
-def ensure_current(con, writable: bool) -> None:
+def ensure_current(con: duckdb.DuckDBPyConnection, writable: bool) -> None:
     """Before reading the counts: bring them up to date if the source tables changed since the
     last count (rows written outside an ingest, or a case from before the table existed). A
     read-only case gets TEMP tables of the same names; later calls keep them current."""

@@ -3,10 +3,12 @@ token hashes it links to). See ``forensics.secrets``."""
 
 from __future__ import annotations
 
+import duckdb
+
 from forensics import secrets
 
 ORDER = 50
 
 
-def derive(con) -> None:
+def derive(con: duckdb.DuckDBPyConnection) -> None:
     secrets.scan(con, only_new=True)

@@ -20,6 +20,8 @@ Idempotent: every step starts again from the loaders' columns.
 
 from __future__ import annotations
 
+import duckdb
+
 ORDER = 20
 READS = ("spans",)
 
@@ -68,9 +70,9 @@ WHERE evidence.sha256 = d.sha
 """
 
 
-def _dedup_spans(con) -> None:
+def _dedup_spans(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DEDUP_SPANS)
-    if con.execute("SELECT count(*) FROM _span_copies WHERE rn > 1").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM _span_copies WHERE rn > 1").fetchall()[0][0]:
         con.execute(DEDUP_ATTRIBUTES)
         con.execute(DEDUP_LEDGER)
         con.execute("DELETE FROM spans WHERE rowid IN (SELECT rid FROM _span_copies WHERE rn > 1)")
@@ -239,7 +241,7 @@ def _solve_trace(rows: list[tuple], root: str | None) -> list[tuple[str, str, fl
     return [(name, refs[_find(parent, idx[name])][1], float(x[idx[name]])) for name in names]
 
 
-def _solve(con) -> None:
+def _solve(con: duckdb.DuckDBPyConnection) -> None:
     """Solve each skewed trace's corrections jointly over its service graph (``_solve_trace``) into
     ``_skew_solved``. numpy's lstsq rather than SQL: a graph with cycles needs a linear solve, and
     only traces with evidence of skew get here (few)."""
@@ -260,7 +262,7 @@ def _solve(con) -> None:
         con.executemany("INSERT INTO _skew_solved VALUES (?, ?, ?, ?)", solved)
 
 
-def _skew(con) -> None:
+def _skew(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(SKEW_PAIRS)
     _solve(con)
     con.execute(SKEW_CONFIDENCE)
@@ -307,9 +309,9 @@ WHERE events.category = 'trace' AND events.source = s.source AND events.trace_id
 """
 
 
-def derive(con) -> None:
+def derive(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM trace_skew")
-    if not con.execute("SELECT count(*) FROM spans").fetchone()[0]:
+    if not con.execute("SELECT count(*) FROM spans").fetchall()[0][0]:
         return
     _dedup_spans(con)
     for sql in (RESET, CLIENT_TIMEOUT):

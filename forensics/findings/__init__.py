@@ -4,17 +4,22 @@ See docs/findings.md."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import duckdb
+
 from forensics.findings.entities import derive_links
 from forensics.findings.store import SEVERITY_RANK, detector_names, run_detector, run_invariants
 
 
-def derive(con) -> dict[str, int]:
+def derive(con: duckdb.DuckDBPyConnection, policy: dict[str, Any] | None = None) -> dict[str, int]:
     """Rebuild entity links and every detector's findings from what the case holds (idempotent).
-    Returns the number of findings per detector."""
+    Invariants are bound from ``policy``, else the case's stored policy. Returns the number of findings
+    per detector."""
     con.complete()
     derive_links(con)
     counts = {name: run_detector(con, name) for name in detector_names()}
-    counts["invariant"] = run_invariants(con)
+    counts["invariant"] = run_invariants(con, policy)
     return counts
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 
+import duckdb
+
 from forensics.errors import ForensicsError
 
 STATUSES = ("open", "acknowledged", "false_positive")
@@ -16,7 +18,7 @@ class BadAnnotation(ForensicsError):
     pass
 
 
-def annotate(con, target: str, *, star: bool | None = None, tag: str | None = None, comment: str | None = None,
+def annotate(con: duckdb.DuckDBPyConnection, target: str, *, star: bool | None = None, tag: str | None = None, comment: str | None = None,
              status: str | None = None, author: str | None = None, kind: str | None = None) -> int:  # fmt: skip
     """Annotate a finding (``F-...``) or an event (its event_id). Returns how many annotations were
     written. The target must exist; a status must be one of STATUSES."""

@@ -6,7 +6,10 @@ so joined, ordered by time; a finding marked false positive is left out."""
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
+
+from forensics.redact import redact_frame
 
 #: Entity kinds that join two findings into one chain.
 JOINING = ("actor", "credential", "ip", "artifact", "request", "host", "service")
@@ -24,7 +27,7 @@ SELECT DISTINCT a.finding_id, b.finding_id FROM ent a JOIN ent b ON a.ent = b.en
 COLUMNS = ["step", "time", "finding_id", "detector", "severity", "title", "entities", "evidence"]
 
 
-def chain(con) -> pl.DataFrame:
+def chain(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per step: step, time, finding_id, detector, severity, title, entities, evidence."""
     con.complete()
     edges = con.execute(_EDGES, {"kinds": list(JOINING)}).fetchall()
@@ -50,4 +53,5 @@ def chain(con) -> pl.DataFrame:
            WHERE list_contains($ids, finding_id) ORDER BY time, severity_rank DESC, finding_id""",
         params={"ids": best},
     ).pl()
-    return df.with_row_index("step", offset=1).with_columns(pl.col("step").cast(pl.Int64)).select(COLUMNS)
+    df = df.with_row_index("step", offset=1).with_columns(pl.col("step").cast(pl.Int64)).select(COLUMNS)
+    return redact_frame(df)  # entity ids are the events' own names: shown as fingerprints

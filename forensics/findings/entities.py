@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from forensics.errors import ForensicsError
@@ -52,38 +53,30 @@ SELECT DISTINCT 'actor', a.actor, 'actor',
        false, 'the session ARN names its role', NULL, NULL
 FROM (SELECT DISTINCT actor FROM events WHERE actor LIKE 'arn:aws:sts::%:assumed-role/%/%') a
 UNION ALL
-SELECT 'actor', m.actor, 'resource', m.mirid, true,
-       'the Azure token of ' || m.actor || ' is the managed identity ' || m.mirid || ' (claim xms_mirid)',
-       'event', m.event_id
-FROM (SELECT actor, raw->>'$.identity.claims.xms_mirid' AS mirid, arg_min(event_id, time) AS event_id
-      FROM events WHERE source = 'azure_activity' AND actor_type = 'managed_identity'
-        AND raw->>'$.identity.claims.xms_mirid' IS NOT NULL AND actor IS NOT NULL
-      GROUP BY ALL) m
-UNION ALL
--- a Kubernetes request made with Impersonate-User acts as the impersonated identity: the two are
--- linked, so the impersonated name is searchable and leads to who really acted (issue 19)
-SELECT 'actor', actor, 'actor', imp, true, actor || ' impersonated ' || imp, 'event', arg_min(event_id, time)
-FROM (SELECT actor, raw->>'$.impersonatedUser.username' AS imp, event_id, time FROM events
-      WHERE source LIKE 'k8s_audit%' AND actor IS NOT NULL)
-WHERE imp IS NOT NULL AND imp <> actor GROUP BY actor, imp
+-- the identity links the sources give (Source.identity_links_sql: an impersonated Kubernetes user,
+-- an Azure managed identity)
+SELECT kind, id, linked_kind, linked_id, same_principal, reason, evidence_kind, evidence_id
+FROM ({identity_links}) WHERE id IS NOT NULL AND linked_id IS NOT NULL
 UNION ALL
 SELECT 'actor', id, 'actor', alias, true, reason, 'alias_file', declared_in FROM entity_aliases
 """
 
 
-def derive_links(con) -> None:
+def derive_links(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild ``entity_links`` from credentials, credential_links, secret_exposures and aliases."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM entity_links")
-        con.execute(_LINKS_SQL)
+        from forensics.derive import facts
+
+        con.execute(_LINKS_SQL.format(identity_links=facts.union("identity_links_sql")))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
 
 
-def load_aliases(con, path: str | Path) -> int:
+def load_aliases(con: duckdb.DuckDBPyConnection, path: str | Path) -> int:
     """Declare aliases from a TOML file: ``[[alias]] ids = ["deploy-bot", "arn:aws:iam::1:user/deploy-bot"]``
     and ``reason = "..."``; every id in one entry is linked to the first. Replaces this file's earlier rows."""
     try:
@@ -161,19 +154,19 @@ class Match:
         return self.identities["id"].to_list()
 
 
-def _frame(con, sql: str, params: dict) -> pl.DataFrame:
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFrame:
     con.complete()
     return con.sql(sql, params=params).pl()
 
 
-def nearest(con, name: str, n: int = 5) -> list[str]:
+def nearest(con: duckdb.DuckDBPyConnection, name: str, n: int = 5) -> list[str]:
     names = [r[0] for r in con.execute(_NAMES).fetchall()]
     short = {x.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: x for x in names}
     close = difflib.get_close_matches(name, list(short), n=n, cutoff=0.5)
     return [short[c] for c in close] or difflib.get_close_matches(name, names, n=n, cutoff=0.3)
 
 
-def resolve(con, names: list[str] | tuple[str, ...]) -> Match:
+def resolve(con: duckdb.DuckDBPyConnection, names: list[str] | tuple[str, ...]) -> Match:
     """Resolve names (ids, ARN suffixes, role or user names) to identities and their linked
     identities. Raises UnknownEntity, with the nearest names, when one matches nothing."""
     frames = []
@@ -189,7 +182,7 @@ def resolve(con, names: list[str] | tuple[str, ...]) -> Match:
     return Match(", ".join(names), matched, idents)
 
 
-def entity_links_of(con, ids: list[str]) -> pl.DataFrame:
+def entity_links_of(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:
     """Every link touching ``ids`` (same principal or not), with its reason and evidence."""
     return _frame(
         con,

@@ -8,8 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import duckdb
+
 from forensics.errors import ForensicsError
 from forensics.findings.entities import resolve
+from forensics.redact import redact_text
 
 
 class UnknownFinding(ForensicsError):
@@ -43,7 +46,7 @@ def _networks(values: Iterable[str]):
     return nets
 
 
-def _matching_ips(con, values: list[str]) -> list[str]:
+def _matching_ips(con: duckdb.DuckDBPyConnection, values: list[str]) -> list[str]:
     # CIDR membership is checked with Python's ipaddress over the case's DISTINCT addresses (not its
     # events): DuckDB's inet extension is not bundled and may not be installable offline.
     nets = _networks(values)
@@ -58,7 +61,9 @@ def _matching_ips(con, values: list[str]) -> list[str]:
     return sorted(found)
 
 
-def build(con, *, actors=None, ips=None, credentials=None, entity=None, finding=None) -> Pivot:
+def build(
+    con: duckdb.DuckDBPyConnection, *, actors=None, ips=None, credentials=None, entity=None, finding=None
+) -> Pivot:
     p = Pivot()
     con.complete()
     for key, names in (("actor_ids", list(actors or [])), ("entity_ids", [entity] if entity else [])):
@@ -76,7 +81,8 @@ def build(con, *, actors=None, ips=None, credentials=None, entity=None, finding=
         )
     if credentials:
         p.where.append("list_contains($creds, credential_id)")
-        p.params["creds"] = list(credentials)
+        # a token given in full finds the events that hold its fingerprint (events.credential_id)
+        p.params["creds"] = list(dict.fromkeys([*credentials, *(redact_text(c) or c for c in credentials)]))
     if finding:
         rows = con.execute(
             "SELECT time, \"end\", [e.id FOR e IN evidence IF e.kind = 'event'],"

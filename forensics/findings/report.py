@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from forensics.errors import ForensicsError
 from forensics.findings.entities import Match, entity_links_of, resolve
 from forensics.findings.store import SEVERITY_RANK
+from forensics.redact import redact_frame, redact_text
 from forensics.timewindow import parse_user_time
+
+if TYPE_CHECKING:
+    from forensics.case import Case
 
 
 class BadSeverity(ForensicsError):
@@ -22,7 +27,7 @@ class NoFindings(ForensicsError):
     """A case made before findings existed, opened read-only: nothing has derived them yet."""
 
 
-def _require_findings(case) -> None:
+def _require_findings(case: Case) -> None:
     case.con.complete()
     have = case.con.execute(
         "SELECT count(*) FROM duckdb_views() WHERE view_name = 'findings_status'"
@@ -34,23 +39,25 @@ def _require_findings(case) -> None:
         )
 
 
-def findings(case, *, min_severity=None, since=None, detector=None, status=None) -> pl.DataFrame:
+def findings(case: Case, *, min_severity=None, since=None, detector=None, status=None) -> pl.DataFrame:
     if min_severity is not None and min_severity not in SEVERITY_RANK:
         raise BadSeverity(f"severity must be one of {', '.join(SEVERITY_RANK)}, not {min_severity!r}")
     _require_findings(case)
-    return case.sql(
-        """SELECT finding_id, time, "end", severity, severity_rank, detector, rule_id, title, summary, technique,
+    return redact_frame(
+        case.sql(
+            """SELECT finding_id, time, "end", severity, severity_rank, detector, rule_id, title, summary, technique,
                   entities, evidence, matches, attributes, status, starred, tags, comments
            FROM findings_status
            WHERE ($rank IS NULL OR severity_rank >= $rank) AND ($since IS NULL OR time >= $since)
              AND ($detector IS NULL OR detector = $detector) AND ($status IS NULL OR status = $status)
            ORDER BY severity_rank DESC, time, finding_id""",
-        {
-            "rank": SEVERITY_RANK.get(min_severity) if min_severity else None,
-            "since": parse_user_time(since),
-            "detector": detector,
-            "status": status,
-        },
+            {
+                "rank": SEVERITY_RANK.get(min_severity) if min_severity else None,
+                "since": parse_user_time(since),
+                "detector": detector,
+                "status": status,
+            },
+        )
     )
 
 
@@ -65,18 +72,18 @@ class EntityView:
 
     @property
     def identities(self) -> pl.DataFrame:
-        return self.match.identities
+        return redact_frame(self.match.identities)
 
     def __repr__(self) -> str:
-        return f"EntityView({self.match.describe()}; {self.events.height} events)"
+        return redact_text(f"EntityView({self.match.describe()}; {self.events.height} events)") or ""
 
 
-def entity(case, name: str) -> EntityView:
+def entity(case: Case, name: str) -> EntityView:
     case.con.complete()
     m = resolve(case.con, [name])
     links = entity_links_of(case.con, m.ids)
     events = case.timeline(entity=name)
-    return EntityView(m, links, events)
+    return EntityView(m, redact_frame(links), events)  # (the match keeps the names it queries by)
 
 
 def write(df: pl.DataFrame, fmt: str, out=None) -> None:
@@ -85,8 +92,8 @@ def write(df: pl.DataFrame, fmt: str, out=None) -> None:
     from forensics.display import clean
 
     out = out or sys.stdout
-    if fmt == "json":
-        out.write(df.write_ndjson())
+    if fmt == "json":  # (a redacted secret holds no quote: each line stays a JSON object)
+        out.write("".join(redact_text(line) + "\n" for line in df.write_ndjson().splitlines()))
         return
     flat = df.with_columns(
         pl.col("entities")
@@ -99,6 +106,7 @@ def write(df: pl.DataFrame, fmt: str, out=None) -> None:
         pl.col("comments").list.join(" | "),
         pl.col("attributes").cast(pl.String),
     )
+    flat = redact_frame(flat)  # entity ids are the events' own names: shown as fingerprints too
     if fmt == "csv":
         text = [c for c, t in flat.schema.items() if t == pl.String]
         safe = [

@@ -5,6 +5,9 @@ written inside one transaction per detector after deleting that detector's rows.
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import duckdb
 
 from forensics import queries
 
@@ -57,13 +60,14 @@ def detector_names() -> list[str]:
     return sorted(n.split("/", 1)[1] for n in queries.names() if n.startswith("findings/"))
 
 
-def _insert(con, detector: str, select_sql: str, params: dict) -> int:
+def _insert(con: duckdb.DuckDBPyConnection, detector: str, select_sql: str, params: dict) -> int:
     """Replace ``detector``'s rows with ``select_sql`` (columns as COLUMNS), in one transaction."""
     ranks = " ".join(f"WHEN '{k}' THEN {v}" for k, v in SEVERITY_RANK.items())
     sql = f"""INSERT INTO findings
         SELECT 'F-' || left(sha256($detector || '|' || rule || '|' || group_key), 16), $detector, rule, time, "end",
-               sev, CASE sev {ranks} END, coalesce(title, $title), summary, coalesce(technique, $technique),
-               entities, evidence, matches, attributes
+               sev, CASE sev {ranks} END, fx_redact(coalesce(title, $title)), fx_redact(summary),
+               coalesce(technique, $technique), entities, evidence, matches,
+               CAST(fx_redact(CAST(attributes AS VARCHAR)) AS JSON)  -- text shown as is: redacted (issue 16)
         FROM (SELECT d.*, coalesce(CAST(d.rule_id AS VARCHAR), $rule) AS rule,
                      coalesce(CAST(d.severity AS VARCHAR), $severity) AS sev
               FROM ({select_sql}) d)"""
@@ -79,7 +83,7 @@ def _insert(con, detector: str, select_sql: str, params: dict) -> int:
     return n
 
 
-def run_detector(con, name: str) -> int:
+def run_detector(con: duckdb.DuckDBPyConnection, name: str) -> int:
     """Run ``queries/findings/<name>.sql`` and store its findings; returns how many."""
     sql = queries.load(f"findings/{name}")
     h = header(sql)
@@ -99,9 +103,15 @@ def _q(col: str) -> str:
     return f'"{col}"'
 
 
-def run_invariants(con) -> int:
+def run_invariants(con: duckdb.DuckDBPyConnection, policy: dict[str, Any] | None = None) -> int:
     """Every invariant that fires becomes findings of detector ``invariant`` (rule_id: its name), one per
-    credential, request, deploy or attestation it names. Its severity and technique are in INVARIANTS."""
+    credential, request, deploy or attestation it names. Its severity and technique are in INVARIANTS.
+    Their parameters come from ``policy`` when given, else from the policy stored in the case (issue 16:
+    every consumer uses the stored policy)."""
+    from forensics.provenance import invariant_params
+    from forensics.verify import stored_policy
+
+    bound = invariant_params(policy if policy is not None else stored_policy(con))
     parts = []
     for name in queries.invariant_names():
         sql = queries.load(f"invariants/{name}").strip().rstrip(";")
@@ -115,7 +125,7 @@ def run_invariants(con) -> int:
         "title",
         "severity",
     }
-    params = {k: None for k in wanted} | {
+    params = {k: bound.get(k) for k in wanted} | {
         "detector": "invariant", "rule": "invariant", "title": "Invariant violated", "severity": "medium",
         "technique": None,
     }  # fmt: skip

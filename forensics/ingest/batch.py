@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import re
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +33,7 @@ class RecordBatch(Batch):
 
     def __init__(
         self,
-        con,
+        con: duckdb.DuckDBPyConnection,
         table: str,
         *,
         source: Source,
@@ -69,7 +70,7 @@ class RecordBatch(Batch):
     @classmethod
     def of_file(
         cls,
-        con,
+        con: duckdb.DuckDBPyConnection,
         table: str,
         *,
         source: Source,
@@ -94,7 +95,7 @@ class RecordBatch(Batch):
     @classmethod
     def of_group(
         cls,
-        con,
+        con: duckdb.DuckDBPyConnection,
         table: str,
         *,
         source: Source,
@@ -382,7 +383,7 @@ _COLUMNS: dict[str, set[str]] = {}
 _COLUMNS_KEPT = 512
 
 
-def _columns_of(con, select_sql: str, params: list | dict | None) -> set[str]:
+def _columns_of(con: duckdb.DuckDBPyConnection, select_sql: str, params: list | dict | None) -> set[str]:
     """The column names of ``select_sql`` (lower case), from its plan (binding a source's mapping takes
     several ms). Remembered by the statement's text with the names of temporary tables taken out, so a
     file's later batches, and later files of the source, do not plan it again: every batch of lines has

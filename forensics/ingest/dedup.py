@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import duckdb
+
 from forensics.staging import temp_name
 
 
-def dedup_file(con, evidence_sha256: str) -> int:
+def dedup_file(con: duckdb.DuckDBPyConnection, evidence_sha256: str) -> int:
     """Keep one event per (source, event_uid) among the events of one file and those the case
     already held: the copy with the highest ``event_rank`` wins; at equal rank the copy the case
     held before this file, then the earliest record. Runs once per file, after its last batch, in
@@ -14,7 +16,7 @@ def dedup_file(con, evidence_sha256: str) -> int:
     return dedup_files(con, [evidence_sha256]).get(evidence_sha256, 0)
 
 
-def dedup_files(con, shas: list[str]) -> dict[str, int]:
+def dedup_files(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, int]:
     """``dedup_file`` for the files of one group, in one pass, with the outcome of de-duplicating them one
     after another in the order of ``shas``: among copies of equal rank, the copy the case held before
     the group wins, then the copy of the earlier file. Returns, per file, how many copies it was charged

@@ -7,6 +7,8 @@ import os
 import time
 from collections.abc import Callable, Iterable
 
+import duckdb
+
 from forensics.db import memory_budget, scalar
 from forensics.errors import UnknownFormat
 from forensics.ingest import faults, limits
@@ -29,7 +31,7 @@ class Ingestor(Planner, GroupReader, LineReader, DocumentReader, CsvReader):
 
     def __init__(
         self,
-        con,
+        con: duckdb.DuckDBPyConnection,
         *,
         progress: ProgressFn | None = None,
         max_line_bytes: int = limits.MAX_LINE_BYTES,
@@ -218,7 +220,7 @@ def ingest_archive(
 
 
 def ingest_paths(
-    con,
+    con: duckdb.DuckDBPyConnection,
     paths: Iterable[str | os.PathLike],
     *,
     loader: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 
 from forensics.db import scalar
@@ -45,7 +46,9 @@ def _not_records_sql(view: str, limit: int, where: str = "true", extra: str = ""
                                     OR NOT json_valid(text))"""
 
 
-def _reject_lines(con, ledger: str, sha_sql: str, params: list | None = None) -> None:
+def _reject_lines(
+    con: duckdb.DuckDBPyConnection, ledger: str, sha_sql: str, params: list | None = None
+) -> None:
     """Write the lines of a ledger (``_not_records_sql``, ``_text_lines_sql``) that are not records (reason
     not blank) to the rejects ledger."""
     con.execute(
@@ -67,7 +70,12 @@ def _kept_sql(source: Source) -> str:
 
 
 def _reject_non_objects(
-    con, table: str, kept: str, sha_sql: str, record_sql: str, params: list | None = None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    kept: str,
+    sha_sql: str,
+    record_sql: str,
+    params: list | None = None,
 ):
     """Write the records of ``table`` that ``kept`` refuses to the rejects ledger, with their type;
     returns how many."""

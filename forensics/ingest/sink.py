@@ -3,6 +3,7 @@ DuckDB thread or more."""
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 
 from forensics.staging import fetch_arrow, insert_arrow
@@ -18,7 +19,7 @@ class InsertSink:
     which then compresses everything alone; an insert of a row group or more per thread is written
     by every thread at once (measured: 3.2 s against 6.5 s for 1.4 M events in 44k-row inserts)."""
 
-    def __init__(self, con, min_rows: int):
+    def __init__(self, con: duckdb.DuckDBPyConnection, min_rows: int):
         self.con = con
         self.min_rows = min_rows
         self.parts: dict[str, list[pa.Table]] = {}

@@ -28,7 +28,7 @@ from forensics.scaleout import parquet
 from forensics.scaleout.transpile import to_spark
 from forensics.sources import cloudtrail as loader
 
-SOURCE = "cloudtrail"
+SOURCE = loader.CloudTrailSource.name
 _SPARK_TYPES = {
     "VARCHAR": "STRING",
     "JSON": "STRING",

@@ -4,12 +4,17 @@ every rule; ``coverage(case)`` reads that coverage back for reports."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from forensics.sigma.rules import LOGSOURCES, SigmaRulesNotFound, default_rules_dir, load_rules
 from forensics.sigma.run import DETECTOR, STATUSES, Coverage, run
 from forensics.sigma.text import summary_lines
 
+if TYPE_CHECKING:
+    from forensics.case import Case
 
-def coverage(case):
+
+def coverage(case: Case):
     """The coverage of the case's last Sigma run (a polars frame, one row per rule and source)."""
     from forensics.sigma.run import coverage as _coverage
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import duckdb
 from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionNOT, ConditionValueExpression
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
@@ -55,7 +56,7 @@ _OPS = {
 }
 
 
-def install_macros(con) -> None:
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """The macros compiled predicates call (temporary: they live as long as the connection)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP MACRO {IPV4_MACRO}(s) AS

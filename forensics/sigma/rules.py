@@ -19,23 +19,22 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from forensics.errors import ForensicsError
+from forensics.sources import registry
 
-#: (product, service) of a Sigma logsource -> the events.source values the kit's loaders write for it.
-#: Kubernetes audit covers the kit's CSV loader too: the coverage note then says its records do not
-#: carry the rules' fields (the flattened CSV keeps no objectRef).
-LOGSOURCES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("aws", "cloudtrail"): ("cloudtrail",),
-    ("gcp", "gcp.audit"): ("gcp_audit",),
-    ("github", "audit"): ("github_audit",),
-    ("kubernetes", "audit"): ("k8s_audit", "k8s_audit_csv"),
-    ("gcp", "google_workspace.admin"): ("google_workspace",),
-    ("gcp", "google_workspace.login"): ("google_workspace",),
-    ("azure", "activitylogs"): ("azure_activity",),
-    ("azure", "auditlogs"): ("entra_audit",),
-    ("azure", "signinlogs"): ("entra_signin",),
-    ("m365", "audit"): ("m365_ual",),
-    ("okta", "okta"): ("okta",),
-}
+
+#: (product, service) of a Sigma logsource -> the events.source values the kit's loaders write for it,
+#: from what each source declares (``Source.sigma_logsources``). Kubernetes audit covers the kit's CSV
+#: loader too: the coverage note then says its records do not carry the rules' fields (the flattened CSV
+#: keeps no objectRef).
+def _logsources() -> dict[tuple[str, str], tuple[str, ...]]:
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for s in registry.all_sources():
+        for product_service in s.sigma_logsources:
+            found[product_service] = (*found.get(product_service, ()), s.name)
+    return found
+
+
+LOGSOURCES: dict[tuple[str, str], tuple[str, ...]] = _logsources()
 
 
 #: rule field names that are another tool's name for a field the platform's records carry, shown in

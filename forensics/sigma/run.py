@@ -133,7 +133,7 @@ def _applicability(lr: LoadedRule, loaders: set[str], present: set[str], seen_id
             yield Coverage(**base, logsource=ls, source=src, status="no_match", reason="", **meta), src
 
 
-def _run_source(con, src: str, jobs: list[_Job]) -> None:
+def _run_source(con: duckdb.DuckDBPyConnection, src: str, jobs: list[_Job]) -> None:
     struct = shape.structure(con, src)
     shapes: dict[str, shape.FieldShape] = {}
     runnable: list[_Job] = []
@@ -205,7 +205,7 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _match(con, job: _Job) -> None:
+def _match(con: duckdb.DuckDBPyConnection, job: _Job) -> None:
     c = job.compiled
     sql = f"""INSERT INTO _sigma_hits
               SELECT $k, $src, event_id, time, actor, src_ip FROM _sigma_fields WHERE {c.predicate}"""
@@ -229,9 +229,9 @@ _HITS_DDL = """CREATE OR REPLACE TEMP TABLE _sigma_hits (
 _FINDINGS_SQL = """
 INSERT INTO findings
 SELECT 'F-' || left(sha256('sigma|' || r.rule_id || '|' || h.source || '|' || coalesce(h.actor, '')), 16),
-       'sigma', r.rule_id, min(h.time), max(h.time), r.severity, r.severity_rank, r.title,
-       count(*) || ' ' || h.source || ' event(s) by ' || coalesce(h.actor, 'an unknown actor')
-           || ' match Sigma rule "' || r.title || '" (' || r.level || ')',
+       'sigma', r.rule_id, min(h.time), max(h.time), r.severity, r.severity_rank, fx_redact(r.title),
+       fx_redact(count(*) || ' ' || h.source || ' event(s) by ' || coalesce(h.actor, 'an unknown actor')
+           || ' match Sigma rule "' || r.title || '" (' || r.level || ')'),
        r.technique,
        list_concat(CASE WHEN h.actor IS NULL THEN [] ELSE [{'kind': 'actor', 'id': h.actor}] END,
                    list_transform(list_sort(list_distinct(list(h.src_ip)))[1:20], lambda ip: {'kind': 'ip', 'id': ip})),
@@ -245,7 +245,7 @@ GROUP BY r.k, r.rule_id, r.severity, r.severity_rank, r.title, r.level, r.techni
 """
 
 
-def _write(con, coverage: list[Coverage], jobs: list[_Job]) -> None:
+def _write(con: duckdb.DuckDBPyConnection, coverage: list[Coverage], jobs: list[_Job]) -> None:
     done = [j for j in jobs if j.compiled is not None]
     rules = pl.DataFrame(
         {
@@ -308,7 +308,7 @@ _COVERAGE_SCHEMA = {
 }
 
 
-def coverage(con) -> pl.DataFrame:
+def coverage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The coverage of the case's last Sigma run: one row per rule and source, with its status and
     reason (empty before any run)."""
     con.complete()

@@ -13,6 +13,7 @@ import itertools
 import json
 from dataclasses import dataclass
 
+import duckdb
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -40,7 +41,7 @@ def _quote(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def structure(con, source: str) -> object:
+def structure(con: duckdb.DuckDBPyConnection, source: str) -> object:
     """The merged structure of every record of ``source`` (None when it has none)."""
     rows = con.execute(
         "SELECT json_group_structure(raw) FROM events WHERE source = $s AND raw IS NOT NULL", {"s": source}

@@ -23,6 +23,8 @@ resolved finding says so. All times are RFC 3339 with a zone.
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source, most
 
 _REMOTE = """coalesce(
@@ -87,7 +89,7 @@ FROM b
 """
 
 
-def _findings(probe: Probe) -> list[dict]:
+def _findings(probe: Probe) -> list[dict[str, Any]]:
     doc = probe.document
     if isinstance(doc, dict) and probe.wrapper is None:  # ``Findings`` is unwrapped by record_keys
         detail = doc.get("detail")
@@ -111,7 +113,7 @@ class _Findings(Source):
     containers = ("jsonl", "json")
     record_keys = ("Findings",)
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         raise NotImplementedError
 
     def detect(self, probe: Probe) -> Detection:
@@ -125,7 +127,7 @@ class _Findings(Source):
 class GuardDutySource(_Findings):
     name = "guardduty"
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         return {"Type", "Severity", "Service", "Resource"} <= o.keys() and (
             str(o.get("Arn", "")).startswith("arn:aws:guardduty")
             or o["Service"].get("ServiceName") == "guardduty"
@@ -138,7 +140,7 @@ class GuardDutySource(_Findings):
 class SecurityHubSource(_Findings):
     name = "securityhub"
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         return {"SchemaVersion", "GeneratorId", "ProductArn", "AwsAccountId"} <= o.keys()
 
     def events_sql(self) -> str:

@@ -91,8 +91,21 @@ _ACTIVITY_KEYS = ({"time", "operationName", "resourceId", "category"},)
 _LA_COLUMNS = {"TimeGenerated", "OperationNameValue", "ActivityStatusValue"}
 
 
+# an Azure token of a managed identity names it in the claim xms_mirid: the actor is that identity
+_MANAGED_IDENTITY_LINKS = """
+SELECT 'actor' AS kind, m.actor AS id, 'resource' AS linked_kind, m.mirid AS linked_id, true AS same_principal,
+       'the Azure token of ' || m.actor || ' is the managed identity ' || m.mirid || ' (claim xms_mirid)' AS reason,
+       'event' AS evidence_kind, m.event_id AS evidence_id
+FROM (SELECT actor, raw->>'$.identity.claims.xms_mirid' AS mirid, arg_min(event_id, time) AS event_id
+      FROM events WHERE source = {source} AND actor_type = 'managed_identity'
+        AND raw->>'$.identity.claims.xms_mirid' IS NOT NULL AND actor IS NOT NULL
+      GROUP BY ALL) m
+"""
+
+
 class AzureActivitySource(Source):
     name = "azure_activity"
+    sigma_logsources = (("azure", "activitylogs"),)
     category = "audit"
     containers = ("jsonl", "json")
     record_keys = ("records",)
@@ -128,6 +141,9 @@ class AzureActivitySource(Source):
 
     def events_sql(self) -> str:
         return _RECORDS
+
+    def identity_links_sql(self) -> str:
+        return _MANAGED_IDENTITY_LINKS
 
 
 def _la_table(doc: object) -> bool:

@@ -21,6 +21,7 @@ to ``cloudtrail_digests``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from forensics.db import scalar
 from forensics.sources.contract import Batch, Detection, Probe, Source
@@ -181,8 +182,100 @@ FROM c
 """
 
 
+# -- the facts CloudTrail contributes to the credential inventory (forensics/derive/credentials.py)
+_AWS_TIME = "coalesce(fx_time({x}, true), timezone('UTC', try_strptime({x}, '%b %d, %Y, %I:%M:%S %p')))"
+
+_CREDENTIAL_LINKS = f"""
+SELECT raw->>'$.responseElements.credentials.accessKeyId' AS credential_id,
+       credential_id AS issued_by, actor AS issuer_principal,
+       coalesce(raw->>'$.responseElements.assumedRoleUser.arn', raw->>'$.responseElements.federatedUser.arn',
+                -- an AWS service's AssumeRole (EC2 for an instance profile) logs only the request:
+                -- the session's ARN is assumed-role/<role name>/<roleSessionName>
+                'arn:aws:sts::' || split_part(raw->>'$.requestParameters.roleArn', ':', 5) || ':assumed-role/'
+                    || regexp_extract(raw->>'$.requestParameters.roleArn', ':role/(?:.*/)?([^/]+)$', 1) || '/'
+                    || (raw->>'$.requestParameters.roleSessionName'),
+                actor) AS principal,
+       action AS how, time AS issued_at,
+       {_AWS_TIME.format(x="raw->>'$.responseElements.credentials.expiration'")} AS expires_at,
+       event_id
+FROM events
+WHERE source = {{source}} AND outcome = 'success'
+  AND action IN ('sts:AssumeRole', 'sts:AssumeRoleWithSAML', 'sts:AssumeRoleWithWebIdentity',
+                 'sts:GetSessionToken', 'sts:GetFederationToken')
+UNION ALL
+SELECT raw->>'$.responseElements.accessKey.accessKeyId', credential_id, actor,
+       'arn:aws:iam::' || coalesce(environment, '?') || ':user/' || (raw->>'$.responseElements.accessKey.userName'),
+       action, coalesce({_AWS_TIME.format(x="raw->>'$.responseElements.accessKey.createDate'")}, time), NULL, event_id
+FROM events WHERE source = {{source}} AND outcome = 'success' AND action = 'iam:CreateAccessKey'
+"""
+
+_STATES = """
+SELECT raw->>'$.requestParameters.accessKeyId' AS credential_id, event_id, time,
+       CASE WHEN action = 'iam:DeleteAccessKey' THEN 'deleted'
+            WHEN raw->>'$.requestParameters.status' = 'Active' THEN 'reactivated' ELSE 'revoked' END AS change,
+       action || coalesce(' ' || (raw->>'$.requestParameters.status'), '') AS how, true AS listed
+FROM events
+WHERE source = {source} AND outcome = 'success'
+  AND (action = 'iam:DeleteAccessKey'
+       OR (action = 'iam:UpdateAccessKey' AND raw->>'$.requestParameters.status' IN ('Inactive', 'Active')))
+"""
+
+# a Deny on aws:TokenIssueTime put on a role (AWSRevokeOlderSessions) or on an IAM user revokes every
+# session of it issued before the cutoff; IAM logs the policy URL-encoded at times
+_SESSION_CUTOFFS = r"""
+SELECT CASE WHEN on_kind = 'role' THEN 'arn:aws:sts::' || coalesce(account, '%') || ':assumed-role/' || name || '/%' END
+           AS principal_like,
+       CASE WHEN on_kind = 'user' THEN '^arn:aws:iam::' || coalesce(account, '\d*') || ':user/(.*/)?' || name || '$' END
+           AS principal_regex,
+       'aws_temporary_key' AS credential_kind,
+       CASE WHEN on_kind = 'user' THEN 'IAMUser' END AS identity_type,
+       CAST(NULL AS VARCHAR) AS credential_like,
+       coalesce(fx_time(regexp_extract(doc, '"aws:TokenIssueTime"\s*:\s*"([^"]+)"', 1), true), time) AS cutoff,
+       time, event_id, 'revoked' AS change, how
+FROM (
+    SELECT CASE WHEN action = 'iam:PutRolePolicy' THEN 'role' ELSE 'user' END AS on_kind,
+           coalesce(raw->>'$.requestParameters.roleName', raw->>'$.requestParameters.userName') AS name,
+           environment AS account, time, event_id, doc,
+           action || ' ' || coalesce(raw->>'$.requestParameters.policyName', '?') || ' on '
+               || coalesce(raw->>'$.requestParameters.roleName', raw->>'$.requestParameters.userName') AS how
+    FROM (SELECT *, CASE WHEN contains(raw->>'$.requestParameters.policyDocument', '%22')
+                         THEN url_decode(raw->>'$.requestParameters.policyDocument')
+                         ELSE raw->>'$.requestParameters.policyDocument' END AS doc
+          FROM events
+          WHERE source = {source} AND outcome = 'success' AND action IN ('iam:PutRolePolicy', 'iam:PutUserPolicy'))
+    WHERE raw->>'$.requestParameters.policyName' = 'AWSRevokeOlderSessions'
+       OR (contains(doc, 'aws:TokenIssueTime') AND regexp_matches(doc, '"Effect"\s*:\s*"Deny"'))
+)
+"""
+
+# CloudTrail's userIdentity: who a key acts as, and when a temporary key's session was created
+_SESSIONS = """
+SELECT credential_id,
+       CASE WHEN credential_id LIKE 'ASIA%'
+            THEN min(fx_time(raw->>'$.userIdentity.sessionContext.attributes.creationDate', true)) END AS created,
+       'sessionContext.attributes.creationDate' AS created_from,
+       mode(raw->>'$.userIdentity.type') AS identity_type,
+       mode(raw->>'$.userIdentity.sessionContext.sessionIssuer.arn')
+           FILTER (WHERE raw->>'$.userIdentity.sessionContext.sessionIssuer.type' = 'Role') AS role_arn,
+       bool_or(coalesce(raw->>'$.sessionCredentialFromConsole', '') = 'true') AS console
+FROM events
+WHERE source = {source} AND credential_id IS NOT NULL AND credential_id <> ''
+GROUP BY credential_id
+"""
+
+# an id shaped like an AWS access key id is one, whichever source saw it
+_CREDENTIAL_KINDS = """
+SELECT DISTINCT credential_id,
+       CASE WHEN credential_id LIKE 'AKIA%' THEN 'aws_access_key' ELSE 'aws_temporary_key' END AS kind
+FROM (SELECT credential_id FROM events WHERE credential_id LIKE 'A_IA%'
+      UNION ALL SELECT credential_id FROM credential_links WHERE credential_id LIKE 'A_IA%')
+WHERE regexp_matches(credential_id, '^A[KS]IA[A-Z0-9]{12,}$')
+"""
+
+
 class CloudTrailSource(Source):
     name = "cloudtrail"
+    sigma_logsources = (("aws", "cloudtrail"),)
     category = "audit"
     containers = ("jsonl", "json", "csv")
     groupable = True  # a bucket is thousands of small Records files
@@ -249,12 +342,27 @@ class CloudTrailSource(Source):
         flat_csv = keys and any(k in ("Event name", "Event Name", "Event ID") for k in keys[0][0])
         batch.insert_events(_CSV_EVENTS if flat_csv else _JSON_EVENTS)
 
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
 
-def _is_digest(doc: dict) -> bool:
+    def credential_states_sql(self) -> str:
+        return _STATES
+
+    def principal_revocations_sql(self) -> str:
+        return _SESSION_CUTOFFS
+
+    def credential_sessions_sql(self) -> str:
+        return _SESSIONS
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
+
+
+def _is_digest(doc: dict[str, Any]) -> bool:
     return "digestStartTime" in doc and isinstance(doc.get("logFiles"), list)
 
 
-def _looks_like_event(o: dict) -> bool:
+def _looks_like_event(o: dict[str, Any]) -> bool:
     if isinstance(o.get("CloudTrailEvent"), str) and ("EventName" in o or "EventId" in o):
         return True  # a LookupEvents element: the record is the JSON string in CloudTrailEvent
     detail = o.get("detail")

@@ -3,16 +3,17 @@
 A source says how sure it is that a file is its own (``detect``, a ``Detection`` level), where its records
 sit inside a JSON document (``record_keys``, or ``record_path`` for anything else), and how its records
 become rows (``events_sql``, or ``load_batch`` with the ``Batch`` methods). It may also contribute the
-facts the derived tables union: credential links, revocations and deploys (``credential_links_sql``,
-``revocations_sql``, ``deploys_sql``). The engine owns everything else: hashing, splitting into records,
+facts the derived tables union: credential links, state changes and kinds, sessions, identity links,
+runtime observations, deploys and CI runs (the ``*_sql`` fact hooks below). The engine owns everything else: hashing, splitting into records,
 rejecting what is not a JSON object, batching, de-duplication, and the reconciliation
 ``records_read = records_loaded + records_rejected``.
 
 Adding a source is one new module in ``forensics.sources`` that defines ``SOURCES = [MySource()]``; the
-registry discovers it. A source's ``name`` becomes ``events.source``; it is held in a module constant
-(``NAME``) that other modules import instead of spelling it again, and it follows ``SOURCE_NAME``: lower
-case letters and digits, words joined by one ``_`` (``-`` in the three OpenTelemetry/Tempo names that
-cases already hold).
+registry discovers it. A source's ``name`` becomes ``events.source``. It is spelled once, in its class,
+and follows ``SOURCE_NAME``: lower case letters and digits, words joined by one ``_`` (``-`` in the three
+OpenTelemetry/Tempo names that cases already hold); the registry refuses any other. Other modules learn
+it from the source (``{source}`` in a fact hook, ``sigma_logsources``, the registry), never by spelling
+it: tests/test_loader_facts.py fails on a source name spelled outside ``forensics/sources``.
 """
 
 from __future__ import annotations
@@ -212,6 +213,8 @@ class Source:
     #: the source's SQL uses ``record_no`` only as a key, writes only through ``insert_events`` (or gives
     #: the evidence of a row as ``batch.evidence_sql``), and has no ``finish``.
     groupable: bool = False
+    #: The Sigma logsources (product, service) whose rules read this source's records (``forensics sigma``).
+    sigma_logsources: tuple[tuple[str, str], ...] = ()
 
     def detect(self, probe: Probe) -> Detection:
         """How sure this source is that the probed file is its own. An exception here is recorded in the
@@ -242,26 +245,78 @@ class Source:
     def finish(self, case_con: duckdb.DuckDBPyConnection, evidence_sha256: str) -> None:
         """Called once per file after all batches, inside the file's transaction."""
 
-    # -- the facts a source contributes to the derived tables (SELECTs over ``events``) ------------
+    # -- the facts a source contributes to the derived tables (forensics/derive/facts.py unions them) --
+    # Each is a SELECT over the case (``events`` and the tables derived before: ``credential_links`` for
+    # kinds), or None; ``{source}`` in it is this source's name as a SQL literal. ``derive/`` never
+    # names a source: what a source does not say here, the derived tables do not know.
     def credential_links_sql(self) -> str | None:
         """Events that minted a credential, one row each: ``credential_id, issued_by, issuer_principal,
-        principal, how, issued_at, expires_at, event_id`` (see ``credential_links``); ``{source}`` is
-        this source's name as a SQL literal. ``how`` starts with ``<source name>:`` so that a credential
-        seen only here (never used in an event) is still attributed to this source."""
+        principal, how, issued_at, expires_at, event_id`` (see ``credential_links``). A credential seen
+        only here (never used in an event) is attributed to this source."""
         return None
 
-    def revocations_sql(self) -> str | None:
-        """Events that revoked one credential: ``credential_id, time, event_id, how``."""
+    def credential_states_sql(self) -> str | None:
+        """Events that changed the state of one credential: ``credential_id, event_id, time, change``
+        (``revoked``, ``deleted`` or ``reactivated``), ``how``, and ``listed`` (true: a credential known
+        only from this event still gets a row in ``credentials``). An event that changes the state of
+        the very credential it carries is not counted as a use of it, unless ``counts_as_use`` (an Okta
+        session's end is made with the session)."""
         return None
+
+    def principal_revocations_sql(self) -> str | None:
+        """Events that revoked every credential of a principal at once (a session cutoff on a role or a
+        user, a deleted service account), matched against ``credentials``: ``principal_like`` (LIKE) and
+        ``principal_regex`` on its principal, ``credential_kind``, ``identity_type``, ``credential_like``
+        on its id (each NULL: any), ``cutoff`` (only credentials issued, else first seen, before it;
+        NULL: all), ``time, event_id``, ``change`` (NULL: revoked), ``how``."""
+        return None
+
+    def credential_kinds_sql(self) -> str | None:
+        """What credentials are: ``credential_id, kind`` (``aws_access_key``, ``github_pat``, ...). The
+        credential's own source's answer wins; an id no source names is ``other``. By default, the
+        ``credential_kind_sql`` expression over every credential id this source's events carry or its
+        ``credential_links_sql`` mints."""
+        kind = self.credential_kind_sql()
+        if kind is None:
+            return None
+        ids = "SELECT credential_id FROM events WHERE source = {source} AND credential_id IS NOT NULL"
+        if (links := self.credential_links_sql()) is not None:
+            ids += f" UNION SELECT credential_id FROM ({links})"
+        return f"SELECT credential_id, kind FROM (SELECT DISTINCT credential_id, {kind} AS kind FROM ({ids})) WHERE kind IS NOT NULL"
 
     def credential_kind_sql(self) -> str | None:
-        """The ``credentials.kind`` of a credential this source saw in use: a SQL expression over
-        ``credential_id`` (``'okta_session'``, or a CASE), for credentials whose events are mostly this
-        source's; None leaves them ``other``. AWS key ids (AKIA/ASIA) are typed whatever the source."""
+        """Shorthand for ``credential_kinds_sql``: the ``credentials.kind`` of the credentials this source
+        uses or mints, as a SQL expression over ``credential_id`` (``'okta_session'``, or a CASE); NULL
+        or None says nothing (the credential stays ``other`` unless another source knows it)."""
+        return None
+
+    def credential_sessions_sql(self) -> str | None:
+        """Who a credential acts as, as its use records it: ``credential_id, created`` (when its session
+        began, the issue time when no minting event was seen), ``created_from`` (where that time comes
+        from), ``identity_type, role_arn, console``."""
         return None
 
     def deploys_sql(self) -> str | None:
-        """Deploy facts: rows for the ``deploys`` table (see ``forensics/derive/provenance.py``)."""
+        """Deploy facts, one row per deploy: ``event_id, time, time_raw, service, environment, instance,
+        version, artifact_digest, image, actor, via, action, status, status_detail, source,
+        evidence_sha256, evidence_record, inferred`` (``inferred``: seen as a side effect, e.g. a
+        cluster changing an image; dropped when a recorded deploy has the same digest within 5
+        minutes). ``getvariable('fx_ci_actors')`` is the stored policy's CI actors (NULL: none)."""
+        return None
+
+    def identity_links_sql(self) -> str | None:
+        """Identities that are one principal or act for one another (``entity_links`` rows: ``kind, id,
+        linked_kind, linked_id, same_principal, reason, evidence_kind, evidence_id``)."""
+        return None
+
+    def runtime_sql(self) -> str | None:
+        """What ran and what a workload spec asked for (``runtime_state``): ``event_id, time, time_basis,
+        kind`` (observed | desired), ``how, cluster, namespace, workload, pod, container, image,
+        image_digest, state, detail, source, evidence_sha256, evidence_record``."""
+        return None
+
+    def ci_runs_sql(self) -> str | None:
+        """CI runs and jobs: rows with the ``ci_runs`` table's columns (docs/schema.md)."""
         return None
 
 

@@ -1,7 +1,7 @@
 """Deploy and CI events: the generic deploy log, GitHub deployments, GitHub Actions runs and jobs,
 Argo CD application history. All become ``events`` (category ``deploy`` or ``build``) with the
 original record in ``raw``; ``forensics/derive/provenance.py`` builds the ``deploys`` and
-``ci_runs`` tables from them after every ingest (and adds deploys seen in Kubernetes audit events).
+``ci_runs`` tables from the facts they give (``deploys_sql``, ``ci_runs_sql``) after every ingest.
 
 Generic deploy log (JSON Lines or CSV, one deploy per record)::
 
@@ -29,6 +29,58 @@ def _outcome(expr: str) -> str:
     return f"""CASE WHEN lower({expr}) IN ('success', 'succeeded', 'ok', 'deployed', 'healthy') THEN 'success'
                     WHEN lower({expr}) IN ('failure', 'failed', 'error', 'degraded', 'cancelled') THEN 'failure'
                     WHEN lower({expr}) IN ('timeout', 'timed_out') THEN 'timeout' ELSE 'unknown' END"""
+
+
+# -- the deploy and CI facts these sources contribute (forensics/derive/provenance.py builds the
+# ``deploys`` and ``ci_runs`` tables from them)
+_LOGGED_DEPLOYS = """
+SELECT event_id, time, time_raw, service, environment,
+       coalesce(raw->>'instance', raw->>'cluster', raw->>'region') AS instance, raw->>'version' AS version, artifact_digest,
+       coalesce(raw->>'image', target) AS image, actor,
+       CASE WHEN lower(raw->>'via') IN ('pipeline', 'manual') THEN lower(raw->>'via') ELSE 'unknown' END AS via,
+       lower(coalesce(action, 'deploy')) AS action, outcome AS status, outcome_reason AS status_detail,
+       source, evidence_sha256, evidence_record, false AS inferred
+FROM events WHERE source = {source}
+"""
+
+_GITHUB_DEPLOYS = """
+SELECT event_id, time, time_raw, service, environment, CAST(NULL AS VARCHAR) AS instance,
+       raw->'deployment'->>'sha' AS version, artifact_digest,
+       target AS image, actor, CASE WHEN actor LIKE '%[bot]' THEN 'pipeline' ELSE 'unknown' END AS via,
+       CASE WHEN action LIKE 'deployment_status%' THEN 'status' ELSE 'deploy' END AS action,
+       outcome AS status, outcome_reason AS status_detail, source, evidence_sha256, evidence_record, false AS inferred
+FROM events WHERE source = {source}
+"""
+
+_ARGO_DEPLOYS = """
+SELECT event_id, time, time_raw, service, environment, 'argocd:' || service AS instance,
+       split_part(target, '@', 2) AS version, artifact_digest,
+       target AS image, actor, CASE WHEN actor = 'argocd-automated' THEN 'pipeline' ELSE 'unknown' END AS via,
+       'deploy' AS action, outcome AS status, outcome_reason AS status_detail, source, evidence_sha256, evidence_record,
+       false AS inferred
+FROM events WHERE source = {source}
+"""
+
+_CI_RUNS = """
+WITH e AS (
+    SELECT *, coalesce(raw->'workflow_job', CASE WHEN (raw->>'run_id') IS NOT NULL THEN raw END) AS j,
+           coalesce(raw->'workflow_run', CASE WHEN (raw->>'run_number') IS NOT NULL THEN raw END) AS w
+    FROM events WHERE source = {source}
+)
+SELECT event_id, time, CASE WHEN j IS NOT NULL THEN 'workflow_job' ELSE 'workflow_run' END AS kind,
+       split_part(target, ' ', 1) AS repository,
+       coalesce(j->>'run_id', w->>'id') AS run_id, coalesce(j->>'run_attempt', w->>'run_attempt') AS run_attempt,
+       j->>'id' AS job_id, j->>'name' AS job_name, coalesce(j->>'workflow_name', w->>'name') AS workflow_name,
+       w->>'path' AS workflow_path, coalesce(w->>'event', raw->'workflow_run'->>'event') AS trigger,
+       coalesce(j->>'head_sha', w->>'head_sha') AS head_sha, coalesce(j->>'head_branch', w->>'head_branch') AS head_branch,
+       actor, j->>'runner_name' AS runner_name, j->>'runner_group_name' AS runner_group,
+       CAST(j->'labels' AS VARCHAR[]) AS labels,
+       coalesce(j->>'status', w->>'status') AS status, coalesce(j->>'conclusion', w->>'conclusion') AS conclusion,
+       fx_time(coalesce(j->>'started_at', w->>'run_started_at'), false) AS started_at,
+       fx_time(coalesce(j->>'completed_at', CASE WHEN (w->>'status') = 'completed' THEN w->>'updated_at' END), false) AS completed_at,
+       evidence_sha256, evidence_record
+FROM e WHERE j IS NOT NULL OR w IS NOT NULL
+"""
 
 
 class DeployLogSource(Source):
@@ -67,6 +119,9 @@ class DeployLogSource(Source):
                     ELSE 'status=' || (r.doc->>'status') END AS outcome_reason,
                coalesce(r.doc->>'id', r.doc->>'deploy_id') AS event_uid
         FROM {{batch}} r"""
+
+    def deploys_sql(self) -> str:
+        return _LOGGED_DEPLOYS
 
 
 class GitHubDeploymentSource(Source):
@@ -116,6 +171,9 @@ class GitHubDeploymentSource(Source):
                    || ':' || coalesce(s->>'repository_url', d->>'repository_url', '') || ':'
                    || coalesce(s->>'created_at', d->>'created_at', '') AS event_uid
         FROM n"""
+
+    def deploys_sql(self) -> str:
+        return _GITHUB_DEPLOYS
 
 
 class GitHubActionsSource(Source):
@@ -185,6 +243,9 @@ class GitHubActionsSource(Source):
                           AND (r.doc->>'run_number') IS NULL AND ((r.doc->>'run_id') IS NULL OR (r.doc->>'head_sha') IS NULL)""")
         batch.insert_events(self.events_sql())
 
+    def ci_runs_sql(self) -> str:
+        return _CI_RUNS
+
 
 class ArgoCDSource(Source):
     """Argo CD application history: ``argocd app history -o json`` or an Application's status.history."""
@@ -221,6 +282,9 @@ class ArgoCDSource(Source):
                'unknown' AS outcome, 'Argo CD history records that a sync deployed this revision, not its health' AS outcome_reason,
                'argocd:' || coalesce(app, '') || ':' || coalesce(v->>'id', '') || ':' || (v->>'deployedAt') AS event_uid
         FROM h"""
+
+    def deploys_sql(self) -> str:
+        return _ARGO_DEPLOYS
 
 
 SOURCES = [DeployLogSource(), GitHubDeploymentSource(), GitHubActionsSource(), ArgoCDSource()]

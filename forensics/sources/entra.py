@@ -26,6 +26,8 @@ Times are RFC 3339 with a zone in every shape; a zone-less time is rejected.
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source, most
 
 # One record, whatever the shape: `g` is the Graph record (the blob's properties, or the row itself).
@@ -114,7 +116,7 @@ _AUDIT_KEYS = {"activityDateTime", "activityDisplayName", "initiatedBy"}
 _SENTINEL_AUDIT = {"TimeGenerated", "OperationName", "InitiatedBy", "TargetResources", "LoggedByService"}
 
 
-def _graph(o: dict) -> dict:
+def _graph(o: dict[str, Any]) -> dict[str, Any]:
     props = o.get("properties")
     return props if isinstance(props, dict) else o
 
@@ -125,7 +127,7 @@ class _Entra(Source):
     record_keys = ("value", "records")
     groupable = True
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         raise NotImplementedError
 
     def detect(self, probe: Probe) -> Detection:
@@ -134,6 +136,7 @@ class _Entra(Source):
 
 class EntraSigninSource(_Entra):
     name = "entra_signin"
+    sigma_logsources = (("azure", "signinlogs"),)
 
     # a successful interactive or non-interactive sign-in issues the token it names (docs/identity.md)
     def credential_links_sql(self) -> str:
@@ -144,7 +147,7 @@ class EntraSigninSource(_Entra):
     def credential_kind_sql(self) -> str:
         return "'entra_token'"
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         g = _graph(o)
         if o.get("category") not in (
             None,
@@ -161,8 +164,9 @@ class EntraSigninSource(_Entra):
 
 class EntraAuditSource(_Entra):
     name = "entra_audit"
+    sigma_logsources = (("azure", "auditlogs"),)
 
-    def _is_mine(self, o: dict) -> bool:
+    def _is_mine(self, o: dict[str, Any]) -> bool:
         g = _graph(o)
         if o.get("category") not in (None, "AuditLogs") and "properties" in o:
             return False

@@ -77,8 +77,37 @@ FROM f
 """
 
 
+# -- the facts GCP audit contributes to the credential inventory (forensics/derive/credentials.py)
+_CREDENTIAL_LINKS = """
+SELECT '//iam.googleapis.com/' || (raw->>'$.protoPayload.response.name') AS credential_id,
+       credential_id AS issued_by, actor AS issuer_principal, raw->>'$.protoPayload.request.name' AS principal,
+       action AS how, time AS issued_at, fx_time(raw->>'$.protoPayload.response.validBeforeTime', false) AS expires_at,
+       event_id
+FROM events WHERE source = {source} AND outcome = 'success' AND action LIKE '%CreateServiceAccountKey'
+"""
+
+_STATES = """
+SELECT '//iam.googleapis.com/' || coalesce(raw->>'$.protoPayload.request.name', target) AS credential_id, event_id, time,
+       CASE WHEN action LIKE '%DeleteServiceAccountKey' THEN 'deleted'
+            WHEN action LIKE '%EnableServiceAccountKey' THEN 'reactivated' ELSE 'revoked' END AS change,
+       action AS how, false AS listed
+FROM events
+WHERE source = {source} AND outcome = 'success'
+  AND (action LIKE '%DeleteServiceAccountKey' OR action LIKE '%DisableServiceAccountKey'
+       OR action LIKE '%EnableServiceAccountKey')
+"""
+
+_CREDENTIAL_KINDS = """
+SELECT DISTINCT credential_id, 'gcp_service_account_key' AS kind
+FROM (SELECT credential_id FROM events WHERE source = {source}
+      UNION ALL SELECT l.credential_id FROM credential_links l JOIN events e USING (event_id) WHERE e.source = {source}
+      UNION ALL SELECT credential_id FROM ({states}))
+""".replace("{states}", _STATES)
+
+
 class GcpAuditSource(Source):
     name = "gcp_audit"
+    sigma_logsources = (("gcp", "gcp.audit"),)
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True
@@ -93,6 +122,15 @@ class GcpAuditSource(Source):
 
     def events_sql(self) -> str:
         return _EVENTS
+
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def credential_states_sql(self) -> str:
+        return _STATES
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
 
 
 def _is_audit_entry(o: dict[str, Any]) -> bool:

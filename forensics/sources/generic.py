@@ -29,6 +29,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from forensics.errors import BadMapping
 from forensics.sources.contract import (
@@ -100,7 +101,7 @@ class Mapping:
         return cls.from_dict(data, origin=path)
 
     @classmethod
-    def from_dict(cls, data: dict, origin: str = "<dict>") -> Mapping:
+    def from_dict(cls, data: dict[str, Any], origin: str = "<dict>") -> Mapping:
         unknown = set(data) - {"name", "category", "naive_time", "time_format", "fields", "outcome"}
         if unknown:
             raise BadMapping(f"mapping {origin}: unknown keys {sorted(unknown)}")

@@ -21,6 +21,8 @@ invented time. ``outcome_reason`` says where the time came from; the delivery id
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.ingest import options
 from forensics.sources.contract import Batch, Detection, Probe, Source
 
@@ -165,7 +167,7 @@ _REPOSITORY_EVENT_KEYS = {
 }
 
 
-def webhook_event(o: dict) -> str | None:
+def webhook_event(o: dict[str, Any]) -> str | None:
     """The admin webhook event a payload belongs to, judged by its keys, or None."""
     act = o.get("action")
     if not isinstance(act, str) or not isinstance(o.get("sender"), dict):
@@ -190,8 +192,69 @@ def webhook_event(o: dict) -> str | None:
     return event if act in _WEBHOOK_ACTIONS[event] else None
 
 
-class GitHubAuditSource(Source):
+# -- the facts GitHub contributes to the credential inventory (forensics/derive/credentials.py)
+# (the event of a token's revocation carries the revoked token as its own credential: no use of it)
+_TOKEN_REVOKED = r"regexp_matches(action, '^(personal_access_token|oauth_access|oauth_authorization|programmatic_access|integration_installation)\.(access_revoked|destroy|revoke|revoked|delete|deleted|suspend)$')"
+
+# a GitHub deploy key: <owner/repo>:key/<id> (webhook deploy_key.created) or the audit log's fingerprint
+_DEPLOY_KEY = """coalesce(raw->>'$.repository.full_name', raw->>'$.repo', target) || ':key/'"""
+
+_CREDENTIAL_LINKS = f"""
+SELECT {_DEPLOY_KEY} || coalesce(raw->>'$.key.id', raw->>'$.fingerprint', raw->>'$.public_key_fingerprint', event_id)
+           AS credential_id,
+       credential_id AS issued_by, actor AS issuer_principal,
+       coalesce(raw->>'$.repository.full_name', raw->>'$.repo', target) AS principal, action AS how,
+       coalesce(fx_time(raw->>'$.key.created_at', false), time) AS issued_at, CAST(NULL AS TIMESTAMPTZ) AS expires_at,
+       event_id
+FROM events WHERE source = {{source}} AND outcome = 'success'
+  AND action IN ('deploy_key.created', 'deploy_key.create', 'repo.add_deploy_key')
+"""
+
+_STATES = f"""
+SELECT credential_id, event_id, time, 'revoked' AS change, action AS how, false AS listed
+FROM events WHERE source = {{source}} AND credential_id IS NOT NULL AND {_TOKEN_REVOKED}
+UNION ALL
+SELECT {_DEPLOY_KEY} || coalesce(raw->>'$.key.id', raw->>'$.fingerprint', raw->>'$.public_key_fingerprint', ''),
+       event_id, time, 'deleted', action, false
+FROM events WHERE source = {{source}} AND action IN ('deploy_key.deleted', 'deploy_key.destroy', 'repo.remove_deploy_key')
+"""
+
+# (a token used as its own id is stored as its fingerprint: its prefix is read from the raw record)
+_CREDENTIAL_KINDS = r"""
+SELECT l.credential_id, 'github_deploy_key' AS kind
+FROM credential_links l JOIN events e USING (event_id)
+WHERE e.source = {source} AND l.how IN ('deploy_key.created', 'deploy_key.create', 'repo.add_deploy_key')
+UNION ALL
+SELECT credential_id,
+       CASE WHEN gh_type ILIKE '%personal access token%' OR tok LIKE 'ghp\_%' ESCAPE '\'
+                 OR tok LIKE 'github\_pat\_%' ESCAPE '\' THEN 'github_pat'
+            WHEN gh_type ILIKE 'OAuth%' OR tok LIKE 'gho\_%' ESCAPE '\' THEN 'github_oauth'
+            WHEN gh_type ILIKE '%user-to-server%' OR tok LIKE 'ghu\_%' ESCAPE '\' THEN 'github_app'
+            WHEN gh_type ILIKE '%server-to-server%' OR tok LIKE 'ghs\_%' ESCAPE '\' THEN 'github_installation'
+       END AS kind
+FROM (SELECT credential_id, mode(raw->>'programmatic_access_type') AS gh_type,
+             min(coalesce(nullif(raw->>'hashed_token', ''), nullif(raw->>'token_id', ''))) AS tok
+      FROM events WHERE source = {source} AND credential_id IS NOT NULL AND credential_id <> ''
+      GROUP BY credential_id)
+"""
+
+
+class _GitHubCredentialFacts(Source):
+    """The credential facts of both GitHub shapes (deploy keys arrive as admin webhooks too)."""
+
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def credential_states_sql(self) -> str:
+        return _STATES
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
+
+
+class GitHubAuditSource(_GitHubCredentialFacts):
     name = "github_audit"
+    sigma_logsources = (("github", "audit"),)
     category = "audit"
     containers = ("jsonl", "json", "csv")
     groupable = True
@@ -221,7 +284,7 @@ class GitHubAuditSource(Source):
         return _AUDIT_EVENTS
 
 
-class GitHubAdminWebhookSource(Source):
+class GitHubAdminWebhookSource(_GitHubCredentialFacts):
     name = "github_admin_webhook"
     category = "audit"
     containers = ("jsonl", "json")
@@ -237,13 +300,15 @@ class GitHubAdminWebhookSource(Source):
         batch.insert_events(_WEBHOOK_EVENTS, {"observed": options.current().observed_at_text})
 
 
-def _payload(o: dict) -> dict:
+def _payload(o: dict[str, Any]) -> dict[str, Any]:
     """The webhook payload inside a delivery capture (REST API delivery, or ``{headers, payload}``)."""
     req = o.get("request")
     if isinstance(req, dict) and isinstance(req.get("payload"), dict):
-        return req["payload"]
+        payload: dict[str, Any] = req["payload"]
+        return payload
     if isinstance(o.get("payload"), dict) and isinstance(o.get("headers"), dict):
-        return o["payload"]
+        inner: dict[str, Any] = o["payload"]
+        return inner
     return o
 
 

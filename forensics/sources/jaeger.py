@@ -27,7 +27,7 @@ TRACE_TYPE = (
 )
 
 
-def _is_trace(o) -> bool:
+def _is_trace(o: object) -> bool:
     return isinstance(o, dict) and "traceID" in o and isinstance(o.get("spans"), list)
 
 

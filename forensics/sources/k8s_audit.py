@@ -18,6 +18,7 @@ Kubernetes writes RFC 3339 times with a zone; a zone-less time is rejected, neve
 
 from __future__ import annotations
 
+from forensics.sources._k8s import DIGEST, WORKLOAD_OF_POD
 from forensics.sources.contract import Batch, Detection, Probe, Source
 
 _EVENT_KEYS = {
@@ -139,8 +140,105 @@ SELECT record_no, {_COMMON}, cluster AS environment FROM f
 )
 
 
-class K8sAuditSource(Source):
+# -- the facts Kubernetes audit contributes to the credential inventory (forensics/derive/credentials.py)
+_CREDENTIAL_LINKS = """
+SELECT raw->>'$.annotations."authentication.kubernetes.io/issued-credential-id"' AS credential_id,
+       credential_id AS issued_by, actor AS issuer_principal,
+       'system:serviceaccount:' || (raw->>'$.objectRef.namespace') || ':' || (raw->>'$.objectRef.name') AS principal,
+       'k8s:TokenRequest' AS how, time AS issued_at,
+       fx_time(raw->>'$.responseObject.status.expirationTimestamp', false) AS expires_at, event_id
+FROM events WHERE source = {source} AND outcome = 'success' AND action = 'create serviceaccounts/token'
+"""
+
+# deleting a service account revokes every token it was issued (Kubernetes names hold no LIKE wildcards)
+_SA_DELETIONS = """
+SELECT 'system:serviceaccount:' || (raw->>'$.objectRef.namespace') || ':' || (raw->>'$.objectRef.name') AS principal_like,
+       'JTI=%' AS credential_like, CAST(NULL AS TIMESTAMPTZ) AS cutoff,
+       time, event_id, 'revoked' AS change, 'k8s:delete serviceaccount' AS how
+FROM events WHERE source = {source} AND outcome = 'success' AND action = 'delete serviceaccounts'
+"""
+
+_CREDENTIAL_KINDS = """
+SELECT DISTINCT credential_id,
+       CASE WHEN credential_id LIKE 'JTI=%' THEN 'k8s_service_account_token' ELSE 'k8s_client_certificate' END AS kind
+FROM (SELECT credential_id FROM events WHERE source = {source}
+      UNION ALL SELECT l.credential_id FROM credential_links l JOIN events e USING (event_id) WHERE e.source = {source})
+WHERE credential_id LIKE 'JTI=%' OR credential_id LIKE 'X509SHA256=%'
+"""
+
+# a successful change of a workload's image to a digest: a deploy the cluster saw (``inferred``: one
+# that a deploy log also records, same digest within 5 minutes, is that log's). ``via`` is pipeline
+# when the actor is one of the stored policy's ``ci_actors`` (or, with no policy, a service account).
+_DEPLOYS = r"""
+SELECT event_id, time, time_raw, split_part(target, '/', 3) AS service, split_part(target, '/', 1) AS environment,
+       coalesce(environment, 'k8s') || ':' || split_part(target, '/', 1) AS instance,
+       nullif(regexp_extract(CAST(raw->'requestObject' AS VARCHAR), ':([0-9][0-9A-Za-z._-]*)@sha256', 1), '') AS version,
+       lower(artifact_digest) AS artifact_digest,
+       nullif(regexp_extract(CAST(raw->'requestObject' AS VARCHAR), '"image"\s*:\s*"([^"]+)"', 1), '') AS image,
+       actor,
+       CASE WHEN getvariable('fx_ci_actors') IS NOT NULL
+                 THEN CASE WHEN list_contains(getvariable('fx_ci_actors'), actor) THEN 'pipeline' ELSE 'manual' END
+            WHEN actor_type LIKE 'service_account%' THEN 'pipeline' ELSE 'manual' END AS via,
+       'deploy' AS action, outcome AS status, outcome_reason AS status_detail, source, evidence_sha256, evidence_record,
+       true AS inferred
+FROM events
+WHERE source = {source} AND artifact_digest IS NOT NULL AND outcome = 'success'
+  AND regexp_matches(action, '^(create|update|patch) (deployments|statefulsets|daemonsets|replicasets|pods)$')
+"""
+
+
+# the kubelet reporting containerStatuses with their imageID: what a pod ran (forensics/derive/runtime.py)
+_RUNTIME = f"""
+SELECT e.event_id, e.time, 'event' AS time_basis, 'observed' AS kind, 'pod_status_patch' AS how,
+       e.environment AS cluster, split_part(e.target, '/', 1) AS namespace,
+       {WORKLOAD_OF_POD.format(p="split_part(e.target, '/', 3)")} AS workload,
+       split_part(e.target, '/', 3) AS pod, cs->>'name' AS container, cs->>'image' AS image,
+       {DIGEST.format(x="cs->>'imageID'")} AS image_digest, e.outcome AS state,
+       'kubelet status ' || e.action AS detail, e.source AS source, e.evidence_sha256 AS evidence_sha256,
+       e.evidence_record AS evidence_record
+FROM (SELECT e.*, unnest(CAST(coalesce(e.raw->'requestObject'->'status'->'containerStatuses', '[]') AS JSON[])) AS cs
+      FROM events e
+      WHERE e.source = {{source}} AND e.outcome = 'success'
+        AND regexp_matches(e.action, '^(patch|update) pods/status$')) e
+"""
+
+
+# a request made with Impersonate-User acts as the impersonated identity: the two are linked, so the
+# impersonated name is searchable and leads to who really acted (forensics/findings/entities.py)
+_IDENTITY_LINKS = """
+SELECT 'actor' AS kind, actor AS id, 'actor' AS linked_kind, imp AS linked_id, true AS same_principal,
+       actor || ' impersonated ' || imp AS reason, 'event' AS evidence_kind, arg_min(event_id, time) AS evidence_id
+FROM (SELECT actor, raw->>'$.impersonatedUser.username' AS imp, event_id, time FROM events
+      WHERE source = {source} AND actor IS NOT NULL)
+WHERE imp IS NOT NULL AND imp <> actor GROUP BY actor, imp
+"""
+
+
+class _AuditFacts(Source):
+    """The facts both Kubernetes audit shapes contribute."""
+
+    def credential_links_sql(self) -> str:
+        return _CREDENTIAL_LINKS
+
+    def principal_revocations_sql(self) -> str:
+        return _SA_DELETIONS
+
+    def credential_kinds_sql(self) -> str:
+        return _CREDENTIAL_KINDS
+
+    def deploys_sql(self) -> str:
+        return _DEPLOYS
+
+    def runtime_sql(self) -> str:
+        return _RUNTIME
+
+    def identity_links_sql(self) -> str:
+        return _IDENTITY_LINKS
+
+
+class K8sAuditSource(_AuditFacts):
     name = "k8s_audit"
+    sigma_logsources = (("kubernetes", "audit"),)
     category = "audit"
     containers = ("jsonl", "json")
     groupable = True
@@ -188,10 +286,11 @@ class K8sAuditSource(Source):
         )
 
 
-class K8sAuditCsvSource(Source):
+class K8sAuditCsvSource(_AuditFacts):
     """Kubernetes audit flattened to headerless CSV by Logstash (15 fields; see the module docstring)."""
 
     name = "k8s_audit_csv"
+    sigma_logsources = (("kubernetes", "audit"),)
     category = "audit"
     containers = ("csv",)
     reads_text_lines = True

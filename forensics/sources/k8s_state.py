@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from forensics.ingest import options
+from forensics.sources._k8s import WORKLOAD_OF_POD
 from forensics.sources.contract import Batch, Detection, Probe, Source, most
 
 _DIGEST = r"regexp_extract({x}, 'sha256:[0-9a-f]{{64}}')"
@@ -171,6 +172,65 @@ def _core_event(o: dict[str, Any]) -> bool:
     )
 
 
+# -- runtime facts (forensics/derive/runtime.py): what ran and what a workload spec asked for
+_POD_RUNTIME = """
+SELECT e.event_id, coalesce(o.observed_at, e.time) AS time,
+       CASE WHEN o.observed_at IS NOT NULL THEN 'observed-at' ELSE 'approx' END AS time_basis,
+       'observed' AS kind, 'pod_snapshot' AS how, NULL::VARCHAR AS cluster,
+       split_part(e.target, '/', 1) AS namespace, e.service AS workload,
+       split_part(e.target, '/', 2) AS pod, nullif(split_part(e.target, '/', 3), '') AS container,
+       e.raw->'status'->'containerStatuses'->(e.event_seq)->>'image' AS image,
+       lower(e.artifact_digest) AS image_digest, e.outcome AS state, e.outcome_reason AS detail,
+       e.source AS source, e.evidence_sha256 AS evidence_sha256, e.evidence_record AS evidence_record
+FROM events e LEFT JOIN snapshot_observations o ON o.evidence_sha256 = e.evidence_sha256
+WHERE e.source = {source} AND e.action = 'pod.observed'
+"""
+
+_WORKLOAD_RUNTIME = """
+SELECT e.event_id, coalesce(o.observed_at, e.time) AS time,
+       CASE WHEN o.observed_at IS NOT NULL THEN 'observed-at' ELSE 'approx' END AS time_basis,
+       CASE WHEN e.action = 'replicaset.spec' THEN 'observed' ELSE 'desired' END AS kind,
+       CASE WHEN e.action = 'replicaset.spec' THEN 'replicaset_snapshot' ELSE 'workload_spec' END AS how,
+       NULL::VARCHAR AS cluster, split_part(e.target, '/', 1) AS namespace,
+       CASE WHEN e.action = 'replicaset.spec'
+            THEN coalesce(e.raw->'metadata'->'ownerReferences'->0->>'name', e.service) ELSE e.service END AS workload,
+       NULL::VARCHAR AS pod, split_part(e.target, '/', 3) AS container,
+       e.raw->'spec'->'template'->'spec'->'containers'->(e.event_seq)->>'image' AS image,
+       lower(e.artifact_digest) AS image_digest, e.outcome AS state, e.outcome_reason AS detail,
+       e.source AS source, e.evidence_sha256 AS evidence_sha256, e.evidence_record AS evidence_record
+FROM events e LEFT JOIN snapshot_observations o ON o.evidence_sha256 = e.evidence_sha256
+WHERE e.source = {source} AND e.artifact_digest IS NOT NULL
+  AND (e.action IN ('deployment.spec', 'statefulset.spec', 'daemonset.spec')
+       OR (e.action = 'replicaset.spec'
+           AND coalesce(try_cast(e.raw->'status'->>'availableReplicas' AS INTEGER), 0) > 0))
+"""
+
+# Events Pulled (the digest in the message) and Created (the digest of the last Pulled of the same
+# pod and container)
+_EVENT_RUNTIME = f"""
+WITH kev AS (
+    SELECT e.*,
+           coalesce(e.raw->'object', e.raw) AS ev,
+           regexp_extract(coalesce(ev->'involvedObject'->>'fieldPath', ev->'regarding'->>'fieldPath', ''),
+                          '\\{{([^}}]+)\\}}', 1) AS ctr,
+           regexp_extract(coalesce(ev->>'message', ev->>'note', ''), 'image "([^"]+)"', 1) AS img
+    FROM events e
+    WHERE e.source = {{source}} AND e.action IN ('event:Pulled', 'event:Created') AND e.target LIKE 'Pod/%'
+)
+SELECT event_id, time, 'event' AS time_basis, 'observed' AS kind,
+       CASE WHEN action = 'event:Pulled' THEN 'event_pulled' ELSE 'event_created' END AS how,
+       NULL::VARCHAR AS cluster, split_part(target, '/', 2) AS namespace,
+       {WORKLOAD_OF_POD.format(p="split_part(target, '/', 3)")} AS workload,
+       split_part(target, '/', 3) AS pod, nullif(ctr, '') AS container, nullif(img, '') AS image,
+       coalesce(lower(artifact_digest),
+                last_value(lower(artifact_digest) IGNORE NULLS) OVER (
+                    PARTITION BY target, ctr ORDER BY time, event_id
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS image_digest,
+       outcome AS state, outcome_reason AS detail, source, evidence_sha256, evidence_record
+FROM kev
+"""
+
+
 class _State(Source):
     category = "state"
     containers = ("json", "jsonl")
@@ -206,6 +266,9 @@ class K8sPodsSource(_Snapshot):
     def events_sql(self) -> str:
         return _PODS
 
+    def runtime_sql(self) -> str:
+        return _POD_RUNTIME
+
 
 class K8sWorkloadsSource(_Snapshot):
     name = "k8s_workloads"
@@ -213,6 +276,9 @@ class K8sWorkloadsSource(_Snapshot):
 
     def events_sql(self) -> str:
         return _WORKLOADS
+
+    def runtime_sql(self) -> str:
+        return _WORKLOAD_RUNTIME
 
 
 class K8sEventsSource(_State):
@@ -224,6 +290,9 @@ class K8sEventsSource(_State):
 
     def events_sql(self) -> str:
         return _EVENTS
+
+    def runtime_sql(self) -> str:
+        return _EVENT_RUNTIME
 
 
 SOURCES = [K8sEventsSource(), K8sPodsSource(), K8sWorkloadsSource()]

@@ -67,6 +67,7 @@ _SENTINEL_CSV = {"TimeGenerated", "UserId", "ClientIP", "Operation", "Parameters
 
 class M365Source(Source):
     name = "m365_ual"
+    sigma_logsources = (("m365", "audit"),)
     category = "audit"
     containers = ("jsonl", "json", "csv")
     groupable = True

@@ -60,6 +60,7 @@ _KEYS = {"eventType", "published", "actor", "outcome", "uuid"}
 
 class OktaSource(Source):
     name = "okta"
+    sigma_logsources = (("okta", "okta"),)
 
     # -- facts for the credential inventory: an Okta session is minted by a successful session start
     # and revoked by its end (docs/identity.md)
@@ -69,8 +70,10 @@ class OktaSource(Source):
                   FROM events WHERE source = {source} AND action = 'user.session.start' AND outcome = 'success'
                     AND credential_id IS NOT NULL"""
 
-    def revocations_sql(self) -> str:
-        return """SELECT credential_id, time, event_id, 'okta:' || action AS how
+    def credential_states_sql(self) -> str:
+        # a session's end is made with the session: it counts as its (last) use
+        return """SELECT credential_id, event_id, time, 'revoked' AS change, 'okta:' || action AS how,
+                         true AS listed, true AS counts_as_use
                   FROM events WHERE source = {source} AND action IN ('user.session.end', 'user.session.expire')
                     AND outcome = 'success' AND credential_id IS NOT NULL"""
 

@@ -37,7 +37,7 @@ class OtlpLogsSource(Source):
 
     def load_batch(self, batch: Batch) -> None:
         con = batch.con
-        sha = batch.evidence_sha256
+        sha = batch.file_sha256
         flat, scopes = temp_name("otlplogs"), temp_name("otlpscopes")
         # Each resource and scope is taken out of the document once, into ``scopes`` (one row per
         # resourceLogs x scopeLogs), and each log record's row holds only keys to it: a row that carried its

@@ -19,6 +19,8 @@ names with ``fail``, ``denied``, ``block`` or ``suspicious`` are failures (``log
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.sources.contract import Detection, Probe, Source, most
 
 _EVENTS = """
@@ -62,7 +64,7 @@ FROM p
 """
 
 
-def _is_activity(o: dict) -> bool:
+def _is_activity(o: dict[str, Any]) -> bool:
     ident = o.get("id")
     return (
         isinstance(ident, dict)
@@ -74,6 +76,7 @@ def _is_activity(o: dict) -> bool:
 
 class WorkspaceSource(Source):
     name = "google_workspace"
+    sigma_logsources = (("gcp", "google_workspace.admin"), ("gcp", "google_workspace.login"))
 
     # an OAuth grant: ``token:authorize`` gives the app (client_id) a token for the user; ``token:revoke``
     # takes it back. The grant's id is ``oauth:<app>:<user>``, the app as the event's target (its
@@ -86,8 +89,9 @@ class WorkspaceSource(Source):
                           NULL::TIMESTAMPTZ AS expires_at, event_id
                    FROM events WHERE source = {{source}} AND action = 'token:authorize' AND actor IS NOT NULL"""
 
-    def revocations_sql(self) -> str:
-        return f"""SELECT {self._GRANT} AS credential_id, time, event_id, 'google_workspace:' || action AS how
+    def credential_states_sql(self) -> str:
+        return f"""SELECT {self._GRANT} AS credential_id, event_id, time, 'revoked' AS change,
+                          'google_workspace:' || action AS how, false AS listed
                    FROM events WHERE source = {{source}} AND action = 'token:revoke' AND actor IS NOT NULL"""
 
     def credential_kind_sql(self) -> str:

@@ -22,6 +22,9 @@ from typing import Any
 
 from forensics.case import TIMELINE_ORDER
 from forensics.scaleout.exports import write_jsonl
+from forensics.sources.azure_activity import AzureActivitySource
+from forensics.sources.cloudtrail import CloudTrailSource
+from forensics.sources.gcp_audit import GcpAuditSource
 
 VERSION = "1.3.0"
 PRODUCT = {"vendor_name": "forensics", "name": "forensics kit"}
@@ -39,7 +42,7 @@ _VERBS = [
     (4, re.compile(r"^(delete|remove|detach|terminate|revoke|destroy|deregister|purge)", re.I)),
 ]
 _STATUS = {"success": (1, "Success"), "failure": (2, "Failure"), "unknown": (0, "Unknown")}
-_CLOUD = {"cloudtrail": "AWS", "gcp_audit": "GCP", "azure_activity": "Azure"}
+_CLOUD = {CloudTrailSource.name: "AWS", GcpAuditSource.name: "GCP", AzureActivitySource.name: "Azure"}
 
 
 def _ms(t: dt.datetime) -> int:
