@@ -162,3 +162,33 @@ def test_cli_export_and_import(sample_case, tmp_path, capsys):
     assert f"events: {n} rows" in capsys.readouterr().out
     with forensics.open_case(tmp_path / "new.duckdb", read_only=True) as c:
         assert c.sql("SELECT count(*) FROM events").item() == n
+
+
+def test_seeded_rows_of_a_new_case_give_way_to_the_trees(tmp_path):
+    """A new case already holds the rows the schema seeds (case_meta, environment_aliases): import
+    still takes it, and the tree's rows, as the exported case left them, replace the seeds; a case
+    whose seeded rows were changed is not new and is refused."""
+    with forensics.open_case(tmp_path / "a.duckdb") as a:
+        a.set_environment_alias("prod", "prod")  # a default turned off
+        a.set_environment_alias("live", "production")
+        want = sorted(a.con.execute("SELECT alias, canonical, note FROM environment_aliases").fetchall())
+        meta = sorted(a.con.execute("SELECT key, value FROM case_meta").fetchall())
+        a.export_parquet(tmp_path / "pq")
+    assert ("live", "production", "set for this case") in want and (
+        "prod",
+        "prod",
+        "set for this case",
+    ) in want
+    with forensics.open_case(tmp_path / "b.duckdb") as b:
+        seeds = b.con.execute("SELECT count(*) FROM environment_aliases").fetchone()[0]
+        b.con.complete()
+        assert seeds > 0  # the new case is not empty, and not busy either
+        parquet.import_parquet(b.con, tmp_path / "pq")
+        assert (
+            sorted(b.con.execute("SELECT alias, canonical, note FROM environment_aliases").fetchall()) == want
+        )
+        assert sorted(b.con.execute("SELECT key, value FROM case_meta").fetchall()) == meta
+    with forensics.open_case(tmp_path / "c.duckdb") as c:
+        c.set_environment_alias("stage", "qa")
+        with pytest.raises(parquet.BadParquetTree, match="environment_aliases; import into a new case"):
+            parquet.import_parquet(c.con, tmp_path / "pq")

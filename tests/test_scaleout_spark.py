@@ -133,7 +133,8 @@ def test_cli_query_on_spark(tree, capsys):
 
 _EVENT_COLS = (
     "event_id, time, time_raw, action, actor, actor_type, credential_id, src_ip, user_agent, target, "
-    "outcome, outcome_reason, request_id, event_uid, environment, artifact_digest, evidence_line, evidence_record"
+    "outcome, outcome_reason, request_id, event_uid, environment, artifact_digest, evidence_line, evidence_record, "
+    "service, region"
 )
 
 
@@ -191,3 +192,65 @@ def test_cloudtrail_on_spark_over_the_real_files(spark, shared_data, tmp_path):
     with forensics.open_case(tmp_path / "kit.duckdb") as kit:
         kit.ingest(files, loader="cloudtrail")
         assert _cloudtrail_on_spark(spark, kit, files, tmp_path / "ct") == len(files)
+
+
+def _lookup_element(i: int, embedded: bool) -> dict:
+    """A LookupEvents element (aws cloudtrail lookup-events): its own fields, and the record as a JSON
+    string in CloudTrailEvent; without ``embedded`` that string is no JSON, and the element's fields
+    are all there is."""
+    rec = {
+        "eventVersion": "1.08",
+        "eventTime": f"2026-03-14T09:0{i}:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "eu-west-1",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": f"arn:aws:iam::111122223333:user/u{i}",
+            "userName": f"u{i}",
+        },
+        "sourceIPAddress": f"203.0.113.{i + 1}",
+        "requestParameters": {"bucketName": "acme-exports", "key": f"k{i}"},
+        "eventID": f"00000000-0000-0000-0000-{i:012d}",
+    }
+    return {
+        "EventId": rec["eventID"],
+        "EventName": "ListBuckets",
+        "EventTime": rec["eventTime"].replace("Z", "+00:00"),
+        "EventSource": "s3.amazonaws.com",
+        "Username": f"element-user-{i}",
+        "AccessKeyId": f"AKIAEXAMPLELOOKUP{i:03d}",
+        "Resources": [{"ResourceType": "AWS::S3::Bucket", "ResourceName": "acme-exports"}],
+        "CloudTrailEvent": json.dumps(rec) if embedded else "not json",
+    }
+
+
+def test_cloudtrail_lookup_events_on_spark_equal_the_kits_ingest(spark, tmp_path):
+    """The LookupEvents shape (a page {"Events": [...]} and JSON Lines of elements) maps on Spark as in
+    the kit, fields of the element filling what the embedded record lacks."""
+    import forensics
+
+    page = [_lookup_element(i, embedded=i != 1) for i in range(3)]
+    lines = [_lookup_element(i, embedded=True) for i in range(3, 5)]
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "page.json").write_text(json.dumps({"Events": page, "NextToken": "abc"}, indent=2))
+    (src / "elements.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    files = sorted(src.iterdir())
+    with forensics.open_case(tmp_path / "kit.duckdb") as kit:
+        kit.ingest(files, loader="cloudtrail")
+        assert _cloudtrail_on_spark(spark, kit, files, tmp_path / "ct") == 2
+    tree = parquet.open_parquet(tmp_path / "ct")
+    got = {
+        r["event_uid"]: r
+        for r in tree.sql("SELECT event_uid, actor, action, credential_id FROM events").to_dicts()
+    }
+    assert set(got) == {e["EventId"] for e in page + lines}
+    bare = page[1]  # the record is no JSON: the element's own fields
+    assert got[bare["EventId"]]["actor"] == bare["Username"]
+    assert got[bare["EventId"]]["action"] == "s3:" + bare["EventName"]
+    assert got[bare["EventId"]]["credential_id"] == bare["AccessKeyId"]
+    full = json.loads(page[0]["CloudTrailEvent"])  # the embedded record wins where it has a field
+    assert got[page[0]["EventId"]]["actor"] == full["userIdentity"]["arn"]
+    assert got[page[0]["EventId"]]["action"] == "s3:" + full["eventName"]
+    assert got[page[0]["EventId"]]["credential_id"] == page[0]["AccessKeyId"]

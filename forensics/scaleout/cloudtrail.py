@@ -29,6 +29,9 @@ from forensics.scaleout.transpile import to_spark
 from forensics.sources import cloudtrail as loader
 
 SOURCE = loader.CloudTrailSource.name
+#: The keys of a document whose array holds the records, the loader's: S3 delivery (``Records``), a
+#: LookupEvents answer (``Events``)
+_RECORD_KEYS = loader.CloudTrailSource.record_keys
 _SPARK_TYPES = {
     "VARCHAR": "STRING",
     "JSON": "STRING",
@@ -82,6 +85,7 @@ def ingest(spark: Any, paths: str | list[str], out: str | os.PathLike[str]) -> d
     if root.exists() and any(root.iterdir()):
         raise parquet.BadParquetTree(f"{root} is not empty; write into a new folder")
     schema = spark_schema(json.loads(loader._SHAPE))
+    lookup = spark_schema(json.loads(loader._LOOKUP_SHAPE))
     decode = F.udf(_decode, StringType(), useArrow=False)
     files = (
         spark.read.format("binaryFile")
@@ -98,18 +102,21 @@ def ingest(spark: Any, paths: str | list[str], out: str | os.PathLike[str]) -> d
         )
     )
     files.createOrReplaceTempView("ct_files")
+    envelope = "STRUCT<" + ", ".join(f"`{k}`: ARRAY<STRING>" for k in _RECORD_KEYS) + ">"
+    keys = "|".join(_RECORD_KEYS)
+    records = ", ".join(f"from_json(text, '{envelope}').`{k}`" for k in _RECORD_KEYS)
     # one row per record: a Records file's entries by position, a JSON Lines file's lines by number
     spark.sql(
-        r"""
+        rf"""
         CREATE OR REPLACE TEMPORARY VIEW ct_records AS
         WITH f AS (
             SELECT path, sha256, size_bytes, compression, text,
-                   text RLIKE '^\\s*\\{\\s*"Records"\\s*:' AS is_records,
+                   text RLIKE '^\\s*\\{{\\s*"({keys})"\\s*:' AS is_records,
                    text RLIKE '"digestStartTime"' AND text RLIKE '"logFiles"' AS is_digest
             FROM ct_files
         )
         SELECT path, sha256, 'json' AS format, CAST(NULL AS BIGINT) AS line, CAST(pos + 1 AS BIGINT) AS record_no, rec
-        FROM f LATERAL VIEW posexplode(from_json(text, 'STRUCT<Records: ARRAY<STRING>>').Records) r AS pos, rec
+        FROM f LATERAL VIEW posexplode(coalesce({records})) r AS pos, rec
         WHERE is_records AND NOT is_digest
         UNION ALL
         SELECT path, sha256, 'jsonl', CAST(pos + 1 AS BIGINT), CAST(pos + 1 AS BIGINT), regexp_replace(rec, '\r$', '')
@@ -117,22 +124,36 @@ def ingest(spark: Any, paths: str | list[str], out: str | os.PathLike[str]) -> d
         WHERE NOT is_records AND NOT is_digest
         """
     )
+    # The loader's parse CTEs in Spark's terms (its mapping SELECT, transpiled, reads what they yield):
+    # ``s`` the event (a LookupEvents element's CloudTrailEvent string parsed, else an EventBridge
+    # envelope's detail, else the record), ``o`` the LookupEvents element's own fields (NULL for other
+    # records, as DuckDB's json_transform gives NULL fields), ``t_raw`` and ``key_id``.
+    # (from_json of text that is no JSON object gives a struct of NULLs, not NULL as DuckDB's TRY_CAST
+    # to JSON does: hence the MAP test before a nested document is taken as the event.)
     spark.sql(
         f"""
         CREATE OR REPLACE TEMPORARY VIEW ct_parsed AS
         WITH p AS (
             SELECT *, trim(rec) = '' AS blank,
                    trim(rec) LIKE '{{%' AND from_json(rec, 'MAP<STRING, STRING>') IS NOT NULL AS is_object,
-                   from_json(rec, '{schema}') AS o
+                   from_json(rec, '{schema}') AS doc
             FROM ct_records
-        ), m AS (
-            SELECT *, CASE WHEN o.`detail-type` IS NOT NULL AND trim(o.detail) LIKE '{{%'
-                           THEN from_json(o.detail, '{schema}') ELSE o END AS s,
-                      CASE WHEN o.`detail-type` IS NOT NULL THEN o.time END AS envelope_time
+        ), q AS (
+            SELECT *,
+                   CASE WHEN trim(doc.CloudTrailEvent) LIKE '{{%'
+                             AND from_json(doc.CloudTrailEvent, 'MAP<STRING, STRING>') IS NOT NULL
+                        THEN from_json(doc.CloudTrailEvent, '{schema}') END AS embedded,
+                   CASE WHEN doc.CloudTrailEvent IS NOT NULL THEN from_json(rec, '{lookup}') END AS o
             FROM p
+        ), m AS (
+            SELECT *, CASE WHEN embedded IS NOT NULL THEN embedded
+                           WHEN doc.`detail-type` IS NOT NULL AND trim(doc.detail) LIKE '{{%'
+                           THEN from_json(doc.detail, '{schema}') ELSE doc END AS s,
+                      CASE WHEN doc.`detail-type` IS NOT NULL THEN doc.time END AS envelope_time
+            FROM q
         )
-        SELECT *, coalesce(s.eventTime, s.`@timestamp`, envelope_time) AS t_raw,
-               nullif(s.userIdentity.accessKeyId, '') AS key_id
+        SELECT *, coalesce(s.eventTime, s.`@timestamp`, envelope_time, o.EventTime) AS t_raw,
+               coalesce(nullif(s.userIdentity.accessKeyId, ''), nullif(o.AccessKeyId, '')) AS key_id
         FROM m
         """
     )
@@ -164,13 +185,13 @@ def ingest(spark: Any, paths: str | list[str], out: str | os.PathLike[str]) -> d
         "event_seq": "0",
         "event_rank": "0",
         "raw": "rec",
-        "end_time": "NULL",
-        "span_id": "NULL",
-        "trace_id": "NULL",
-        "service": "NULL",
     }
+    # a column of events the mapping does not yield (end_time, span_id, ... or one added later) is NULL,
+    # as the kit's insert_events leaves it
+    mapped_cols = set(mapped.columns)
     cols = ", ".join(
-        f"CAST({select.get(n, n)} AS {_SPARK_TYPES[parquet.stored_type(t)]}) AS `{n}`" for n, t in event_cols
+        f"CAST({select.get(n, n if n in mapped_cols else 'NULL')} AS {_SPARK_TYPES[parquet.stored_type(t)]}) AS `{n}`"
+        for n, t in event_cols
     )
     events = spark.sql(
         f"SELECT {cols}, date_format(time, 'yyyy-MM-dd') AS day FROM ct_events WHERE NOT duplicate"

@@ -231,10 +231,11 @@ def import_parquet(con: duckdb.DuckDBPyConnection, src: str | os.PathLike[str]) 
     root = Path(src)
     manifest = read_manifest(root)
     existing = set(_tables(con))
+    seeded = _seeded_tables(con, [t for t in manifest["tables"] if t in existing])
     busy = [
         t
         for t in manifest["tables"]
-        if t in existing and con.execute(f"SELECT count(*) FROM {_q(t)}").fetchone()[0]  # type: ignore[index]
+        if t in existing and t not in seeded and con.execute(f"SELECT count(*) FROM {_q(t)}").fetchone()[0]  # type: ignore[index]
     ]
     con.complete()
     if busy:
@@ -245,6 +246,10 @@ def import_parquet(con: duckdb.DuckDBPyConnection, src: str | os.PathLike[str]) 
         for table, spec in manifest["tables"].items():
             select = table_select(root, table, spec)
             if table in existing:
+                if table in seeded:
+                    # the rows a new case is seeded with give way to the tree's: the exported case had
+                    # them too, as the case left them (an alias edited, a default turned off)
+                    con.execute(f"DELETE FROM {_q(table)}")
                 con.execute(f"INSERT INTO {_q(table)} BY NAME {select}")
             else:
                 con.execute(f"CREATE TABLE {_q(table)} AS {select}")
@@ -261,6 +266,33 @@ def import_parquet(con: duckdb.DuckDBPyConnection, src: str | os.PathLike[str]) 
         con.execute("ROLLBACK")
         raise
     return loaded
+
+
+def _seeded_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> set[str]:
+    """Of ``tables``, those holding rows that are exactly what the schema seeds a new case with (such
+    as ``case_meta`` and ``environment_aliases``): a case holding only those is still new. The seeds are
+    read from a fresh in-memory case, so any table the schema seeds now or later counts, by its rows."""
+    from forensics.case import Case
+
+    seeded: set[str] = set()
+    with Case(":memory:") as fresh:
+        fresh_tables = set(_tables(fresh.con))
+        for table in tables:
+            if table not in fresh_tables:
+                continue
+            names = [n for n, _ in _columns(con, table)]
+            if names != [n for n, _ in _columns(fresh.con, table)]:
+                continue  # not the schema a new case has: its rows are not seeds
+            cols = ", ".join(_q(n) for n in names)
+            want = fresh.con.execute(f"SELECT {cols} FROM {_q(table)}").fetchall()
+            fresh.con.complete()
+            if not want:
+                continue
+            got = con.execute(f"SELECT {cols} FROM {_q(table)} LIMIT {len(want) + 1}").fetchall()
+            con.complete()
+            if sorted(map(repr, got)) == sorted(map(repr, want)):
+                seeded.add(table)
+    return seeded
 
 
 def attach_parquet(con: duckdb.DuckDBPyConnection, src: str | os.PathLike[str]) -> list[str]:

@@ -13,6 +13,8 @@
 --     was cut short: whatever it held is not in the case.
 -- Params: $floor_minutes (default 10), $min_events (default 30).
 -- Non-empty: each row is "no evidence for X between T1 and T2" (statement) and why.
+-- @engines: duckdb
+-- @not-spark: UNION ALL BY NAME has no Spark SQL form
 WITH RECURSIVE lf AS (
     SELECT d.account_id, d.evidence_sha256 AS digest_sha, f->>'s3Object' AS obj,
            regexp_extract(f->>'s3Object', '[^/]+$') AS name, lower(f->>'hashValue') AS hash,

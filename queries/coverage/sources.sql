@@ -5,6 +5,8 @@
 -- (coverage_gaps: count and total uncovered time).
 -- Params: $floor_minutes (default 10).
 -- Read it as the answer to "what can this case see"; a source absent here is not in the evidence.
+-- @engines: duckdb
+-- @not-spark: epoch() of an INTERVAL (the step between active minutes) has no Spark form
 WITH ev AS (
     SELECT source, coalesce(environment, service, '') AS scope, time, evidence_sha256,
            source IN ('k8s_pods', 'k8s_workloads') OR coalesce(time_raw LIKE 'approx:%', false) AS snapshot

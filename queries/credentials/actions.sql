@@ -5,6 +5,8 @@
 -- command. Successful events only: a denied attempt changed nothing.
 -- Parameters: $credentials (VARCHAR[]: the credentials in scope).
 -- Non-empty means: each row is something to undo (persistence) or rotate (exposure).
+-- @engines: duckdb
+-- @not-spark: UNION ALL BY NAME has no Spark SQL form
 WITH ev AS (
     SELECT e.*, e.raw -> '$.requestParameters' AS rp, e.raw -> '$.responseElements' AS re,
            coalesce(e.raw ->> '$.awsRegion', '') AS region

@@ -12,6 +12,8 @@
 -- @severity: medium
 -- @technique:
 -- @title: Provider finding
+-- @engines: duckdb
+-- @not-spark: casts to JSON[]; Spark has no JSON type
 WITH f AS (
     SELECT e.*, e.raw AS r,
            CASE WHEN e.source = 'guardduty' THEN e.raw->>'Id'

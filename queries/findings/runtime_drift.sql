@@ -7,6 +7,8 @@
 -- @severity: high
 -- @technique: T1525
 -- @title: Runtime drift: a pod runs a digest other than the one deployed
+-- @engines: duckdb
+-- @not-spark: reads the DuckDB table macro fx_runtime_drift
 SELECT coalesce(service, '') || '|' || coalesce(environment, '') || '|' || coalesce(pod, '') || '|'
            || coalesce(container, '') || '|' || observed_digest || '|' || desired_digest AS group_key,
        NULL AS rule_id, first_drift_at AS time, last_observed AS "end",

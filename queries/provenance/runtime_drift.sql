@@ -7,6 +7,8 @@
 --         $at (optional TIMESTAMPTZ: only drift observed at or before then).
 -- Non-empty means: something ran that the deploys say should not have; each row names the pod, the
 -- digest, the desired digest, since when, and the deploy that should have replaced it.
+-- @engines: duckdb
+-- @not-spark: reads the DuckDB table macro fx_runtime_drift
 SELECT * FROM fx_runtime_drift(coalesce($grace_minutes, 5))
 WHERE $at IS NULL OR first_drift_at <= $at
 ORDER BY first_drift_at, service, pod
