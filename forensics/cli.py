@@ -149,6 +149,8 @@ def cmd_run(args) -> int:
         params["policy_file"] = os.path.abspath(args.policy)
     if args.store_policy:
         params["store_policy"] = True
+    if args.rules:
+        _run_sigma_first(args, params)
     try:
         res = run_report(args.notebook, args.case, params, args.out, **_run_options(args))
     except NotebookFailed as e:
@@ -157,6 +159,22 @@ def cmd_run(args) -> int:
     _print_report(res)
     _top_findings(args.case)
     return 0
+
+
+def _run_sigma_first(args, params: dict) -> None:
+    """``run --rules``: the Sigma rules run on the case before the kernel starts (a short write that is
+    released), so the report shows their findings and coverage. Parameters are checked first."""
+    import forensics
+    from forensics.report import coerce_parameters
+
+    coerce_parameters(args.notebook, dict(params))
+    missing = [r for r in args.rules if not os.path.exists(r)]
+    if missing:
+        raise ForensicsError(f"no such rules file or folder: {missing[0]}")
+    with forensics.open_case(args.case) as case:
+        from forensics import sigma
+
+        print(sigma.summary_lines(case.sigma(args.rules))[0])
 
 
 def _run_options(args) -> dict:
@@ -502,6 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports", help="the only folder the run writes to")
     s.add_argument("--policy", help="provenance policy file (TOML or JSON, docs/provenance.md)")
     s.add_argument("--store-policy", action="store_true", help="replace the policy stored in the case")
+    s.add_argument(
+        "--rules",
+        nargs="+",
+        metavar="PATH",
+        help="run these Sigma rules (files or folders) on the case first",
+    )
     s.add_argument("--suffix", help="added to every output's name, e.g. -day2 (letters, digits, . _ + -)")
     s.add_argument(
         "--name-window", action="store_true", help="add the window to the names: NAME-<start>-<end>.html"

@@ -237,3 +237,66 @@ def test_demo_runs_the_shared_rules_when_present(ct, capsys, monkeypatch, tmp_pa
     monkeypatch.setenv("FORENSICS_SHARED_DATA", str(tmp_path / "nothing"))
     _demo_sigma(path)
     assert "skipped" in capsys.readouterr().out
+
+
+def test_run_rules_missing_path_is_one_line_and_exit_2(tmp_path, capsys):
+    import forensics
+
+    case_path = tmp_path / "c.duckdb"
+    forensics.open_case(case_path).close()
+    code = main(
+        ["run", "incident_reconstruction", "--case", str(case_path), "--rules", str(tmp_path / "nope")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such rules" in err[0]
+
+
+@pytest.mark.slow
+def test_run_rules_puts_the_rules_findings_in_the_report(tmp_path, capsys):
+    import html
+    import re
+
+    import forensics
+
+    recs = [
+        {
+            "eventVersion": "1.08",
+            "eventTime": "2026-01-01T00:00:01Z",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "DeleteBucket",
+            "eventID": "e1",
+            "sourceIPAddress": "1.1.1.1",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice", "userName": "alice"},
+        }
+    ]
+    (tmp_path / "ct.json").write_text(json.dumps({"Records": recs}))
+    case_path = tmp_path / "c.duckdb"
+    with forensics.open_case(case_path) as c:
+        c.ingest([tmp_path / "ct.json"])
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    write_rule(
+        rules,
+        "del",
+        id="11111111-2222-3333-4444-555555555555",
+        title="Bucket deleted by run-rules test",
+        detection="  sel:\n    eventName: DeleteBucket\n  condition: sel",
+    )
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run",
+            "incident_reconstruction",
+            "--case",
+            str(case_path),
+            "--rules",
+            str(rules),
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    text = html.unescape(re.sub(r"<[^>]+>", " ", (out / "incident_reconstruction.html").read_text()))
+    assert "Bucket deleted by run-rules test" in text
