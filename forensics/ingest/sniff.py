@@ -204,6 +204,17 @@ def _ws(raw: bytes, i: int) -> int:
     return _LEADING_WS.match(raw, i).end()
 
 
+def _after(raw: bytes, i: int, close: bytes) -> tuple[bool, int]:
+    """After an element or member: (True, the end) at the ``close`` bracket, else (False, the start of the
+    next one)."""
+    i = _ws(raw, i)
+    if raw[i : i + 1] == close:
+        return True, i + 1
+    if raw[i : i + 1] != b",":
+        raise ValueError(f"expected , or {close.decode()} in JSON")
+    return False, _ws(raw, i + 1)
+
+
 def _walk(raw: bytes, i: int, depth: int, items: int, wide: tuple[str, ...] = ()) -> tuple[Any, int]:
     """The value at ``raw[i]`` with every array cut to its first ``_WALK_ITEMS`` elements (``items`` for
     this one; an object's member under a key of ``wide`` keeps 50), and its end."""
@@ -220,12 +231,9 @@ def _walk(raw: bytes, i: int, depth: int, items: int, wide: tuple[str, ...] = ()
                 return out, _close(raw, i)
             value, i = _walk(raw, i, depth + 1, _WALK_ITEMS)
             out.append(value)
-            i = _ws(raw, i)
-            if raw[i : i + 1] == b"]":
-                return out, i + 1
-            if raw[i : i + 1] != b",":
-                raise ValueError("expected , or ] in a JSON array")
-            i = _ws(raw, i + 1)
+            done, i = _after(raw, i, b"]")
+            if done:
+                return out, i
     if c == b"{":
         obj: dict[str, Any] = {}
         i = _ws(raw, i + 1)
@@ -241,12 +249,9 @@ def _walk(raw: bytes, i: int, depth: int, items: int, wide: tuple[str, ...] = ()
                 raise ValueError("expected : in a JSON object")
             value, i = _walk(raw, _ws(raw, i + 1), depth + 1, 50 if key in wide else _WALK_ITEMS)
             obj.setdefault(key, value)  # the first of duplicate keys, as DuckDB reads them
-            i = _ws(raw, i)
-            if raw[i : i + 1] == b"}":
-                return obj, i + 1
-            if raw[i : i + 1] != b",":
-                raise ValueError("expected , or } in a JSON object")
-            i = _ws(raw, i + 1)
+            done, i = _after(raw, i, b"}")
+            if done:
+                return obj, i
     m = _SCALAR.match(raw, i)
     if m is None:
         raise ValueError("expected a JSON value")
