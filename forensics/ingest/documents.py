@@ -84,18 +84,10 @@ class DocumentReader(Journal):
         first = _LEADING_WS.match(raw).end()
         if structure is None or (rpath == "$" and raw[first : first + 1] != b"["):
             return False  # not a plain path, or a document that is one record
-        try:  # the JSON parser checks UTF-8 only inside strings
-            text = pa.Array.from_buffers(
-                pa.large_string(),
-                1,
-                [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)],
-            )
-            text.validate(full=True)
-        except pa.ArrowInvalid:
+        view = self._register_text(raw)
+        if view is None:
             return False
         con = self.con
-        view = temp_name("doc")
-        con.register(view, pa.table({"text": text}))
         try:
             # try(): a malformed document must not abort the file's transaction. A JSON null record
             # comes out of the list as SQL NULL and is put back as JSON null.
@@ -120,6 +112,8 @@ class DocumentReader(Journal):
         """The general reading of a document: the value at ``rpath`` split into records if it is an
         array, else taken as one record. A document that is not valid UTF-8, not valid JSON, or has
         nothing at ``rpath`` is one reject; False then."""
+        if self._split_large_object(raw, rpath, batch):
+            return True
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -154,6 +148,51 @@ class DocumentReader(Journal):
                 [text, rpath],
             )
         return True
+
+    def _split_large_object(self, raw: bytes, rpath: str, batch: str) -> bool:
+        """A large document that is one object and one record (``rpath`` is ``$``): staged into ``batch``
+        by one parse of the text DuckDB reads in place (an Arrow view of ``raw``, no Python string), where
+        the general reading holds the text three times and parses it twice (a 200 MB document passed
+        1.5 GB, issue 15 part 5). False, with nothing staged, for a smaller document, another path, text
+        that is not valid UTF-8 or not valid JSON: the general reading then settles it."""
+        first = _LEADING_WS.match(raw).end()
+        if rpath != "$" or len(raw) <= limits.SMALL_DOCUMENT_BYTES or raw[first : first + 1] != b"{":
+            return False
+        view = self._register_text(raw)
+        if view is None:
+            return False
+        con = self.con
+        try:
+            # try(): a malformed document must not abort the file's transaction
+            con.execute(
+                f"""CREATE TEMP TABLE {batch} AS
+                    SELECT CAST(1 AS BIGINT) AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, try(json(text)) AS doc
+                    FROM {view}"""
+            )
+        finally:
+            con.unregister(view)
+        # valid JSON that opens with { is an object
+        if scalar(con, f"SELECT doc IS NOT NULL FROM {batch}"):
+            return True
+        con.execute(f"DROP TABLE {batch}")
+        return False
+
+    def _register_text(self, raw: bytes) -> str | None:
+        """``raw`` registered as a one-row view of one ``text`` column, read in place (no copy); None when
+        it is not valid UTF-8 (the JSON parser checks UTF-8 only inside strings)."""
+        try:
+            text = pa.Array.from_buffers(
+                pa.large_string(),
+                1,
+                [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)],
+            )
+            text.validate(full=True)
+        except pa.ArrowInvalid:
+            return None
+        view = temp_name("doc")
+        self.con.register(view, pa.table({"text": text}))
+        return view
 
     def _salvage_document(self, raw: bytes, rpath: str, batch: str, sha: str, counts: _Counts) -> bool:
         """A malformed document whose records are an array (at ``$`` or under one key): stage every element

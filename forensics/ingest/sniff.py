@@ -182,6 +182,119 @@ def _document_shape(raw: bytes, record_keys: tuple[str, ...]) -> Shape | None:
         con.close()
 
 
+# A large document's shape is walked over its bytes rather than parsed whole (DuckDB's parse of a 200 MB
+# document held over 1.5 GB, issue 15 part 5): the standard library's decoder builds no more than the
+# probe keeps, and the values the probe drops are skipped by a regular expression over strings and
+# brackets (in C), not parsed. The skipped text is not validated here: the engine reads (and validates)
+# the whole document once, as for a document probed from its prefix.
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_BRACKETS = re.compile(_STRING + rb"|[\[\]{}]")
+_SCALAR = re.compile(_STRING + rb"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
+#: how deep the walk keeps values (deeper ones are skipped, as None) and how many elements of an array
+_WALK_DEPTH = 32
+_WALK_ITEMS = 3
+
+
+def _skip_container(raw: bytes, i: int) -> int:
+    """The end of the array or object that opens at ``raw[i]``."""
+    return _close(raw, i + 1)
+
+
+def _ws(raw: bytes, i: int) -> int:
+    return _LEADING_WS.match(raw, i).end()
+
+
+def _after(raw: bytes, i: int, close: bytes) -> tuple[bool, int]:
+    """After an element or member: (True, the end) at the ``close`` bracket, else (False, the start of the
+    next one)."""
+    i = _ws(raw, i)
+    if raw[i : i + 1] == close:
+        return True, i + 1
+    if raw[i : i + 1] != b",":
+        raise ValueError(f"expected , or {close.decode()} in JSON")
+    return False, _ws(raw, i + 1)
+
+
+def _walk(raw: bytes, i: int, depth: int, items: int, wide: tuple[str, ...] = ()) -> tuple[Any, int]:
+    """The value at ``raw[i]`` with every array cut to its first ``_WALK_ITEMS`` elements (``items`` for
+    this one; an object's member under a key of ``wide`` keeps 50), and its end."""
+    c = raw[i : i + 1]
+    if c in (b"[", b"{") and depth >= _WALK_DEPTH:
+        return None, _skip_container(raw, i)
+    if c == b"[":
+        out: list[Any] = []
+        i = _ws(raw, i + 1)
+        if raw[i : i + 1] == b"]":
+            return out, i + 1
+        while True:
+            if len(out) >= items:  # the rest of the array is skipped as a whole
+                return out, _close(raw, i)
+            value, i = _walk(raw, i, depth + 1, _WALK_ITEMS)
+            out.append(value)
+            done, i = _after(raw, i, b"]")
+            if done:
+                return out, i
+    if c == b"{":
+        obj: dict[str, Any] = {}
+        i = _ws(raw, i + 1)
+        if raw[i : i + 1] == b"}":
+            return obj, i + 1
+        while True:
+            m = _SCALAR.match(raw, i)
+            if m is None or raw[i : i + 1] != b'"':
+                raise ValueError("expected a key in a JSON object")
+            key = json.loads(m.group())
+            i = _ws(raw, m.end())
+            if raw[i : i + 1] != b":":
+                raise ValueError("expected : in a JSON object")
+            value, i = _walk(raw, _ws(raw, i + 1), depth + 1, 50 if key in wide else _WALK_ITEMS)
+            obj.setdefault(key, value)  # the first of duplicate keys, as DuckDB reads them
+            done, i = _after(raw, i, b"}")
+            if done:
+                return obj, i
+    m = _SCALAR.match(raw, i)
+    if m is None:
+        raise ValueError("expected a JSON value")
+    return json.loads(m.group()), m.end()
+
+
+def _close(raw: bytes, i: int) -> int:
+    """The end of the array or object whose content continues at ``raw[i]``: past its closing bracket."""
+    depth = 1
+    for m in _BRACKETS.finditer(raw, i):
+        c = raw[m.start()]
+        if c in b"[{":
+            depth += 1
+        elif c in b"]}":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    raise ValueError("unterminated JSON array or object")
+
+
+def _walked_shape(raw: bytes, record_keys: tuple[str, ...]) -> Shape | None:
+    """The shape of a large document, as ``_document_shape`` gives it, walked in bounded memory: the first
+    50 elements of an array, or of the array under the first wrapper key of ``record_keys`` an object has,
+    else the object itself; arrays inside cut to their first three elements. None when the walk finds the
+    document malformed or followed by more text."""
+    try:
+        start = _ws(raw, 0)
+        doc, end = _walk(raw, start, 0, 50, record_keys if raw[start : start + 1] == b"{" else ())
+    except (ValueError, RecursionError):
+        return None
+    if _ws(raw, end) != len(raw):
+        return None
+    if isinstance(doc, list):
+        return (), doc, None
+    if not isinstance(doc, dict):
+        return None
+    keys = tuple(doc)
+    for key in record_keys:
+        if isinstance(doc.get(key), list):
+            return keys, doc[key], key
+    return keys, [doc], None
+
+
 def _salvaged_shape(raw: bytes, record_keys: tuple[str, ...]) -> Shape | None:
     from forensics.ingest.salvage import salvage_array
 
@@ -247,11 +360,11 @@ def sniff(path: str, record_keys: tuple[str, ...] | None = None) -> Probe:
             doc = parsed[0]  # a document on one line (CloudTrail writes them so) was parsed as that line
         else:
             doc = _json_loads(raw)
-        shape = (
-            _document_shape(raw, record_keys)
-            if doc is None and len(raw) <= limits.MAX_DOCUMENT_BYTES
-            else None
-        )
+        shape = None
+        if doc is None and limits.SMALL_DOCUMENT_BYTES < len(raw) <= limits.MAX_DOCUMENT_BYTES:
+            shape = _walked_shape(raw, record_keys)
+        elif doc is None and len(raw) <= limits.MAX_DOCUMENT_BYTES:
+            shape = _document_shape(raw, record_keys)
         if doc is None and shape is None and maybe_lines:
             return Probe(path, "jsonl", samples=parsed[:50], head=text_head)
         if doc is None and shape is None and len(raw) <= limits.SMALL_DOCUMENT_BYTES:
