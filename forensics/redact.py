@@ -121,6 +121,12 @@ def _is_text(dtype: pl.DataType) -> bool:
 def redact_frame(df: pl.DataFrame) -> pl.DataFrame:
     """``df`` with every string and list-of-string column redacted (``redact_text``); column names too."""
     cols = [c for c, t in df.schema.items() if _is_text(t)]
+    # one pass over every string column at once says which hold a hint at all (most hold none)
+    plain = [c for c in cols if df.schema[c] == pl.String]
+    if plain and df.height:
+        hinted = df.select(pl.col(c).str.contains(HINT).any() for c in plain).row(0)
+        quiet = {c for c, hit in zip(plain, hinted, strict=True) if not hit}
+        cols = [c for c in cols if c not in quiet]
     exprs = []
     for c in cols:
         s = df[c]
