@@ -123,8 +123,8 @@ class GroupReader(Journal):
         except UnicodeDecodeError:
             return False  # (UTF-16 is transcoded, other damage rejected: the file is read alone)
         header = raw.split(b"\n", 1)[0]
-        if not header.strip():
-            return False
+        if not header.strip() or b"_fx_file" in header:
+            return False  # (_fx_file names each row's file in the group's read: see _stage_group_csv)
         plan.csv_header, plan.nbytes, plan.layout = header, len(raw), "csv"
         return True
 
