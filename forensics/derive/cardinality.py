@@ -59,17 +59,8 @@ _ROWS = {
                       l.time, l.time, strlen(j.key) + strlen(CAST(j.value AS VARCHAR))
                FROM (SELECT * FROM events l
                      WHERE l.category = 'other' AND l.raw IS NOT NULL AND {where}
-                       AND strlen(CAST(l.raw AS VARCHAR)) <= 1048576) l,  -- (filtered before any parse)
-                    json_each(l.raw) j
-               UNION ALL
-               -- a record over 1 MB is one occurrence of its own, not counted key by key: json_each's
-               -- memory grows faster than the record (a 5 MB object of 5,000 keys exhausted the ingest
-               -- budget, and with it every later ingest into the case)
-               SELECT '(record)', '(' || strlen(CAST(l.raw AS VARCHAR)) || ' bytes: too large to count by key)',
-                      l.time, l.time, strlen(CAST(l.raw AS VARCHAR))
-               FROM events l
-               WHERE l.category = 'other' AND l.raw IS NOT NULL AND {where}
-                 AND strlen(CAST(l.raw AS VARCHAR)) > 1048576""",
+                       AND strlen(CAST(l.raw AS VARCHAR)) <= 16777216) l,  -- (filtered before any parse)
+                    json_each(l.raw) j""",
     # Counted from span_attributes alone (as attribute_values does); the time is the start of the
     # span the attribute belongs to, earliest and latest when a span id occurs more than once in a
     # file (Zipkin's shared client/server spans): the same first and last time as the view's join.

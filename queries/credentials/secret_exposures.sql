@@ -17,7 +17,7 @@ texts AS (  -- the cheap prefilter runs on whole records first, then on each str
            e.time, e.actor, j.fullkey AS field,
            coalesce(j.key || '=', '') || (j.value->>'$') AS text, NULL::VARCHAR AS secret_data
     FROM (SELECT * FROM events WHERE (NOT coalesce($only_new, false) OR evidence_sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans))
-            AND strlen(CAST(raw AS VARCHAR)) <= 1048576  -- larger records (over 1 MB): scanned whole, below
+            AND strlen(CAST(raw AS VARCHAR)) <= 8388608  -- larger records: scanned whole, below
             -- a key id alone is no exposure, and every audit record logs the one that signed it: an audit
             -- record must hold something secret-shaped; free-text logs keep the key id, since its secret
             -- may sit on a neighbouring line
@@ -27,13 +27,13 @@ texts AS (  -- the cheap prefilter runs on whole records first, then on each str
     WHERE j.type = 'VARCHAR'
       AND regexp_matches(coalesce(j.key || '=', '') || (j.value->>'$'), '(?i)AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|ey[A-Za-z0-9_-]{8,}\.ey|://[^/\s@]*:[^/\s@]*@|PRIVATE KEY|private_key_id|secret|[A-Za-z0-9/+]{40}')
     UNION ALL
-    -- a record over 1 MB (a huge JSON document) is scanned as its JSON text, not leaf by leaf: json_tree
+    -- a record over 8 MB (one huge JSON document) is scanned as its JSON text, not leaf by leaf: json_tree
     -- copies every subtree, and for a 200 MB document that exhausted memory in every later ingest
     SELECT 'events', e.event_id, e.source, e.evidence_sha256, e.evidence_line, e.evidence_record,
            e.time, e.actor, '$' AS field, CAST(e.raw AS VARCHAR) AS text, NULL::VARCHAR AS secret_data
     FROM events e
     WHERE (NOT coalesce($only_new, false) OR e.evidence_sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans))
-      AND strlen(CAST(e.raw AS VARCHAR)) > 1048576
+      AND strlen(CAST(e.raw AS VARCHAR)) > 8388608
     UNION ALL
     SELECT 'span_attributes', NULL, 'spans', a.evidence_sha256, NULL, NULL, s.start, s.service,
            a.scope || ':' || a.key, a.key || '=' || a.value, NULL
@@ -50,7 +50,7 @@ texts AS (  -- the cheap prefilter runs on whole records first, then on each str
     SELECT 'events', e.event_id, e.source, e.evidence_sha256, e.evidence_line, e.evidence_record, e.time, e.actor,
            j.fullkey, coalesce(try(decode(try(from_base64(j.value->>'$')))), j.value->>'$'), j.value->>'$'
     FROM (SELECT * FROM events WHERE (NOT coalesce($only_new, false) OR evidence_sha256 NOT IN (SELECT evidence_sha256 FROM secret_scans))
-            AND strlen(CAST(raw AS VARCHAR)) <= 1048576 AND contains(CAST(raw AS VARCHAR), '"Secret"')) e,
+            AND strlen(CAST(raw AS VARCHAR)) <= 8388608 AND contains(CAST(raw AS VARCHAR), '"Secret"')) e,
          json_tree(e.raw) j
     WHERE j.type = 'VARCHAR' AND regexp_matches(j.path, '\.(data|stringData)$')
       AND json_extract_string(e.raw, regexp_replace(j.path, '\.(data|stringData)$', '') || '.kind') = 'Secret'
