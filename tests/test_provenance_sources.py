@@ -191,7 +191,9 @@ def test_kubernetes_image_change_becomes_a_manual_deploy(case, tmp_path):
         row["actor"],
         row["via"],
         row["version"],
-    ) == ("web", "prod", digest, "mallory", "manual", "2.0")
+    ) == ("web", "production", digest, "mallory", "manual", "2.0")
+    # the namespace as written, beside its name through the case's environment aliases (docs/runtime.md)
+    assert row["environment_raw"] == "prod"
 
 
 def test_every_provenance_record_lands_somewhere(case, shared_data):

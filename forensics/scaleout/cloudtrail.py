@@ -259,8 +259,11 @@ def _write_evidence(spark: Any, root: Path, ledger: list[dict[str, Any]], ingest
     rows = [tuple({**r, "loader": SOURCE, "ingested_at": ingested_at}[n] for n in names) for r in ledger]
     df = spark.createDataFrame(rows, schema=fields)  # typed: a column of all NULL notes has no type to infer
     df.createOrReplaceTempView("ct_ledger")
+    # a column of the case's ledger this path does not fill (an archive's parent, a mapping file) is NULL,
+    # as in a file the kit ingests alone
     cols = ", ".join(
-        f"CAST({n} AS {_SPARK_TYPES[parquet.stored_type(t)]}) AS `{n}`" for n, t in _case_columns("evidence")
+        f"CAST({n if n in names else 'NULL'} AS {_SPARK_TYPES[parquet.stored_type(t)]}) AS `{n}`"
+        for n, t in _case_columns("evidence")
     )
     spark.sql(f"SELECT {cols} FROM ct_ledger").coalesce(1).write.parquet(str(root / "evidence"))
 
