@@ -26,6 +26,7 @@ PENDING = {
 PENDING_CLASSES = {
     "case.py:Case": "every branch adds a method",
     "ingest/batch.py:RecordBatch": "merged from main",
+    "ingest/groups.py:GroupReader": "merged from faults: salvage and same-pass hashing of grouped files",
 }
 #: loaders merged from main that still import the engine (ingest options, ByteStream): to be given
 #: through the contract (Batch / Probe) in a follow-up
