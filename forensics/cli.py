@@ -164,17 +164,20 @@ def cmd_run(args) -> int:
 def _run_sigma_first(args, params: dict) -> None:
     """``run --rules``: the Sigma rules run on the case before the kernel starts (a short write that is
     released), so the report shows their findings and coverage. Parameters are checked first."""
-    import forensics
     from forensics.report import coerce_parameters
 
     coerce_parameters(args.notebook, dict(params))
-    missing = [r for r in args.rules if not os.path.exists(r)]
-    if missing:
-        raise ForensicsError(f"no such rules file or folder: {missing[0]}")
-    with forensics.open_case(args.case) as case:
-        from forensics import sigma
+    _sigma_summary(args.case, args.rules)
 
-        print(sigma.summary_lines(case.sigma(args.rules))[0])
+
+def _sigma_summary(case_path, rules) -> None:
+    """Run Sigma rules on a case (a missing rule path is the sigma package's one-line error) and print
+    the summary's first line."""
+    import forensics
+    from forensics import sigma
+
+    with forensics.open_case(case_path) as case:
+        print(sigma.summary_lines(case.sigma(rules))[0])
 
 
 def _run_options(args) -> dict:
@@ -241,15 +244,13 @@ def cmd_demo(args) -> int:
 
 def _demo_sigma(case_path) -> None:
     """The shared corpus's Sigma rules on the demo case, when the corpus is beside the repository."""
-    import forensics
     from forensics import sigma
 
     rules = sigma.default_rules_dir()
     if rules is None:
         print("sigma: no rules at ../shared/data/sigma, skipped")
         return
-    with forensics.open_case(case_path) as case:
-        print(sigma.summary_lines(case.sigma(rules))[0])
+    _sigma_summary(case_path, rules)
 
 
 def cmd_query(args) -> int:

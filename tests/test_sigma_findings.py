@@ -249,7 +249,7 @@ def test_run_rules_missing_path_is_one_line_and_exit_2(tmp_path, capsys):
     )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no such rules" in err[0]
+    assert len(err) == 1 and "no such rule" in err[0]
 
 
 @pytest.mark.slow
