@@ -238,24 +238,24 @@ class Case:
         t0, t1 = parse_user_time(start), parse_user_time(end)
         if t0 and t1 and t1 <= t0:
             raise BadTimeWindow(f"empty time window: end {end} is not after start {start}")
-        params = {
-            "start": t0,
-            "end": t1,
-            "services": list(services) if services else None,
-            "sources": list(sources) if sources else None,
-            "outcomes": list(outcomes) if outcomes else None,
-            "limit": limit,
-        } | pivot.params
+        # only the filters given are in the statement: a bound ``$start IS NULL OR time >= $start`` is not a
+        # plain comparison, so DuckDB would read every row group's times instead of skipping by their range
+        given = {
+            "start": (t0, "time >= $start"),
+            "end": (t1, "time < $end"),
+            "services": (list(services) if services else None, "list_contains($services, service)"),
+            "sources": (list(sources) if sources else None, "list_contains($sources, source)"),
+            "outcomes": (list(outcomes) if outcomes else None, "list_contains($outcomes, outcome)"),
+            "limit": (limit, None),
+        }
+        params = {k: v for k, (v, _) in given.items() if v is not None} | pivot.params
+        where = [w for v, w in given.values() if v is not None and w] + list(pivot.where)
         return redact_frame(
             self.sql(
                 f"""SELECT * EXCLUDE (raw){", raw" if raw else ""} FROM events
-                WHERE ($start IS NULL OR time >= $start) AND ($end IS NULL OR time < $end)
-                  {"".join(" AND " + w for w in pivot.where)}
-                  AND ($services IS NULL OR list_contains($services, service))
-                  AND ($sources IS NULL OR list_contains($sources, source))
-                  AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
+                WHERE {" AND ".join(where) or "true"}
                 ORDER BY {TIMELINE_ORDER}
-                LIMIT coalesce($limit, 9223372036854775807)""",
+                {"LIMIT $limit" if limit is not None else ""}""",
                 params,
             )
         )

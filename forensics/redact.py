@@ -135,6 +135,12 @@ def redact_frame(df: pl.DataFrame) -> pl.DataFrame:
     Other nested columns holding strings (lists of structs such as a finding's entities) are redacted
     value by value (``redact_value``) when any value may hold a secret."""
     cols = [c for c, t in df.schema.items() if _is_text(t)]
+    # one pass over every string column at once says which hold a hint at all (most hold none)
+    plain = [c for c in cols if df.schema[c] == pl.String]
+    if plain and df.height:
+        hinted = df.select(pl.col(c).str.contains(HINT).any() for c in plain).row(0)
+        quiet = {c for c, hit in zip(plain, hinted, strict=True) if not hit}
+        cols = [c for c in cols if c not in quiet]
     exprs: list[pl.Expr | pl.Series] = []
     for c, t in df.schema.items():
         if _nested_text(t):

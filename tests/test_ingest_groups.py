@@ -288,3 +288,63 @@ def test_small_json_lines_files_are_read_as_a_group_and_land_as_each_alone(tmp_p
     assert by_name["d.log"][5] == 1 and "UTF-8" in _reason(together, "d.log")
     assert by_name["e.log"][4] == 20
     assert {r[1] for r in together[2] if r[0] == "a.log"} == {4, 5, 6}  # line numbers of the rejects
+
+
+_MAPPING = """name = "app"
+category = "audit"
+[fields]
+time = "ts"
+action = "op"
+actor = "who"
+event_uid = "id"
+"""
+
+
+def _with_mapping(path, text: str) -> None:
+    path.write_text(text)
+    (path.parent / (path.name + ".mapping.toml")).write_text(_MAPPING)
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "json"])
+def test_small_files_with_a_mapping_are_read_as_a_group_and_land_as_each_alone(tmp_path, monkeypatch, kind):
+    import csv
+    import hashlib
+    import io
+
+    d = tmp_path / "in" / kind
+    d.mkdir(parents=True)
+    rows = {
+        "a": [("2026-03-01T10:00:01Z", "read", "u1", "a1"), ("2026-03-01T10:00:02Z", "write", "u2", "a2")],
+        "b": [("2026-03-01T10:00:03Z", "read", "u1", "a1"), ("not a time", "read", "u3", "b2")],  # a1 again
+        "c": [("2026-03-01T10:00:04Z", "delete", "u4", "c1"), ("2026-03-01T10:00:06Z", "read", "u4", "c2")],
+    }  # (two records each: a JSON Lines file of one line is sniffed as a JSON document)
+    for name, recs in rows.items():
+        dicts = [dict(zip(("ts", "op", "who", "id"), r, strict=True)) for r in recs]
+        if kind == "jsonl":
+            text = "".join(json.dumps(r) + "\n" for r in dicts)
+        elif kind == "json":
+            text = json.dumps(dicts)
+        else:
+            out = io.StringIO()
+            w = csv.DictWriter(out, fieldnames=["ts", "op", "who", "id"], lineterminator="\n")
+            w.writeheader()
+            w.writerows(dicts)
+            if name == "b":
+                out.write("2026-03-01T10:00:05Z,read,u5,b3,EXTRA\n")  # one column too many: a reject
+            text = out.getvalue()
+        _with_mapping(d / f"{name}.{kind}", text)
+    _, together = _together_and_apart(tmp_path, monkeypatch, d, 3)
+    by_name = {r[0]: r for r in together[0]}
+    extra = 1 if kind == "csv" else 0
+    # read, loaded, rejected, duplicate: counted from the records written above
+    assert by_name[f"a.{kind}"][3:7] == (2, 2, 0, 0)
+    assert by_name[f"b.{kind}"][3:7] == (2 + extra, 1, 1 + extra, 1)  # a1 kept once; the bad time rejected
+    assert by_name[f"c.{kind}"][3:7] == (2, 2, 0, 0)
+    with forensics.open_case(tmp_path / "together.duckdb", read_only=True) as case:
+        ev = case.sql("SELECT path, mapping_path, mapping_sha256 FROM evidence").rows()
+    assert len(ev) == 3
+    for path, mapping_path, mapping_sha in ev:  # each file's own mapping is its evidence of how it was read
+        assert mapping_path == path + ".mapping.toml"
+        assert mapping_sha == hashlib.sha256(_MAPPING.encode()).hexdigest()
+    if kind == "csv":
+        assert "CSV too many columns" in _reason(together, f"b.{kind}")

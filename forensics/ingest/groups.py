@@ -27,7 +27,8 @@ from forensics.ingest.limits import BOM
 from forensics.ingest.plan import _group_format, _Plan
 from forensics.ingest.results import FileChanged, FileResult, _Counts
 from forensics.ingest.sniff import _LEADING_WS, _array_at
-from forensics.sources.contract import Source
+from forensics.ingest.timenotes import time_notes_of
+from forensics.sources.contract import RAW_KEEP, Source
 from forensics.staging import fetch_arrow, keep, stage, temp_name, unstage
 
 
@@ -45,6 +46,8 @@ class GroupReader(Journal):
             return False
         if plan.container == "jsonl" and not plan.source.reads_text_lines:
             return self._prepare_group_lines(plan)
+        if plan.container == "csv":
+            return self._prepare_group_csv(plan)
         if plan.container != "json":
             return False
         probe = plan.probe
@@ -83,15 +86,17 @@ class GroupReader(Journal):
 
     def _prepare_group_lines(self, plan: _Plan) -> bool:
         """A small JSON Lines file, split into lines exactly as the line reader splits a chunk: the whole
-        file is one chunk, so no line can pass the line bound (``limits.GROUP_LINES_BYTES`` is below it)."""
-        limit = min(limits.GROUP_LINES_BYTES, self.max_line_bytes)
+        file is one chunk, so no line can pass the line bound (``limits.GROUP_LINES_BYTES`` is below it).
+        A file that would commit part of itself when read alone (larger than ``commit_every_bytes``) is
+        read alone, so that it commits (and a crash interrupts it) as it always did."""
+        limit = min(limits.GROUP_LINES_BYTES, self.max_line_bytes, self.commit_every_bytes)
         stream = ByteStream(plan.path, digest=True)
         plan.gzip = stream.gzip
         if _size_hint(plan.path, stream.gzip, plan.size) > limit:
             return False
         raw = stream.read_upto(limit)
-        if len(raw) > limit or stream.damage:
-            return False
+        if len(raw) > limit or stream.damage or stream.encoding:
+            return False  # (a transcoded file says so in its format and note: it is read alone)
         raw = b"".join(newline_pieces([raw]))  # lone CRs end lines, as the line reader reads them
         offset = 3 if raw.startswith(BOM) else 0
         prepared = _prepare(_LineChunk(raw[offset:], 1, offset))
@@ -99,6 +104,28 @@ class GroupReader(Journal):
             return False  # empty, or with lines that are not UTF-8: read alone
         plan.lines, plan.nbytes, plan.layout = prepared.table, len(raw), "lines"
         plan.read_digest = stream.digest
+        return True
+
+    def _prepare_group_csv(self, plan: _Plan) -> bool:
+        """A small plain UTF-8 CSV file (no BOM, not compressed, not larger than ``limits.GROUP_LINES_BYTES``
+        nor than a commit): grouped with the files of the same source that have the same header line, which
+        DuckDB's reader then reads in one scan (``_stage_group_csv``). Its bytes are hashed again after that
+        read, as a CSV file read alone is."""
+        limit = min(limits.GROUP_LINES_BYTES, self.commit_every_bytes)
+        stream = ByteStream(plan.path, digest=True)
+        if stream.gzip or _size_hint(plan.path, stream.gzip, plan.size) > limit:
+            return False
+        raw = stream.read_upto(limit)
+        if len(raw) > limit or stream.damage or raw.startswith(BOM) or b"\0" in raw:
+            return False
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return False  # (UTF-16 is transcoded, other damage rejected: the file is read alone)
+        header = raw.split(b"\n", 1)[0]
+        if not header.strip() or b"_fx_file" in header:
+            return False  # (_fx_file names each row's file in the group's read: see _stage_group_csv)
+        plan.csv_header, plan.nbytes, plan.layout = header, len(raw), "csv"
         return True
 
     def ingest_group(self, plans: list[_Plan]) -> list[FileResult]:
@@ -125,8 +152,8 @@ class GroupReader(Journal):
         with memory_budget(con):
             con.execute("BEGIN TRANSACTION")
             try:
-                stage_group = (
-                    self._stage_group_lines if plans[0].layout == "lines" else self._stage_group_documents
+                stage_group = {"lines": self._stage_group_lines, "csv": self._stage_group_csv}.get(
+                    plans[0].layout, self._stage_group_documents
                 )
                 staged, batch_sql, raw_text = stage_group(plans, counts)
                 names += staged
@@ -140,6 +167,7 @@ class GroupReader(Journal):
                     counts[sha].duplicate += n
                 for p in done:
                     source.finish(con, p.sha)
+                notes = time_notes_of(con, [p.sha for p in done])
                 rows = pa.table(
                     {
                         "file_no": pa.array(range(len(done)), pa.int64()),
@@ -148,7 +176,15 @@ class GroupReader(Journal):
                         "size": pa.array([p.size for p in done], pa.int64()),
                         "compression": ["gzip" if p.gzip else "none" for p in done],
                         "format": [_group_format(p) for p in done],
-                        "note": pa.array(["; ".join(p.notes) or None for p in done], pa.string()),
+                        "note": pa.array(
+                            ["; ".join(p.notes + notes.get(p.sha, [])) or None for p in done], pa.string()
+                        ),
+                        "mapping_path": pa.array(
+                            [p.mapping[0] if p.mapping else None for p in done], pa.string()
+                        ),
+                        "mapping_sha": pa.array(
+                            [p.mapping[1] if p.mapping else None for p in done], pa.string()
+                        ),
                         **{
                             k: pa.array([getattr(counts[p.sha], k) for p in done], pa.int64())
                             for k in ("read", "loaded", "rejected", "duplicate", "blank")
@@ -164,9 +200,10 @@ class GroupReader(Journal):
                 con.execute(
                     f"""INSERT INTO evidence (evidence_id, path, sha256, size_bytes, compression, format, loader,
                             ingested_at, records_read, records_loaded, records_rejected, records_duplicate,
-                            blank_lines, note)
+                            blank_lines, note, mapping_path, mapping_sha256)
                         SELECT (SELECT coalesce(max(evidence_id), 0) FROM evidence) + 1 + file_no, path, sha, size,
-                               compression, format, ?, now(), read, loaded, rejected, duplicate, blank, note
+                               compression, format, ?, now(), read, loaded, rejected, duplicate, blank, note,
+                               mapping_path, mapping_sha
                         FROM {view} ORDER BY file_no""",
                     [source.name],
                 )
@@ -202,7 +239,7 @@ class GroupReader(Journal):
                 counts[p.sha].duplicate,
                 counts[p.sha].blank,
                 p.seconds + seconds,
-                "; ".join(p.notes),
+                "; ".join(p.notes + notes.get(p.sha, [])),
             )
             for p in plans
             if p.sha in present
@@ -315,6 +352,68 @@ class GroupReader(Journal):
             f"""SELECT {key} AS record_no, line_no, byte_offset, text AS doc, sha AS evidence_sha256,
                                           line_no AS evidence_record
                                    FROM {docs} WHERE {key} NOT IN (SELECT record_no FROM {ledger})""",
+            None,
+        )
+
+    def _stage_group_csv(self, plans: list[_Plan], counts: dict[str, _Counts]) -> tuple[list[str], str, None]:
+        """Read a group of CSV files that share a header line with one ``read_csv`` over their list, as
+        ``_read_csv`` reads one (strict, every value a string, each row a record as a JSON object of
+        strings, each row refused a reject with its line), and return the staged names and the SELECT
+        of the batch's records (a record's key is its file's number shifted left by 32 bits, plus its
+        row number in its file). A file the reader cannot take with the others fails the group, whose
+        files are then read alone."""
+        con = self.con
+        files = pa.table(
+            {
+                "file_no": pa.array(range(len(plans)), pa.int64()),
+                "path": [p.path for p in plans],
+                "sha": [p.sha for p in plans],
+            }
+        )
+        for p in plans:
+            counts[p.sha].present = True
+        view, rej_table, rej_scan = temp_name("csvfiles"), temp_name("csvrej"), temp_name("csvscan")
+        con.register(view, files)
+        try:
+            # _fx_file names each row's file (a CSV with a column of that name fails the group); the
+            # reader's own row number, per file, is the record's number, as it is for a file read alone
+            staged = stage(
+                con,
+                f"""SELECT (f.file_no << 32) + rec AS record_no, CAST(NULL AS BIGINT) AS line_no,
+                           CAST(NULL AS BIGINT) AS byte_offset, doc, f.sha AS evidence_sha256,
+                           rec AS evidence_record
+                    FROM (SELECT _fx_file,
+                                 row_number() OVER (PARTITION BY _fx_file ORDER BY ordinality) AS rec,
+                                 json_merge_patch(CAST(to_json(t) AS JSON),
+                                                  '{{"ordinality": null, "_fx_file": null}}') AS doc
+                          FROM (SELECT * FROM read_csv(?, all_varchar = true, header = true, strict_mode = true,
+                                                       store_rejects = true, rejects_table = '{rej_table}',
+                                                       rejects_scan = '{rej_scan}', parallel = false,
+                                                       filename = '_fx_file')
+                                WITH ORDINALITY) AS t) c
+                    JOIN {view} f ON f.path = c._fx_file""",
+                [[p.path for p in plans]],
+            )
+            rejected = con.execute(
+                f"""INSERT INTO rejects
+                    SELECT f.sha, line, byte_position, NULL, 'CSV ' || lower(error_type) || ': ' || error_message,
+                           left(csv_line, {RAW_KEEP}), strlen(csv_line)
+                    FROM (SELECT DISTINCT ON (r.file_id, r.line) r.*, s.file_path
+                          FROM {rej_table} r JOIN {rej_scan} s USING (scan_id, file_id)
+                          ORDER BY r.file_id, r.line) r
+                    JOIN {view} f ON f.path = r.file_path
+                    RETURNING evidence_sha256"""
+            ).fetchall()
+        finally:
+            con.unregister(view)
+            for t in (rej_table, rej_scan):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+        for (sha,) in rejected:
+            counts[sha].read += 1
+            counts[sha].rejected += 1
+        return (
+            [staged],
+            f"SELECT * FROM {staged}",
             None,
         )
 

@@ -52,13 +52,16 @@ class _Plan:
     #: the field-mapping file that chose the source, and the sha256 of its bytes
     mapping: tuple[str, str] | None = None
 
+    #: for a small CSV file read in a group (layout ``csv``): its header line, which its group shares
+    csv_header: bytes | None = None
+
     @property
     def grouped(self) -> bool:
-        return self.text is not None or self.lines is not None
+        return self.text is not None or self.lines is not None or self.csv_header is not None
 
     @property
     def group_key(self) -> tuple:
-        return (id(self.source), self.source.record_path(self.probe), self.layout)
+        return (id(self.source), self.source.record_path(self.probe), self.layout, self.csv_header)
 
 
 def _group_format(plan: _Plan) -> str:
@@ -74,10 +77,19 @@ class Planner(Journal):
         if isinstance(loader, Source):
             return registry.Placement(loader)
         if mapping is not None:
-            return registry.Placement(registry.generic_with_mapping(mapping))
+            return registry.Placement(self.mapped_source(mapping))
         if loader:
             return registry.Placement(registry.get(loader))
         return registry.place(probe)
+
+    def mapped_source(self, mapping: str, sha: str | None = None) -> Source:
+        """The generic source of a field-mapping file, one per mapping (by the sha256 of its bytes) for the
+        whole ingest: files read with the same mapping then share a source, and so a group (``group_key``)."""
+        sha = sha or hash_file(mapping)[0]
+        cache = self.__dict__.setdefault("_mapped_sources", {})
+        if sha not in cache:
+            cache[sha] = registry.generic_with_mapping(mapping)
+        return cache[sha]
 
     def plan_file(
         self, path: str, *, loader: str | Source | None = None, mapping: str | None = None, con=None

@@ -162,6 +162,8 @@ class GenericSource(Source):
     """Generic JSONL/JSON/CSV records with a declared or guessed field mapping."""
 
     containers = ("jsonl", "json", "csv", "empty")
+    #: its SQL reads a batch's records by ``record_no`` only and writes only through ``insert_events``
+    groupable = True
 
     def __init__(self, mapping: Mapping | None = None):
         self.mapping = mapping
